@@ -1,0 +1,176 @@
+// The message registry: every business message kastor actors exchange.
+//
+// Plain structs with CAF `inspect` overloads. They carry no Kafka knowledge;
+// bridges/ maps each type to its topic, key and JSON (seed 002 wire format).
+// Money is held in integer cents; the wire carries decimal numbers (99.98).
+// Timestamps are milliseconds since the Unix epoch.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+
+namespace kastor::runtime {
+
+struct order_item {
+  std::string product_id;
+  std::string name;
+  int64_t price_cents = 0;
+  int64_t quantity = 0;
+  int64_t subtotal_cents = 0;
+  friend bool operator==(const order_item&, const order_item&) = default;
+};
+
+// Topic `order-created`: an order was accepted by a gateway.
+struct order_created {
+  std::string order_id;
+  std::string customer_id;
+  std::vector<order_item> items;
+  int64_t total_cents = 0;
+  std::string status = "PENDING";
+  int64_t created_at_ms = 0;
+  friend bool operator==(const order_created&, const order_created&) = default;
+};
+
+// Topic `payment-requests`: the order role asks payment to charge.
+struct payment_request {
+  std::string order_id;
+  std::string customer_id;
+  int64_t total_cents = 0;
+  friend bool operator==(const payment_request&, const payment_request&) = default;
+};
+
+// Payment outcome values (wire strings).
+inline constexpr const char* payment_succeeded = "SUCCEEDED";
+inline constexpr const char* payment_declined = "DECLINED";
+
+// Topic `payment-results`: payment's answer, read by order and analytics.
+struct payment_result {
+  std::string order_id;
+  std::string customer_id;
+  int64_t total_cents = 0;
+  std::string status;  // payment_succeeded | payment_declined
+  std::string reason;  // why it was declined; empty on success
+  std::string transaction_id;
+  int64_t processed_at_ms = 0;
+  friend bool operator==(const payment_result&, const payment_result&) = default;
+};
+
+// Notification kinds (wire strings).
+inline constexpr const char* notify_payment_succeeded = "PAYMENT_SUCCEEDED";
+inline constexpr const char* notify_payment_failed = "PAYMENT_FAILED";
+
+// Topic `notification-events`: what the email role tells the customer.
+struct notification_event {
+  std::string order_id;
+  std::string customer_id;
+  std::string type;  // notify_payment_succeeded | notify_payment_failed
+  int64_t total_cents = 0;
+  std::string message;
+  friend bool operator==(const notification_event&, const notification_event&) = default;
+};
+
+// Topic `email-sent`: the email role appended a notification to its outbox.
+struct email_sent {
+  std::string order_id;
+  std::string customer_id;
+  std::string kind;  // the notification type that was sent
+  int64_t sent_at_ms = 0;
+  friend bool operator==(const email_sent&, const email_sent&) = default;
+};
+
+// Order status values (wire strings).
+inline constexpr const char* status_pending = "PENDING";
+inline constexpr const char* status_paid = "PAID";
+inline constexpr const char* status_payment_failed = "PAYMENT_FAILED";
+inline constexpr const char* status_notified = "NOTIFIED";
+
+// Topic `order-state` (compacted): the order role's current view of an order,
+// published on every transition; gateways answer GET /api/orders/{id} from it.
+struct order_snapshot {
+  std::string order_id;
+  std::string customer_id;
+  int64_t total_cents = 0;
+  int64_t item_count = 0;
+  std::string status;         // status_* above
+  std::string payment_status; // empty until payment answered
+  std::string reason;         // decline reason, if any
+  std::string transaction_id;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+  friend bool operator==(const order_snapshot&, const order_snapshot&) = default;
+};
+
+// Every message an actor can publish; the bridge routes by alternative.
+using any_message = std::variant<order_created, payment_request, payment_result,
+                                 notification_event, email_sent, order_snapshot>;
+
+// The entity key of a message: its order id (keeps an order in one partition).
+inline const std::string& key_of(const any_message& m) {
+  return std::visit([](const auto& x) -> const std::string& { return x.order_id; }, m);
+}
+
+// Where an inbound message came from, and kastor's metadata from its headers.
+struct record_meta {
+  std::string topic;
+  int32_t partition = -1;
+  int64_t offset = -1;
+  std::string key;
+  std::string type;            // message type name (header, or inferred from topic)
+  int32_t schema_version = 1;
+  std::string message_id;
+  std::string correlation_id;
+  std::string trace_id;
+  int32_t attempt = 1;         // 1 on first delivery, +1 on each redelivery
+  int64_t timestamp_ms = 0;    // the record's Kafka timestamp
+  uint64_t incarnation = 0;    // which mailbox assignment generation delivered it
+  friend bool operator==(const record_meta&, const record_meta&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_item& x) {
+  return f(caf::meta::type_name("order_item"), x.product_id, x.name, x.price_cents,
+           x.quantity, x.subtotal_cents);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_created& x) {
+  return f(caf::meta::type_name("order_created"), x.order_id, x.customer_id, x.items,
+           x.total_cents, x.status, x.created_at_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, payment_request& x) {
+  return f(caf::meta::type_name("payment_request"), x.order_id, x.customer_id,
+           x.total_cents);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, payment_result& x) {
+  return f(caf::meta::type_name("payment_result"), x.order_id, x.customer_id,
+           x.total_cents, x.status, x.reason, x.transaction_id, x.processed_at_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, notification_event& x) {
+  return f(caf::meta::type_name("notification_event"), x.order_id, x.customer_id,
+           x.type, x.total_cents, x.message);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, email_sent& x) {
+  return f(caf::meta::type_name("email_sent"), x.order_id, x.customer_id, x.kind,
+           x.sent_at_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_snapshot& x) {
+  return f(caf::meta::type_name("order_snapshot"), x.order_id, x.customer_id,
+           x.total_cents, x.item_count, x.status, x.payment_status, x.reason,
+           x.transaction_id, x.created_at_ms, x.updated_at_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record_meta& x) {
+  return f(caf::meta::type_name("record_meta"), x.topic, x.partition, x.offset, x.key,
+           x.type, x.schema_version, x.message_id, x.correlation_id, x.trace_id,
+           x.attempt, x.timestamp_ms, x.incarnation);
+}
+
+}  // namespace kastor::runtime

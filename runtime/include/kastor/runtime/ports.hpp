@@ -1,0 +1,49 @@
+// The two ports through which a role's actors touch the outside world.
+// runtime/ defines them, bridges/ implements them on Kafka, tests fake them.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kastor/runtime/messages.hpp"
+
+namespace kastor::runtime {
+
+// Outcome of a publish: empty error string on success. `possibly_persisted`
+// is set when the outcome is unknown (e.g. a timed-out idempotent write that
+// may still have been written): callers must treat it as neither done nor failed.
+struct publish_outcome {
+  std::string error;
+  bool possibly_persisted = false;
+  bool ok() const { return error.empty(); }
+};
+
+using publish_callback = std::function<void(const publish_outcome&)>;
+
+// Publishes messages to wherever the routes send them.
+// Thread-safety: every member may be called from any thread.
+// The callback runs exactly once per publish() call, on a bridge thread, after
+// every message in the batch was acknowledged by the broker (or one failed):
+// it must not block; post to an actor or an io_context instead.
+class publisher {
+public:
+  virtual ~publisher() = default;
+  // `cause` (may be null) is the inbound record being handled: its correlation
+  // and trace ids are carried into the published records' headers.
+  virtual void publish(std::vector<any_message> batch, const record_meta* cause,
+                       publish_callback done) = 0;
+};
+
+// Told when an actor has finished with an inbound record.
+// Thread-safety: may be called from any thread; calls for records that are no
+// longer in flight (finished before, or revoked) are ignored.
+class completion_sink {
+public:
+  virtual ~completion_sink() = default;
+  // The record's effects are durable: its offset may be committed.
+  virtual void finished(const record_meta& m) = 0;
+};
+
+}  // namespace kastor::runtime

@@ -1,0 +1,44 @@
+#include "kastor/runtime/errors.hpp"
+
+namespace kastor::runtime {
+
+std::string to_string(runtime_errc x) {
+  switch (x) {
+    case runtime_errc::invalid_config: return "invalid_config";
+    case runtime_errc::restart_limit_exceeded: return "restart_limit_exceeded";
+    case runtime_errc::timeout: return "timeout";
+  }
+  return "unknown";
+}
+
+std::string to_string(bridge_errc x) {
+  switch (x) {
+    case bridge_errc::malformed_json: return "malformed_json";
+    case bridge_errc::missing_field: return "missing_field";
+    case bridge_errc::wrong_type: return "wrong_type";
+    case bridge_errc::unknown_type: return "unknown_type";
+    case bridge_errc::unsupported_version: return "unsupported_version";
+    case bridge_errc::kafka_retriable: return "kafka_retriable";
+    case bridge_errc::kafka_fatal: return "kafka_fatal";
+    case bridge_errc::kafka_abortable: return "kafka_abortable";
+  }
+  return "unknown";
+}
+
+std::string describe(const caf::error& err) {
+  if (!err)
+    return "none";
+  std::string code;
+  if (err.category() == caf::error_category<runtime_errc>::value)
+    code = "runtime." + to_string(static_cast<runtime_errc>(err.code()));
+  else if (err.category() == caf::error_category<bridge_errc>::value)
+    code = "bridge." + to_string(static_cast<bridge_errc>(err.code()));
+  else
+    return caf::to_string(err);
+  const auto& ctx = err.context();
+  if (ctx.size() == 1 && ctx.match_element<std::string>(0))
+    return code + ": " + ctx.get_as<std::string>(0);
+  return code;
+}
+
+}  // namespace kastor::runtime
