@@ -29,9 +29,9 @@ std::string describe(const caf::error& err) {
   if (!err)
     return "none";
   std::string code;
-  if (err.category() == caf::error_category<runtime_errc>::value)
+  if (err.category() == runtime_category)
     code = "runtime." + to_string(static_cast<runtime_errc>(err.code()));
-  else if (err.category() == caf::error_category<bridge_errc>::value)
+  else if (err.category() == bridge_category)
     code = "bridge." + to_string(static_cast<bridge_errc>(err.code()));
   else
     return caf::to_string(err);

@@ -34,10 +34,17 @@ enum class bridge_errc : uint8_t {
 std::string to_string(runtime_errc);
 std::string to_string(bridge_errc);
 
+// Error categories (CAF 0.17 identifies a category by an atom).
+inline constexpr caf::atom_value runtime_category = caf::atom("runtime");
+inline constexpr caf::atom_value bridge_category = caf::atom("bridge");
+
+inline caf::atom_value category_of(runtime_errc) { return runtime_category; }
+inline caf::atom_value category_of(bridge_errc) { return bridge_category; }
+
 // An error with a human-readable context.
 template <class E>
 caf::error make_error(E code, std::string what) {
-  return caf::error{static_cast<uint8_t>(code), caf::error_category<E>::value,
+  return caf::error{static_cast<uint8_t>(code), category_of(code),
                     caf::make_message(std::move(what))};
 }
 
@@ -45,14 +52,3 @@ caf::error make_error(E code, std::string what) {
 std::string describe(const caf::error& err);
 
 }  // namespace kastor::runtime
-
-namespace caf {
-template <>
-struct error_category<kastor::runtime::runtime_errc> {
-  static constexpr atom_value value = atom("runtime");
-};
-template <>
-struct error_category<kastor::runtime::bridge_errc> {
-  static constexpr atom_value value = atom("bridge");
-};
-}  // namespace caf
