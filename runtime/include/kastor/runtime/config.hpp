@@ -1,0 +1,67 @@
+// A node's configuration: parsed and validated once into an immutable struct,
+// then passed down. Sources, later ones win: built-in defaults, a config file
+// (`key = value` lines, `#` comments), environment variables (KASTOR_ + the key
+// upper-cased with '.' and '-' as '_', e.g. KASTOR_PAYMENT_LATENCY_MS), flags.
+// `deploy/kastor.conf.sample` lists every key with its default.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+namespace kastor::runtime {
+
+// Every role a node can run.
+inline const std::vector<std::string>& known_roles() {
+  static const std::vector<std::string> roles{"order", "payment", "email", "analytics",
+                                              "gateway"};
+  return roles;
+}
+
+struct node_config {
+  std::string node_id;                 // node.id: default "<hostname>-<pid>"
+  std::vector<std::string> roles;      // roles: default every known role
+  std::string brokers;                 // brokers: bootstrap servers "host:port,..."
+  std::string http_host = "127.0.0.1"; // http: "host:port" of the gateway
+  uint16_t http_port = 8080;
+  int http_threads = 1;                // http.threads
+  int partitions = 6;                  // topic.partitions (when kastor creates topics)
+  int replication = 1;                 // topic.replication
+  std::string group_prefix = "kastor"; // group.prefix: consumer group = prefix + "." + role
+  int64_t payment_decline_over_cents = 100000;  // payment.decline-over (1000.00)
+  std::chrono::milliseconds payment_latency{0}; // payment.latency-ms: fake provider latency
+  std::string data_dir = "kastor-data";  // data.dir: email outbox and payment ledger
+  int mailbox_high_water = 2000;       // mailbox.high-water: pause partitions above
+  int mailbox_low_water = 1000;        // mailbox.low-water: resume below
+  int max_restarts = 5;                // supervisor.max-restarts within ...
+  std::chrono::milliseconds restart_period{10000};  // supervisor.period-ms
+  std::chrono::milliseconds linger{1};               // kafka.linger-ms
+  int session_timeout_ms = 10000;      // kafka.session-timeout-ms
+  int fetch_wait_max_ms = 10;          // kafka.fetch-wait-max-ms
+  std::string log_level = "info";      // log.level: trace|debug|info|warn|error|off
+
+  bool has_role(const std::string& r) const;
+  std::string http_address() const { return http_host + ":" + std::to_string(http_port); }
+};
+
+// key -> (value, where it came from: "default", "file:PATH:LINE", "env:NAME", "flag")
+using config_layers = std::map<std::string, std::pair<std::string, std::string>>;
+
+// Every key with its default value as text, in documentation order.
+const std::vector<std::pair<std::string, std::string>>& config_defaults();
+
+// Reads a config file into `out`. Errors: unreadable file, a line without '='.
+caf::error load_config_file(const std::string& path, config_layers& out);
+
+// Adds every KASTOR_* variable of `envp` that names a known key.
+void load_config_env(char** envp, config_layers& out);
+
+// Validates everything at once. An unknown key, a bad number or a bad role is
+// an error naming the key, the value and where it came from.
+caf::expected<node_config> make_config(const config_layers& layers);
+
+}  // namespace kastor::runtime

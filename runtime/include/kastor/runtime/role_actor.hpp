@@ -1,0 +1,113 @@
+// The thin CAF adapter around a role's state class.
+//
+// A role's logic is a plain class with, for each message type T it consumes,
+//   std::vector<any_message> handle(const record_meta&, const T&, int64_t now_ms);
+// The adapter receives (record_meta, T) from the inbound mailbox, calls
+// handle(), publishes what it returns, and tells the mailbox the record is
+// finished only after the broker acknowledged every published message. A
+// publish that fails makes the actor exit with the error: its supervisor
+// restarts it and the mailbox delivers the unfinished records again.
+// The state object is owned by the role, not the actor, so it survives
+// restarts; it is only ever touched by the current incarnation.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "kastor/runtime/atoms.hpp"
+#include "kastor/runtime/errors.hpp"
+#include "kastor/runtime/messages.hpp"
+#include "kastor/runtime/ports.hpp"
+
+namespace kastor::runtime {
+
+struct role_io {
+  std::shared_ptr<publisher> out;
+  std::shared_ptr<completion_sink> acks;
+  std::function<int64_t()> now_ms;          // injectable clock
+  std::chrono::milliseconds handle_delay{0};  // simulated service latency
+};
+
+// Registers every message type of messages.hpp with CAF.
+void register_message_types(caf::actor_system_config& cfg);
+
+int64_t wall_clock_ms();
+
+namespace detail {
+
+template <class State>
+struct role_context {
+  caf::event_based_actor* self;
+  std::shared_ptr<State> state;
+  role_io io;
+
+  template <class T>
+  void handle(const record_meta& m, const T& x) const {
+    if constexpr (requires(State& s) { s.handle(m, x, int64_t{0}); }) {
+      auto out = state->handle(m, x, io.now_ms());
+      if (out.empty()) {
+        io.acks->finished(m);
+        return;
+      }
+      auto hdl = caf::actor_cast<caf::actor>(self);
+      io.out->publish(std::move(out), &m,
+                      [acks = io.acks, m, hdl](const publish_outcome& o) {
+                        if (o.ok())
+                          acks->finished(m);
+                        else
+                          caf::anon_send(hdl, publish_failed_atom::value, m, o.error);
+                      });
+    } else {
+      io.acks->finished(m);  // not for this role: nothing to do
+    }
+  }
+
+  template <class T>
+  auto receive() const {
+    auto ctx = *this;
+    return [ctx](const record_meta& m, const T& x) {
+      if (ctx.io.handle_delay.count() > 0)
+        ctx.self->delayed_send(ctx.self, ctx.io.handle_delay, process_atom::value, m, x);
+      else
+        ctx.handle(m, x);
+    };
+  }
+
+  template <class T>
+  auto delayed() const {
+    auto ctx = *this;
+    return [ctx](process_atom, const record_meta& m, const T& x) { ctx.handle(m, x); };
+  }
+};
+
+}  // namespace detail
+
+// The behavior of a role actor; `extra` adds role-specific requests (queries).
+template <class State>
+caf::behavior role_behavior(caf::event_based_actor* self, std::shared_ptr<State> state,
+                            role_io io, caf::message_handler extra = {}) {
+  detail::role_context<State> ctx{self, std::move(state), std::move(io)};
+  caf::message_handler core{
+    ctx.template receive<order_created>(),      ctx.template receive<payment_request>(),
+    ctx.template receive<payment_result>(),     ctx.template receive<notification_event>(),
+    ctx.template receive<email_sent>(),         ctx.template receive<order_snapshot>(),
+    ctx.template delayed<order_created>(),      ctx.template delayed<payment_request>(),
+    ctx.template delayed<payment_result>(),     ctx.template delayed<notification_event>(),
+    ctx.template delayed<email_sent>(),         ctx.template delayed<order_snapshot>(),
+    [self](publish_failed_atom, const record_meta& m, const std::string& err) {
+      self->quit(make_error(runtime_errc::timeout,
+                            "publish for " + m.topic + "/" + std::to_string(m.partition) + "@"
+                              + std::to_string(m.offset) + " failed: " + err));
+    },
+  };
+  if (extra)
+    return caf::behavior{extra.or_else(core)};
+  return caf::behavior{core};
+}
+
+}  // namespace kastor::runtime

@@ -1,0 +1,245 @@
+#include "kastor/runtime/config.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+
+#include "kastor/runtime/errors.hpp"
+
+namespace kastor::runtime {
+
+bool node_config::has_role(const std::string& r) const {
+  return std::find(roles.begin(), roles.end(), r) != roles.end();
+}
+
+const std::vector<std::pair<std::string, std::string>>& config_defaults() {
+  static const node_config d;
+  static const std::vector<std::pair<std::string, std::string>> defaults{
+    {"node.id", ""},
+    {"roles", "order,payment,email,analytics,gateway"},
+    {"brokers", ""},
+    {"http", d.http_address()},
+    {"http.threads", std::to_string(d.http_threads)},
+    {"topic.partitions", std::to_string(d.partitions)},
+    {"topic.replication", std::to_string(d.replication)},
+    {"group.prefix", d.group_prefix},
+    {"payment.decline-over", "1000.00"},
+    {"payment.latency-ms", std::to_string(d.payment_latency.count())},
+    {"data.dir", d.data_dir},
+    {"mailbox.high-water", std::to_string(d.mailbox_high_water)},
+    {"mailbox.low-water", std::to_string(d.mailbox_low_water)},
+    {"supervisor.max-restarts", std::to_string(d.max_restarts)},
+    {"supervisor.period-ms", std::to_string(d.restart_period.count())},
+    {"kafka.linger-ms", std::to_string(d.linger.count())},
+    {"kafka.session-timeout-ms", std::to_string(d.session_timeout_ms)},
+    {"kafka.fetch-wait-max-ms", std::to_string(d.fetch_wait_max_ms)},
+    {"log.level", d.log_level},
+  };
+  return defaults;
+}
+
+namespace {
+
+bool known_key(const std::string& key) {
+  const auto& d = config_defaults();
+  return std::any_of(d.begin(), d.end(), [&](const auto& kv) { return kv.first == key; });
+}
+
+std::string trim(std::string s) {
+  auto not_space = [](unsigned char c) { return !std::isspace(c); };
+  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
+  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
+  return s;
+}
+
+std::string env_name(const std::string& key) {
+  std::string out = "KASTOR_";
+  for (char c : key)
+    out += (c == '.' || c == '-') ? '_' : static_cast<char>(std::toupper(c));
+  return out;
+}
+
+caf::error bad(const std::string& key, const std::string& value, const std::string& origin,
+               const std::string& why) {
+  return make_error(runtime_errc::invalid_config,
+                    key + " = '" + value + "' (" + origin + "): " + why);
+}
+
+template <class Int>
+caf::error parse_int(const config_layers& l, const std::string& key, Int lo, Int hi,
+                     Int& out) {
+  auto i = l.find(key);
+  if (i == l.end())
+    return {};
+  const auto& [value, origin] = i->second;
+  Int v{};
+  auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (ec != std::errc{} || p != value.data() + value.size())
+    return bad(key, value, origin, "not a whole number");
+  if (v < lo || v > hi)
+    return bad(key, value, origin,
+               "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+  out = v;
+  return {};
+}
+
+caf::error parse_ms(const config_layers& l, const std::string& key, int64_t lo, int64_t hi,
+                    std::chrono::milliseconds& out) {
+  int64_t v = out.count();
+  if (auto err = parse_int<int64_t>(l, key, lo, hi, v))
+    return err;
+  out = std::chrono::milliseconds{v};
+  return {};
+}
+
+std::string default_node_id() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0)
+    std::snprintf(host, sizeof(host), "node");
+  return std::string{host} + "-" + std::to_string(getpid());
+}
+
+}  // namespace
+
+caf::error load_config_file(const std::string& path, config_layers& out) {
+  std::ifstream in{path};
+  if (!in)
+    return make_error(runtime_errc::invalid_config, "cannot read config file '" + path + "'");
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    auto hash = line.find('#');
+    if (hash != std::string::npos)
+      line.erase(hash);
+    line = trim(line);
+    if (line.empty())
+      continue;
+    auto eq = line.find('=');
+    if (eq == std::string::npos)
+      return make_error(runtime_errc::invalid_config,
+                        path + ":" + std::to_string(n) + ": expected 'key = value', got '" +
+                          line + "'");
+    out[trim(line.substr(0, eq))] = {trim(line.substr(eq + 1)),
+                                     "file " + path + ":" + std::to_string(n)};
+  }
+  return {};
+}
+
+void load_config_env(char** envp, config_layers& out) {
+  if (envp == nullptr)
+    return;
+  for (const auto& [key, def] : config_defaults()) {
+    auto name = env_name(key);
+    for (char** e = envp; *e != nullptr; ++e) {
+      std::string_view kv{*e};
+      if (kv.size() > name.size() && kv.substr(0, name.size()) == name
+          && kv[name.size()] == '=')
+        out[key] = {std::string{kv.substr(name.size() + 1)}, "env " + name};
+    }
+  }
+}
+
+caf::expected<node_config> make_config(const config_layers& l) {
+  for (const auto& [key, v] : l)
+    if (!known_key(key))
+      return bad(key, v.first, v.second, "unknown configuration key");
+  node_config c;
+  auto text = [&](const std::string& key, std::string& out) {
+    if (auto i = l.find(key); i != l.end())
+      out = i->second.first;
+  };
+  text("node.id", c.node_id);
+  if (c.node_id.empty())
+    c.node_id = default_node_id();
+  if (auto i = l.find("roles"); i != l.end()) {
+    c.roles.clear();
+    std::string s = i->second.first;
+    size_t start = 0;
+    while (start <= s.size()) {
+      auto comma = s.find(',', start);
+      auto r = trim(s.substr(start, comma == std::string::npos ? std::string::npos
+                                                                : comma - start));
+      if (!r.empty()) {
+        const auto& k = known_roles();
+        if (std::find(k.begin(), k.end(), r) == k.end())
+          return bad("roles", s, i->second.second,
+                     "unknown role '" + r + "' (known: order, payment, email, analytics, gateway)");
+        if (!c.has_role(r))
+          c.roles.push_back(r);
+      }
+      if (comma == std::string::npos)
+        break;
+      start = comma + 1;
+    }
+    if (c.roles.empty())
+      return bad("roles", s, i->second.second, "names no role");
+  } else {
+    c.roles = known_roles();
+  }
+  text("brokers", c.brokers);
+  if (auto i = l.find("http"); i != l.end()) {
+    const auto& [v, origin] = i->second;
+    auto colon = v.rfind(':');
+    if (colon == std::string::npos || colon == 0)
+      return bad("http", v, origin, "expected HOST:PORT");
+    c.http_host = v.substr(0, colon);
+    int port = 0;
+    config_layers one{{"http", {v.substr(colon + 1), origin}}};
+    if (auto err = parse_int<int>(one, "http", 0, 65535, port))
+      return bad("http", v, origin, "port must be a number from 0 to 65535");
+    c.http_port = static_cast<uint16_t>(port);
+  }
+  if (auto err = parse_int<int>(l, "http.threads", 1, 64, c.http_threads))
+    return err;
+  if (auto err = parse_int<int>(l, "topic.partitions", 1, 1000, c.partitions))
+    return err;
+  if (auto err = parse_int<int>(l, "topic.replication", 1, 7, c.replication))
+    return err;
+  text("group.prefix", c.group_prefix);
+  if (c.group_prefix.empty())
+    return bad("group.prefix", "", l.at("group.prefix").second, "must not be empty");
+  if (auto i = l.find("payment.decline-over"); i != l.end()) {
+    const auto& [v, origin] = i->second;
+    double amount = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), amount);
+    if (ec != std::errc{} || p != v.data() + v.size() || !(amount >= 0) || amount > 1e12)
+      return bad("payment.decline-over", v, origin, "expected an amount like 1000.00");
+    c.payment_decline_over_cents = static_cast<int64_t>(amount * 100.0 + 0.5);
+  }
+  if (auto err = parse_ms(l, "payment.latency-ms", 0, 60000, c.payment_latency))
+    return err;
+  text("data.dir", c.data_dir);
+  if (c.data_dir.empty())
+    return bad("data.dir", "", l.at("data.dir").second, "must not be empty");
+  if (auto err = parse_int<int>(l, "mailbox.high-water", 1, 10'000'000, c.mailbox_high_water))
+    return err;
+  if (auto err = parse_int<int>(l, "mailbox.low-water", 0, 10'000'000, c.mailbox_low_water))
+    return err;
+  if (c.mailbox_low_water >= c.mailbox_high_water)
+    return make_error(runtime_errc::invalid_config,
+                      "mailbox.low-water (" + std::to_string(c.mailbox_low_water)
+                        + ") must be below mailbox.high-water ("
+                        + std::to_string(c.mailbox_high_water) + ")");
+  if (auto err = parse_int<int>(l, "supervisor.max-restarts", 0, 1000, c.max_restarts))
+    return err;
+  if (auto err = parse_ms(l, "supervisor.period-ms", 1, 3'600'000, c.restart_period))
+    return err;
+  if (auto err = parse_ms(l, "kafka.linger-ms", 0, 1000, c.linger))
+    return err;
+  if (auto err = parse_int<int>(l, "kafka.session-timeout-ms", 1000, 300000,
+                                c.session_timeout_ms))
+    return err;
+  if (auto err = parse_int<int>(l, "kafka.fetch-wait-max-ms", 1, 10000, c.fetch_wait_max_ms))
+    return err;
+  text("log.level", c.log_level);
+  static const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
+  if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end())
+    return bad("log.level", c.log_level, l.at("log.level").second,
+               "expected trace, debug, info, warn, error or off");
+  return c;
+}
+
+}  // namespace kastor::runtime
