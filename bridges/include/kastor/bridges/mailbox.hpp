@@ -1,0 +1,135 @@
+// Inbound: Kafka -> actor. A role's mailbox is a consumer group.
+//
+// A poll thread (never an actor thread) fetches records, decodes them and
+// sends (record_meta, message) to the bound actor. The actor reports each
+// record as finished (completion_sink) once its effects are durable; only the
+// contiguous prefix of finished offsets is stored and committed, so a crash
+// never commits a record that was not finished. When the bound actor is
+// replaced (its supervisor restarted it), every unfinished record is delivered
+// again to the new incarnation with attempt + 1. A record that cannot be
+// decoded goes to `<topic>.dlq` with the reason in its headers.
+//
+// Backpressure: above `high_water` records in flight the assigned partitions
+// are paused; below `low_water` they are resumed, so memory stays bounded
+// however far behind the group is.
+//
+// Thread-safety: bind(), finished(), stats() and stop() may be called from
+// any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/expected.hpp>
+
+#include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/producer.hpp"
+#include "kastor/runtime/ports.hpp"
+
+namespace kastor::bridges {
+
+struct mailbox_options {
+  std::string brokers;
+  std::string group_id;
+  std::vector<std::string> topics;
+  // false: a broadcast view (e.g. a node's analytics): reads every partition
+  // from the beginning, commits nothing.
+  bool commit = true;
+  size_t high_water = 2000;
+  size_t low_water = 1000;
+  int session_timeout_ms = 10000;
+  int fetch_wait_max_ms = 10;
+  std::string client_id = "kastor";
+  std::shared_ptr<kafka_publisher> dead_letters;  // null: log and skip undecodable records
+  kafka_properties extra;                         // applied last
+};
+
+struct mailbox_stats {
+  uint64_t received = 0;      // records fetched
+  uint64_t finished = 0;      // records reported finished
+  uint64_t redelivered = 0;   // deliveries to a new incarnation
+  uint64_t dead_lettered = 0;
+  uint64_t pauses = 0;        // times the partitions were paused
+  size_t in_flight = 0;
+  size_t max_in_flight = 0;
+  bool paused = false;
+  bool joined = false;        // a group assignment was received
+  size_t assigned_partitions = 0;
+};
+
+class kafka_mailbox : public runtime::completion_sink {
+public:
+  static caf::expected<std::shared_ptr<kafka_mailbox>> make(mailbox_options opts);
+  ~kafka_mailbox() override;
+
+  // Starts the poll thread. Call bind() first.
+  void start();
+
+  // (Re)binds the actor that handles this mailbox's records; unfinished
+  // records are delivered again to it.
+  void bind(caf::actor target);
+
+  void finished(const runtime::record_meta& m) override;
+
+  mailbox_stats stats() const;
+
+  // Stops fetching, stores and commits the finished prefix, leaves the group.
+  // Idempotent.
+  void stop();
+
+  const mailbox_options& options() const { return opts_; }
+
+private:
+  struct in_flight_record;
+  struct partition_state;
+  struct completion {
+    std::string topic;
+    int32_t partition;
+    int64_t offset;
+    uint64_t incarnation;
+  };
+
+  explicit kafka_mailbox(mailbox_options opts) : opts_(std::move(opts)) {}
+  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* parts, void* opaque);
+  void rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
+  void run();
+  void handle(rd_kafka_message_t* msg);
+  void dead_letter(rd_kafka_message_t* msg, const std::string& reason,
+                   runtime::record_meta meta);
+  void deliver(const in_flight_record& r);
+  void drain_completions();
+  void store_offsets();
+  void apply_backpressure();
+  void redeliver_if_rebound();
+  size_t in_flight_count() const;
+
+  mailbox_options opts_;
+  rk_ptr rk_;
+  rd_kafka_queue_t* log_queue_ = nullptr;
+  std::thread poller_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopped_{false};
+
+  // Owned by the poll thread.
+  std::map<std::pair<std::string, int32_t>, std::unique_ptr<partition_state>> parts_;
+  uint64_t incarnation_ = 1;
+  bool paused_ = false;
+  caf::actor delivered_to_;
+
+  // Shared with other threads.
+  mutable std::mutex mtx_;
+  caf::actor target_;
+  std::vector<completion> completions_;
+  mailbox_stats stats_;
+};
+
+}  // namespace kastor::bridges

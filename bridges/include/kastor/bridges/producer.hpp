@@ -1,0 +1,72 @@
+// Outbound: actor -> Kafka. One idempotent producer (acks=all) per node.
+//
+// publish() routes each message to its topic (routes.hpp), keys it by order
+// id, encodes it (codec.hpp) and calls back once the broker acknowledged the
+// whole batch: the delivery report becomes the reply. Many concurrent
+// publishes share librdkafka's batches (linger.ms is small and paid once per
+// batch, not once per message).
+//
+// Thread-safety: publish() and produce() may be called from any thread.
+// Callbacks run on the producer's own poll thread and must not block.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <caf/expected.hpp>
+
+#include "kastor/bridges/codec.hpp"
+#include "kastor/bridges/kafka.hpp"
+#include "kastor/runtime/ports.hpp"
+
+namespace kastor::bridges {
+
+struct producer_options {
+  std::string brokers;
+  std::string client_id = "kastor";
+  std::chrono::milliseconds linger{1};
+  std::chrono::milliseconds delivery_timeout{30000};  // message.timeout.ms
+  kafka_properties extra;  // applied last
+};
+
+class kafka_publisher : public runtime::publisher {
+public:
+  static caf::expected<std::shared_ptr<kafka_publisher>> make(producer_options opts);
+  ~kafka_publisher() override;
+
+  void publish(std::vector<runtime::any_message> batch, const runtime::record_meta* cause,
+               runtime::publish_callback done) override;
+
+  // One raw record (dead letters, benchmarks). Empty key: no key.
+  void produce(const std::string& topic, const std::string& key, const std::string& value,
+               const header_list& headers, runtime::publish_callback done);
+
+  // Waits up to `deadline` for outstanding deliveries, stops the poll thread.
+  // Returns how many messages were still undelivered. Idempotent.
+  size_t stop(std::chrono::milliseconds deadline);
+
+  uint64_t delivered() const { return delivered_.load(); }
+  uint64_t failed() const { return failed_.load(); }
+
+private:
+  kafka_publisher() = default;
+  void run();
+  std::string next_message_id();
+
+  rk_ptr rk_;
+  rd_kafka_queue_t* log_queue_ = nullptr;
+  std::thread poller_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopped_{false};
+  std::atomic<uint64_t> seq_{0};
+  std::atomic<uint64_t> delivered_{0};
+  std::atomic<uint64_t> failed_{0};
+  std::string id_prefix_;
+};
+
+}  // namespace kastor::bridges

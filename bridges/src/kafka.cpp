@@ -1,0 +1,184 @@
+#include "kastor/bridges/kafka.hpp"
+
+#include <thread>
+
+#include <librdkafka/rdkafka_mock.h>
+
+#include "kastor/runtime/errors.hpp"
+#include "kastor/runtime/logging.hpp"
+
+namespace kastor::bridges {
+
+using runtime::bridge_errc;
+using runtime::make_error;
+
+caf::expected<conf_ptr> make_conf(const kafka_properties& props) {
+  conf_ptr conf{rd_kafka_conf_new()};
+  char err[512];
+  for (const auto& [k, v] : props)
+    if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof(err))
+        != RD_KAFKA_CONF_OK)
+      return make_error(bridge_errc::kafka_fatal, "kafka property " + k + "=" + v + ": " + err);
+  return conf;
+}
+
+void enable_log_queue(rd_kafka_conf_t* conf) {
+  rd_kafka_conf_set(conf, "log.queue", "true", nullptr, 0);
+}
+
+void forward_logs(rd_kafka_t* rk, rd_kafka_queue_t* log_queue) {
+  static auto log = runtime::logger("kastor.kafka");
+  (void) rk;
+  while (auto* ev = rd_kafka_queue_poll(log_queue, 0)) {
+    const char *fac = nullptr, *str = nullptr;
+    int level = 6;
+    if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_LOG
+        && rd_kafka_event_log(ev, &fac, &str, &level) == 0) {
+      if (level <= 3)
+        log->error("librdkafka fac={} {}", fac, str);
+      else if (level <= 4)
+        log->warn("librdkafka fac={} {}", fac, str);
+      else
+        log->debug("librdkafka fac={} {}", fac, str);
+    }
+    rd_kafka_event_destroy(ev);
+  }
+}
+
+bool is_retriable(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+      return true;
+    default:
+      return false;
+  }
+}
+
+caf::error kafka_error(rd_kafka_resp_err_t err, const std::string& what) {
+  return make_error(is_retriable(err) ? bridge_errc::kafka_retriable : bridge_errc::kafka_fatal,
+                    what + ": " + rd_kafka_err2str(err));
+}
+
+caf::error ensure_topics(const std::string& brokers, const std::vector<topic_spec>& topics,
+                         std::chrono::milliseconds timeout) {
+  auto conf = make_conf({{"bootstrap.servers", brokers}, {"client.id", "kastor-admin"}});
+  if (!conf)
+    return conf.error();
+  char errstr[512];
+  rk_ptr rk{rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), errstr, sizeof(errstr))};
+  if (!rk)
+    return make_error(bridge_errc::kafka_fatal, std::string{"admin client: "} + errstr);
+  std::vector<rd_kafka_NewTopic_t*> news;
+  for (const auto& t : topics) {
+    auto* nt = rd_kafka_NewTopic_new(t.name.c_str(), t.partitions, t.replication, errstr,
+                                      sizeof(errstr));
+    if (nt == nullptr) {
+      for (auto* n : news)
+        rd_kafka_NewTopic_destroy(n);
+      return make_error(bridge_errc::kafka_fatal, "topic " + t.name + ": " + errstr);
+    }
+    if (t.compacted)
+      rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+    news.push_back(nt);
+  }
+  auto* queue = rd_kafka_queue_new(rk.get());
+  auto* opts = rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_operation_timeout(opts, static_cast<int>(timeout.count()), errstr,
+                                              sizeof(errstr));
+  rd_kafka_CreateTopics(rk.get(), news.data(), news.size(), opts, queue);
+  caf::error result;
+  auto* ev = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 1000);
+  if (ev == nullptr) {
+    result = make_error(bridge_errc::kafka_retriable, "create topics: no answer from " + brokers);
+  } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    result = kafka_error(rd_kafka_event_error(ev), "create topics");
+  } else {
+    size_t n = 0;
+    const auto* res = rd_kafka_event_CreateTopics_result(ev);
+    const auto** results = rd_kafka_CreateTopics_result_topics(res, &n);
+    for (size_t i = 0; i < n && !result; ++i) {
+      auto e = rd_kafka_topic_result_error(results[i]);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+        result = kafka_error(e, std::string{"create topic "} + rd_kafka_topic_result_name(results[i]));
+    }
+  }
+  if (ev != nullptr)
+    rd_kafka_event_destroy(ev);
+  rd_kafka_AdminOptions_destroy(opts);
+  for (auto* n : news)
+    rd_kafka_NewTopic_destroy(n);
+  rd_kafka_queue_destroy(queue);
+  if (result)
+    return result;
+  // Wait until every partition has a leader.
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const rd_kafka_metadata_t* md = nullptr;
+    bool ready = false;
+    if (rd_kafka_metadata(rk.get(), 1, nullptr, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      ready = true;
+      for (const auto& t : topics) {
+        bool found = false;
+        for (int i = 0; i < md->topic_cnt; ++i) {
+          const auto& mt = md->topics[i];
+          if (t.name != mt.topic)
+            continue;
+          found = mt.err == RD_KAFKA_RESP_ERR_NO_ERROR && mt.partition_cnt >= t.partitions;
+          for (int p = 0; found && p < mt.partition_cnt; ++p)
+            found = mt.partitions[p].leader >= 0;
+        }
+        ready = ready && found;
+      }
+      rd_kafka_metadata_destroy(md);
+    }
+    if (ready)
+      return {};
+    if (std::chrono::steady_clock::now() > deadline)
+      return make_error(bridge_errc::kafka_retriable,
+                        "topics created but not all partitions have a leader yet");
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  }
+}
+
+caf::expected<std::unique_ptr<mock_cluster>> mock_cluster::start(int brokers) {
+  auto conf = make_conf({{"client.id", "kastor-mock-owner"}, {"log_level", "3"}});
+  if (!conf)
+    return conf.error();
+  char errstr[512];
+  std::unique_ptr<mock_cluster> mc{new mock_cluster};
+  mc->owner_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), errstr, sizeof(errstr)));
+  if (!mc->owner_)
+    return make_error(bridge_errc::kafka_fatal, std::string{"mock cluster: "} + errstr);
+  mc->cluster_ = rd_kafka_mock_cluster_new(mc->owner_.get(), brokers);
+  if (mc->cluster_ == nullptr)
+    return make_error(bridge_errc::kafka_fatal, "mock cluster: could not start");
+  mc->bootstrap_ = rd_kafka_mock_cluster_bootstraps(mc->cluster_);
+  return mc;
+}
+
+mock_cluster::~mock_cluster() {
+  if (cluster_ != nullptr)
+    rd_kafka_mock_cluster_destroy(cluster_);
+}
+
+caf::error mock_cluster::create_topic(const topic_spec& t) {
+  auto err = rd_kafka_mock_topic_create(cluster_, t.name.c_str(), t.partitions,
+                                        std::min(t.replication, 3));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return kafka_error(err, "mock topic " + t.name);
+  return {};
+}
+
+}  // namespace kastor::bridges

@@ -1,0 +1,357 @@
+#include "kastor/bridges/mailbox.hpp"
+
+#include <caf/all.hpp>
+
+#include "kastor/bridges/codec.hpp"
+#include "kastor/runtime/errors.hpp"
+#include "kastor/runtime/logging.hpp"
+
+namespace kastor::bridges {
+
+struct kafka_mailbox::in_flight_record {
+  runtime::record_meta meta;
+  std::optional<runtime::any_message> message;  // empty while being dead-lettered
+};
+
+struct kafka_mailbox::partition_state {
+  std::map<int64_t, in_flight_record> in_flight;
+  int64_t next_offset = -1;  // one past the highest offset received
+  int64_t stored = -1;       // last offset handed to offsets_store
+};
+
+namespace {
+
+auto log() {
+  static auto l = runtime::logger("kastor.bridge");
+  return l;
+}
+
+header_list read_headers(rd_kafka_message_t* msg) {
+  header_list out;
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || hdrs == nullptr)
+    return out;
+  const char* name = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size)
+                     == RD_KAFKA_RESP_ERR_NO_ERROR;
+       ++i)
+    out.push_back({name, value ? std::string{static_cast<const char*>(value), size} : ""});
+  return out;
+}
+
+}  // namespace
+
+caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_options opts) {
+  kafka_properties props{
+    {"bootstrap.servers", opts.brokers},
+    {"group.id", opts.group_id},
+    {"client.id", opts.client_id},
+    {"auto.offset.reset", "earliest"},
+    {"enable.auto.commit", opts.commit ? "true" : "false"},
+    {"enable.auto.offset.store", "false"},
+    {"auto.commit.interval.ms", "500"},
+    {"session.timeout.ms", std::to_string(opts.session_timeout_ms)},
+    {"heartbeat.interval.ms", std::to_string(std::max(100, opts.session_timeout_ms / 4))},
+    {"fetch.wait.max.ms", std::to_string(opts.fetch_wait_max_ms)},
+    {"queued.max.messages.kbytes", "8192"},
+    {"enable.partition.eof", "false"},
+  };
+  props.insert(props.end(), opts.extra.begin(), opts.extra.end());
+  auto conf = make_conf(props);
+  if (!conf)
+    return conf.error();
+  std::shared_ptr<kafka_mailbox> self{new kafka_mailbox{std::move(opts)}};
+  rd_kafka_conf_set_opaque(conf->get(), self.get());
+  rd_kafka_conf_set_rebalance_cb(conf->get(), &kafka_mailbox::on_rebalance);
+  enable_log_queue(conf->get());
+  char errstr[512];
+  self->rk_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), errstr, sizeof(errstr)));
+  if (!self->rk_)
+    return runtime::make_error(runtime::bridge_errc::kafka_fatal,
+                               std::string{"consumer: "} + errstr);
+  self->log_queue_ = rd_kafka_queue_new(self->rk_.get());
+  rd_kafka_set_log_queue(self->rk_.get(), self->log_queue_);
+  rd_kafka_poll_set_consumer(self->rk_.get());
+  partition_list_ptr topics{rd_kafka_topic_partition_list_new(
+    static_cast<int>(self->opts_.topics.size()))};
+  for (const auto& t : self->opts_.topics)
+    rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+  if (auto err = rd_kafka_subscribe(self->rk_.get(), topics.get()))
+    return kafka_error(err, "subscribe " + self->opts_.group_id);
+  return self;
+}
+
+kafka_mailbox::~kafka_mailbox() {
+  stop();
+  if (log_queue_ != nullptr)
+    rd_kafka_queue_destroy(log_queue_);
+}
+
+void kafka_mailbox::start() {
+  poller_ = std::thread{[this] { run(); }};
+}
+
+void kafka_mailbox::bind(caf::actor target) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  target_ = std::move(target);
+}
+
+void kafka_mailbox::finished(const runtime::record_meta& m) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  completions_.push_back({m.topic, m.partition, m.offset, m.incarnation});
+}
+
+mailbox_stats kafka_mailbox::stats() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return stats_;
+}
+
+void kafka_mailbox::on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t err,
+                                 rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  static_cast<kafka_mailbox*>(opaque)->rebalance(err, parts);
+}
+
+void kafka_mailbox::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    ++incarnation_;
+    for (int i = 0; i < parts->cnt; ++i)
+      parts_[{parts->elems[i].topic, parts->elems[i].partition}] =
+        std::make_unique<partition_state>();
+    rd_kafka_assign(rk_.get(), parts);
+    if (paused_)
+      rd_kafka_pause_partitions(rk_.get(), parts);
+    log()->info("mailbox group={} event=assigned partitions={}", opts_.group_id, parts->cnt);
+    std::lock_guard<std::mutex> guard{mtx_};
+    stats_.joined = true;
+    stats_.assigned_partitions = parts_.size();
+  } else {
+    // Revoked (eager protocol): commit the finished prefix, forget the rest;
+    // the next owner receives the unfinished records again.
+    drain_completions();
+    store_offsets();
+    if (opts_.commit && !parts_.empty())
+      rd_kafka_commit(rk_.get(), nullptr, 0);
+    ++incarnation_;
+    parts_.clear();
+    rd_kafka_assign(rk_.get(), nullptr);
+    log()->info("mailbox group={} event=revoked partitions={} reason={}", opts_.group_id,
+                parts->cnt, rd_kafka_err2str(err));
+    std::lock_guard<std::mutex> guard{mtx_};
+    stats_.assigned_partitions = 0;
+    stats_.in_flight = 0;
+  }
+}
+
+void kafka_mailbox::run() {
+  while (!stopping_.load()) {
+    redeliver_if_rebound();
+    drain_completions();
+    store_offsets();
+    apply_backpressure();
+    if (auto* msg = rd_kafka_consumer_poll(rk_.get(), 20)) {
+      message_ptr guard{msg};
+      if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        handle(msg);
+      else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        log()->warn("mailbox group={} consume error={}", opts_.group_id,
+                    rd_kafka_message_errstr(msg));
+    }
+    forward_logs(rk_.get(), log_queue_);
+  }
+}
+
+void kafka_mailbox::handle(rd_kafka_message_t* msg) {
+  const char* topic = rd_kafka_topic_name(msg->rkt);
+  auto it = parts_.find({topic, msg->partition});
+  if (it == parts_.end())
+    return;  // not (or no longer) assigned
+  auto& ps = *it->second;
+  ps.next_offset = std::max(ps.next_offset, msg->offset + 1);
+  std::string_view key{msg->key ? static_cast<const char*>(msg->key) : "", msg->key_len};
+  std::string_view value{msg->payload ? static_cast<const char*>(msg->payload) : "", msg->len};
+  auto ts = rd_kafka_message_timestamp(msg, nullptr);
+  auto decoded = decode_record(topic, msg->partition, msg->offset, key, value,
+                               read_headers(msg), ts);
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    ++stats_.received;
+  }
+  if (!decoded) {
+    runtime::record_meta meta;
+    meta.topic = topic;
+    meta.partition = msg->partition;
+    meta.offset = msg->offset;
+    meta.key = std::string{key};
+    meta.incarnation = incarnation_;
+    dead_letter(msg, runtime::describe(decoded.error()), std::move(meta));
+    return;
+  }
+  decoded->meta.incarnation = incarnation_;
+  auto& rec = ps.in_flight[msg->offset];
+  rec.meta = std::move(decoded->meta);
+  rec.message = std::move(decoded->message);
+  deliver(rec);
+}
+
+void kafka_mailbox::dead_letter(rd_kafka_message_t* msg, const std::string& reason,
+                                runtime::record_meta meta) {
+  log()->warn("mailbox group={} event=dead_letter topic={} partition={} offset={} reason={}",
+              opts_.group_id, meta.topic, meta.partition, meta.offset, reason);
+  auto& ps = *parts_.at({meta.topic, meta.partition});
+  ps.in_flight[meta.offset].meta = meta;
+  if (!opts_.dead_letters) {
+    finished(meta);
+    return;
+  }
+  auto headers = read_headers(msg);
+  headers.push_back({"kastor-dlq-reason", reason});
+  headers.push_back({"kastor-dlq-origin", meta.topic + "/" + std::to_string(meta.partition) + "@"
+                                            + std::to_string(meta.offset)});
+  headers.push_back({"kastor-dlq-group", opts_.group_id});
+  std::string value{msg->payload ? static_cast<const char*>(msg->payload) : "", msg->len};
+  auto self = this;
+  opts_.dead_letters->produce(meta.topic + ".dlq", meta.key, value, headers,
+                              [self, meta](const runtime::publish_outcome& o) {
+                                if (!o.ok())
+                                  log()->error("mailbox event=dead_letter_failed topic={} "
+                                               "partition={} offset={} error={}",
+                                               meta.topic, meta.partition, meta.offset, o.error);
+                                {
+                                  std::lock_guard<std::mutex> guard{self->mtx_};
+                                  ++self->stats_.dead_lettered;
+                                }
+                                self->finished(meta);
+                              });
+}
+
+void kafka_mailbox::deliver(const in_flight_record& r) {
+  caf::actor target;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    target = target_;
+  }
+  delivered_to_ = target;
+  if (!target || !r.message)
+    return;  // delivered on bind
+  std::visit([&](const auto& x) { caf::anon_send(target, r.meta, x); }, *r.message);
+}
+
+void kafka_mailbox::redeliver_if_rebound() {
+  caf::actor target;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    target = target_;
+  }
+  if (target == delivered_to_)
+    return;
+  bool first_bind = !delivered_to_;
+  delivered_to_ = target;
+  uint64_t n = 0;
+  for (auto& [tp, ps] : parts_)
+    for (auto& [offset, rec] : ps->in_flight) {
+      if (!rec.message)
+        continue;
+      if (!first_bind)
+        ++rec.meta.attempt;
+      std::visit([&](const auto& x) { caf::anon_send(target, rec.meta, x); }, *rec.message);
+      ++n;
+    }
+  if (n > 0) {
+    log()->info("mailbox group={} event=redelivered records={}", opts_.group_id, n);
+    std::lock_guard<std::mutex> guard{mtx_};
+    stats_.redelivered += n;
+  }
+}
+
+void kafka_mailbox::drain_completions() {
+  std::vector<completion> done;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    done.swap(completions_);
+  }
+  uint64_t n = 0;
+  for (const auto& c : done) {
+    if (c.incarnation != incarnation_)
+      continue;  // from before a rebalance: that record is someone else's now
+    auto it = parts_.find({c.topic, c.partition});
+    if (it != parts_.end() && it->second->in_flight.erase(c.offset) > 0)
+      ++n;
+  }
+  std::lock_guard<std::mutex> guard{mtx_};
+  stats_.finished += n;
+  stats_.in_flight = in_flight_count();
+  stats_.max_in_flight = std::max(stats_.max_in_flight, stats_.in_flight);
+}
+
+size_t kafka_mailbox::in_flight_count() const {
+  size_t n = 0;
+  for (const auto& [tp, ps] : parts_)
+    n += ps->in_flight.size();
+  return n;
+}
+
+void kafka_mailbox::store_offsets() {
+  if (!opts_.commit)
+    return;
+  partition_list_ptr list{rd_kafka_topic_partition_list_new(4)};
+  for (auto& [tp, ps] : parts_) {
+    if (ps->next_offset < 0)
+      continue;
+    // Commit up to the first unfinished record, never past it.
+    int64_t commit = ps->in_flight.empty() ? ps->next_offset : ps->in_flight.begin()->first;
+    if (commit > ps->stored) {
+      rd_kafka_topic_partition_list_add(list.get(), tp.first.c_str(), tp.second)->offset = commit;
+      ps->stored = commit;
+    }
+  }
+  if (list->cnt > 0)
+    if (auto err = rd_kafka_offsets_store(rk_.get(), list.get()))
+      log()->warn("mailbox group={} offsets_store error={}", opts_.group_id,
+                  rd_kafka_err2str(err));
+}
+
+void kafka_mailbox::apply_backpressure() {
+  auto n = in_flight_count();
+  bool pause = !paused_ && n >= opts_.high_water;
+  bool resume = paused_ && n <= opts_.low_water;
+  if (!pause && !resume)
+    return;
+  rd_kafka_topic_partition_list_t* assigned = nullptr;
+  if (rd_kafka_assignment(rk_.get(), &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return;
+  partition_list_ptr guard{assigned};
+  if (pause)
+    rd_kafka_pause_partitions(rk_.get(), assigned);
+  else
+    rd_kafka_resume_partitions(rk_.get(), assigned);
+  paused_ = pause;
+  log()->debug("mailbox group={} event={} in_flight={}", opts_.group_id,
+               pause ? "paused" : "resumed", n);
+  std::lock_guard<std::mutex> g{mtx_};
+  stats_.paused = paused_;
+  if (pause)
+    ++stats_.pauses;
+}
+
+void kafka_mailbox::stop() {
+  if (stopped_.exchange(true))
+    return;
+  stopping_ = true;
+  if (poller_.joinable())
+    poller_.join();
+  if (!rk_)
+    return;
+  drain_completions();
+  store_offsets();
+  if (opts_.commit && !parts_.empty())
+    rd_kafka_commit(rk_.get(), nullptr, 0);
+  rd_kafka_consumer_close(rk_.get());  // leaves the group (revoke runs here)
+  forward_logs(rk_.get(), log_queue_);
+  auto s = stats();
+  log()->info("mailbox group={} event=stopped received={} finished={} in_flight={}",
+              opts_.group_id, s.received, s.finished, s.in_flight);
+}
+
+}  // namespace kastor::bridges

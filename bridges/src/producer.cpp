@@ -1,0 +1,207 @@
+#include "kastor/bridges/producer.hpp"
+
+#include <mutex>
+#include <random>
+
+#include "kastor/bridges/routes.hpp"
+#include "kastor/runtime/errors.hpp"
+#include "kastor/runtime/logging.hpp"
+
+namespace kastor::bridges {
+
+namespace {
+
+// Shared by every record of one publish() call; the last delivery report
+// completes it.
+struct batch_state {
+  std::atomic<size_t> remaining;
+  std::mutex mtx;
+  runtime::publish_outcome outcome;
+  runtime::publish_callback done;
+
+  void complete_one(const runtime::publish_outcome& o) {
+    if (!o.ok()) {
+      std::lock_guard<std::mutex> guard{mtx};
+      if (outcome.ok())
+        outcome = o;
+    }
+    if (remaining.fetch_sub(1) == 1 && done) {
+      runtime::publish_outcome final_outcome;
+      {
+        std::lock_guard<std::mutex> guard{mtx};
+        final_outcome = outcome;
+      }
+      done(final_outcome);
+    }
+  }
+};
+
+using batch_ref = std::shared_ptr<batch_state>;
+
+struct delivery_counters {
+  std::atomic<uint64_t>* delivered;
+  std::atomic<uint64_t>* failed;
+};
+
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
+  auto* counters = static_cast<delivery_counters*>(opaque);
+  auto* ref = static_cast<batch_ref*>(msg->_private);
+  runtime::publish_outcome o;
+  if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    o.error = std::string{rd_kafka_err2str(msg->err)};
+    o.possibly_persisted = rd_kafka_message_status(msg) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED;
+    counters->failed->fetch_add(1);
+  } else {
+    counters->delivered->fetch_add(1);
+  }
+  if (ref != nullptr) {
+    (*ref)->complete_one(o);
+    delete ref;
+  }
+}
+
+rd_kafka_headers_t* to_rd_headers(const header_list& headers) {
+  auto* h = rd_kafka_headers_new(headers.size());
+  for (const auto& x : headers)
+    rd_kafka_header_add(h, x.name.data(), static_cast<ssize_t>(x.name.size()), x.value.data(),
+                        static_cast<ssize_t>(x.value.size()));
+  return h;
+}
+
+}  // namespace
+
+
+caf::expected<std::shared_ptr<kafka_publisher>> kafka_publisher::make(producer_options opts) {
+  kafka_properties props{
+    {"bootstrap.servers", opts.brokers},
+    {"client.id", opts.client_id},
+    {"enable.idempotence", "true"},
+    {"acks", "all"},
+    {"linger.ms", std::to_string(opts.linger.count())},
+    {"message.timeout.ms", std::to_string(opts.delivery_timeout.count())},
+    {"compression.type", "lz4"},
+  };
+  props.insert(props.end(), opts.extra.begin(), opts.extra.end());
+  auto conf = make_conf(props);
+  if (!conf)
+    return conf.error();
+  std::shared_ptr<kafka_publisher> self{new kafka_publisher};
+  // The counters outlive rk_ (destroyed in the destructor before members).
+  auto* counters = new delivery_counters{&self->delivered_, &self->failed_};
+  rd_kafka_conf_set_opaque(conf->get(), counters);
+  rd_kafka_conf_set_dr_msg_cb(conf->get(), on_delivery);
+  enable_log_queue(conf->get());
+  char errstr[512];
+  self->rk_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), errstr, sizeof(errstr)));
+  if (!self->rk_) {
+    delete counters;
+    return runtime::make_error(runtime::bridge_errc::kafka_fatal,
+                               std::string{"producer: "} + errstr);
+  }
+  self->log_queue_ = rd_kafka_queue_new(self->rk_.get());
+  rd_kafka_set_log_queue(self->rk_.get(), self->log_queue_);
+  std::random_device rd;
+  self->id_prefix_ = opts.client_id + "-" + std::to_string(rd() ^ (uint64_t{rd()} << 20)) + "-";
+  self->poller_ = std::thread{[p = self.get()] { p->run(); }};
+  return self;
+}
+
+kafka_publisher::~kafka_publisher() {
+  stop(std::chrono::milliseconds{5000});
+  auto* counters = static_cast<delivery_counters*>(rd_kafka_opaque(rk_.get()));
+  rd_kafka_queue_destroy(log_queue_);
+  rk_.reset();  // purged messages' callbacks ran in stop()
+  delete counters;
+}
+
+void kafka_publisher::run() {
+  while (!stopping_.load()) {
+    rd_kafka_poll(rk_.get(), 50);
+    forward_logs(rk_.get(), log_queue_);
+  }
+}
+
+size_t kafka_publisher::stop(std::chrono::milliseconds deadline) {
+  if (stopped_.exchange(true))
+    return 0;
+  stopping_ = true;
+  if (poller_.joinable())
+    poller_.join();
+  // Flush with a deadline; whatever is left is purged so every callback still
+  // runs exactly once (with an error), and reported.
+  rd_kafka_flush(rk_.get(), static_cast<int>(deadline.count()));
+  auto left = static_cast<size_t>(rd_kafka_outq_len(rk_.get()));
+  if (left > 0) {
+    runtime::logger("kastor.bridge")->warn("producer stop: undelivered={} (purged)", left);
+    rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(rk_.get(), 100);
+  }
+  forward_logs(rk_.get(), log_queue_);
+  return left;
+}
+
+std::string kafka_publisher::next_message_id() {
+  return id_prefix_ + std::to_string(seq_.fetch_add(1));
+}
+
+void kafka_publisher::produce(const std::string& topic, const std::string& key,
+                              const std::string& value, const header_list& headers,
+                              runtime::publish_callback done) {
+  auto state = std::make_shared<batch_state>();
+  state->remaining = 1;
+  state->done = std::move(done);
+  if (stopped_.load()) {
+    state->complete_one({"producer stopped", false});
+    return;
+  }
+  auto* ref = new batch_ref{state};
+  auto* hdrs = to_rd_headers(headers);
+  for (int tries = 0;; ++tries) {
+    auto err = rd_kafka_producev(
+      rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+      RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
+      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+      RD_KAFKA_V_OPAQUE(ref), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+      return;
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && tries < 500) {
+      // Backpressure from librdkafka's queue: let deliveries drain.
+      rd_kafka_poll(rk_.get(), 10);
+      continue;
+    }
+    rd_kafka_headers_destroy(hdrs);
+    delete ref;
+    failed_.fetch_add(1);
+    state->complete_one({std::string{"produce to "} + topic + ": " + rd_kafka_err2str(err),
+                         false});
+    return;
+  }
+}
+
+void kafka_publisher::publish(std::vector<runtime::any_message> batch,
+                              const runtime::record_meta* cause,
+                              runtime::publish_callback done) {
+  if (batch.empty()) {
+    if (done)
+      done({});
+    return;
+  }
+  auto state = std::make_shared<batch_state>();
+  state->remaining = batch.size();
+  state->done = std::move(done);
+  for (const auto& msg : batch) {
+    outgoing_meta meta;
+    meta.message_id = next_message_id();
+    meta.correlation_id = cause && !cause->correlation_id.empty() ? cause->correlation_id
+                                                                  : meta.message_id;
+    meta.trace_id = cause && !cause->trace_id.empty() ? cause->trace_id : meta.correlation_id;
+    auto value = encode_value(msg);
+    const auto& topic = route_of(msg).topic;
+    // Each record completes the shared batch state through its own produce.
+    produce(std::string{topic}, runtime::key_of(msg), value, encode_headers(msg, meta),
+            [state](const runtime::publish_outcome& o) { state->complete_one(o); });
+  }
+}
+
+}  // namespace kastor::bridges
