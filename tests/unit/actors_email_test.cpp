@@ -1,0 +1,192 @@
+// email_service: one email per (order, notification type), whatever is redelivered.
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "kastor/actors/email.hpp"
+
+namespace fs = std::filesystem;
+namespace rt = kastor::runtime;
+using kastor::actors::email_service;
+using kastor::actors::jsonl_ledger;
+using kastor::actors::render_email;
+
+namespace {
+
+class temp_dir {
+public:
+  temp_dir() {
+    std::random_device rd;
+    path_ = fs::temp_directory_path() /
+            ("kastor-actors-email-" + std::to_string(::getpid()) + "-" +
+             std::to_string(rd()) + "-" + std::to_string(rd()));
+    fs::create_directories(path_);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+private:
+  fs::path path_;
+};
+
+rt::record_meta meta(int attempt = 1) {
+  rt::record_meta m;
+  m.attempt = attempt;
+  return m;
+}
+
+std::shared_ptr<jsonl_ledger> memory_outbox() {
+  return std::make_shared<jsonl_ledger>("", "emailKey");
+}
+
+rt::notification_event succeeded(const std::string& id, int64_t cents = 9998) {
+  return {id, "c-1", rt::notify_payment_succeeded, cents, "Payment succeeded."};
+}
+
+rt::notification_event failed(const std::string& id) {
+  return {id, "c-1", rt::notify_payment_failed, 250000,
+          "Payment of 2500.00 for order " + id + " was declined: amount over limit."};
+}
+
+rt::email_sent only_sent(const std::vector<rt::any_message>& out) {
+  EXPECT_EQ(out.size(), 1u);
+  return out.empty() ? rt::email_sent{} : std::get<rt::email_sent>(out.front());
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+TEST(RenderEmail, ASucceededPaymentConfirmsTheOrderWithItsAmount) {
+  auto m = render_email(succeeded("o-1"));
+  EXPECT_EQ(m.to, "c-1");
+  EXPECT_TRUE(contains(m.subject, "o-1")) << m.subject;
+  EXPECT_TRUE(contains(m.subject, "confirmed")) << m.subject;
+  EXPECT_TRUE(contains(m.body, "99.98")) << m.body;
+  EXPECT_TRUE(contains(m.body, "o-1")) << m.body;
+}
+
+TEST(RenderEmail, AFailedPaymentSaysWhy) {
+  auto m = render_email(failed("o-2"));
+  EXPECT_TRUE(contains(m.subject, "failed")) << m.subject;
+  EXPECT_TRUE(contains(m.subject, "o-2")) << m.subject;
+  EXPECT_TRUE(contains(m.body, "2500.00")) << m.body;
+  EXPECT_TRUE(contains(m.body, "amount over limit")) << m.body;
+}
+
+TEST(RenderEmail, AmountsAlwaysHaveTwoDecimals) {
+  EXPECT_TRUE(contains(render_email(succeeded("o-1", 5)).body, " 0.05 "));
+  EXPECT_TRUE(contains(render_email(succeeded("o-1", 100000)).body, " 1000.00 "));
+  EXPECT_TRUE(contains(render_email(succeeded("o-1", 1990)).body, " 19.90 "));
+}
+
+TEST(RenderEmail, AnUnknownTypeStillProducesAnEmailWithTheEventMessage) {
+  rt::notification_event ev{"o-3", "c-1", "ORDER_SHIPPED", 1000, "Your parcel left."};
+  auto m = render_email(ev);
+  EXPECT_TRUE(contains(m.subject, "o-3"));
+  EXPECT_TRUE(contains(m.body, "Your parcel left."));
+}
+
+TEST(EmailService, AFirstNotificationSendsOneEmail) {
+  auto outbox = memory_outbox();
+  email_service svc(outbox);
+  // When a notification arrives
+  auto sent = only_sent(svc.handle(meta(), succeeded("o-1"), 7'000));
+  // Then one email is in the outbox and email_sent reports it
+  EXPECT_EQ(sent, (rt::email_sent{"o-1", "c-1", rt::notify_payment_succeeded, 7'000}));
+  EXPECT_EQ(svc.sent("o-1", rt::notify_payment_succeeded), 1u);
+  auto line = outbox->find("o-1/PAYMENT_SUCCEEDED");
+  ASSERT_TRUE(line);
+  auto v = boost::json::parse(*line).as_object();
+  auto expected = render_email(succeeded("o-1"));
+  EXPECT_EQ(v.at("emailKey").as_string(), "o-1/PAYMENT_SUCCEEDED");
+  EXPECT_EQ(v.at("orderId").as_string(), "o-1");
+  EXPECT_EQ(v.at("kind").as_string(), "PAYMENT_SUCCEEDED");
+  EXPECT_EQ(v.at("to").as_string(), expected.to);
+  EXPECT_EQ(v.at("subject").as_string(), expected.subject);
+  EXPECT_EQ(v.at("body").as_string(), expected.body);
+  EXPECT_EQ(v.at("sentAt").as_int64(), 7'000);
+}
+
+TEST(EmailService, ARedeliveredNotificationSendsNothingAndReportsTheOriginalTime) {
+  email_service svc(memory_outbox());
+  svc.handle(meta(), succeeded("o-1"), 7'000);
+  // When the notification is delivered again later
+  auto sent = only_sent(svc.handle(meta(2), succeeded("o-1"), 9'000));
+  // Then email_sent is re-emitted with the first send's time, and no second email
+  EXPECT_EQ(sent.sent_at_ms, 7'000);
+  EXPECT_EQ(sent.kind, rt::notify_payment_succeeded);
+  EXPECT_EQ(svc.sent("o-1", rt::notify_payment_succeeded), 1u);
+}
+
+TEST(EmailService, EachNotificationTypeOfAnOrderIsItsOwnEmail) {
+  email_service svc(memory_outbox());
+  svc.handle(meta(), failed("o-1"), 1'000);
+  svc.handle(meta(), succeeded("o-1"), 2'000);
+  svc.handle(meta(2), failed("o-1"), 3'000);
+  EXPECT_EQ(svc.sent("o-1", rt::notify_payment_failed), 1u);
+  EXPECT_EQ(svc.sent("o-1", rt::notify_payment_succeeded), 1u);
+  EXPECT_EQ(svc.sent("o-2", rt::notify_payment_failed), 0u);
+}
+
+TEST(EmailService, TwoNodesSharingOneOutboxSendOnce) {
+  temp_dir dir;
+  auto path = dir.file("outbox.jsonl");
+  // Given two email services ("nodes") on one outbox file
+  email_service a(std::make_shared<jsonl_ledger>(path, "emailKey"));
+  email_service b(std::make_shared<jsonl_ledger>(path, "emailKey"));
+  // When both get the same notification
+  auto from_a = only_sent(a.handle(meta(), succeeded("o-1"), 1'000));
+  auto from_b = only_sent(b.handle(meta(), succeeded("o-1"), 2'000));
+  // Then one email was sent, and both report it as sent at its real time
+  EXPECT_EQ(from_b, from_a);
+  EXPECT_EQ(from_b.sent_at_ms, 1'000);
+  EXPECT_EQ(b.sent("o-1", rt::notify_payment_succeeded), 1u);
+}
+
+TEST(EmailService, ARestartedServiceRemembersWhatItSent) {
+  temp_dir dir;
+  auto path = dir.file("outbox.jsonl");
+  {
+    email_service svc(std::make_shared<jsonl_ledger>(path, "emailKey"));
+    svc.handle(meta(), failed("o-1"), 1'000);
+  }
+  email_service restarted(std::make_shared<jsonl_ledger>(path, "emailKey"));
+  auto sent = only_sent(restarted.handle(meta(2), failed("o-1"), 60'000));
+  EXPECT_EQ(sent.sent_at_ms, 1'000);
+  EXPECT_EQ(restarted.sent("o-1", rt::notify_payment_failed), 1u);
+  std::ifstream in(path);
+  size_t lines = 0;
+  for (std::string l; std::getline(in, l);)
+    ++lines;
+  EXPECT_EQ(lines, 1u);
+}
+
+TEST(EmailService, ANotificationWithoutOrderIdOrTypeIsRejectedAndSendsNothing) {
+  auto outbox = memory_outbox();
+  email_service svc(outbox);
+  EXPECT_THROW(svc.handle(meta(), succeeded(""), 1), std::invalid_argument);
+  auto untyped = succeeded("o-1");
+  untyped.type = "";
+  EXPECT_THROW(svc.handle(meta(), untyped, 1), std::invalid_argument);
+  EXPECT_TRUE(outbox->keys().empty());
+}
+
+TEST(EmailService, RequiresAnOutbox) {
+  EXPECT_THROW(email_service(nullptr), std::invalid_argument);
+}

@@ -1,0 +1,346 @@
+// order_book: the order role's state machine.
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "kastor/actors/order.hpp"
+
+namespace rt = kastor::runtime;
+using kastor::actors::order_book;
+
+namespace {
+
+rt::record_meta meta(int attempt = 1) {
+  rt::record_meta m;
+  m.attempt = attempt;
+  return m;
+}
+
+rt::order_created created(const std::string& id, int64_t created_at = 1'000) {
+  rt::order_created o;
+  o.order_id = id;
+  o.customer_id = "c-1";
+  o.items = {{"p-1", "Mug", 4999, 2, 9998}, {"p-2", "Tea", 500, 1, 500}};
+  o.total_cents = 10498;
+  o.created_at_ms = created_at;
+  return o;
+}
+
+rt::payment_result paid(const std::string& id) {
+  return {id, "c-1", 10498, rt::payment_succeeded, "", "tx-" + id, 2'000};
+}
+
+rt::payment_result declined(const std::string& id, const std::string& reason) {
+  return {id, "c-1", 10498, rt::payment_declined, reason, "", 2'000};
+}
+
+rt::email_sent emailed(const std::string& id, const char* kind = rt::notify_payment_succeeded) {
+  return {id, "c-1", kind, 3'000};
+}
+
+template <class T>
+std::vector<T> all_of(const std::vector<rt::any_message>& msgs) {
+  std::vector<T> out;
+  for (const auto& m : msgs)
+    if (auto* x = std::get_if<T>(&m))
+      out.push_back(*x);
+  return out;
+}
+
+rt::order_snapshot only_snapshot(const std::vector<rt::any_message>& msgs) {
+  EXPECT_EQ(msgs.size(), 1u);
+  auto snaps = all_of<rt::order_snapshot>(msgs);
+  EXPECT_EQ(snaps.size(), 1u);
+  return snaps.empty() ? rt::order_snapshot{} : snaps.front();
+}
+
+int rank(const std::string& status) {
+  if (status == rt::status_notified)
+    return 2;
+  if (status == rt::status_paid || status == rt::status_payment_failed)
+    return 1;
+  return 0;
+}
+
+}  // namespace
+
+TEST(OrderBook, NewOrderIsPendingAndRequestsPayment) {
+  order_book book;
+  // When the gateway's order arrives
+  auto out = book.handle(meta(), created("o-1"), 1'500);
+  // Then payment is asked to charge the total, and a PENDING snapshot goes out
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(std::get<rt::payment_request>(out[0]),
+            (rt::payment_request{"o-1", "c-1", 10498}));
+  auto snap = std::get<rt::order_snapshot>(out[1]);
+  EXPECT_EQ(snap, (rt::order_snapshot{"o-1", "c-1", 10498, 3, rt::status_pending, "", "", "",
+                                      1'000, 1'500}));
+  EXPECT_EQ(book.find("o-1"), snap);
+  EXPECT_EQ(book.size(), 1u);
+}
+
+TEST(OrderBook, OrderWithoutCreationTimeIsCreatedNow) {
+  order_book book;
+  book.handle(meta(), created("o-1", 0), 1'500);
+  EXPECT_EQ(book.find("o-1")->created_at_ms, 1'500);
+}
+
+TEST(OrderBook, RedeliveredOrderWhilePendingRequestsPaymentAgain) {
+  // Given a PENDING order whose payment request may have been lost
+  order_book book;
+  book.handle(meta(), created("o-1"), 1'500);
+  auto before = book.find("o-1");
+  // When the order_created record is delivered again
+  auto out = book.handle(meta(2), created("o-1"), 1'700);
+  // Then both messages are emitted again, and nothing else changed
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(std::get<rt::payment_request>(out[0]).order_id, "o-1");
+  EXPECT_EQ(std::get<rt::order_snapshot>(out[1]).updated_at_ms, 1'700);
+  EXPECT_EQ(book.find("o-1"), before);
+  EXPECT_EQ(book.size(), 1u);
+}
+
+TEST(OrderBook, RedeliveredOrderAfterPaymentEmitsOnlyTheSnapshot) {
+  // Given a paid order
+  order_book book;
+  book.handle(meta(), created("o-1"), 1'500);
+  book.handle(meta(), paid("o-1"), 2'100);
+  // When its order_created is redelivered
+  auto out = book.handle(meta(2), created("o-1"), 2'500);
+  // Then no second payment request goes out, only the current snapshot
+  auto snap = only_snapshot(out);
+  EXPECT_EQ(snap.status, rt::status_paid);
+  EXPECT_EQ(snap.updated_at_ms, 2'500);
+  EXPECT_TRUE(all_of<rt::payment_request>(out).empty());
+}
+
+TEST(OrderBook, SucceededPaymentMarksTheOrderPaid) {
+  order_book book;
+  book.handle(meta(), created("o-1"), 1'500);
+  // When payment succeeds
+  auto snap = only_snapshot(book.handle(meta(), paid("o-1"), 2'100));
+  // Then the order is PAID with the payment recorded
+  EXPECT_EQ(snap.status, rt::status_paid);
+  EXPECT_EQ(snap.payment_status, rt::payment_succeeded);
+  EXPECT_EQ(snap.transaction_id, "tx-o-1");
+  EXPECT_EQ(snap.reason, "");
+  EXPECT_EQ(snap.updated_at_ms, 2'100);
+  EXPECT_EQ(snap.created_at_ms, 1'000);
+  EXPECT_EQ(book.find("o-1"), snap);
+}
+
+TEST(OrderBook, DeclinedPaymentMarksTheOrderPaymentFailed) {
+  order_book book;
+  book.handle(meta(), created("o-1"), 1'500);
+  // When payment is declined
+  auto snap = only_snapshot(book.handle(meta(), declined("o-1", "amount over limit"), 2'100));
+  // Then the order is PAYMENT_FAILED with the reason
+  EXPECT_EQ(snap.status, rt::status_payment_failed);
+  EXPECT_EQ(snap.payment_status, rt::payment_declined);
+  EXPECT_EQ(snap.reason, "amount over limit");
+  EXPECT_EQ(snap.transaction_id, "");
+}
+
+TEST(OrderBook, DuplicatePaymentResultChangesNothingButReemitsTheSnapshot) {
+  order_book book;
+  book.handle(meta(), created("o-1"), 1'500);
+  book.handle(meta(), paid("o-1"), 2'100);
+  auto before = book.find("o-1");
+  // When the same result is redelivered
+  auto snap = only_snapshot(book.handle(meta(2), paid("o-1"), 4'000));
+  // Then the stored order is unchanged and the snapshot is re-emitted, stamped now
+  EXPECT_EQ(book.find("o-1"), before);
+  auto expected = *before;
+  expected.updated_at_ms = 4'000;
+  EXPECT_EQ(snap, expected);
+}
+
+TEST(OrderBook, ALateConflictingPaymentResultDoesNotOverrideTheFirst) {
+  order_book book;
+  book.handle(meta(), created("o-1"), 1'500);
+  book.handle(meta(), paid("o-1"), 2'100);
+  // When a declined result for the same order shows up afterwards
+  auto snap = only_snapshot(book.handle(meta(), declined("o-1", "customer blocked"), 2'200));
+  // Then the first outcome stands
+  EXPECT_EQ(snap.status, rt::status_paid);
+  EXPECT_EQ(snap.payment_status, rt::payment_succeeded);
+  EXPECT_EQ(snap.reason, "");
+}
+
+TEST(OrderBook, EmailAfterPaymentMarksTheOrderNotified) {
+  order_book book;
+  book.handle(meta(), created("o-1"), 1'500);
+  book.handle(meta(), declined("o-1", "customer blocked"), 2'100);
+  // When the email went out
+  auto snap = only_snapshot(book.handle(meta(), emailed("o-1", rt::notify_payment_failed), 3'100));
+  // Then the order is NOTIFIED and keeps its payment outcome
+  EXPECT_EQ(snap.status, rt::status_notified);
+  EXPECT_EQ(snap.payment_status, rt::payment_declined);
+  EXPECT_EQ(snap.reason, "customer blocked");
+  EXPECT_EQ(snap.updated_at_ms, 3'100);
+  EXPECT_TRUE(book.emailed("o-1"));
+}
+
+TEST(OrderBook, EmailBeforePaymentResultWaitsForTheOutcomeThenNotifies) {
+  // Given a PENDING order whose email_sent overtook its payment_result
+  order_book book;
+  book.handle(meta(), created("o-1"), 1'500);
+  auto early = only_snapshot(book.handle(meta(), emailed("o-1"), 2'000));
+  // Then it stays PENDING for now, marked emailed
+  EXPECT_EQ(early.status, rt::status_pending);
+  EXPECT_EQ(early.payment_status, "");
+  EXPECT_TRUE(book.emailed("o-1"));
+  // When the payment result arrives
+  auto snap = only_snapshot(book.handle(meta(), paid("o-1"), 2'500));
+  // Then the order goes straight to NOTIFIED, with the payment recorded
+  EXPECT_EQ(snap.status, rt::status_notified);
+  EXPECT_EQ(snap.payment_status, rt::payment_succeeded);
+  EXPECT_EQ(snap.transaction_id, "tx-o-1");
+}
+
+TEST(OrderBook, NotifiedIsTerminal) {
+  // Given a NOTIFIED order
+  order_book book;
+  book.handle(meta(), created("o-1"), 1'500);
+  book.handle(meta(), paid("o-1"), 2'000);
+  book.handle(meta(), emailed("o-1"), 3'000);
+  auto final_state = book.find("o-1");
+  ASSERT_EQ(final_state->status, rt::status_notified);
+  // When every record of it is redelivered, and a conflicting result arrives
+  auto a = book.handle(meta(2), created("o-1"), 4'000);
+  auto b = book.handle(meta(2), paid("o-1"), 4'001);
+  auto c = book.handle(meta(2), declined("o-1", "late"), 4'002);
+  auto d = book.handle(meta(2), emailed("o-1"), 4'003);
+  // Then each re-emits the NOTIFIED snapshot and nothing changes
+  for (const auto* out : {&a, &b, &c, &d})
+    EXPECT_EQ(only_snapshot(*out).status, rt::status_notified);
+  EXPECT_TRUE(all_of<rt::payment_request>(a).empty());
+  EXPECT_EQ(book.find("o-1"), final_state);
+}
+
+TEST(OrderBook, PaymentResultForAnUnknownOrderCreatesIt) {
+  order_book book;
+  // When a result arrives for an order never seen (request injected with kcat)
+  auto snap = only_snapshot(book.handle(meta(), paid("o-9"), 5'000));
+  // Then the order exists, built from the result, and is PAID
+  EXPECT_EQ(snap, (rt::order_snapshot{"o-9", "c-1", 10498, 0, rt::status_paid,
+                                      rt::payment_succeeded, "", "tx-o-9", 5'000, 5'000}));
+  EXPECT_EQ(book.find("o-9"), snap);
+  EXPECT_EQ(book.size(), 1u);
+}
+
+TEST(OrderBook, EmailForAnUnknownOrderCreatesItPendingAndEmailed) {
+  order_book book;
+  auto snap = only_snapshot(book.handle(meta(), emailed("o-9"), 5'000));
+  EXPECT_EQ(snap.order_id, "o-9");
+  EXPECT_EQ(snap.customer_id, "c-1");
+  EXPECT_EQ(snap.status, rt::status_pending);
+  EXPECT_EQ(snap.created_at_ms, 5'000);
+  EXPECT_TRUE(book.emailed("o-9"));
+  // And the payment result later completes it
+  EXPECT_EQ(only_snapshot(book.handle(meta(), declined("o-9", "x"), 5'100)).status,
+            rt::status_notified);
+}
+
+TEST(OrderBook, OrderCreatedAfterItsResultFillsInDetailsWithoutRequestingPayment) {
+  // Given an order created from its payment result
+  order_book book;
+  book.handle(meta(), paid("o-1"), 5'000);
+  // When the gateway's order_created finally arrives
+  auto out = book.handle(meta(), created("o-1", 900), 5'500);
+  // Then its details are adopted, it stays PAID, and no payment is requested
+  auto snap = only_snapshot(out);
+  EXPECT_EQ(snap.status, rt::status_paid);
+  EXPECT_EQ(snap.item_count, 3);
+  EXPECT_EQ(snap.created_at_ms, 900);
+  EXPECT_EQ(snap.transaction_id, "tx-o-1");
+}
+
+TEST(OrderBook, OrderCreatedAfterOnlyItsEmailStillRequestsPayment) {
+  // Given an order known only from its email (payment outcome unknown)
+  order_book book;
+  book.handle(meta(), emailed("o-1"), 5'000);
+  // When order_created arrives
+  auto out = book.handle(meta(), created("o-1"), 5'100);
+  // Then payment is requested (payment is idempotent; it re-emits its outcome)
+  auto reqs = all_of<rt::payment_request>(out);
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0], (rt::payment_request{"o-1", "c-1", 10498}));
+  EXPECT_EQ(book.find("o-1")->total_cents, 10498);
+}
+
+TEST(OrderBook, StatusNeverRegressesWhateverTheArrivalOrder) {
+  // Every interleaving of the three records, each delivered twice
+  std::vector<int> events = {0, 0, 1, 1, 2, 2};
+  int orderings = 0;
+  do {
+    order_book book;
+    int last_rank = 0;
+    int payment_requests = 0;
+    int64_t now = 1'000;
+    for (int e : events) {
+      std::vector<rt::any_message> out;
+      if (e == 0)
+        out = book.handle(meta(), created("o-1"), ++now);
+      else if (e == 1)
+        out = book.handle(meta(), paid("o-1"), ++now);
+      else
+        out = book.handle(meta(), emailed("o-1"), ++now);
+      payment_requests += static_cast<int>(all_of<rt::payment_request>(out).size());
+      for (const auto& s : all_of<rt::order_snapshot>(out)) {
+        ASSERT_GE(rank(s.status), last_rank) << "regressed to " << s.status;
+        last_rank = rank(s.status);
+      }
+    }
+    auto final_state = book.find("o-1");
+    ASSERT_TRUE(final_state);
+    EXPECT_EQ(final_state->status, rt::status_notified);
+    EXPECT_EQ(final_state->payment_status, rt::payment_succeeded);
+    EXPECT_EQ(final_state->created_at_ms, 1'000);
+    EXPECT_EQ(final_state->item_count, 3);
+    // A payment request only ever goes out before the result is known
+    auto first_result = std::find(events.begin(), events.end(), 1) - events.begin();
+    auto created_before =
+        std::count(events.begin(), events.begin() + first_result, 0);
+    EXPECT_EQ(payment_requests, created_before);
+    ++orderings;
+  } while (std::next_permutation(events.begin(), events.end()));
+  EXPECT_EQ(orderings, 90);
+}
+
+TEST(OrderBook, ResultWithUnknownStatusIsRejectedAndChangesNothing) {
+  order_book book;
+  book.handle(meta(), created("o-1"), 1'500);
+  auto before = book.find("o-1");
+  auto bad = paid("o-1");
+  bad.status = "MAYBE";
+  EXPECT_THROW(book.handle(meta(), bad, 2'000), std::invalid_argument);
+  EXPECT_EQ(book.find("o-1"), before);
+  // Nor is an unknown order created by it
+  bad.order_id = "o-2";
+  EXPECT_THROW(book.handle(meta(), bad, 2'000), std::invalid_argument);
+  EXPECT_EQ(book.size(), 1u);
+}
+
+TEST(OrderBook, MessagesWithoutOrderIdAreRejected) {
+  order_book book;
+  EXPECT_THROW(book.handle(meta(), created(""), 1), std::invalid_argument);
+  EXPECT_THROW(book.handle(meta(), paid(""), 1), std::invalid_argument);
+  EXPECT_THROW(book.handle(meta(), emailed(""), 1), std::invalid_argument);
+  EXPECT_EQ(book.size(), 0u);
+  EXPECT_EQ(book.find(""), std::nullopt);
+}
+
+TEST(OrderBook, OrdersAreIndependent) {
+  order_book book;
+  book.handle(meta(), created("o-1"), 1'500);
+  book.handle(meta(), created("o-2"), 1'600);
+  book.handle(meta(), paid("o-2"), 1'700);
+  EXPECT_EQ(book.find("o-1")->status, rt::status_pending);
+  EXPECT_EQ(book.find("o-2")->status, rt::status_paid);
+  EXPECT_EQ(book.size(), 2u);
+}
