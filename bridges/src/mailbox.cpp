@@ -83,6 +83,8 @@ caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_option
   return self;
 }
 
+kafka_mailbox::kafka_mailbox(mailbox_options opts) : opts_(std::move(opts)) {}
+
 kafka_mailbox::~kafka_mailbox() {
   stop();
   if (log_queue_ != nullptr)
@@ -185,7 +187,8 @@ void kafka_mailbox::handle(rd_kafka_message_t* msg) {
     meta.offset = msg->offset;
     meta.key = std::string{key};
     meta.incarnation = incarnation_;
-    dead_letter(msg, runtime::describe(decoded.error()), std::move(meta));
+    dead_letter(std::string{key}, std::string{value}, read_headers(msg),
+                runtime::describe(decoded.error()), std::move(meta));
     return;
   }
   decoded->meta.incarnation = incarnation_;
@@ -195,24 +198,25 @@ void kafka_mailbox::handle(rd_kafka_message_t* msg) {
   deliver(rec);
 }
 
-void kafka_mailbox::dead_letter(rd_kafka_message_t* msg, const std::string& reason,
+void kafka_mailbox::dead_letter(const std::string& key, const std::string& value,
+                                header_list headers, const std::string& reason,
                                 runtime::record_meta meta) {
   log()->warn("mailbox group={} event=dead_letter topic={} partition={} offset={} reason={}",
               opts_.group_id, meta.topic, meta.partition, meta.offset, reason);
-  auto& ps = *parts_.at({meta.topic, meta.partition});
-  ps.in_flight[meta.offset].meta = meta;
+  auto& rec = parts_.at({meta.topic, meta.partition})->in_flight[meta.offset];
+  rec.meta = meta;
+  rec.message.reset();  // never delivered again
   if (!opts_.dead_letters) {
     finished(meta);
     return;
   }
-  auto headers = read_headers(msg);
   headers.push_back({"kastor-dlq-reason", reason});
   headers.push_back({"kastor-dlq-origin", meta.topic + "/" + std::to_string(meta.partition) + "@"
                                             + std::to_string(meta.offset)});
   headers.push_back({"kastor-dlq-group", opts_.group_id});
-  std::string value{msg->payload ? static_cast<const char*>(msg->payload) : "", msg->len};
+  headers.push_back({"kastor-dlq-attempts", std::to_string(meta.attempt)});
   auto self = this;
-  opts_.dead_letters->produce(meta.topic + ".dlq", meta.key, value, headers,
+  opts_.dead_letters->produce(meta.topic + ".dlq", key, value, headers,
                               [self, meta](const runtime::publish_outcome& o) {
                                 if (!o.ok())
                                   log()->error("mailbox event=dead_letter_failed topic={} "
@@ -249,15 +253,29 @@ void kafka_mailbox::redeliver_if_rebound() {
   bool first_bind = !delivered_to_;
   delivered_to_ = target;
   uint64_t n = 0;
+  std::vector<runtime::record_meta> poison;
   for (auto& [tp, ps] : parts_)
     for (auto& [offset, rec] : ps->in_flight) {
       if (!rec.message)
         continue;
+      if (!first_bind && rec.meta.attempt >= opts_.max_attempts) {
+        poison.push_back(rec.meta);
+        continue;
+      }
       if (!first_bind)
         ++rec.meta.attempt;
       std::visit([&](const auto& x) { caf::anon_send(target, rec.meta, x); }, *rec.message);
       ++n;
     }
+  for (auto& meta : poison) {
+    auto& rec = parts_.at({meta.topic, meta.partition})->in_flight[meta.offset];
+    outgoing_meta om{meta.message_id, meta.correlation_id, meta.trace_id, meta.attempt, ""};
+    auto value = encode_value(*rec.message);
+    auto headers = encode_headers(*rec.message, om);
+    dead_letter(meta.key, value, std::move(headers),
+                "its actor failed " + std::to_string(meta.attempt) + " times handling it",
+                meta);
+  }
   if (n > 0) {
     log()->info("mailbox group={} event=redelivered records={}", opts_.group_id, n);
     std::lock_guard<std::mutex> guard{mtx_};

@@ -48,7 +48,10 @@ struct mailbox_options {
   int session_timeout_ms = 10000;
   int fetch_wait_max_ms = 10;
   std::string client_id = "kastor";
-  std::shared_ptr<kafka_publisher> dead_letters;  // null: log and skip undecodable records
+  // A record whose handling actor died this many times goes to `<topic>.dlq`
+  // instead of being delivered again (a poison record must not stop the rest).
+  int max_attempts = 3;
+  std::shared_ptr<kafka_publisher> dead_letters;  // null: log and skip dead letters
   kafka_properties extra;                         // applied last
 };
 
@@ -97,14 +100,14 @@ private:
     uint64_t incarnation;
   };
 
-  explicit kafka_mailbox(mailbox_options opts) : opts_(std::move(opts)) {}
+  explicit kafka_mailbox(mailbox_options opts);
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* parts, void* opaque);
   void rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
   void run();
   void handle(rd_kafka_message_t* msg);
-  void dead_letter(rd_kafka_message_t* msg, const std::string& reason,
-                   runtime::record_meta meta);
+  void dead_letter(const std::string& key, const std::string& value, header_list headers,
+                   const std::string& reason, runtime::record_meta meta);
   void deliver(const in_flight_record& r);
   void drain_completions();
   void store_offsets();

@@ -1,0 +1,138 @@
+// kastor: parses the command line, builds the configuration, starts the
+// subcommand. Nothing else lives here.
+#include <csignal>
+#include <cstdio>
+#include <map>
+#include <optional>
+
+#include <CLI/CLI.hpp>
+
+#include "kastor/apps/commands.hpp"
+#include "kastor/runtime/errors.hpp"
+
+extern char** environ;
+
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+void on_signal(int) {
+  stop_requested = true;
+}
+
+// Config layers: defaults < --config file < KASTOR_* environment < flags.
+struct config_flags {
+  std::string file;
+  std::vector<std::string> sets;
+  std::map<std::string, std::string> named;  // key -> value of dedicated flags
+
+  void add_to(CLI::App* app, const std::vector<std::pair<std::string, std::string>>& flags) {
+    app->add_option("--config", file, "config file (key = value lines)")->check(CLI::ExistingFile);
+    for (const auto& [flag, key] : flags)
+      app->add_option_function<std::string>(
+        "--" + flag, [this, key = key](const std::string& v) { named[key] = v; },
+        "sets " + key);
+    app->add_option("--set", sets, "KEY=VALUE for any configuration key (repeatable)");
+  }
+
+  caf::expected<kastor::runtime::node_config> build() const {
+    kastor::runtime::config_layers layers;
+    if (!file.empty())
+      if (auto err = kastor::runtime::load_config_file(file, layers))
+        return err;
+    kastor::runtime::load_config_env(environ, layers);
+    for (const auto& kv : sets) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos)
+        return kastor::runtime::make_error(kastor::runtime::runtime_errc::invalid_config,
+                                           "--set '" + kv + "': expected KEY=VALUE");
+      layers[kv.substr(0, eq)] = {kv.substr(eq + 1), "flag --set"};
+    }
+    for (const auto& [key, value] : named)
+      layers[key] = {value, "flag"};
+    return kastor::runtime::make_config(layers);
+  }
+};
+
+const std::vector<std::pair<std::string, std::string>> node_flags{
+  {"roles", "roles"},         {"brokers", "brokers"},     {"http", "http"},
+  {"node-id", "node.id"},     {"data-dir", "data.dir"},   {"log-level", "log.level"},
+  {"partitions", "topic.partitions"},
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kastor: CAF actors whose mailboxes live in Kafka"};
+  app.require_subcommand(1);
+
+  config_flags node_cfg;
+  auto* node = app.add_subcommand("node", "run roles against a Kafka cluster");
+  node_cfg.add_to(node, node_flags);
+
+  config_flags demo_cfg;
+  kastor::apps::demo_options demo;
+  auto* demo_cmd = app.add_subcommand("demo", "everything in one process on an embedded mock cluster");
+  demo_cfg.add_to(demo_cmd, {{"http", "http"}, {"log-level", "log.level"},
+                             {"data-dir", "data.dir"}, {"partitions", "topic.partitions"}});
+  demo_cmd->add_option("--orders", demo.orders, "drive N sample orders, check them, exit")
+    ->check(CLI::Range(0, 10'000'000));
+  demo_cmd->add_option("--concurrency", demo.concurrency, "HTTP connections driving orders")
+    ->check(CLI::Range(1, 1024));
+
+  auto* topics = app.add_subcommand("topics", "manage the pipeline's topics");
+  auto* topics_create = topics->add_subcommand("create", "create every pipeline topic and its .dlq");
+  topics->require_subcommand(1);
+  std::string topic_brokers;
+  int topic_partitions = 6, topic_replication = 1;
+  topics_create->add_option("--brokers", topic_brokers, "bootstrap servers")->required();
+  topics_create->add_option("--partitions", topic_partitions)->check(CLI::Range(1, 1000));
+  topics_create->add_option("--replication", topic_replication)->check(CLI::Range(1, 7));
+
+  kastor::apps::bench_options bench;
+  auto* bench_cmd = app.add_subcommand("bench", "measure raw Kafka, the bridge and the pipeline");
+  bench_cmd->add_option("--brokers", bench.brokers, "bootstrap servers (default: embedded mock)");
+  bench_cmd->add_option("--records", bench.records, "records for (a) and (b)")
+    ->check(CLI::Range(1000, 100'000'000));
+  bench_cmd->add_option("--record-bytes", bench.record_bytes)->check(CLI::Range(16, 1'000'000));
+  bench_cmd->add_option("--orders", bench.orders, "orders for the throughput run (c)")
+    ->check(CLI::Range(100, 10'000'000));
+  bench_cmd->add_option("--rate", bench.offered_rate, "offered orders/s for the latency run (c)")
+    ->check(CLI::Range(1.0, 1e6));
+  bench_cmd->add_option("--seconds", bench.latency_seconds, "length of the latency run")
+    ->check(CLI::Range(1, 3600));
+  bench_cmd->add_option("--concurrency", bench.concurrency)->check(CLI::Range(1, 1024));
+
+  CLI11_PARSE(app, argc, argv);
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+
+  auto config_or_exit = [](const config_flags& f) -> std::optional<kastor::runtime::node_config> {
+    auto cfg = f.build();
+    if (!cfg) {
+      std::fprintf(stderr, "kastor: %s\n", kastor::runtime::describe(cfg.error()).c_str());
+      return std::nullopt;
+    }
+    return *cfg;
+  };
+
+  if (node->parsed()) {
+    auto cfg = config_or_exit(node_cfg);
+    if (!cfg)
+      return 2;
+    return kastor::apps::run_node(*cfg, stop_requested);
+  }
+  if (demo_cmd->parsed()) {
+    auto cfg = config_or_exit(demo_cfg);
+    if (!cfg)
+      return 2;
+    demo.node = *cfg;
+    return kastor::apps::run_demo(demo, stop_requested);
+  }
+  if (topics_create->parsed())
+    return kastor::apps::create_topics(topic_brokers, topic_partitions, topic_replication);
+  if (bench_cmd->parsed())
+    return kastor::apps::run_bench(bench, stop_requested);
+  return 2;
+}

@@ -1,0 +1,42 @@
+// The `kastor` subcommands. apps/kastor/main.cpp only parses arguments into
+// these option structs and calls them; each returns the process exit code.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "kastor/runtime/config.hpp"
+
+namespace kastor::apps {
+
+// kastor node: runs the configured roles until stopped (0) or until the root
+// supervisor gives up (1).
+int run_node(const runtime::node_config& cfg, const std::atomic<bool>& stop);
+
+struct demo_options {
+  runtime::node_config node;  // brokers are replaced by the embedded mock cluster's
+  int orders = 0;             // 0: serve until stopped, printing live progress
+  int concurrency = 16;
+  int brokers = 3;
+};
+// kastor demo: mock cluster + every role + gateway; with orders > 0, drives
+// them and exits 0 only if every order is terminal with one charge and one email.
+int run_demo(demo_options opts, const std::atomic<bool>& stop);
+
+// kastor topics create: creates every pipeline topic (and its .dlq) on a real
+// cluster; existing topics are left as they are.
+int create_topics(const std::string& brokers, int partitions, int replication);
+
+struct bench_options {
+  std::string brokers;  // empty: embedded mock cluster
+  int records = 200000; // (a) and (b)
+  int record_bytes = 200;
+  int orders = 20000;   // (c) throughput run
+  double offered_rate = 1000;  // (c) latency run, orders/s
+  int latency_seconds = 10;
+  int concurrency = 64;
+  std::string http = "127.0.0.1:0";
+};
+int run_bench(const bench_options& opts, const std::atomic<bool>& stop);
+
+}  // namespace kastor::apps

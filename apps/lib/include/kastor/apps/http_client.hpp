@@ -1,0 +1,30 @@
+// A small blocking HTTP/1.1 client (Boost.Beast) with one keep-alive
+// connection, for `kastor demo`, `kastor bench` and tests. Not thread-safe:
+// one per thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <caf/expected.hpp>
+
+namespace kastor::apps {
+
+struct http_reply {
+  unsigned status = 0;
+  std::string body;
+};
+
+class http_client {
+public:
+  http_client(std::string host, uint16_t port);
+  ~http_client();
+  caf::expected<http_reply> get(const std::string& target);
+  caf::expected<http_reply> post_json(const std::string& target, const std::string& body);
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace kastor::apps

@@ -1,0 +1,61 @@
+// A kastor node: one CAF actor system running the configured roles under a
+// root supervisor (root -> one supervisor per role -> the role's actor), each
+// role fed by its Kafka mailbox and publishing through the node's producer,
+// plus the HTTP gateway when the `gateway` role is on.
+//
+// start() brings everything up in order; stop() takes it down in reverse:
+// gateway, mailboxes (finish, commit, leave the groups), actors, producer
+// (flush with a deadline, report what was left).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "kastor/bridges/mailbox.hpp"
+#include "kastor/gateway/server.hpp"
+#include "kastor/runtime/config.hpp"
+#include "kastor/runtime/supervisor.hpp"
+
+namespace kastor::actors {
+class jsonl_ledger;
+}
+
+namespace kastor::apps {
+
+class node {
+public:
+  static caf::expected<std::unique_ptr<node>> start(runtime::node_config cfg);
+  ~node();
+
+  // Blocks until `stop_requested` turns true (returns 0) or the root
+  // supervisor gave up (logs why, returns 1).
+  int run(const std::atomic<bool>& stop_requested);
+
+  void stop();
+
+  // Every mailbox has received its group assignment.
+  bool ready() const;
+  // The gateway's bound port (0 without the gateway role).
+  uint16_t http_port() const;
+  // The API the gateway serves, for in-process callers (null without gateway).
+  std::shared_ptr<gateway::backend> api() const;
+  const runtime::node_config& config() const;
+  std::shared_ptr<runtime::supervision_log> supervision() const;
+  std::vector<std::pair<std::string, bridges::mailbox_stats>> mailboxes() const;
+  // Side-effect records (null when the role is not on this node).
+  std::shared_ptr<actors::jsonl_ledger> payment_ledger() const;
+  std::shared_ptr<actors::jsonl_ledger> email_outbox() const;
+
+  struct impl;
+
+private:
+  explicit node(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace kastor::apps

@@ -1,0 +1,84 @@
+#include "kastor/apps/http_client.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "kastor/runtime/errors.hpp"
+
+namespace kastor::apps {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = boost::asio::ip::tcp;
+
+struct http_client::impl {
+  std::string host;
+  uint16_t port;
+  boost::asio::io_context io;
+  std::unique_ptr<beast::tcp_stream> stream;
+  beast::flat_buffer buffer;
+
+  caf::expected<http_reply> roundtrip(http::request<http::string_body>& req) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      beast::error_code ec;
+      if (!stream) {
+        stream = std::make_unique<beast::tcp_stream>(io);
+        tcp::resolver resolver{io};
+        auto results = resolver.resolve(host, std::to_string(port), ec);
+        if (!ec)
+          stream->connect(results, ec);
+        if (ec) {
+          stream.reset();
+          return runtime::make_error(runtime::runtime_errc::timeout,
+                                     host + ":" + std::to_string(port) + ": " + ec.message());
+        }
+      }
+      stream->expires_after(std::chrono::seconds{30});
+      http::write(*stream, req, ec);
+      http::response<http::string_body> res;
+      if (!ec)
+        http::read(*stream, buffer, res, ec);
+      if (ec) {  // the server may have closed an idle keep-alive connection
+        stream.reset();
+        buffer.clear();
+        if (attempt == 0)
+          continue;
+        return runtime::make_error(runtime::runtime_errc::timeout, "http: " + ec.message());
+      }
+      if (!res.keep_alive())
+        stream.reset();
+      return http_reply{res.result_int(), std::move(res.body())};
+    }
+    return runtime::make_error(runtime::runtime_errc::timeout, "http: unreachable");
+  }
+};
+
+http_client::http_client(std::string host, uint16_t port)
+  : impl_(std::make_unique<impl>()) {
+  impl_->host = std::move(host);
+  impl_->port = port;
+}
+
+http_client::~http_client() = default;
+
+caf::expected<http_reply> http_client::get(const std::string& target) {
+  http::request<http::string_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, impl_->host);
+  req.keep_alive(true);
+  return impl_->roundtrip(req);
+}
+
+caf::expected<http_reply> http_client::post_json(const std::string& target,
+                                                 const std::string& body) {
+  http::request<http::string_body> req{http::verb::post, target, 11};
+  req.set(http::field::host, impl_->host);
+  req.set(http::field::content_type, "application/json");
+  req.keep_alive(true);
+  req.body() = body;
+  req.prepare_payload();
+  return impl_->roundtrip(req);
+}
+
+}  // namespace kastor::apps

@@ -1,0 +1,377 @@
+#include "kastor/apps/node.hpp"
+
+#include <filesystem>
+#include <mutex>
+#include <random>
+
+#include <caf/all.hpp>
+
+#include "kastor/actors/analytics.hpp"
+#include "kastor/actors/email.hpp"
+#include "kastor/actors/ledger.hpp"
+#include "kastor/actors/order.hpp"
+#include "kastor/actors/payment.hpp"
+#include "kastor/apps/order_view.hpp"
+#include "kastor/bridges/producer.hpp"
+#include "kastor/bridges/routes.hpp"
+#include "kastor/runtime/atoms.hpp"
+#include "kastor/runtime/errors.hpp"
+#include "kastor/runtime/logging.hpp"
+#include "kastor/runtime/role_actor.hpp"
+
+namespace kastor::apps {
+
+using runtime::wall_clock_ms;
+
+namespace {
+
+// The current incarnation of a role's actor (replaced on every restart).
+class actor_slot {
+public:
+  void set(caf::actor a) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    actor_ = std::move(a);
+  }
+  caf::actor get() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return actor_;
+  }
+
+private:
+  mutable std::mutex mtx_;
+  caf::actor actor_;
+};
+
+std::string new_order_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t a = rng(), b = rng();
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1
+  char buf[37];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
+                static_cast<unsigned>(a >> 32), static_cast<unsigned>((a >> 16) & 0xffff),
+                static_cast<unsigned>(a & 0xffff), static_cast<unsigned>(b >> 48),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+// Sends one request from a short-lived actor and hands the answer to a
+// callback: the gateway's io threads never block on an actor.
+template <class Result, class... Ts>
+void ask(caf::actor_system& sys, caf::actor target, std::function<void(std::optional<Result>)> cb,
+         Ts... xs) {
+  if (!target) {
+    cb(std::nullopt);
+    return;
+  }
+  sys.spawn([=](caf::event_based_actor* self) {
+    self->request(target, std::chrono::seconds{5}, xs...)
+      .then([=](const Result& r) { cb(r); }, [=](caf::error&) { cb(std::nullopt); });
+  });
+}
+
+}  // namespace
+
+struct node::impl {
+  runtime::node_config cfg;
+  std::shared_ptr<spdlog::logger> log = runtime::logger("kastor.node");
+  std::unique_ptr<caf::actor_system_config> sys_cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::shared_ptr<bridges::kafka_publisher> producer;
+  std::vector<std::pair<std::string, std::shared_ptr<bridges::kafka_mailbox>>> mailboxes;
+  std::vector<runtime::child_spec> role_supervisors;
+  std::shared_ptr<runtime::supervision_log> supervision = std::make_shared<runtime::supervision_log>();
+  caf::actor root;
+  std::shared_ptr<actor_slot> view = std::make_shared<actor_slot>();
+  std::shared_ptr<actor_slot> analytics = std::make_shared<actor_slot>();
+  std::shared_ptr<actors::jsonl_ledger> payment_ledger;
+  std::shared_ptr<actors::jsonl_ledger> email_outbox;
+  std::shared_ptr<gateway::backend> backend;
+  std::unique_ptr<gateway::http_server> http;
+  bool stopped = false;
+
+  bridges::mailbox_options mailbox_for(const std::string& role, bool broadcast) const {
+    bridges::mailbox_options o;
+    o.brokers = cfg.brokers;
+    o.topics = bridges::topics_for_role(role);
+    o.commit = !broadcast;
+    o.group_id = cfg.group_prefix + "." + role;
+    if (broadcast)  // every node reads everything, afresh on every start
+      o.group_id += "." + cfg.node_id + "." + new_order_id().substr(0, 8);
+    o.client_id = cfg.node_id + "-" + role;
+    o.high_water = static_cast<size_t>(cfg.mailbox_high_water);
+    o.low_water = static_cast<size_t>(cfg.mailbox_low_water);
+    o.session_timeout_ms = cfg.session_timeout_ms;
+    o.fetch_wait_max_ms = cfg.fetch_wait_max_ms;
+    o.dead_letters = producer;
+    return o;
+  }
+
+  // Wires one role: its mailbox, and a supervisor whose child (re)spawns the
+  // role actor and (re)binds the mailbox to it.
+  template <class State>
+  caf::error add_role(const std::string& role, std::shared_ptr<State> state, bool broadcast,
+                      std::chrono::milliseconds delay, caf::message_handler extra,
+                      std::shared_ptr<actor_slot> slot) {
+    auto mb = bridges::kafka_mailbox::make(mailbox_for(role, broadcast));
+    if (!mb)
+      return mb.error();
+    auto mailbox = *mb;
+    mailboxes.emplace_back(role, mailbox);
+    runtime::role_io io{producer, mailbox, &wall_clock_ms, delay};
+    runtime::child_spec actor{"actor", [=](caf::local_actor* parent) {
+                                auto a = parent->system().spawn(
+                                  &runtime::role_behavior<State>, state, io, extra);
+                                mailbox->bind(a);
+                                if (slot)
+                                  slot->set(a);
+                                return a;
+                              }};
+    runtime::supervisor_spec spec{"root/" + role, cfg.max_restarts, cfg.restart_period,
+                                  {actor}, supervision};
+    role_supervisors.push_back(runtime::supervisor_child(spec));
+    return {};
+  }
+
+  std::string data_file(const std::string& name) const {
+    return (std::filesystem::path{cfg.data_dir} / name).string();
+  }
+};
+
+namespace {
+
+class node_backend : public gateway::backend {
+public:
+  explicit node_backend(node::impl* n) : n_(n) {}
+
+  void submit_order(runtime::order_created order,
+                    std::function<void(gateway::submit_result)> done) override {
+    order.order_id = new_order_id();
+    order.created_at_ms = wall_clock_ms();
+    order.status = runtime::status_pending;
+    auto view = n_->view;
+    n_->producer->publish({order}, nullptr, [order, view, done](const runtime::publish_outcome& o) {
+      if (o.ok()) {
+        if (auto v = view->get()) {
+          runtime::record_meta local;  // not from Kafka: the mailbox ignores its completion
+          local.type = "order_created";
+          caf::anon_send(v, local, order);
+        }
+        done({true, order.order_id, ""});
+      } else {
+        done({false, order.order_id,
+              o.possibly_persisted ? "write outcome unknown: " + o.error : o.error});
+      }
+    });
+  }
+
+  void get_order(std::string id,
+                 std::function<void(std::optional<runtime::order_snapshot>)> done) override {
+    ask<std::vector<runtime::order_snapshot>>(
+      *n_->sys, n_->view->get(),
+      [done](std::optional<std::vector<runtime::order_snapshot>> r) {
+        if (r && !r->empty())
+          done(r->front());
+        else
+          done(std::nullopt);
+      },
+      runtime::get_atom::value, id);
+  }
+
+  void get_analytics(std::function<void(std::optional<std::string>)> done) override {
+    ask<std::string>(*n_->sys, n_->analytics->get(), done, runtime::get_atom::value);
+  }
+
+  bool ready() const override {
+    for (const auto& [role, mb] : n_->mailboxes)
+      if (!mb->stats().joined)
+        return false;
+    return true;
+  }
+
+private:
+  node::impl* n_;
+};
+
+}  // namespace
+
+node::node(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+node::~node() {
+  stop();
+}
+
+caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
+  runtime::set_log_level(cfg.log_level);
+  if (cfg.brokers.empty())
+    return runtime::make_error(runtime::runtime_errc::invalid_config,
+                               "brokers: no bootstrap servers given (--brokers HOST:PORT)");
+  auto p = std::make_unique<impl>();
+  p->cfg = std::move(cfg);
+  auto& c = p->cfg;
+  std::error_code ec;
+  std::filesystem::create_directories(c.data_dir, ec);
+  if (ec)
+    return runtime::make_error(runtime::runtime_errc::invalid_config,
+                               "data.dir '" + c.data_dir + "': " + ec.message());
+  p->sys_cfg = std::make_unique<caf::actor_system_config>();
+  runtime::register_message_types(*p->sys_cfg);
+  p->sys_cfg->add_message_type<std::vector<runtime::order_snapshot>>("order_snapshots");
+  p->sys_cfg->set("logger.verbosity", caf::atom("quiet"));
+  p->sys = std::make_unique<caf::actor_system>(*p->sys_cfg);
+
+  bridges::producer_options po;
+  po.brokers = c.brokers;
+  po.client_id = c.node_id;
+  po.linger = c.linger;
+  auto producer = bridges::kafka_publisher::make(po);
+  if (!producer)
+    return producer.error();
+  p->producer = *producer;
+
+  try {
+    caf::error err;
+    if (c.has_role("order"))
+      err = p->add_role("order", std::make_shared<actors::order_book>(), false,
+                        std::chrono::milliseconds{0}, {}, nullptr);
+    if (!err && c.has_role("payment")) {
+      p->payment_ledger = std::make_shared<actors::jsonl_ledger>(
+        p->data_file("payment-ledger.jsonl"), "orderId");
+      actors::payment_rules rules;
+      rules.decline_over_cents = c.payment_decline_over_cents;
+      err = p->add_role("payment", std::make_shared<actors::payment_service>(rules, p->payment_ledger),
+                        false, c.payment_latency, {}, nullptr);
+    }
+    if (!err && c.has_role("email")) {
+      p->email_outbox = std::make_shared<actors::jsonl_ledger>(p->data_file("email-outbox.jsonl"),
+                                                               "emailKey");
+      err = p->add_role("email", std::make_shared<actors::email_service>(p->email_outbox), false,
+                        std::chrono::milliseconds{0}, {}, nullptr);
+    }
+    if (!err && c.has_role("analytics")) {
+      auto book = std::make_shared<actors::analytics_book>();
+      caf::message_handler query{
+        [book](runtime::get_atom) { return book->report_json(wall_clock_ms()); }};
+      err = p->add_role("analytics", book, true, std::chrono::milliseconds{0}, query,
+                        p->analytics);
+    }
+    if (!err && c.has_role("gateway")) {
+      auto view = std::make_shared<order_view>();
+      caf::message_handler query{[view](runtime::get_atom, const std::string& id) {
+        std::vector<runtime::order_snapshot> out;
+        if (auto s = view->find(id))
+          out.push_back(*s);
+        return out;
+      }};
+      err = p->add_role("gateway", view, true, std::chrono::milliseconds{0}, query, p->view);
+    }
+    if (err)
+      return err;
+  } catch (const std::exception& e) {  // ledger files are opened at start-up
+    return runtime::make_error(runtime::runtime_errc::invalid_config, e.what());
+  }
+
+  p->root = runtime::spawn_supervisor(
+    *p->sys, {"root", c.max_restarts, c.restart_period, p->role_supervisors, p->supervision});
+  for (auto& [role, mb] : p->mailboxes)
+    mb->start();
+
+  if (c.has_role("gateway")) {
+    p->backend = std::make_shared<node_backend>(p.get());
+    gateway::server_options so;
+    so.address = c.http_host;
+    so.port = c.http_port;
+    so.threads = c.http_threads;
+    p->http = std::make_unique<gateway::http_server>(so, p->backend);
+    if (auto started = p->http->start(); !started) {
+      auto n = std::unique_ptr<node>{new node{std::move(p)}};
+      auto err = started.error();
+      n->stop();
+      return err;
+    }
+  }
+  std::string roles;
+  for (const auto& r : c.roles)
+    roles += (roles.empty() ? "" : ",") + r;
+  p->log->info("node started node={} roles={} brokers={} http={}", c.node_id, roles, c.brokers,
+               p->http ? c.http_host + ":" + std::to_string(p->http->port()) : "off");
+  return std::unique_ptr<node>{new node{std::move(p)}};
+}
+
+int node::run(const std::atomic<bool>& stop_requested) {
+  caf::scoped_actor self{*impl_->sys};
+  self->monitor(impl_->root);
+  int rc = 0;
+  bool done = false;
+  while (!done) {
+    self->receive(
+      [&](caf::down_msg& dm) {
+        impl_->log->error("node={} event=root_supervisor_exited reason={}", impl_->cfg.node_id,
+                          runtime::describe(dm.reason));
+        rc = 1;
+        done = true;
+      },
+      caf::after(std::chrono::milliseconds{100}) >> [&] { done = stop_requested.load(); });
+  }
+  return rc;
+}
+
+void node::stop() {
+  auto& p = *impl_;
+  if (p.stopped)
+    return;
+  p.stopped = true;
+  if (p.http)
+    p.http->stop();
+  for (auto i = p.mailboxes.rbegin(); i != p.mailboxes.rend(); ++i)
+    i->second->stop();
+  if (p.root)
+    caf::anon_send_exit(p.root, caf::exit_reason::user_shutdown);
+  if (p.producer) {
+    auto left = p.producer->stop(std::chrono::milliseconds{10000});
+    p.log->info("node stopped node={} producer_undelivered={}", p.cfg.node_id, left);
+  }
+  p.root = nullptr;
+  p.view->set(nullptr);
+  p.analytics->set(nullptr);
+  p.sys.reset();
+}
+
+bool node::ready() const {
+  return impl_->backend ? impl_->backend->ready()
+                        : std::all_of(impl_->mailboxes.begin(), impl_->mailboxes.end(),
+                                      [](const auto& m) { return m.second->stats().joined; });
+}
+
+uint16_t node::http_port() const {
+  return impl_->http ? impl_->http->port() : 0;
+}
+
+std::shared_ptr<gateway::backend> node::api() const {
+  return impl_->backend;
+}
+
+const runtime::node_config& node::config() const {
+  return impl_->cfg;
+}
+
+std::shared_ptr<runtime::supervision_log> node::supervision() const {
+  return impl_->supervision;
+}
+
+std::vector<std::pair<std::string, bridges::mailbox_stats>> node::mailboxes() const {
+  std::vector<std::pair<std::string, bridges::mailbox_stats>> out;
+  for (const auto& [role, mb] : impl_->mailboxes)
+    out.emplace_back(role, mb->stats());
+  return out;
+}
+
+std::shared_ptr<actors::jsonl_ledger> node::payment_ledger() const {
+  return impl_->payment_ledger;
+}
+
+std::shared_ptr<actors::jsonl_ledger> node::email_outbox() const {
+  return impl_->email_outbox;
+}
+
+}  // namespace kastor::apps

@@ -1,0 +1,16 @@
+#include "kastor/apps/topics.hpp"
+
+#include "kastor/bridges/routes.hpp"
+
+namespace kastor::apps {
+
+std::vector<bridges::topic_spec> pipeline_topics(int partitions, int replication) {
+  std::vector<bridges::topic_spec> out;
+  for (const auto& r : bridges::routes()) {
+    out.push_back({std::string{r.topic}, partitions, replication, r.compacted});
+    out.push_back({std::string{r.topic} + ".dlq", partitions, replication, false});
+  }
+  return out;
+}
+
+}  // namespace kastor::apps
