@@ -11,6 +11,7 @@ namespace kastor::bridges {
 struct kafka_mailbox::in_flight_record {
   runtime::record_meta meta;
   std::optional<runtime::any_message> message;  // empty while being dead-lettered
+  int failures = 0;  // times its actor died while handling it
 };
 
 struct kafka_mailbox::partition_state {
@@ -105,6 +106,11 @@ void kafka_mailbox::finished(const runtime::record_meta& m) {
   completions_.push_back({m.topic, m.partition, m.offset, m.incarnation});
 }
 
+void kafka_mailbox::started(const runtime::record_meta& m) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  last_started_ = completion{m.topic, m.partition, m.offset, m.incarnation};
+}
+
 mailbox_stats kafka_mailbox::stats() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return stats_;
@@ -165,6 +171,7 @@ void kafka_mailbox::run() {
 }
 
 void kafka_mailbox::handle(rd_kafka_message_t* msg) {
+  redeliver_if_rebound();  // before this record joins the in-flight set
   const char* topic = rd_kafka_topic_name(msg->rkt);
   auto it = parts_.find({topic, msg->partition});
   if (it == parts_.end())
@@ -231,26 +238,31 @@ void kafka_mailbox::dead_letter(const std::string& key, const std::string& value
 }
 
 void kafka_mailbox::deliver(const in_flight_record& r) {
-  caf::actor target;
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    target = target_;
-  }
-  delivered_to_ = target;
-  if (!target || !r.message)
-    return;  // delivered on bind
-  std::visit([&](const auto& x) { caf::anon_send(target, r.meta, x); }, *r.message);
+  // handle() ran redeliver_if_rebound() first, so delivered_to_ is current.
+  if (!delivered_to_ || !r.message)
+    return;  // no actor bound yet: delivered on bind
+  std::visit([&](const auto& x) { caf::anon_send(delivered_to_, r.meta, x); }, *r.message);
 }
 
 void kafka_mailbox::redeliver_if_rebound() {
   caf::actor target;
+  std::optional<completion> suspect;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     target = target_;
+    if (target != delivered_to_)
+      suspect.swap(last_started_);
   }
   if (target == delivered_to_)
     return;
+  // Completions the dead actor reported are not redelivered.
+  drain_completions();
   bool first_bind = !delivered_to_;
+  // The record the dead actor was handling when it died (if still unfinished).
+  if (suspect && suspect->incarnation == incarnation_)
+    if (auto it = parts_.find({suspect->topic, suspect->partition}); it != parts_.end())
+      if (auto r = it->second->in_flight.find(suspect->offset); r != it->second->in_flight.end())
+        ++r->second.failures;
   delivered_to_ = target;
   uint64_t n = 0;
   std::vector<runtime::record_meta> poison;
@@ -258,7 +270,7 @@ void kafka_mailbox::redeliver_if_rebound() {
     for (auto& [offset, rec] : ps->in_flight) {
       if (!rec.message)
         continue;
-      if (!first_bind && rec.meta.attempt >= opts_.max_attempts) {
+      if (!first_bind && rec.failures >= opts_.max_attempts) {
         poison.push_back(rec.meta);
         continue;
       }
@@ -273,7 +285,7 @@ void kafka_mailbox::redeliver_if_rebound() {
     auto value = encode_value(*rec.message);
     auto headers = encode_headers(*rec.message, om);
     dead_letter(meta.key, value, std::move(headers),
-                "its actor failed " + std::to_string(meta.attempt) + " times handling it",
+                "its actor failed " + std::to_string(opts_.max_attempts) + " times handling it",
                 meta);
   }
   if (n > 0) {

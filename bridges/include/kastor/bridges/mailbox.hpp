@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,7 +49,8 @@ struct mailbox_options {
   int session_timeout_ms = 10000;
   int fetch_wait_max_ms = 10;
   std::string client_id = "kastor";
-  // A record whose handling actor died this many times goes to `<topic>.dlq`
+  // A record whose handling actor died this many times while handling it
+  // (not merely while it waited in the actor's queue) goes to `<topic>.dlq`
   // instead of being delivered again (a poison record must not stop the rest).
   int max_attempts = 3;
   std::shared_ptr<kafka_publisher> dead_letters;  // null: log and skip dead letters
@@ -81,6 +83,7 @@ public:
   void bind(caf::actor target);
 
   void finished(const runtime::record_meta& m) override;
+  void started(const runtime::record_meta& m) override;
 
   mailbox_stats stats() const;
 
@@ -132,6 +135,7 @@ private:
   mutable std::mutex mtx_;
   caf::actor target_;
   std::vector<completion> completions_;
+  std::optional<completion> last_started_;
   mailbox_stats stats_;
 };
 

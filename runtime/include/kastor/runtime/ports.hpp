@@ -44,6 +44,9 @@ public:
   virtual ~completion_sink() = default;
   // The record's effects are durable: its offset may be committed.
   virtual void finished(const record_meta& m) = 0;
+  // The actor starts handling the record now. If the actor dies before the
+  // next started(), this record is the suspect: only its failure count grows.
+  virtual void started(const record_meta& m) { (void) m; }
 };
 
 }  // namespace kastor::runtime

@@ -49,6 +49,7 @@ struct role_context {
   template <class T>
   void handle(const record_meta& m, const T& x) const {
     if constexpr (requires(State& s) { s.handle(m, x, int64_t{0}); }) {
+      io.acks->started(m);
       auto out = state->handle(m, x, io.now_ms());
       if (out.empty()) {
         io.acks->finished(m);
