@@ -1,0 +1,57 @@
+# kastor — the two commands a newcomer needs are `make demo` and `make test`.
+# Both install what is missing (Debian packages; Apache Kafka's jars from Maven
+# Central, cached), build into build/, and run.
+
+SHELL := /bin/bash
+BUILD_DIR ?= build
+JOBS ?= 2
+DEMO_ARGS ?=
+CTEST_ARGS ?=
+
+APT_PACKAGES := cmake ninja-build g++ pkg-config libcaf-dev librdkafka-dev \
+	libboost1.81-dev libboost-json1.81-dev libspdlog-dev libgtest-dev libgmock-dev \
+	libcli11-dev kcat openjdk-17-jre-headless maven
+
+.PHONY: all deps kafka build test test-unit demo bench clean
+
+all: build
+
+# Installs the Debian packages that are missing (root, or sudo).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# Fetches the pinned Apache Kafka jars once (cached under ~/.cache/kastor).
+kafka: deps
+	bash deploy/local/kafka.sh fetch
+
+build: deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Unit and integration tests, then system tests against a real single-broker
+# Kafka that deploy/local/kafka.sh starts and always stops.
+test: build kafka
+	KASTOR_BIN=$(CURDIR)/$(BUILD_DIR)/bin/kastor bash deploy/local/kafka.sh run --brokers 1 -- \
+	  ctest --test-dir $(BUILD_DIR) --output-on-failure --timeout 900 $(CTEST_ARGS)
+
+test-unit: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -L unit
+
+# Everything in one process on librdkafka's mock cluster; Ctrl-C stops it.
+demo: build
+	$(BUILD_DIR)/bin/kastor demo $(DEMO_ARGS)
+
+# Figures on a real single broker (started and stopped here).
+bench: build kafka
+	KASTOR_BIN=$(CURDIR)/$(BUILD_DIR)/bin/kastor bash deploy/local/kafka.sh run --brokers 1 -- \
+	  bash -c '$(BUILD_DIR)/bin/kastor bench --brokers "$$KASTOR_BROKERS"'
+
+clean:
+	rm -rf $(BUILD_DIR)
