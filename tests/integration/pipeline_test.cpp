@@ -1,0 +1,162 @@
+// The whole pipeline in one node on librdkafka's mock cluster, driven over
+// HTTP like a user would.
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <future>
+
+#include "kastor/actors/ledger.hpp"
+#include "kastor/apps/driver.hpp"
+#include "kastor/apps/http_client.hpp"
+#include "kastor/apps/node.hpp"
+#include "kastor/apps/topics.hpp"
+#include "kastor/bridges/producer.hpp"
+#include "support/wait.hpp"
+
+using namespace kastor;
+using namespace std::chrono_literals;
+
+namespace {
+
+class PipelineTest : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    auto m = bridges::mock_cluster::start(3);
+    ASSERT_TRUE(m);
+    mock_ = std::move(*m);
+    for (const auto& t : apps::pipeline_topics(3, 3))
+      ASSERT_FALSE(mock_->create_topic(t));
+    data_dir_ = std::filesystem::temp_directory_path()
+                / ("kastor-pipeline-test-" + std::to_string(getpid()));
+    auto cfg = runtime::make_config({});
+    ASSERT_TRUE(cfg);
+    cfg->brokers = mock_->bootstrap();
+    cfg->http_port = 0;
+    cfg->data_dir = data_dir_.string();
+    cfg->session_timeout_ms = 6000;
+    cfg->log_level = "warn";
+    auto n = apps::node::start(*cfg);
+    ASSERT_TRUE(n) << runtime::describe(n.error());
+    node_ = std::move(*n);
+    ASSERT_TRUE(test::eventually([] { return node_->ready(); }, 60s));
+  }
+
+  static void TearDownTestSuite() {
+    node_.reset();
+    mock_.reset();
+    std::filesystem::remove_all(data_dir_);
+  }
+
+  // Records in order-created, over all partitions.
+  static int64_t order_created_records() {
+    auto conf = bridges::make_conf({{"bootstrap.servers", mock_->bootstrap()}});
+    char err[512];
+    bridges::rk_ptr rk{rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), err, sizeof(err))};
+    int64_t sum = 0;
+    for (int p = 0; p < 3; ++p) {
+      int64_t lo = 0, hi = 0;
+      EXPECT_EQ(rd_kafka_query_watermark_offsets(rk.get(), "order-created", p, &lo, &hi, 10000),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
+      sum += hi;
+    }
+    return sum;
+  }
+
+  std::string ledger() const { return (data_dir_ / "payment-ledger.jsonl").string(); }
+  std::string outbox() const { return (data_dir_ / "email-outbox.jsonl").string(); }
+
+  static std::unique_ptr<bridges::mock_cluster> mock_;
+  static std::unique_ptr<apps::node> node_;
+  static std::filesystem::path data_dir_;
+};
+
+std::unique_ptr<bridges::mock_cluster> PipelineTest::mock_;
+std::unique_ptr<apps::node> PipelineTest::node_;
+std::filesystem::path PipelineTest::data_dir_;
+
+TEST_F(PipelineTest, EveryOrderBecomesTerminalWithOneChargeAndOneEmail) {
+  // Given a running node; when 150 sample orders arrive over HTTP
+  apps::drive_options d;
+  d.port = node_->http_port();
+  d.orders = 150;
+  auto drove = apps::drive_orders(d);
+  ASSERT_EQ(drove.accepted.size(), 150u);
+  // Then each one is NOTIFIED, charged once and emailed once, and the
+  // declined ones are exactly those the rules decline
+  auto check = apps::check_orders("127.0.0.1", d.port, drove.accepted, {ledger()}, {outbox()}, 90s);
+  EXPECT_EQ(check.terminal, 150u);
+  EXPECT_EQ(check.charge_anomalies, 0u);
+  EXPECT_EQ(check.email_anomalies, 0u);
+  size_t declined = 0;
+  for (int i : drove.accepted_index)
+    declined += apps::sample_order_declined(i) ? 1 : 0;
+  EXPECT_EQ(check.declined, declined);
+  // And the analytics saw every one of them
+  apps::http_client c{"127.0.0.1", d.port};
+  ASSERT_TRUE(test::eventually([&] {
+    auto r = c.get("/api/analytics");
+    if (!r || r->status != 200)
+      return false;
+    auto all = boost::json::parse(r->body).at("allTime");
+    return all.at("emailsSent").to_number<int64_t>() >= 150;
+  }));
+}
+
+TEST_F(PipelineTest, AHeaderlessRecordInPaymentRequestsIsProcessed) {
+  // Given a record as kcat would write it: JSON value, key, no headers
+  bridges::producer_options po;
+  po.brokers = mock_->bootstrap();
+  auto producer = *bridges::kafka_publisher::make(po);
+  std::promise<runtime::publish_outcome> written;
+  producer->produce("payment-requests", "kcat-order-1",
+                    R"({"orderId":"kcat-order-1","customerId":"kcat-customer","totalAmount":12.5})",
+                    {}, [&](const runtime::publish_outcome& o) { written.set_value(o); });
+  ASSERT_TRUE(written.get_future().get().ok());
+  producer->stop(5s);
+  // Then payment charges it once and the order ends NOTIFIED
+  actors::jsonl_ledger charges{ledger(), "orderId"};
+  ASSERT_TRUE(test::eventually([&] { return charges.count("kcat-order-1") == 1; }, 60s));
+  apps::http_client c{"127.0.0.1", node_->http_port()};
+  ASSERT_TRUE(test::eventually([&] {
+    auto r = c.get("/api/orders/kcat-order-1");
+    return r && r->status == 200
+           && boost::json::parse(r->body).at("status").as_string() == "NOTIFIED";
+  }, 60s));
+  auto r = c.get("/api/orders/kcat-order-1");
+  auto v = boost::json::parse(r->body);
+  EXPECT_EQ(v.at("paymentStatus").as_string(), "SUCCEEDED");
+  EXPECT_EQ(v.at("totalAmount").to_number<double>(), 12.5);
+}
+
+TEST_F(PipelineTest, BadRequestsGetTheirStatusAndWriteNothing) {
+  apps::http_client c{"127.0.0.1", node_->http_port()};
+  auto before = order_created_records();
+  struct case_t {
+    std::string body;
+    unsigned status;
+  };
+  std::vector<case_t> cases{
+    {"{not json", 400},
+    {R"({"customerId":"c","items":[],"totalAmount":0})", 422},
+    {R"({"customerId":"c","items":[{"productId":"p","name":"n","price":-1,"quantity":1,"subtotal":-1}],"totalAmount":-1})", 422},
+    {R"({"customerId":"c","items":[{"productId":"p","name":"n","price":1,"quantity":2,"subtotal":3}],"totalAmount":3})", 422},
+    {R"({"customerId":"c","items":[{"productId":"p","name":"n","price":1,"quantity":1,"subtotal":1}],"totalAmount":1,"status":"PAID"})", 422},
+    {std::string(70 * 1024, ' '), 413},
+  };
+  for (const auto& k : cases) {
+    auto r = c.post_json("/api/orders", k.body);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, k.status) << k.body.substr(0, 80);
+    if (r->status != 413) {
+      EXPECT_TRUE(boost::json::parse(r->body).as_object().contains("error"));
+    }
+  }
+  // One valid order afterwards proves the comparison can see a write.
+  auto ok = c.post_json("/api/orders", apps::sample_order_json(1));
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 202u);
+  EXPECT_EQ(order_created_records(), before + 1);
+}
+
+}  // namespace
