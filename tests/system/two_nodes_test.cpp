@@ -1,0 +1,154 @@
+// On a real Apache Kafka (make test starts one and sets KASTOR_BROKERS):
+// two `kastor node` processes share the work of every role.
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "kastor/apps/commands.hpp"
+#include "kastor/apps/driver.hpp"
+#include "kastor/apps/http_client.hpp"
+#include "kastor/actors/ledger.hpp"
+#include "kastor/bridges/kafka.hpp"
+#include "support/process.hpp"
+#include "support/wait.hpp"
+
+using namespace kastor;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string brokers() {
+  const char* b = std::getenv("KASTOR_BROKERS");
+  return b ? b : "";
+}
+
+// Members of a consumer group, as the broker reports them.
+int group_members(const std::string& group) {
+  auto conf = bridges::make_conf({{"bootstrap.servers", brokers()}});
+  char err[512];
+  bridges::rk_ptr rk{rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), err, sizeof(err))};
+  const rd_kafka_group_list* list = nullptr;
+  if (rd_kafka_list_groups(rk.get(), group.c_str(), &list, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return -1;
+  int n = list->group_cnt > 0 ? list->groups[0].member_cnt : 0;
+  rd_kafka_group_list_destroy(list);
+  return n;
+}
+
+class TwoNodes : public ::testing::Test {
+protected:
+  void SetUp() override {
+    if (brokers().empty())
+      GTEST_SKIP() << "needs a real Kafka: run through `make test` (KASTOR_BROKERS)";
+    ASSERT_EQ(apps::create_topics(brokers(), 6, 1), 0);
+    dir_ = std::filesystem::temp_directory_path() / ("kastor-system-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir_);
+    prefix_ = "sys" + std::to_string(getpid());
+    for (int i = 0; i < 2; ++i) {
+      ports_[i] = test::free_port();
+      nodes_[i] = std::make_unique<test::child_process>(
+        std::vector<std::string>{KASTOR_BIN, "node", "--brokers", brokers(), "--http",
+                                 "127.0.0.1:" + std::to_string(ports_[i]), "--node-id",
+                                 "node-" + std::to_string(i), "--data-dir", dir_.string(),
+                                 "--set", "group.prefix=" + prefix_, "--log-level", "warn"},
+        (dir_ / ("node-" + std::to_string(i) + ".log")).string());
+    }
+    for (int i = 0; i < 2; ++i) {
+      apps::http_client c{"127.0.0.1", ports_[i]};
+      ASSERT_TRUE(test::eventually([&] {
+        auto r = c.get("/readyz");
+        return r && r->status == 200;
+      }, 90s)) << "node " << i << " not ready; log in " << dir_;
+    }
+  }
+
+  void TearDown() override {
+    for (auto& n : nodes_) {
+      if (n) {
+        EXPECT_EQ(n->stop(30s), 0) << "a node did not stop cleanly; log in " << dir_;
+      }
+    }
+    if (!HasFailure())
+      std::filesystem::remove_all(dir_);
+  }
+
+  std::string ledger() const { return (dir_ / "payment-ledger.jsonl").string(); }
+  std::string outbox() const { return (dir_ / "email-outbox.jsonl").string(); }
+
+  std::filesystem::path dir_;
+  std::string prefix_;
+  uint16_t ports_[2] = {0, 0};
+  std::unique_ptr<test::child_process> nodes_[2];
+};
+
+TEST_F(TwoNodes, AThousandOrdersEachEndTerminalWithOneChargeAndOneEmail) {
+  // Given two nodes sharing the partitions of every role's group
+  ASSERT_TRUE(test::eventually([&] { return group_members(prefix_ + ".payment") == 2; }, 60s));
+  EXPECT_EQ(group_members(prefix_ + ".order"), 2);
+  EXPECT_EQ(group_members(prefix_ + ".email"), 2);
+  // When 1,000 orders arrive, half through each gateway
+  std::vector<std::string> ids;
+  size_t declined = 0;
+  for (int i = 0; i < 2; ++i) {
+    apps::drive_options d;
+    d.port = ports_[i];
+    d.orders = 500;
+    d.first = i * 500;
+    auto drove = apps::drive_orders(d);
+    ASSERT_EQ(drove.accepted.size(), 500u) << "failed=" << drove.failed;
+    ids.insert(ids.end(), drove.accepted.begin(), drove.accepted.end());
+    for (int k : drove.accepted_index)
+      declined += apps::sample_order_declined(k) ? 1 : 0;
+  }
+  // Then every order is terminal (seen from either gateway), charged once, emailed once
+  auto check = apps::check_orders("127.0.0.1", ports_[1], ids, {ledger()}, {outbox()}, 180s);
+  EXPECT_EQ(check.terminal, 1000u);
+  EXPECT_EQ(check.charge_anomalies, 0u);
+  EXPECT_EQ(check.email_anomalies, 0u);
+  EXPECT_EQ(check.declined, declined);
+  for (size_t i = 0; i < check.broken.size() && i < 5; ++i)
+    ADD_FAILURE() << "order broke an invariant: " << check.broken[i];
+}
+
+TEST_F(TwoNodes, KcatSeesTheSeedJsonAndAHeaderlessKcatRecordIsProcessed) {
+  // Given one order accepted through the gateway
+  apps::http_client c{"127.0.0.1", ports_[0]};
+  auto r = c.post_json("/api/orders", apps::sample_order_json(3));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202u);
+  auto id = std::string{boost::json::parse(r->body).at("orderId").as_string()};
+  // Then kcat reads it from order-created as the seed's JSON
+  auto out = test::run_capture("kcat -C -q -e -b " + brokers() + " -t order-created -f '%s\\n'");
+  bool found = false;
+  std::istringstream lines{out};
+  for (std::string line; std::getline(lines, line);) {
+    boost::system::error_code ec;
+    auto v = boost::json::parse(line, ec);
+    if (ec || !v.is_object() || v.at("orderId").as_string() != id.c_str())
+      continue;
+    found = true;
+    EXPECT_TRUE(v.at("customerId").is_string());
+    EXPECT_TRUE(v.at("items").is_array());
+    EXPECT_TRUE(v.at("items").at(0).as_object().contains("subtotal"));
+    EXPECT_TRUE(v.at("totalAmount").is_number());
+  }
+  EXPECT_TRUE(found) << out.substr(0, 500);
+  // When kcat writes a header-less payment request
+  auto kid = "kcat-" + prefix_;
+  auto cmd = "printf '%s' '{\"orderId\":\"" + kid
+             + "\",\"customerId\":\"kcat-customer\",\"totalAmount\":42.5}' | kcat -P -b "
+             + brokers() + " -t payment-requests -k " + kid;
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  // Then it is charged once and its order ends NOTIFIED
+  actors::jsonl_ledger charges{ledger(), "orderId"};
+  ASSERT_TRUE(test::eventually([&] { return charges.count(kid) == 1; }, 60s));
+  ASSERT_TRUE(test::eventually([&] {
+    auto g = c.get("/api/orders/" + kid);
+    return g && g->status == 200
+           && boost::json::parse(g->body).at("status").as_string() == "NOTIFIED";
+  }, 60s));
+}
+
+}  // namespace
