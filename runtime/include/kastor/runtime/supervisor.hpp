@@ -4,7 +4,10 @@
 // child that exits (for any reason but its own shutdown). More than
 // `max_restarts` restarts within `period` make it stop its children in reverse
 // start order and exit with runtime_errc::restart_limit_exceeded, which its
-// parent (a supervisor, or the node) sees as a failure: escalation.
+// parent (a supervisor, or the node) sees as a failure: escalation. An exit
+// message to a supervisor is an orderly shutdown: children are stopped one at
+// a time, last started first, each awaited for up to `shutdown_deadline`
+// before it is killed.
 // Every supervision event is logged on "kastor.supervisor" and recorded in the
 // shared `supervision_log`.
 #pragma once
@@ -57,8 +60,9 @@ struct supervisor_spec {
   std::chrono::milliseconds period{10000};
   std::vector<child_spec> children;
   std::shared_ptr<supervision_log> log;  // may be null
+  // How long a child may take to stop before it is killed.
+  std::chrono::milliseconds shutdown_deadline{5000};
 };
-
 caf::actor spawn_supervisor(caf::actor_system& sys, supervisor_spec spec);
 
 // A child spec that starts a nested supervisor.

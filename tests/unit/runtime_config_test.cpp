@@ -1,0 +1,101 @@
+#include <fstream>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "kastor/runtime/config.hpp"
+#include "kastor/runtime/errors.hpp"
+
+using namespace kastor::runtime;
+
+namespace {
+
+config_layers layers(std::initializer_list<std::pair<std::string, std::string>> kv) {
+  config_layers out;
+  for (const auto& [k, v] : kv)
+    out[k] = {v, "test"};
+  return out;
+}
+
+std::string error_of(const config_layers& l) {
+  auto c = make_config(l);
+  return c ? "" : describe(c.error());
+}
+
+TEST(Config, DefaultsRunEveryRoleOnLoopback) {
+  auto c = make_config({});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->roles.size(), 5u);
+  EXPECT_EQ(c->http_host, "127.0.0.1");
+  EXPECT_EQ(c->http_port, 8080);
+  EXPECT_EQ(c->payment_decline_over_cents, 100000);
+  EXPECT_FALSE(c->node_id.empty());
+}
+
+TEST(Config, LaterSourcesWin) {
+  // Given a file, then the environment, then a flag, each setting http
+  auto path = std::string{"/tmp/kastor-config-test-"} + std::to_string(getpid()) + ".conf";
+  {
+    std::ofstream f{path};
+    f << "# comment\nhttp = 127.0.0.1:1000\npayment.latency-ms = 20  # trailing\n";
+  }
+  config_layers l;
+  ASSERT_FALSE(load_config_file(path, l));
+  std::string env1 = "KASTOR_HTTP=127.0.0.1:2000";
+  std::string env2 = "UNRELATED=1";
+  char* envp[] = {env1.data(), env2.data(), nullptr};
+  load_config_env(envp, l);
+  l["roles"] = {"payment", "flag"};
+  auto c = make_config(l);
+  ASSERT_TRUE(c) << describe(c.error());
+  EXPECT_EQ(c->http_port, 2000);                       // env over file
+  EXPECT_EQ(c->payment_latency.count(), 20);           // file over default
+  EXPECT_EQ(c->roles, std::vector<std::string>{"payment"});  // flag
+  std::remove(path.c_str());
+}
+
+TEST(Config, EveryBadValueIsAnErrorNamingTheKeyAndItsOrigin) {
+  EXPECT_NE(error_of(layers({{"bogus.key", "1"}})).find("unknown configuration key"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"roles", "order,shipping"}})).find("unknown role 'shipping'"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"roles", " , "}})).find("names no role"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"http", "8080"}})).find("HOST:PORT"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"http", "127.0.0.1:99999"}})).find("port"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"topic.partitions", "six"}})).find("not a whole number"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"topic.partitions", "0"}})).find("between 1 and 1000"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"payment.decline-over", "-5"}})).find("amount"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"log.level", "loud"}})).find("expected trace"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"mailbox.low-water", "5000"}})).find("must be below"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"topic.partitions", "x"}})).find("(test)"), std::string::npos);
+}
+
+TEST(Config, AFileLineWithoutEqualsIsAnErrorWithItsLineNumber) {
+  auto path = std::string{"/tmp/kastor-config-bad-"} + std::to_string(getpid()) + ".conf";
+  {
+    std::ofstream f{path};
+    f << "http = 127.0.0.1:1\nthis line is wrong\n";
+  }
+  config_layers l;
+  auto err = load_config_file(path, l);
+  ASSERT_TRUE(err);
+  EXPECT_NE(describe(err).find(path + ":2"), std::string::npos);
+  std::remove(path.c_str());
+  EXPECT_TRUE(load_config_file("/nonexistent/kastor.conf", l));
+}
+
+TEST(Config, TheSampleFileListsEveryKeyWithItsDefault) {
+  // The sample is documentation users copy: it must parse and stay complete.
+  config_layers l;
+  ASSERT_FALSE(load_config_file(KASTOR_SOURCE_DIR "/deploy/kastor.conf.sample", l));
+  std::set<std::string> documented;
+  for (const auto& [k, v] : l)
+    documented.insert(k);
+  for (const auto& [key, value] : config_defaults()) {
+    EXPECT_TRUE(documented.count(key)) << key << " is missing from the sample";
+    if (documented.count(key)) {
+      EXPECT_EQ(l[key].first, value) << key;
+    }
+  }
+  EXPECT_EQ(documented.size(), config_defaults().size());
+}
+
+}  // namespace
