@@ -102,6 +102,7 @@ caf::expected<std::shared_ptr<kafka_publisher>> kafka_publisher::make(producer_o
   rd_kafka_set_log_queue(self->rk_.get(), self->log_queue_);
   std::random_device rd;
   self->id_prefix_ = opts.client_id + "-" + std::to_string(rd() ^ (uint64_t{rd()} << 20)) + "-";
+  self->topic_suffix_ = opts.topic_suffix;
   self->poller_ = std::thread{[p = self.get()] { p->run(); }};
   return self;
 }
@@ -197,9 +198,9 @@ void kafka_publisher::publish(std::vector<runtime::any_message> batch,
                                                                   : meta.message_id;
     meta.trace_id = cause && !cause->trace_id.empty() ? cause->trace_id : meta.correlation_id;
     auto value = encode_value(msg);
-    const auto& topic = route_of(msg).topic;
+    auto topic = std::string{route_of(msg).topic} + topic_suffix_;
     // Each record completes the shared batch state through its own produce.
-    produce(std::string{topic}, runtime::key_of(msg), value, encode_headers(msg, meta),
+    produce(topic, runtime::key_of(msg), value, encode_headers(msg, meta),
             [state](const runtime::publish_outcome& o) { state->complete_one(o); });
   }
 }

@@ -113,11 +113,12 @@ double through_bridge(const std::string& brokers, int records, int bytes) {
   po.brokers = brokers;
   po.client_id = "kastor-bench";
   po.linger = std::chrono::milliseconds{5};
+  po.topic_suffix = ".bench";  // never the pipeline's own topics
   auto pub = bridges::kafka_publisher::make(po);
   bridges::mailbox_options mo;
   mo.brokers = brokers;
   mo.group_id = "kastor-bench-bridge-" + std::to_string(getpid());
-  mo.topics = {std::string{bridges::topic_payment_requests}};
+  mo.topics = {std::string{bridges::topic_payment_requests} + ".bench"};
   mo.high_water = 100000;
   mo.low_water = 50000;
   mo.extra = {{"auto.offset.reset", "latest"}};
@@ -189,6 +190,7 @@ int run_bench(const bench_options& opts, const std::atomic<bool>&) {
   std::string brokers = opts.brokers;
   auto topics = pipeline_topics(6, 1);
   topics.push_back({"kastor-bench-raw", 6, 1, false});
+  topics.push_back({std::string{bridges::topic_payment_requests} + ".bench", 6, 1, false});
   if (brokers.empty()) {
     auto m = bridges::mock_cluster::start(1);
     if (!m) {
@@ -224,6 +226,7 @@ int run_bench(const bench_options& opts, const std::atomic<bool>&) {
   cfg->http_port = 0;
   cfg->http_threads = 2;
   cfg->log_level = "warn";
+  cfg->group_prefix = "kastor-bench-" + std::to_string(getpid());
   if (mock)
     cfg->session_timeout_ms = 6000;
   char tmpl[] = "/tmp/kastor-bench.XXXXXX";

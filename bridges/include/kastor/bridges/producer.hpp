@@ -31,6 +31,10 @@ struct producer_options {
   std::string client_id = "kastor";
   std::chrono::milliseconds linger{1};
   std::chrono::milliseconds delivery_timeout{30000};  // message.timeout.ms
+  // Appended to every routed topic name ("payment-requests" + ".bench"), so a
+  // benchmark or test can run the real bridge without touching the pipeline's
+  // topics; consumers of such topics take the type from the kastor-type header.
+  std::string topic_suffix;
   kafka_properties extra;  // applied last
 };
 
@@ -67,6 +71,7 @@ private:
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> failed_{0};
   std::string id_prefix_;
+  std::string topic_suffix_;
 };
 
 }  // namespace kastor::bridges
