@@ -141,6 +141,21 @@ size_t kafka_publisher::stop(std::chrono::milliseconds deadline) {
   return left;
 }
 
+void kafka_publisher::warm_up(std::chrono::milliseconds timeout) {
+  for (const auto& r : routes()) {
+    auto name = std::string{r.topic} + topic_suffix_;
+    auto* rkt = rd_kafka_topic_new(rk_.get(), name.c_str(), nullptr);
+    const rd_kafka_metadata_t* md = nullptr;
+    auto err = rd_kafka_metadata(rk_.get(), 0, rkt, &md, static_cast<int>(timeout.count()));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      runtime::logger("kastor.bridge")->warn("producer warm-up topic={} error={}", name,
+                                              rd_kafka_err2str(err));
+    else
+      rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+  }
+}
+
 std::string kafka_publisher::next_message_id() {
   return id_prefix_ + std::to_string(seq_.fetch_add(1));
 }

@@ -228,6 +228,7 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
   if (!producer)
     return producer.error();
   p->producer = *producer;
+  p->producer->warm_up(std::chrono::seconds{10});
 
   try {
     caf::error err;

@@ -50,6 +50,10 @@ public:
   void produce(const std::string& topic, const std::string& key, const std::string& value,
                const header_list& headers, runtime::publish_callback done);
 
+  // Fetches the metadata of every routed topic now, so the first publish to
+  // each does not wait for a metadata round trip. Errors are only logged.
+  void warm_up(std::chrono::milliseconds timeout);
+
   // Waits up to `deadline` for outstanding deliveries, stops the poll thread.
   // Returns how many messages were still undelivered. Idempotent.
   size_t stop(std::chrono::milliseconds deadline);
