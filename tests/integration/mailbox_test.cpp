@@ -245,4 +245,75 @@ TEST_F(MailboxTest, ASlowActorMakesTheMailboxPauseAndMemoryStaysBounded) {
   caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
 }
 
+// Forwards every publish to the real producer except the first one for
+// `victim`, which it fails as a broker would (the seam of STYLE.md #3).
+class failing_publisher : public runtime::publisher {
+public:
+  failing_publisher(std::shared_ptr<runtime::publisher> real, std::string victim)
+    : real_(std::move(real)), victim_(std::move(victim)) {}
+  void publish(std::vector<runtime::any_message> batch, const runtime::record_meta* cause,
+               runtime::publish_callback done) override {
+    if (cause != nullptr && cause->key == victim_ && !failed_.exchange(true)) {
+      done({"Local: Message timed out", false});
+      return;
+    }
+    real_->publish(std::move(batch), cause, std::move(done));
+  }
+  std::atomic<bool> failed_{false};
+
+private:
+  std::shared_ptr<runtime::publisher> real_;
+  std::string victim_;
+};
+
+// Answers each payment request with a payment result (one publish each).
+struct answering_state {
+  std::mutex mtx;
+  std::multiset<std::string> handled;
+  std::vector<runtime::any_message> handle(const runtime::record_meta&,
+                                           const runtime::payment_request& r, int64_t) {
+    std::lock_guard<std::mutex> guard{mtx};
+    handled.insert(r.order_id);
+    return {runtime::payment_result{r.order_id, r.customer_id, r.total_cents, "SUCCEEDED", "",
+                                    "tx-" + r.order_id, 0}};
+  }
+};
+
+TEST_F(MailboxTest, AFailedPublishRestartsTheActorAndTheRecordIsHandledAgain) {
+  ASSERT_FALSE(mock->create_topic({"payment-results", 3, 1, false}));
+  caf::actor_system_config cfg;
+  runtime::register_message_types(cfg);
+  caf::actor_system sys{cfg};
+  // Given a publisher that fails the first publish caused by order f-4
+  auto failing = std::make_shared<failing_publisher>(producer, "f-4");
+  auto state = std::make_shared<answering_state>();
+  auto mailbox = *bridges::kafka_mailbox::make(options("failed-publish"));
+  runtime::role_io io{failing, mailbox, &runtime::wall_clock_ms, 0ms};
+  auto log = std::make_shared<runtime::supervision_log>();
+  runtime::child_spec child{"actor", [=](caf::local_actor* parent) {
+                              auto a = parent->system().spawn(
+                                &runtime::role_behavior<answering_state>, state, io,
+                                caf::message_handler{});
+                              mailbox->bind(a);
+                              return a;
+                            }};
+  auto sup = runtime::spawn_supervisor(sys, {"root/payment", 5, 10s, {child}, log});
+  mailbox->start();
+  // When ten requests arrive
+  publish_requests(10, "f-");
+  // Then f-4 is handled again after the restart, and every record is finished
+  ASSERT_TRUE(test::eventually([&] {
+    return mailbox->stats().finished == 10 && mailbox->stats().in_flight == 0;
+  }, 60s));
+  EXPECT_TRUE(failing->failed_.load());
+  EXPECT_EQ(log->restarts()["root/payment/actor"], 1);
+  {
+    std::lock_guard<std::mutex> guard{state->mtx};
+    EXPECT_EQ(state->handled.count("f-4"), 2u);
+  }
+  mailbox->stop();
+  EXPECT_EQ(committed("failed-publish"), 10);
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
+
 }  // namespace
