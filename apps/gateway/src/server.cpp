@@ -1,1 +1,641 @@
-// placeholder: being written
+#include "kastor/gateway/server.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <exception>
+#include <mutex>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "kastor/bridges/codec.hpp"
+#include "kastor/gateway/validation.hpp"
+#include "kastor/runtime/errors.hpp"
+
+namespace kastor::gateway {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using tcp = asio::ip::tcp;
+using response = http::response<http::string_body>;
+
+// After a response that leaves unread input behind (413, 431, 400), the
+// connection is closed only after the client stopped sending or after this
+// long: closing a socket with unread data makes the kernel send a reset,
+// which can destroy the response before the client read it.
+constexpr auto linger_timeout = std::chrono::seconds{2};
+constexpr size_t linger_max_bytes = 1024 * 1024;
+
+std::shared_ptr<spdlog::logger> logger() {
+  static const auto instance = [] {
+    if (auto existing = spdlog::get("kastor.gateway"))
+      return existing;
+    return spdlog::default_logger()->clone("kastor.gateway");
+  }();
+  return instance;
+}
+
+std::string_view to_sv(beast::string_view s) {
+  return {s.data(), s.size()};
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string error_body(std::string code, std::string message) {
+  return error_json(http_error{0, std::move(code), std::move(message), ""});
+}
+
+std::string status_body(std::string_view status) {
+  json::object obj;
+  obj["status"] = status;
+  return bridges::to_json_text(obj);
+}
+
+// Whether the io_context that sessions post to still exists. A backend
+// callback posts only while holding `mutex` and seeing `alive`; stop() clears
+// `alive` before it stops and destroys the io_context, so a late callback can
+// never touch a destroyed one.
+struct liveness {
+  std::mutex mutex;
+  bool alive = true;
+};
+
+// What every session shares; immutable after start().
+struct shared_config {
+  server_options options;
+  std::shared_ptr<backend> be;
+  std::shared_ptr<liveness> live;
+};
+
+enum class route_kind { orders, order_by_id, analytics, healthz, readyz, none };
+
+struct route {
+  route_kind kind = route_kind::none;
+  std::string_view id;  // order_by_id only
+};
+
+route match(std::string_view target) {
+  const auto path = target.substr(0, target.find('?'));
+  constexpr std::string_view orders_prefix = "/api/orders/";
+  if (path == "/api/orders")
+    return {route_kind::orders, {}};
+  if (path.starts_with(orders_prefix))
+    return {route_kind::order_by_id, path.substr(orders_prefix.size())};
+  if (path == "/api/analytics")
+    return {route_kind::analytics, {}};
+  if (path == "/healthz")
+    return {route_kind::healthz, {}};
+  if (path == "/readyz")
+    return {route_kind::readyz, {}};
+  return {};
+}
+
+// One connection. Everything runs on the connection's strand; the only entry
+// from other threads is a backend callback, which posts onto that strand.
+// Ownership: the pending read, write or backend timer holds the session.
+class session : public std::enable_shared_from_this<session> {
+public:
+  session(tcp::socket socket, std::shared_ptr<const shared_config> cfg)
+    : stream_(std::move(socket)),
+      executor_(stream_.get_executor()),
+      timer_(executor_),
+      cfg_(std::move(cfg)) {
+  }
+
+  void start() {
+    asio::dispatch(executor_, beast::bind_front_handler(&session::read_header, shared_from_this()));
+  }
+
+private:
+  // --- reading ---------------------------------------------------------------
+
+  void read_header() {
+    parser_.emplace();
+    parser_->header_limit(max_header_bytes);
+    parser_->body_limit(max_body_bytes);
+    version_ = 11;
+    keep_alive_ = false;
+    head_ = false;
+    stream_.expires_after(cfg_->options.io_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&session::on_header, shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, size_t) {
+    if (ec)
+      return on_read_error(ec);
+    const auto& req = parser_->get();
+    version_ = req.version();
+    if (req.version() >= 11 && !parser_->is_done() &&
+        iequals(to_sv(req[http::field::expect]), "100-continue")) {
+      // The body is within the limit (else on_header had failed): ask for it.
+      continue_ = http::response<http::empty_body>{http::status::continue_, req.version()};
+      http::async_write(stream_, continue_,
+                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                          if (ec)
+                            return self->close();
+                          self->read_body();
+                        });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&session::on_body, shared_from_this()));
+  }
+
+  void on_body(beast::error_code ec, size_t) {
+    if (ec)
+      return on_read_error(ec);
+    stream_.expires_never();
+    handle(parser_->release());
+  }
+
+  void on_read_error(beast::error_code ec) {
+    if (parser_ && parser_->get().version() == 10)
+      version_ = 10;
+    keep_alive_ = false;
+    if (ec == http::error::body_limit)
+      return send(http::status::payload_too_large,
+                  error_json(http_error{413, "payload_too_large",
+                                        "request body is larger than " +
+                                          std::to_string(max_body_bytes) + " bytes",
+                                        ""}),
+                  true);
+    if (ec == http::error::header_limit)
+      return send(http::status::request_header_fields_too_large,
+                  error_body("header_too_large", "request header is larger than " +
+                                                   std::to_string(max_header_bytes) + " bytes"),
+                  true);
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+        ec.category() != http::make_error_code(http::error::bad_target).category())
+      return close();  // the peer went away or timed out: nobody to answer
+    send(http::status::bad_request, error_body("bad_request", "malformed HTTP request: " + ec.message()),
+         true);
+  }
+
+  // --- routing ---------------------------------------------------------------
+
+  void handle(http::request<http::string_body> req) {
+    version_ = req.version();
+    keep_alive_ = req.keep_alive();
+    head_ = req.method() == http::verb::head;
+    const bool get = req.method() == http::verb::get || head_;
+    const auto r = match(to_sv(req.target()));
+    switch (r.kind) {
+      case route_kind::none:
+        return send(http::status::not_found,
+                    error_body("not_found", "no route for " + std::string{to_sv(req.target())}));
+      case route_kind::orders:
+        if (req.method() != http::verb::post)
+          return method_not_allowed("POST");
+        return post_order(to_sv(req[http::field::content_type]), req.body());
+      case route_kind::order_by_id:
+        if (!get)
+          return method_not_allowed("GET, HEAD");
+        return get_order(r.id);
+      case route_kind::analytics:
+        if (!get)
+          return method_not_allowed("GET, HEAD");
+        return get_analytics();
+      case route_kind::healthz:
+        if (!get)
+          return method_not_allowed("GET, HEAD");
+        return send(http::status::ok, status_body("ok"));
+      case route_kind::readyz:
+        if (!get)
+          return method_not_allowed("GET, HEAD");
+        if (cfg_->be->ready())
+          return send(http::status::ok, status_body("ready"));
+        return send(http::status::service_unavailable, status_body("not_ready"));
+    }
+  }
+
+  void method_not_allowed(std::string_view allow) {
+    send(http::status::method_not_allowed,
+         error_body("method_not_allowed", "allowed methods: " + std::string{allow}), false,
+         allow);
+  }
+
+  void post_order(std::string_view content_type, std::string_view body) {
+    auto parsed = parse_order_request(content_type, body);
+    if (auto* err = std::get_if<http_error>(&parsed))
+      return send(static_cast<http::status>(err->status), error_json(*err));
+    auto& order = std::get<runtime::order_created>(parsed);
+    logger()->debug("submitting order customer_id={} items={} total={}", order.customer_id,
+                 order.items.size(), bridges::format_cents(order.total_cents));
+    const auto id = begin_call();
+    try {
+      cfg_->be->submit_order(std::move(order),
+                                  callback<submit_result>(id, &session::on_submitted));
+    } catch (const std::exception& e) {
+      backend_threw(id, e.what());
+    }
+  }
+
+  void get_order(std::string_view order_id) {
+    if (!valid_order_id(order_id))
+      return send(http::status::bad_request,
+                  error_json(http_error{400, "invalid_value",
+                                        "order id must be 1 to " +
+                                          std::to_string(max_order_id_chars) +
+                                          " characters of [A-Za-z0-9._-]",
+                                        "orderId"}));
+    order_id_ = order_id;
+    const auto id = begin_call();
+    try {
+      cfg_->be->get_order(
+        order_id_, callback<std::optional<runtime::order_snapshot>>(id, &session::on_order));
+    } catch (const std::exception& e) {
+      backend_threw(id, e.what());
+    }
+  }
+
+  void get_analytics() {
+    const auto id = begin_call();
+    try {
+      cfg_->be->get_analytics(
+        callback<std::optional<std::string>>(id, &session::on_analytics));
+    } catch (const std::exception& e) {
+      backend_threw(id, e.what());
+    }
+  }
+
+  // --- waiting for the backend -----------------------------------------------
+
+  // Arms the request timeout; the timer's handler keeps the session alive
+  // until the backend answered or the timeout fired.
+  uint64_t begin_call() {
+    waiting_ = true;
+    const auto id = ++call_id_;
+    timer_.expires_after(cfg_->options.request_timeout);
+    timer_.async_wait([self = shared_from_this(), id](beast::error_code ec) {
+      if (!ec)
+        self->on_timeout(id);
+    });
+    return id;
+  }
+
+  // True exactly once per call: for its answer, or for its timeout.
+  bool end_call(uint64_t id) {
+    if (!waiting_ || id != call_id_)
+      return false;
+    waiting_ = false;
+    timer_.cancel();
+    return true;
+  }
+
+  // The backend's `done`: copyable, callable from any thread, holds no
+  // reference into the io_context; posts the value onto this session's strand
+  // if the server and the session still exist, else drops it.
+  template <class T>
+  std::function<void(T)> callback(uint64_t id, void (session::*handler)(uint64_t, T)) {
+    return [weak = weak_from_this(), live = cfg_->live, id, handler](T value) {
+      std::lock_guard<std::mutex> guard{live->mutex};
+      if (!live->alive)
+        return;
+      if (auto self = weak.lock()) {
+        auto ex = self->executor_;
+        asio::post(ex, [self = std::move(self), id, handler, value = std::move(value)]() mutable {
+          ((*self).*handler)(id, std::move(value));
+        });
+      }
+    };
+  }
+
+  void on_timeout(uint64_t id) {
+    if (!end_call(id))
+      return;
+    logger()->warn("backend did not answer status=504 timeout_ms={}",
+                cfg_->options.request_timeout.count());
+    send(http::status::gateway_timeout,
+         error_body("timeout", "the backend did not answer within " +
+                                 std::to_string(cfg_->options.request_timeout.count()) + " ms"));
+  }
+
+  void backend_threw(uint64_t id, const char* what) {
+    if (!end_call(id))
+      return;
+    logger()->error("backend threw status=500 error=\"{}\"", what);
+    send(http::status::internal_server_error, error_body("internal_error", "internal error"));
+  }
+
+  void on_submitted(uint64_t id, submit_result result) {
+    if (!end_call(id))
+      return;
+    if (!result.ok) {
+      logger()->warn("order not written status=503 error=\"{}\"", result.error);
+      return send(http::status::service_unavailable,
+                  error_body("unavailable", "the order could not be written: " + result.error));
+    }
+    if (result.order_id.empty()) {
+      logger()->error("backend acknowledged an order without an id status=500");
+      return send(http::status::internal_server_error, error_body("internal_error", "internal error"));
+    }
+    logger()->info("order accepted order_id={}", result.order_id);
+    json::object obj;
+    obj["orderId"] = result.order_id;
+    obj["status"] = runtime::status_pending;
+    send(http::status::accepted, bridges::to_json_text(obj));
+  }
+
+  void on_order(uint64_t id, std::optional<runtime::order_snapshot> snapshot) {
+    if (!end_call(id))
+      return;
+    if (!snapshot)
+      return send(http::status::not_found,
+                  error_body("not_found", "order '" + order_id_ + "' not found"));
+    send(http::status::ok, bridges::encode_value(runtime::any_message{std::move(*snapshot)}));
+  }
+
+  void on_analytics(uint64_t id, std::optional<std::string> body) {
+    if (!end_call(id))
+      return;
+    if (!body)
+      return send(http::status::service_unavailable,
+                  error_body("unavailable", "analytics are not available on this node"));
+    send(http::status::ok, std::move(*body));
+  }
+
+  // --- writing ---------------------------------------------------------------
+
+  // `linger`: input was left unread; close the connection after the response.
+  void send(http::status status, std::string body, bool linger = false,
+            std::string_view allow = {}) {
+    auto res = std::make_shared<response>(status, version_);
+    res->set(http::field::content_type, "application/json");
+    if (!allow.empty())
+      res->set(http::field::allow, allow);
+    res->keep_alive(keep_alive_ && !linger);
+    res->body() = std::move(body);
+    res->prepare_payload();
+    if (head_) {
+      const auto length = res->body().size();
+      res->body().clear();
+      res->content_length(length);
+    }
+    response_ = res;
+    stream_.expires_after(cfg_->options.io_timeout);
+    http::async_write(stream_, *response_,
+                      [self = shared_from_this(), linger](beast::error_code ec, size_t) {
+                        self->on_write(ec, linger);
+                      });
+  }
+
+  void on_write(beast::error_code ec, bool linger) {
+    response_.reset();
+    if (ec)
+      return close();
+    if (linger)
+      return linger_close();
+    if (!keep_alive_)
+      return close();
+    read_header();
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.close();
+  }
+
+  void linger_close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::min<std::chrono::steady_clock::duration>(
+      linger_timeout, cfg_->options.io_timeout));
+    drained_ = 0;
+    drain();
+  }
+
+  void drain() {
+    stream_.async_read_some(asio::buffer(drain_buffer_),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > linger_max_bytes)
+                                return self->stream_.close();
+                              self->drain();
+                            });
+  }
+
+  beast::tcp_stream stream_;
+  const beast::tcp_stream::executor_type executor_;  // the strand; read from any thread
+  asio::steady_timer timer_;                         // backend deadline
+  std::shared_ptr<const shared_config> cfg_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::empty_body> continue_;
+  std::shared_ptr<response> response_;
+  unsigned version_ = 11;
+  bool keep_alive_ = false;
+  bool head_ = false;
+  bool waiting_ = false;
+  uint64_t call_id_ = 0;
+  std::string order_id_;
+  std::array<char, 4096> drain_buffer_{};
+  size_t drained_ = 0;
+};
+
+// Accepts connections; each gets its own strand.
+class listener : public std::enable_shared_from_this<listener> {
+public:
+  listener(asio::io_context& ioc, tcp::acceptor acceptor, std::shared_ptr<const shared_config> cfg)
+    : ioc_(ioc), acceptor_(std::move(acceptor)), retry_(acceptor_.get_executor()),
+      cfg_(std::move(cfg)) {
+  }
+
+  void start() {
+    asio::dispatch(acceptor_.get_executor(),
+                   beast::bind_front_handler(&listener::accept, shared_from_this()));
+  }
+
+private:
+  void accept() {
+    acceptor_.async_accept(asio::make_strand(ioc_),
+                           beast::bind_front_handler(&listener::on_accept, shared_from_this()));
+  }
+
+  void on_accept(beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted)
+      return;
+    if (ec) {
+      // E.g. out of file descriptors: retrying at once would spin.
+      logger()->warn("accept failed error=\"{}\"", ec.message());
+      retry_.expires_after(std::chrono::milliseconds{100});
+      retry_.async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (!ec)
+          self->accept();
+      });
+      return;
+    }
+    std::make_shared<session>(std::move(socket), cfg_)->start();
+    accept();
+  }
+
+  asio::io_context& ioc_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer retry_;
+  std::shared_ptr<const shared_config> cfg_;
+};
+
+std::string endpoint_text(const std::string& address, uint16_t port) {
+  if (address.find(':') != std::string::npos)
+    return "[" + address + "]:" + std::to_string(port);
+  return address + ":" + std::to_string(port);
+}
+
+caf::error start_error(std::string what) {
+  return runtime::make_error(runtime::runtime_errc::invalid_config, std::move(what));
+}
+
+caf::error socket_error(const std::string& where, const beast::error_code& ec) {
+  auto message = ec.message();
+  if (!message.empty())
+    message[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(message[0])));
+  return start_error(where + ": " + message);
+}
+
+}  // namespace
+
+struct http_server::impl {
+  server_options options;
+  std::shared_ptr<backend> be;
+  std::mutex mutex;  // serializes start() and stop()
+  std::unique_ptr<asio::io_context> ioc;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::shared_ptr<liveness> live;
+  std::vector<std::thread> threads;
+  std::atomic<uint16_t> port{0};
+
+  // Requires `mutex`.
+  void shutdown() {
+    if (!ioc)
+      return;
+    {
+      std::lock_guard<std::mutex> guard{live->mutex};
+      live->alive = false;
+    }
+    work.reset();
+    ioc->stop();
+    for (auto& t : threads)
+      t.join();
+    threads.clear();
+    // Destroys the listener, every session and every queued handler.
+    ioc.reset();
+    port = 0;
+  }
+};
+
+http_server::http_server(server_options options, std::shared_ptr<backend> be)
+  : impl_(std::make_unique<impl>()) {
+  impl_->options = std::move(options);
+  impl_->be = std::move(be);
+}
+
+http_server::~http_server() {
+  stop();
+}
+
+caf::expected<void> http_server::start() {
+  std::lock_guard<std::mutex> guard{impl_->mutex};
+  if (impl_->ioc)
+    return caf::unit;
+  const auto& opts = impl_->options;
+  if (!impl_->be)
+    return start_error("gateway: no backend");
+  if (opts.threads < 1)
+    return start_error("gateway: threads must be at least 1, got " + std::to_string(opts.threads));
+  if (opts.request_timeout.count() <= 0 || opts.io_timeout.count() <= 0)
+    return start_error("gateway: request_timeout and io_timeout must be positive");
+  const auto where = endpoint_text(opts.address, opts.port);
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(opts.address, ec);
+  if (ec)
+    return start_error(where + ": not an IP address");
+
+  auto ioc = std::make_unique<asio::io_context>(opts.threads);
+  tcp::acceptor acceptor{asio::make_strand(*ioc)};
+  const tcp::endpoint endpoint{address, opts.port};
+  acceptor.open(endpoint.protocol(), ec);
+  if (ec)
+    return socket_error(where, ec);
+  acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (ec)
+    return socket_error(where, ec);
+  acceptor.bind(endpoint, ec);
+  if (ec)
+    return socket_error(where, ec);
+  acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return socket_error(where, ec);
+  const auto bound = acceptor.local_endpoint(ec);
+  if (ec)
+    return socket_error(where, ec);
+
+  impl_->live = std::make_shared<liveness>();
+  auto cfg = std::make_shared<shared_config>(shared_config{opts, impl_->be, impl_->live});
+  std::make_shared<listener>(*ioc, std::move(acceptor), std::move(cfg))->start();
+  impl_->work.emplace(ioc->get_executor());
+  impl_->ioc = std::move(ioc);
+  impl_->port = bound.port();
+  try {
+    for (int i = 0; i < opts.threads; ++i)
+      impl_->threads.emplace_back([ioc = impl_->ioc.get()] {
+        // A handler that throws must not take the gateway down.
+        for (;;) {
+          try {
+            ioc->run();
+            return;
+          } catch (const std::exception& e) {
+            logger()->error("io handler threw error=\"{}\"", e.what());
+          }
+        }
+      });
+  } catch (const std::system_error& e) {
+    impl_->shutdown();
+    return start_error("gateway: cannot start io threads: " + std::string{e.what()});
+  }
+  logger()->info("listening address={} port={} threads={}", opts.address, bound.port(),
+              opts.threads);
+  return caf::unit;
+}
+
+void http_server::stop() {
+  std::lock_guard<std::mutex> guard{impl_->mutex};
+  if (impl_->ioc)
+    logger()->info("stopping port={}", impl_->port.load());
+  impl_->shutdown();
+}
+
+uint16_t http_server::port() const {
+  return impl_->port;
+}
+
+}  // namespace kastor::gateway

@@ -1,0 +1,109 @@
+// The HTTP gateway: a Boost.Beast HTTP/1.1 server in front of a `backend`.
+//
+// Routes (every response is application/json):
+//   POST /api/orders       validate (no backend call on any 4xx), submit_order,
+//                          202 {"orderId":…,"status":"PENDING"} once the broker
+//                          acknowledged; 503 when the write failed.
+//   GET  /api/orders/{id}  200 order snapshot, 404 not_found; 400 for an id
+//                          that is not 1-128 chars of [A-Za-z0-9._-].
+//   GET  /api/analytics    200 the backend's JSON; 503 if this node has none.
+//   GET  /healthz          200 {"status":"ok"}
+//   GET  /readyz           200 {"status":"ready"} / 503 {"status":"not_ready"}
+// A backend that does not answer within request_timeout gets a 504; its late
+// answer is then dropped. Unknown path: 404; known path, wrong method: 405 with
+// an Allow header. HEAD is accepted wherever GET is.
+//
+// Limits enforced while reading: headers max_header_bytes (431), body
+// max_body_bytes (413, decided from Content-Length before the body is read).
+// After a 4xx that leaves unread input the connection is closed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <caf/expected.hpp>
+
+#include "kastor/runtime/messages.hpp"
+
+namespace kastor::gateway {
+
+// Outcome of a submit_order. `order_id` is set when `ok`; `error` says why the
+// write failed otherwise (it becomes the message of the 503).
+struct submit_result {
+  bool ok = false;
+  std::string order_id;
+  std::string error;
+};
+
+// What the gateway asks of the rest of the node (implemented on Kafka + CAF).
+// Thread-safety: every member may be called from any thread; the gateway calls
+// them from its io threads, so none of them may block.
+// Callbacks: each `done` is called exactly once, from any thread (also from
+// inside the call itself). A callback that comes after the gateway gave up
+// (504) or after it was stopped is ignored; the gateway never blocks in it.
+class backend {
+public:
+  virtual ~backend() = default;
+  // Assigns the order id and created time, writes `order-created`, calls back
+  // after the broker acknowledged (or failed).
+  virtual void submit_order(runtime::order_created order,
+                            std::function<void(submit_result)> done) = 0;
+  // nullopt: no such order.
+  virtual void get_order(std::string id,
+                         std::function<void(std::optional<runtime::order_snapshot>)> done) = 0;
+  // The analytics aggregates as a JSON text; nullopt: analytics not available
+  // on this node.
+  virtual void get_analytics(std::function<void(std::optional<std::string> json)> done) = 0;
+  // Joined its Kafka groups. Called on an io thread: must be cheap.
+  virtual bool ready() const = 0;
+};
+
+// Largest request line plus header fields (Beast's parser limit).
+inline constexpr uint32_t max_header_bytes = 8 * 1024;
+
+struct server_options {
+  // An IP address literal (IPv4 or IPv6) to bind to; nothing else is bound.
+  std::string address = "127.0.0.1";
+  // 0 picks an ephemeral port; see http_server::port().
+  uint16_t port = 8080;
+  // Threads running the io_context; at least 1.
+  int threads = 1;
+  // How long the gateway waits for the backend before answering 504. Positive.
+  std::chrono::milliseconds request_timeout{10000};
+  // Deadline for receiving one request (so also how long an idle keep-alive
+  // connection stays open) and for sending one response. Positive.
+  std::chrono::milliseconds io_timeout{30000};
+};
+
+// Thread-safety: start(), stop() and port() may be called from any thread
+// except the server's own io threads (a backend callback must not call stop()).
+class http_server {
+public:
+  http_server(server_options options, std::shared_ptr<backend> backend);
+  ~http_server();  // stop()
+
+  http_server(const http_server&) = delete;
+  http_server& operator=(const http_server&) = delete;
+
+  // Binds, listens and runs the io threads. Idempotent: a running server
+  // returns success. Errors (runtime_errc::invalid_config), e.g.
+  // "127.0.0.1:8080: address already in use", "threads must be at least 1".
+  caf::expected<void> start();
+
+  // Closes the listener and every connection (requests in flight are dropped),
+  // joins the io threads. Idempotent; start() may be called again afterwards.
+  void stop();
+
+  // The bound port (the ephemeral one when options.port was 0); 0 when not running.
+  uint16_t port() const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace kastor::gateway
