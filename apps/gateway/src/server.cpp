@@ -24,6 +24,8 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "kastor/runtime/logging.hpp"
+
 #include "kastor/bridges/codec.hpp"
 #include "kastor/gateway/validation.hpp"
 #include "kastor/runtime/errors.hpp"
@@ -47,11 +49,7 @@ constexpr auto linger_timeout = std::chrono::seconds{2};
 constexpr size_t linger_max_bytes = 1024 * 1024;
 
 std::shared_ptr<spdlog::logger> logger() {
-  static const auto instance = [] {
-    if (auto existing = spdlog::get("kastor.gateway"))
-      return existing;
-    return spdlog::default_logger()->clone("kastor.gateway");
-  }();
+  static const auto instance = runtime::logger("kastor.gateway");
   return instance;
 }
 
@@ -359,7 +357,7 @@ private:
       logger()->error("backend acknowledged an order without an id status=500");
       return send(http::status::internal_server_error, error_body("internal_error", "internal error"));
     }
-    logger()->info("order accepted order_id={}", result.order_id);
+    logger()->debug("order accepted order_id={}", result.order_id);
     json::object obj;
     obj["orderId"] = result.order_id;
     obj["status"] = runtime::status_pending;
