@@ -77,9 +77,10 @@ caf::error ensure_topics(const std::string& brokers, const std::vector<topic_spe
   if (!conf)
     return conf.error();
   char errstr[512];
-  rk_ptr rk{rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), errstr, sizeof(errstr))};
+  rk_ptr rk{rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), errstr, sizeof(errstr))};
   if (!rk)
     return make_error(bridge_errc::kafka_fatal, std::string{"admin client: "} + errstr);
+  (void) conf->release();  // owned by the handle now
   std::vector<rd_kafka_NewTopic_t*> news;
   for (const auto& t : topics) {
     auto* nt = rd_kafka_NewTopic_new(t.name.c_str(), t.partitions, t.replication, errstr,
@@ -158,9 +159,10 @@ caf::expected<std::unique_ptr<mock_cluster>> mock_cluster::start(int brokers) {
     return conf.error();
   char errstr[512];
   std::unique_ptr<mock_cluster> mc{new mock_cluster};
-  mc->owner_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), errstr, sizeof(errstr)));
+  mc->owner_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), errstr, sizeof(errstr)));
   if (!mc->owner_)
     return make_error(bridge_errc::kafka_fatal, std::string{"mock cluster: "} + errstr);
+  (void) conf->release();  // owned by the handle now
   mc->cluster_ = rd_kafka_mock_cluster_new(mc->owner_.get(), brokers);
   if (mc->cluster_ == nullptr)
     return make_error(bridge_errc::kafka_fatal, "mock cluster: could not start");

@@ -12,6 +12,14 @@ struct kafka_mailbox::in_flight_record {
   runtime::record_meta meta;
   std::optional<runtime::any_message> message;  // empty while being dead-lettered
   int failures = 0;  // times its actor died while handling it
+  struct dead_letter_copy {  // the original record, kept until the DLQ has it
+    std::string key;
+    std::string value;
+    header_list headers;
+  };
+  std::optional<dead_letter_copy> dead_letter;
+  std::string raw_value;  // the original value, for a later dead letter
+  header_list raw_headers;
 };
 
 struct kafka_mailbox::partition_state {
@@ -68,10 +76,11 @@ caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_option
   rd_kafka_conf_set_rebalance_cb(conf->get(), &kafka_mailbox::on_rebalance);
   enable_log_queue(conf->get());
   char errstr[512];
-  self->rk_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), errstr, sizeof(errstr)));
+  self->rk_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), errstr, sizeof(errstr)));
   if (!self->rk_)
     return runtime::make_error(runtime::bridge_errc::kafka_fatal,
                                std::string{"consumer: "} + errstr);
+  (void) conf->release();  // owned by the handle now
   self->log_queue_ = rd_kafka_queue_new(self->rk_.get());
   rd_kafka_set_log_queue(self->rk_.get(), self->log_queue_);
   rd_kafka_poll_set_consumer(self->rk_.get());
@@ -87,6 +96,8 @@ caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_option
 kafka_mailbox::kafka_mailbox(mailbox_options opts) : opts_(std::move(opts)) {}
 
 kafka_mailbox::~kafka_mailbox() {
+  if (!rk_)
+    return;  // make() failed before there was a consumer
   stop();
   if (log_queue_ != nullptr)
     rd_kafka_queue_destroy(log_queue_);
@@ -111,6 +122,15 @@ void kafka_mailbox::started(const runtime::record_meta& m) {
   last_started_ = completion{m.topic, m.partition, m.offset, m.incarnation};
 }
 
+void kafka_mailbox::clear_suspect() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  last_started_.reset();
+}
+
+bool kafka_mailbox::current(const runtime::record_meta& m) const {
+  return m.incarnation == 0 || m.incarnation == incarnation_.load();
+}
+
 mailbox_stats kafka_mailbox::stats() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return stats_;
@@ -128,8 +148,11 @@ void kafka_mailbox::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_
       parts_[{parts->elems[i].topic, parts->elems[i].partition}] =
         std::make_unique<partition_state>();
     rd_kafka_assign(rk_.get(), parts);
+    // The application pause flag outlives an assignment: set it explicitly.
     if (paused_)
       rd_kafka_pause_partitions(rk_.get(), parts);
+    else
+      rd_kafka_resume_partitions(rk_.get(), parts);
     log()->info("mailbox group={} event=assigned partitions={}", opts_.group_id, parts->cnt);
     std::lock_guard<std::mutex> guard{mtx_};
     stats_.joined = true;
@@ -143,6 +166,7 @@ void kafka_mailbox::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_
       rd_kafka_commit(rk_.get(), nullptr, 0);
     ++incarnation_;
     parts_.clear();
+    rd_kafka_resume_partitions(rk_.get(), parts);  // clear our pause for the next owner here
     rd_kafka_assign(rk_.get(), nullptr);
     log()->info("mailbox group={} event=revoked partitions={} reason={}", opts_.group_id,
                 parts->cnt, rd_kafka_err2str(err));
@@ -158,6 +182,7 @@ void kafka_mailbox::run() {
     drain_completions();
     store_offsets();
     apply_backpressure();
+    retry_dead_letters();
     if (auto* msg = rd_kafka_consumer_poll(rk_.get(), 20)) {
       message_ptr guard{msg};
       if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -176,6 +201,8 @@ void kafka_mailbox::handle(rd_kafka_message_t* msg) {
   auto it = parts_.find({topic, msg->partition});
   if (it == parts_.end())
     return;  // not (or no longer) assigned
+  if (draining_.load())
+    return;  // shutting down: not taken, so not committed; the next owner reads it
   auto& ps = *it->second;
   ps.next_offset = std::max(ps.next_offset, msg->offset + 1);
   std::string_view key{msg->key ? static_cast<const char*>(msg->key) : "", msg->key_len};
@@ -202,6 +229,8 @@ void kafka_mailbox::handle(rd_kafka_message_t* msg) {
   auto& rec = ps.in_flight[msg->offset];
   rec.meta = std::move(decoded->meta);
   rec.message = std::move(decoded->message);
+  rec.raw_value = std::string{value};
+  rec.raw_headers = read_headers(msg);
   deliver(rec);
 }
 
@@ -222,19 +251,56 @@ void kafka_mailbox::dead_letter(const std::string& key, const std::string& value
                                             + std::to_string(meta.offset)});
   headers.push_back({"kastor-dlq-group", opts_.group_id});
   headers.push_back({"kastor-dlq-attempts", std::to_string(meta.attempt)});
-  auto self = this;
-  opts_.dead_letters->produce(meta.topic + ".dlq", key, value, headers,
-                              [self, meta](const runtime::publish_outcome& o) {
-                                if (!o.ok())
-                                  log()->error("mailbox event=dead_letter_failed topic={} "
-                                               "partition={} offset={} error={}",
-                                               meta.topic, meta.partition, meta.offset, o.error);
-                                {
-                                  std::lock_guard<std::mutex> guard{self->mtx_};
-                                  ++self->stats_.dead_lettered;
-                                }
-                                self->finished(meta);
-                              });
+  rec.dead_letter = in_flight_record::dead_letter_copy{key, value, std::move(headers)};
+  send_dead_letter(rec);
+}
+
+// The offset is finished only once the dead letter is durable; a failed write
+// is retried (the record stays in flight, so nothing past it is committed).
+void kafka_mailbox::send_dead_letter(const in_flight_record& rec) {
+  const auto& copy = *rec.dead_letter;
+  std::weak_ptr<kafka_mailbox> weak = weak_from_this();
+  auto meta = rec.meta;
+  opts_.dead_letters->produce(
+    meta.topic + ".dlq", copy.key, copy.value, copy.headers,
+    [weak, meta](const runtime::publish_outcome& o) {
+      auto self = weak.lock();
+      if (!self)
+        return;
+      std::lock_guard<std::mutex> guard{self->mtx_};
+      if (o.ok()) {
+        ++self->stats_.dead_lettered;
+        self->completions_.push_back({meta.topic, meta.partition, meta.offset, meta.incarnation});
+      } else {
+        log()->error("mailbox event=dead_letter_failed topic={} partition={} offset={} error={} "
+                     "(retrying)", meta.topic, meta.partition, meta.offset, o.error);
+        self->dead_letter_retries_.push_back(
+          {meta.topic, meta.partition, meta.offset, meta.incarnation});
+      }
+    });
+}
+
+void kafka_mailbox::retry_dead_letters() {
+  auto now = std::chrono::steady_clock::now();
+  if (now < next_dead_letter_retry_)
+    return;
+  std::vector<completion> retries;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    retries.swap(dead_letter_retries_);
+  }
+  if (!retries.empty())
+    next_dead_letter_retry_ = now + std::chrono::seconds{1};
+  for (const auto& r : retries) {
+    if (r.incarnation != incarnation_.load())
+      continue;  // revoked meanwhile: the next owner dead-letters it again
+    auto it = parts_.find({r.topic, r.partition});
+    if (it == parts_.end())
+      continue;
+    auto rec = it->second->in_flight.find(r.offset);
+    if (rec != it->second->in_flight.end() && rec->second.dead_letter)
+      send_dead_letter(rec->second);
+  }
 }
 
 void kafka_mailbox::deliver(const in_flight_record& r) {
@@ -281,9 +347,9 @@ void kafka_mailbox::redeliver_if_rebound() {
     }
   for (auto& meta : poison) {
     auto& rec = parts_.at({meta.topic, meta.partition})->in_flight[meta.offset];
-    outgoing_meta om{meta.message_id, meta.correlation_id, meta.trace_id, meta.attempt, ""};
-    auto value = encode_value(*rec.message);
-    auto headers = encode_headers(*rec.message, om);
+    // The original bytes and headers, not a re-encoding.
+    auto value = std::move(rec.raw_value);
+    auto headers = std::move(rec.raw_headers);
     dead_letter(meta.key, value, std::move(headers),
                 "its actor failed " + std::to_string(opts_.max_attempts) + " times handling it",
                 meta);
@@ -344,8 +410,8 @@ void kafka_mailbox::store_offsets() {
 
 void kafka_mailbox::apply_backpressure() {
   auto n = in_flight_count();
-  bool pause = !paused_ && n >= opts_.high_water;
-  bool resume = paused_ && n <= opts_.low_water;
+  bool pause = !paused_ && (n >= opts_.high_water || draining_.load());
+  bool resume = paused_ && n <= opts_.low_water && !draining_.load();
   if (!pause && !resume)
     return;
   rd_kafka_topic_partition_list_t* assigned = nullptr;
@@ -365,9 +431,16 @@ void kafka_mailbox::apply_backpressure() {
     ++stats_.pauses;
 }
 
-void kafka_mailbox::stop() {
+void kafka_mailbox::stop(std::chrono::milliseconds drain) {
   if (stopped_.exchange(true))
     return;
+  if (poller_.joinable() && drain.count() > 0) {
+    draining_ = true;  // the poll loop pauses and takes no new records
+    auto until = std::chrono::steady_clock::now() + drain;
+    while (stats().in_flight > 0 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  draining_ = true;
   stopping_ = true;
   if (poller_.joinable())
     poller_.join();
@@ -380,7 +453,7 @@ void kafka_mailbox::stop() {
   rd_kafka_consumer_close(rk_.get());  // leaves the group (revoke runs here)
   forward_logs(rk_.get(), log_queue_);
   auto s = stats();
-  log()->info("mailbox group={} event=stopped received={} finished={} in_flight={}",
+  log()->info("mailbox group={} event=stopped received={} finished={} unfinished={}",
               opts_.group_id, s.received, s.finished, s.in_flight);
 }
 

@@ -80,6 +80,9 @@ caf::expected<std::shared_ptr<kafka_publisher>> kafka_publisher::make(producer_o
     {"linger.ms", std::to_string(opts.linger.count())},
     {"message.timeout.ms", std::to_string(opts.delivery_timeout.count())},
     {"compression.type", "lz4"},
+    // Backpressure comes from the mailboxes' high-water marks; this only has
+    // to hold what they let through.
+    {"queue.buffering.max.messages", "1000000"},
   };
   props.insert(props.end(), opts.extra.begin(), opts.extra.end());
   auto conf = make_conf(props);
@@ -92,12 +95,13 @@ caf::expected<std::shared_ptr<kafka_publisher>> kafka_publisher::make(producer_o
   rd_kafka_conf_set_dr_msg_cb(conf->get(), on_delivery);
   enable_log_queue(conf->get());
   char errstr[512];
-  self->rk_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), errstr, sizeof(errstr)));
+  self->rk_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), errstr, sizeof(errstr)));
   if (!self->rk_) {
     delete counters;
     return runtime::make_error(runtime::bridge_errc::kafka_fatal,
                                std::string{"producer: "} + errstr);
   }
+  (void) conf->release();  // owned by the handle now
   self->log_queue_ = rd_kafka_queue_new(self->rk_.get());
   rd_kafka_set_log_queue(self->rk_.get(), self->log_queue_);
   std::random_device rd;
@@ -108,6 +112,8 @@ caf::expected<std::shared_ptr<kafka_publisher>> kafka_publisher::make(producer_o
 }
 
 kafka_publisher::~kafka_publisher() {
+  if (!rk_)
+    return;  // make() failed before there was a producer
   stop(std::chrono::milliseconds{5000});
   auto* counters = static_cast<delivery_counters*>(rd_kafka_opaque(rk_.get()));
   rd_kafka_queue_destroy(log_queue_);
@@ -119,6 +125,14 @@ void kafka_publisher::run() {
   while (!stopping_.load()) {
     rd_kafka_poll(rk_.get(), 50);
     forward_logs(rk_.get(), log_queue_);
+    if (!fatal_.load()) {
+      char why[512];
+      if (auto err = rd_kafka_fatal_error(rk_.get(), why, sizeof(why))) {
+        fatal_ = true;
+        runtime::logger("kastor.bridge")->error("producer fatal error={} reason={}",
+                                                rd_kafka_err2name(err), why);
+      }
+    }
   }
 }
 

@@ -9,9 +9,9 @@
 #include "kastor/apps/commands.hpp"
 #include "kastor/apps/driver.hpp"
 #include "kastor/apps/http_client.hpp"
+#include "kastor/apps/process.hpp"
 #include "kastor/actors/ledger.hpp"
 #include "kastor/bridges/kafka.hpp"
-#include "support/process.hpp"
 #include "support/wait.hpp"
 
 using namespace kastor;
@@ -47,8 +47,8 @@ protected:
     std::filesystem::create_directories(dir_);
     prefix_ = "sys" + std::to_string(getpid());
     for (int i = 0; i < 2; ++i) {
-      ports_[i] = test::free_port();
-      nodes_[i] = std::make_unique<test::child_process>(
+      ports_[i] = apps::free_port();
+      nodes_[i] = std::make_unique<apps::child_process>(
         std::vector<std::string>{KASTOR_BIN, "node", "--brokers", brokers(), "--http",
                                  "127.0.0.1:" + std::to_string(ports_[i]), "--node-id",
                                  "node-" + std::to_string(i), "--data-dir", dir_.string(),
@@ -80,7 +80,7 @@ protected:
   std::filesystem::path dir_;
   std::string prefix_;
   uint16_t ports_[2] = {0, 0};
-  std::unique_ptr<test::child_process> nodes_[2];
+  std::unique_ptr<apps::child_process> nodes_[2];
 };
 
 TEST_F(TwoNodes, AThousandOrdersEachEndTerminalWithOneChargeAndOneEmail) {
@@ -120,7 +120,7 @@ TEST_F(TwoNodes, KcatSeesTheSeedJsonAndAHeaderlessKcatRecordIsProcessed) {
   ASSERT_EQ(r->status, 202u);
   auto id = std::string{boost::json::parse(r->body).at("orderId").as_string()};
   // Then kcat reads it from order-created as the seed's JSON
-  auto out = test::run_capture("kcat -C -q -e -b " + brokers() + " -t order-created -f '%s\\n'");
+  auto out = apps::run_capture("kcat -C -q -e -b " + brokers() + " -t order-created -f '%s\\n'");
   bool found = false;
   std::istringstream lines{out};
   for (std::string line; std::getline(lines, line);) {

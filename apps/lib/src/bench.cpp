@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <latch>
 #include <thread>
 
@@ -14,7 +13,7 @@
 #include "kastor/apps/commands.hpp"
 #include "kastor/apps/driver.hpp"
 #include "kastor/apps/http_client.hpp"
-#include "kastor/apps/node.hpp"
+#include "kastor/apps/process.hpp"
 #include "kastor/apps/topics.hpp"
 #include "kastor/bridges/mailbox.hpp"
 #include "kastor/bridges/producer.hpp"
@@ -32,13 +31,9 @@ double seconds_since(clock_type::time_point t) {
   return std::chrono::duration<double>(clock_type::now() - t).count();
 }
 
-long rss_kb(const char* field) {
-  std::ifstream in{"/proc/self/status"};
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(field, 0) == 0)
-      return std::stol(line.substr(std::strlen(field)));
-  return -1;
+std::string self_exe() {
+  std::error_code ec;
+  return std::filesystem::read_symlink("/proc/self/exe", ec).string();
 }
 
 // (a) The baseline: librdkafka alone, same record count and size.
@@ -169,12 +164,6 @@ double through_bridge(const std::string& brokers, int records, int bytes) {
   return seen / secs;
 }
 
-struct pipeline_figures {
-  double orders_per_s = 0;
-  double p50 = 0, p95 = 0, p99 = 0;
-  size_t latency_count = 0;
-  bool all_terminal = false;
-};
 
 boost::json::object analytics_all_time(http_client& c) {
   auto r = c.get("/api/analytics");
@@ -219,29 +208,31 @@ int run_bench(const bench_options& opts, const std::atomic<bool>&) {
   std::printf("    ratio (b)/(a): %.2f\n", a > 0 ? b / a : 0.0);
   std::fflush(stdout);
 
-  // (c) a whole node in this process, driven over HTTP.
-  runtime::config_layers layers;
-  auto cfg = runtime::make_config(layers);
-  cfg->brokers = brokers;
-  cfg->http_port = 0;
-  cfg->http_threads = 2;
-  cfg->log_level = "warn";
-  cfg->group_prefix = "kastor-bench-" + std::to_string(getpid());
-  if (mock)
-    cfg->session_timeout_ms = 6000;
+  // (c) a whole node as its own process (as deployed), driven over HTTP from here.
   char tmpl[] = "/tmp/kastor-bench.XXXXXX";
-  cfg->data_dir = mkdtemp(tmpl);
-  auto started = node::start(*cfg);
-  if (!started) {
-    std::fprintf(stderr, "kastor bench: %s\n", runtime::describe(started.error()).c_str());
-    return 2;
+  std::string data_dir = mkdtemp(tmpl);
+  auto port = free_port();
+  child_process node_proc{
+    {self_exe(), "node", "--brokers", brokers, "--http", "127.0.0.1:" + std::to_string(port),
+     "--node-id", "bench", "--data-dir", data_dir, "--log-level", "warn", "--set",
+     "group.prefix=kastor-bench-" + std::to_string(getpid()), "--set", "http.threads=2", "--set",
+     std::string{"kafka.session-timeout-ms="} + (mock ? "6000" : "10000")},
+    data_dir + "/node.log"};
+  http_client client{"127.0.0.1", port};
+  bool ready = false;
+  for (int i = 0; i < 1200 && !ready && !node_proc.exited(); ++i) {
+    auto r = client.get("/readyz");
+    ready = r && r->status == 200;
+    if (!ready)
+      std::this_thread::sleep_for(std::chrono::milliseconds{50});
   }
-  auto& n = **started;
-  for (int i = 0; i < 1200 && !n.ready(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds{50});
-  auto port = n.http_port();
-  auto ledgers = std::vector<std::string>{cfg->data_dir + "/payment-ledger.jsonl"};
-  auto outboxes = std::vector<std::string>{cfg->data_dir + "/email-outbox.jsonl"};
+  if (!ready) {
+    std::fprintf(stderr, "kastor bench: the node did not become ready (log: %s/node.log)\n",
+                 data_dir.c_str());
+    return 1;
+  }
+  auto ledgers = std::vector<std::string>{data_dir + "/payment-ledger.jsonl"};
+  auto outboxes = std::vector<std::string>{data_dir + "/email-outbox.jsonl"};
   // Latency at a fixed offered rate, first, so the aggregates cover only it.
   drive_options d;
   d.port = port;
@@ -251,7 +242,6 @@ int run_bench(const bench_options& opts, const std::atomic<bool>&) {
   auto lat_run = drive_orders(d);
   auto lat_check = check_orders("127.0.0.1", port, lat_run.accepted, ledgers, outboxes,
                                 std::chrono::seconds{120});
-  http_client client{"127.0.0.1", port};
   auto all = analytics_all_time(client);
   auto lat = all.contains("latencyMs") ? all.at("latencyMs").as_object() : boost::json::object{};
   auto num = [](const boost::json::object& o, const char* k) {
@@ -278,12 +268,16 @@ int run_bench(const bench_options& opts, const std::atomic<bool>&) {
   std::printf("    exactly-once effects: charge anomalies %zu, email anomalies %zu\n",
               lat_check.charge_anomalies + tput_check.charge_anomalies,
               lat_check.email_anomalies + tput_check.email_anomalies);
-  std::printf("memory: peak RSS %ld MB (this process: node, bench clients%s), current %ld MB\n",
-              rss_kb("VmHWM:") / 1024, mock ? ", mock cluster" : "", rss_kb("VmRSS:") / 1024);
+  std::printf("memory: the node process's peak RSS %ld MB over both runs\n",
+              node_proc.peak_rss_kb() / 1024);
   std::fflush(stdout);
-  n.stop();
-  std::filesystem::remove_all(cfg->data_dir);
-  return 0;
+  int rc = node_proc.stop(std::chrono::seconds{30});
+  if (rc != 0)
+    std::fprintf(stderr, "kastor bench: the node exited with %d (log: %s/node.log)\n", rc,
+                 data_dir.c_str());
+  else
+    std::filesystem::remove_all(data_dir);
+  return rc == 0 ? 0 : 1;
 }
 
 }  // namespace kastor::apps

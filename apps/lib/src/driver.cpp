@@ -63,8 +63,14 @@ drive_result drive_orders(const drive_options& opts) {
         if (!reply || reply->status >= 500) {
           ++out.failed;
         } else if (reply->status == 202) {
-          auto v = boost::json::parse(reply->body);
-          out.accepted.push_back(std::string{v.at("orderId").as_string()});
+          boost::system::error_code ec;
+          auto v = boost::json::parse(reply->body, ec);
+          const auto* id = !ec && v.is_object() ? v.as_object().if_contains("orderId") : nullptr;
+          if (id == nullptr || !id->is_string()) {
+            ++out.failed;  // a 202 without an order id is a broken answer
+            continue;
+          }
+          out.accepted.push_back(std::string{id->as_string()});
           out.accepted_index.push_back(i);
         } else {
           ++out.rejected;
@@ -95,10 +101,14 @@ order_check check_orders(const std::string& host, uint16_t port,
     for (const auto& id : pending) {
       auto reply = client.get("/api/orders/" + id);
       if (reply && reply->status == 200) {
-        auto v = boost::json::parse(reply->body).as_object();
-        if (v.at("status").as_string() == "NOTIFIED") {
+        boost::system::error_code ec;
+        auto v = boost::json::parse(reply->body, ec);
+        const auto* o = !ec && v.is_object() ? &v.as_object() : nullptr;
+        const auto* status = o ? o->if_contains("status") : nullptr;
+        const auto* paid = o ? o->if_contains("paymentStatus") : nullptr;
+        if (status && status->is_string() && status->as_string() == "NOTIFIED") {
           ++out.terminal;
-          payment_status[id] = std::string{v.at("paymentStatus").as_string()};
+          payment_status[id] = paid && paid->is_string() ? std::string{paid->as_string()} : "";
           continue;
         }
       }
@@ -113,8 +123,12 @@ order_check check_orders(const std::string& host, uint16_t port,
       std::this_thread::sleep_for(std::chrono::milliseconds{50});
   }
   out.not_terminal = pending;
-  for (const auto& [id, ps] : payment_status)
-    (ps == "SUCCEEDED" ? out.paid : out.declined)++;
+  for (const auto& [id, ps] : payment_status) {
+    if (ps == "SUCCEEDED")
+      ++out.paid;
+    else if (ps == "DECLINED")
+      ++out.declined;
+  }
   std::vector<std::unique_ptr<actors::jsonl_ledger>> charges, emails;
   for (const auto& p : payment_ledgers)
     charges.push_back(std::make_unique<actors::jsonl_ledger>(p, "orderId"));

@@ -103,7 +103,9 @@ struct node::impl {
     o.low_water = static_cast<size_t>(cfg.mailbox_low_water);
     o.session_timeout_ms = cfg.session_timeout_ms;
     o.fetch_wait_max_ms = cfg.fetch_wait_max_ms;
-    o.dead_letters = producer;
+    // A broadcast view is read afresh by every node on every start: dead
+    // letters from it would be written again and again, so it only logs.
+    o.dead_letters = broadcast ? nullptr : producer;
     return o;
   }
 
@@ -312,7 +314,16 @@ int node::run(const std::atomic<bool>& stop_requested) {
         rc = 1;
         done = true;
       },
-      caf::after(std::chrono::milliseconds{100}) >> [&] { done = stop_requested.load(); });
+      caf::after(std::chrono::milliseconds{100}) >> [&] {
+        if (impl_->producer->fatal()) {
+          impl_->log->error("node={} event=producer_fatal: exiting so that it is restarted",
+                            impl_->cfg.node_id);
+          rc = 1;
+          done = true;
+          return;
+        }
+        done = stop_requested.load();
+      });
   }
   return rc;
 }
@@ -322,12 +333,29 @@ void node::stop() {
   if (p.stopped)
     return;
   p.stopped = true;
+  // 1. No new orders.
   if (p.http)
     p.http->stop();
-  for (auto i = p.mailboxes.rbegin(); i != p.mailboxes.rend(); ++i)
-    i->second->stop();
-  if (p.root)
-    caf::anon_send_exit(p.root, caf::exit_reason::user_shutdown);
+  // 2. Mailboxes take no new records and wait for those in flight (the actors
+  //    and the producer are still running), then commit and leave the groups.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  for (auto i = p.mailboxes.rbegin(); i != p.mailboxes.rend(); ++i) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+    i->second->stop(std::max(left, std::chrono::milliseconds{1}));
+  }
+  // 3. The supervision tree, children in reverse start order; awaited.
+  if (p.root) {
+    caf::scoped_actor self{*p.sys};
+    self->monitor(p.root);
+    self->send_exit(p.root, caf::exit_reason::user_shutdown);
+    self->receive([](caf::down_msg&) {},
+                  caf::after(std::chrono::seconds{15}) >> [&] {
+                    p.log->warn("node={} event=shutdown_timeout: supervision tree still running",
+                                p.cfg.node_id);
+                  });
+  }
+  // 4. Flush what is left, with a deadline, and report it.
   if (p.producer) {
     auto left = p.producer->stop(std::chrono::milliseconds{10000});
     p.log->info("node stopped node={} producer_undelivered={}", p.cfg.node_id, left);

@@ -70,7 +70,8 @@ struct mailbox_stats {
   size_t assigned_partitions = 0;
 };
 
-class kafka_mailbox : public runtime::completion_sink {
+class kafka_mailbox : public runtime::completion_sink,
+                      public std::enable_shared_from_this<kafka_mailbox> {
 public:
   static caf::expected<std::shared_ptr<kafka_mailbox>> make(mailbox_options opts);
   ~kafka_mailbox() override;
@@ -84,12 +85,15 @@ public:
 
   void finished(const runtime::record_meta& m) override;
   void started(const runtime::record_meta& m) override;
+  void clear_suspect() override;
+  bool current(const runtime::record_meta& m) const override;
 
   mailbox_stats stats() const;
 
-  // Stops fetching, stores and commits the finished prefix, leaves the group.
-  // Idempotent.
-  void stop();
+  // Stops taking new records, waits up to `drain` for the records in flight
+  // to finish, then stores and commits the finished prefix and leaves the
+  // group. Idempotent.
+  void stop(std::chrono::milliseconds drain = std::chrono::milliseconds{0});
 
   const mailbox_options& options() const { return opts_; }
 
@@ -111,6 +115,8 @@ private:
   void handle(rd_kafka_message_t* msg);
   void dead_letter(const std::string& key, const std::string& value, header_list headers,
                    const std::string& reason, runtime::record_meta meta);
+  void send_dead_letter(const in_flight_record& rec);
+  void retry_dead_letters();
   void deliver(const in_flight_record& r);
   void drain_completions();
   void store_offsets();
@@ -125,10 +131,12 @@ private:
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stopped_{false};
 
-  // Owned by the poll thread.
+  // Owned by the poll thread (incarnation_ is read by current()).
   std::map<std::pair<std::string, int32_t>, std::unique_ptr<partition_state>> parts_;
-  uint64_t incarnation_ = 1;
+  std::atomic<uint64_t> incarnation_{1};
   bool paused_ = false;
+  std::atomic<bool> draining_{false};
+  std::chrono::steady_clock::time_point next_dead_letter_retry_{};
   caf::actor delivered_to_;
 
   // Shared with other threads.
@@ -136,6 +144,7 @@ private:
   caf::actor target_;
   std::vector<completion> completions_;
   std::optional<completion> last_started_;
+  std::vector<completion> dead_letter_retries_;
   mailbox_stats stats_;
 };
 

@@ -58,6 +58,10 @@ public:
   // Returns how many messages were still undelivered. Idempotent.
   size_t stop(std::chrono::milliseconds deadline);
 
+  // librdkafka raised a fatal error (e.g. the idempotent producer lost its
+  // sequence): every later publish fails; the node must be restarted.
+  bool fatal() const { return fatal_.load(); }
+
   uint64_t delivered() const { return delivered_.load(); }
   uint64_t failed() const { return failed_.load(); }
 
@@ -71,6 +75,7 @@ private:
   std::thread poller_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stopped_{false};
+  std::atomic<bool> fatal_{false};
   std::atomic<uint64_t> seq_{0};
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> failed_{0};

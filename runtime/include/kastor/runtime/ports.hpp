@@ -47,6 +47,16 @@ public:
   // The actor starts handling the record now. If the actor dies before the
   // next started(), this record is the suspect: only its failure count grows.
   virtual void started(const record_meta& m) { (void) m; }
+  // The actor is about to die for a reason that is not the record it handles
+  // (e.g. the broker did not acknowledge a publish): blame no record.
+  virtual void clear_suspect() {}
+  // False for a record delivered before its partition was revoked: another
+  // consumer owns it now, so it must not be handled here. Records that did
+  // not come from a mailbox (incarnation 0) are always current.
+  virtual bool current(const record_meta& m) const {
+    (void) m;
+    return true;
+  }
 };
 
 }  // namespace kastor::runtime

@@ -48,6 +48,8 @@ struct role_context {
 
   template <class T>
   void handle(const record_meta& m, const T& x) const {
+    if (!io.acks->current(m))
+      return;  // revoked meanwhile: its new owner handles it
     if constexpr (requires(State& s) { s.handle(m, x, int64_t{0}); }) {
       io.acks->started(m);
       auto out = state->handle(m, x, io.now_ms());
@@ -100,7 +102,8 @@ caf::behavior role_behavior(caf::event_based_actor* self, std::shared_ptr<State>
     ctx.template delayed<order_created>(),      ctx.template delayed<payment_request>(),
     ctx.template delayed<payment_result>(),     ctx.template delayed<notification_event>(),
     ctx.template delayed<email_sent>(),         ctx.template delayed<order_snapshot>(),
-    [self](publish_failed_atom, const record_meta& m, const std::string& err) {
+    [self, acks = ctx.io.acks](publish_failed_atom, const record_meta& m, const std::string& err) {
+      acks->clear_suspect();  // the broker failed, not this record
       self->quit(make_error(runtime_errc::timeout,
                             "publish for " + m.topic + "/" + std::to_string(m.partition) + "@"
                               + std::to_string(m.offset) + " failed: " + err));

@@ -1,5 +1,5 @@
-// Child processes for system tests: started with fork/exec, stopped by their
-// own pid only (SIGTERM, then SIGKILL after a deadline).
+// Child processes (system tests, `kastor bench`): started with fork/exec,
+// stopped by their own pid only (SIGTERM, then SIGKILL after a deadline).
 #pragma once
 
 #include <signal.h>
@@ -10,12 +10,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
-namespace kastor::test {
+namespace kastor::apps {
 
 class child_process {
 public:
@@ -64,6 +65,20 @@ public:
     return exit_code_.value_or(-1);
   }
 
+  // Peak resident memory in kB (VmHWM), -1 once it has exited.
+  long peak_rss_kb() const {
+    FILE* f = std::fopen(("/proc/" + std::to_string(pid_) + "/status").c_str(), "r");
+    if (f == nullptr)
+      return -1;
+    char line[256];
+    long kb = -1;
+    while (std::fgets(line, sizeof(line), f) != nullptr)
+      if (std::sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+        break;
+    std::fclose(f);
+    return kb;
+  }
+
   // The exit code if it has exited by itself.
   std::optional<int> exited() {
     if (!exit_code_)
@@ -110,4 +125,4 @@ inline std::string run_capture(const std::string& cmd) {
   return out;
 }
 
-}  // namespace kastor::test
+}  // namespace kastor::apps
