@@ -166,6 +166,7 @@ void kafka_mailbox::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_
       rd_kafka_commit(rk_.get(), nullptr, 0);
     ++incarnation_;
     parts_.clear();
+    in_flight_ = 0;
     rd_kafka_resume_partitions(rk_.get(), parts);  // clear our pause for the next owner here
     rd_kafka_assign(rk_.get(), nullptr);
     log()->info("mailbox group={} event=revoked partitions={} reason={}", opts_.group_id,
@@ -183,13 +184,20 @@ void kafka_mailbox::run() {
     store_offsets();
     apply_backpressure();
     retry_dead_letters();
-    if (auto* msg = rd_kafka_consumer_poll(rk_.get(), 20)) {
+    // Take what librdkafka has queued (up to a batch) before the next round of
+    // housekeeping; wait only for the first record.
+    for (int n = 0; n < 500 && !stopping_.load(); ++n) {
+      auto* msg = rd_kafka_consumer_poll(rk_.get(), n == 0 ? 20 : 0);
+      if (msg == nullptr)
+        break;
       message_ptr guard{msg};
       if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR)
         handle(msg);
       else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
         log()->warn("mailbox group={} consume error={}", opts_.group_id,
                     rd_kafka_message_errstr(msg));
+      if (!paused_ && in_flight_ >= opts_.high_water)
+        break;  // let backpressure act
     }
     forward_logs(rk_.get(), log_queue_);
   }
@@ -208,8 +216,8 @@ void kafka_mailbox::handle(rd_kafka_message_t* msg) {
   std::string_view key{msg->key ? static_cast<const char*>(msg->key) : "", msg->key_len};
   std::string_view value{msg->payload ? static_cast<const char*>(msg->payload) : "", msg->len};
   auto ts = rd_kafka_message_timestamp(msg, nullptr);
-  auto decoded = decode_record(topic, msg->partition, msg->offset, key, value,
-                               read_headers(msg), ts);
+  auto headers = read_headers(msg);
+  auto decoded = decode_record(topic, msg->partition, msg->offset, key, value, headers, ts);
   {
     std::lock_guard<std::mutex> guard{mtx_};
     ++stats_.received;
@@ -221,7 +229,7 @@ void kafka_mailbox::handle(rd_kafka_message_t* msg) {
     meta.offset = msg->offset;
     meta.key = std::string{key};
     meta.incarnation = incarnation_;
-    dead_letter(std::string{key}, std::string{value}, read_headers(msg),
+    dead_letter(std::string{key}, std::string{value}, std::move(headers),
                 runtime::describe(decoded.error()), std::move(meta));
     return;
   }
@@ -230,7 +238,8 @@ void kafka_mailbox::handle(rd_kafka_message_t* msg) {
   rec.meta = std::move(decoded->meta);
   rec.message = std::move(decoded->message);
   rec.raw_value = std::string{value};
-  rec.raw_headers = read_headers(msg);
+  rec.raw_headers = std::move(headers);
+  ++in_flight_;
   deliver(rec);
 }
 
@@ -375,6 +384,7 @@ void kafka_mailbox::drain_completions() {
     if (it != parts_.end() && it->second->in_flight.erase(c.offset) > 0)
       ++n;
   }
+  in_flight_ = in_flight_count();
   std::lock_guard<std::mutex> guard{mtx_};
   stats_.finished += n;
   stats_.in_flight = in_flight_count();

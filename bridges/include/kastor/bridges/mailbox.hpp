@@ -135,6 +135,7 @@ private:
   std::map<std::pair<std::string, int32_t>, std::unique_ptr<partition_state>> parts_;
   std::atomic<uint64_t> incarnation_{1};
   bool paused_ = false;
+  size_t in_flight_ = 0;  // in_flight_count() as of the last drain, plus records since
   std::atomic<bool> draining_{false};
   std::chrono::steady_clock::time_point next_dead_letter_retry_{};
   caf::actor delivered_to_;
