@@ -35,6 +35,7 @@ protected:
     cfg->http_port = 0;
     cfg->data_dir = data_dir_.string();
     cfg->session_timeout_ms = 6000;
+    cfg->fetch_wait_max_ms = 5;  // the mock does not wake a waiting fetch
     cfg->log_level = "warn";
     auto n = apps::node::start(*cfg);
     ASSERT_TRUE(n) << runtime::describe(n.error());

@@ -100,7 +100,7 @@ double raw_kafka(const std::string& brokers, int records, int bytes) {
 
 // (b) Through kastor's bridge: a source actor publishes payment requests, a
 // mailbox delivers them to a sink actor that finishes each one.
-double through_bridge(const std::string& brokers, int records, int bytes) {
+double through_bridge(const std::string& brokers, int records, int bytes, int fetch_wait_ms) {
   caf::actor_system_config cfg;
   runtime::register_message_types(cfg);
   caf::actor_system sys{cfg};
@@ -114,6 +114,7 @@ double through_bridge(const std::string& brokers, int records, int bytes) {
   mo.brokers = brokers;
   mo.group_id = "kastor-bench-bridge-" + std::to_string(getpid());
   mo.topics = {std::string{bridges::topic_payment_requests} + ".bench"};
+  mo.fetch_wait_max_ms = fetch_wait_ms;
   mo.high_water = 100000;
   mo.low_water = 50000;
   mo.extra = {{"auto.offset.reset", "latest"}};
@@ -203,7 +204,7 @@ int run_bench(const bench_options& opts, const std::atomic<bool>&) {
   std::printf("(a) raw librdkafka produce+consume: %.0f records/s (%d records of %d bytes)\n", a,
               opts.records, opts.record_bytes);
   std::fflush(stdout);
-  double b = through_bridge(brokers, opts.records, opts.record_bytes);
+  double b = through_bridge(brokers, opts.records, opts.record_bytes, mock ? 5 : 100);
   std::printf("(b) actor -> bridge -> Kafka -> bridge -> actor: %.0f records/s\n", b);
   std::printf("    ratio (b)/(a): %.2f\n", a > 0 ? b / a : 0.0);
   std::fflush(stdout);
@@ -216,7 +217,8 @@ int run_bench(const bench_options& opts, const std::atomic<bool>&) {
     {self_exe(), "node", "--brokers", brokers, "--http", "127.0.0.1:" + std::to_string(port),
      "--node-id", "bench", "--data-dir", data_dir, "--log-level", "warn", "--set",
      "group.prefix=kastor-bench-" + std::to_string(getpid()), "--set", "http.threads=2", "--set",
-     std::string{"kafka.session-timeout-ms="} + (mock ? "6000" : "10000")},
+     std::string{"kafka.session-timeout-ms="} + (mock ? "6000" : "10000"), "--set",
+     std::string{"kafka.fetch-wait-max-ms="} + (mock ? "5" : "100")},
     data_dir + "/node.log"};
   http_client client{"127.0.0.1", port};
   bool ready = false;

@@ -93,8 +93,10 @@ int run_demo(demo_options opts, const std::atomic<bool>& stop) {
     }
   auto& cfg = opts.node;
   cfg.brokers = (*mock)->bootstrap();
-  // The mock cluster makes later group joins wait session.timeout.ms - 1 s.
+  // The mock cluster makes later group joins wait session.timeout.ms - 1 s,
+  // and does not wake a waiting fetch when data arrives.
   cfg.session_timeout_ms = std::min(cfg.session_timeout_ms, 6000);
+  cfg.fetch_wait_max_ms = std::min(cfg.fetch_wait_max_ms, 5);
   if (cfg.data_dir == runtime::node_config{}.data_dir) {
     char tmpl[] = "/tmp/kastor-demo.XXXXXX";
     if (mkdtemp(tmpl) == nullptr) {

@@ -47,7 +47,7 @@ struct mailbox_options {
   size_t high_water = 2000;
   size_t low_water = 1000;
   int session_timeout_ms = 10000;
-  int fetch_wait_max_ms = 10;
+  int fetch_wait_max_ms = 100;  // see node_config; 5 on the mock cluster
   std::string client_id = "kastor";
   // A record whose handling actor died this many times while handling it
   // (not merely while it waited in the actor's queue) goes to `<topic>.dlq`
