@@ -100,17 +100,19 @@ void jsonl_ledger::catch_up() {
   // indexed like any line (skipped when invalid) and the next append starts
   // with '\n' so its own line is not glued to it.
   std::string_view rest(data);
+  int64_t at = read_pos_;
   while (!rest.empty()) {
     auto nl = rest.find('\n');
     auto line = rest.substr(0, nl);
-    index_line(line);
+    index_line(line, at);
+    at += static_cast<int64_t>(line.size()) + 1;
     rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
   }
   ends_torn_ = data.back() != '\n';
   read_pos_ += static_cast<int64_t>(data.size());
 }
 
-bool jsonl_ledger::index_line(std::string_view line) {
+bool jsonl_ledger::index_line(std::string_view line, int64_t offset) {
   if (line.empty())
     return false;  // blank, or the '\n' that terminated a torn line
   auto obj = detail::parse_object(line);
@@ -126,7 +128,12 @@ bool jsonl_ledger::index_line(std::string_view line) {
   std::string key(k->as_string());
   auto [it, fresh] = index_.try_emplace(key);
   if (fresh) {
-    it->second.line = std::string(line);
+    if (offset >= 0) {
+      it->second.offset = offset;
+      it->second.length = static_cast<uint32_t>(line.size());
+    } else {
+      it->second.line = std::string(line);
+    }
     order_.push_back(key);
   }
   ++it->second.count;
@@ -138,7 +145,20 @@ std::optional<std::string> jsonl_ledger::find(const std::string& key) {
     auto it = index_.find(key);
     if (it == index_.end())
       return std::nullopt;
-    return it->second.line;
+    if (it->second.offset < 0)
+      return it->second.line;
+    std::string line(it->second.length, '\0');
+    size_t got = 0;
+    while (got < line.size()) {
+      ssize_t n = ::pread(fd_, line.data() + got, line.size() - got,
+                          static_cast<off_t>(it->second.offset + static_cast<int64_t>(got)));
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        throw io_error("cannot read back a line of", path_);
+      got += static_cast<size_t>(n);
+    }
+    return line;
   });
 }
 
@@ -176,12 +196,13 @@ bool jsonl_ledger::append_if_absent(const std::string& key, const std::string& j
           errno = EIO;
         throw io_error("cannot append to", path_);
       }
-      index_line(json_line);
+      // Under the lock, after catch_up, the file ended at read_pos_.
+      index_line(json_line, read_pos_ + (ends_torn_ ? 1 : 0));
       read_pos_ += n;  // after indexing: if that threw, catch_up re-reads the line
       ends_torn_ = false;
       return true;
     }
-    index_line(json_line);
+    index_line(json_line, -1);
     return true;
   });
 }

@@ -205,6 +205,8 @@ TEST(JsonlLedger, TornLastLineIsIgnoredAndDoesNotSwallowTheNextAppend) {
   EXPECT_EQ(ledger.skipped_lines(), 1u);
   // And o-3 can be recorded; its line is intact, not glued to the torn bytes
   ASSERT_TRUE(ledger.append_if_absent("o-3", line_for("o-3", "retry")));
+  EXPECT_EQ(ledger.find("o-3"), line_for("o-3", "retry"));  // read back from the file
+  EXPECT_EQ(ledger.find("o-2"), line_for("o-2"));
   jsonl_ledger reopened(path, "orderId");
   EXPECT_EQ(reopened.find("o-3"), line_for("o-3", "retry"));
   EXPECT_EQ(reopened.count("o-3"), 1u);
@@ -221,6 +223,7 @@ TEST(JsonlLedger, TornLineTerminatedByAnotherLedgerIsReadConsistently) {
   jsonl_ledger b(path, "orderId");
   // When a appends (terminating the torn line first)
   ASSERT_TRUE(a.append_if_absent("o-2", line_for("o-2", "a")));
+  EXPECT_EQ(a.find("o-2"), line_for("o-2", "a"));
   // Then b reads a's line as it was written, and the torn line stays skipped
   EXPECT_EQ(b.find("o-2"), line_for("o-2", "a"));
   EXPECT_EQ(b.count("o-2"), 1u);

@@ -61,15 +61,21 @@ public:
   const std::string& key_field() const { return key_field_; }
 
 private:
+  // Where the first line with a key is: in the file (offset and length, read
+  // back on find(), so memory does not grow with line sizes), or, for an
+  // in-memory ledger, the line itself.
   struct entry {
-    std::string line;  // the first line with this key
+    int64_t offset = -1;
+    uint32_t length = 0;
+    std::string line;  // in-memory ledgers only
     size_t count = 0;  // how many lines carry this key
   };
 
   // Reads lines others appended since read_pos_. Caller holds mu_ and a flock.
   void catch_up();
-  // Indexes one complete line; false when it is skipped.
-  bool index_line(std::string_view line);
+  // Indexes one complete line found at `offset` of the file (-1: in memory);
+  // false when it is skipped.
+  bool index_line(std::string_view line, int64_t offset);
   // Runs `f` holding flock(op) when there is a file.
   template <class F>
   auto locked(int op, F&& f);
