@@ -52,7 +52,7 @@ drive_result drive_orders(const drive_options& opts) {
       http_client client{opts.host, opts.port};
       for (;;) {
         int k = next.fetch_add(1);
-        if (k >= opts.orders)
+        if (k >= opts.orders || (opts.stop && opts.stop->load()))
           return;
         if (opts.rate > 0)  // open-loop pacing: order k is due at k / rate
           std::this_thread::sleep_until(start + std::chrono::microseconds{
@@ -88,7 +88,8 @@ order_check check_orders(const std::string& host, uint16_t port,
                          const std::vector<std::string>& payment_ledgers,
                          const std::vector<std::string>& email_outboxes,
                          std::chrono::milliseconds deadline,
-                         const std::function<void(size_t)>& progress) {
+                         const std::function<void(size_t)>& progress,
+                         const std::atomic<bool>* stop) {
   order_check out;
   http_client client{host, port};
   std::vector<std::string> pending = ids;
@@ -96,7 +97,8 @@ order_check check_orders(const std::string& host, uint16_t port,
   auto until = std::chrono::steady_clock::now() + deadline;
   auto last_progress = std::chrono::steady_clock::now();
   std::map<std::string, std::string> payment_status;
-  while (!pending.empty() && std::chrono::steady_clock::now() < until) {
+  while (!pending.empty() && std::chrono::steady_clock::now() < until
+         && !(stop && stop->load())) {
     std::vector<std::string> still;
     for (const auto& id : pending) {
       auto reply = client.get("/api/orders/" + id);

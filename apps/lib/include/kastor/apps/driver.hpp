@@ -2,6 +2,7 @@
 // used by `kastor demo --orders N`, `kastor bench` and the system tests.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -24,6 +25,7 @@ struct drive_options {
   int concurrency = 16;
   double rate = 0;  // orders/s offered in total; 0: as fast as the gateway answers
   int first = 0;    // index of the first sample order
+  const std::atomic<bool>* stop = nullptr;  // set: no more orders are sent
 };
 
 struct drive_result {
@@ -58,6 +60,7 @@ order_check check_orders(const std::string& host, uint16_t port,
                          const std::vector<std::string>& payment_ledgers,
                          const std::vector<std::string>& email_outboxes,
                          std::chrono::milliseconds deadline,
-                         const std::function<void(size_t)>& progress = {});
+                         const std::function<void(size_t)>& progress = {},
+                         const std::atomic<bool>* stop = nullptr);
 
 }  // namespace kastor::apps
