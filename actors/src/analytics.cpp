@@ -240,20 +240,20 @@ std::string analytics_book::report_json(int64_t now_ms) const {
 
 std::string to_json(const analytics_totals& t) {
   auto latency = detail::object_writer{}
-                     .num("p50", t.latency.p50_ms)
-                     .num("p95", t.latency.p95_ms)
-                     .num("p99", t.latency.p99_ms)
-                     .num("count", t.latency.count)
+                     .integer("p50", t.latency.p50_ms)
+                     .integer("p95", t.latency.p95_ms)
+                     .integer("p99", t.latency.p99_ms)
+                     .integer("count", t.latency.count)
                      .done();
   return detail::object_writer{}
-      .num("orders", t.orders)
+      .integer("orders", t.orders)
       .money("revenue", t.revenue_cents)
-      .num("paymentsSucceeded", t.payments_succeeded)
-      .num("paymentsDeclined", t.payments_declined)
+      .integer("paymentsSucceeded", t.payments_succeeded)
+      .integer("paymentsDeclined", t.payments_declined)
       .raw("paymentSuccessRate", t.payment_success_rate
                                      ? detail::double_text(*t.payment_success_rate)
                                      : std::string("null"))
-      .num("emailsSent", t.emails_sent)
+      .integer("emailsSent", t.emails_sent)
       .raw("latencyMs", latency)
       .done();
 }

@@ -76,14 +76,14 @@ std::vector<rt::any_message> email_service::handle(const rt::record_meta&,
   if (!recorded) {
     auto mail = render_email(msg);
     auto line = detail::object_writer{}
-                    .str("emailKey", key)
-                    .str("orderId", msg.order_id)
-                    .str("customerId", msg.customer_id)
-                    .str("kind", msg.type)
-                    .str("to", mail.to)
-                    .str("subject", mail.subject)
-                    .str("body", mail.body)
-                    .num("sentAt", now_ms)
+                    .text("emailKey", key)
+                    .text("orderId", msg.order_id)
+                    .text("customerId", msg.customer_id)
+                    .text("kind", msg.type)
+                    .text("to", mail.to)
+                    .text("subject", mail.subject)
+                    .text("body", mail.body)
+                    .integer("sentAt", now_ms)
                     .done();
     if (outbox_->append_if_absent(key, line))
       recorded = std::move(line);

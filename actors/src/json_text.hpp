@@ -12,9 +12,12 @@
 
 #include <boost/json.hpp>
 
+#include "kastor/runtime/json_text.hpp"
+
 namespace kastor::actors::detail {
 
 // Integer cents as a decimal with two places: 9998 -> "99.98", -5 -> "-0.05".
+// Money for people to read (email bodies, messages): always two decimals.
 inline std::string money_text(int64_t cents) {
   // Unsigned magnitude, so INT64_MIN has one too.
   uint64_t mag = cents < 0 ? uint64_t{0} - static_cast<uint64_t>(cents)
@@ -28,11 +31,6 @@ inline std::string money_text(int64_t cents) {
 }
 
 // A JSON string literal, escaped.
-inline std::string quote(std::string_view s) {
-  return boost::json::serialize(boost::json::string_view{s.data(), s.size()});
-}
-
-// The shortest text that reads back as the same double ("0.9", "1").
 inline std::string double_text(double d) {
   char buf[64];
   auto res = std::to_chars(buf, buf + sizeof(buf), d);
@@ -40,39 +38,10 @@ inline std::string double_text(double d) {
 }
 
 // Builds one JSON object as text, fields in insertion order.
-class object_writer {
-public:
-  object_writer& str(std::string_view name, std::string_view value) {
-    return raw(name, quote(value));
-  }
-  object_writer& num(std::string_view name, int64_t value) {
-    return raw(name, std::to_string(value));
-  }
-  object_writer& num(std::string_view name, uint64_t value) {
-    return raw(name, std::to_string(value));
-  }
-  object_writer& money(std::string_view name, int64_t cents) {
-    return raw(name, money_text(cents));
-  }
-  // `json` must already be valid JSON text (a nested object, a number, null).
-  object_writer& raw(std::string_view name, std::string_view json) {
-    text_ += text_.size() == 1 ? "" : ",";
-    text_ += quote(name);
-    text_ += ':';
-    text_ += json;
-    return *this;
-  }
-  // Closes the object and hands the text out; the writer is spent afterwards.
-  std::string done() {
-    text_ += '}';
-    return std::move(text_);
-  }
+// JSON objects are written with runtime::json_object_writer (one writer for
+// every JSON kastor produces).
+using object_writer = runtime::json_object_writer;
 
-private:
-  std::string text_ = "{";
-};
-
-// Parses one line; nullopt unless it is a JSON object.
 inline std::optional<boost::json::object> parse_object(std::string_view line) {
   boost::json::error_code ec;
   auto v = boost::json::parse(boost::json::string_view{line.data(), line.size()}, ec);

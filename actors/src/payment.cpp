@@ -22,14 +22,14 @@ namespace {
 
 std::string charge_line(const rt::payment_result& r) {
   return detail::object_writer{}
-      .str("orderId", r.order_id)
-      .str("customerId", r.customer_id)
+      .text("orderId", r.order_id)
+      .text("customerId", r.customer_id)
       .money("amount", r.total_cents)
-      .num("amountCents", r.total_cents)
-      .str("status", r.status)
-      .str("reason", r.reason)
-      .str("transactionId", r.transaction_id)
-      .num("at", r.processed_at_ms)
+      .integer("amountCents", r.total_cents)
+      .text("status", r.status)
+      .text("reason", r.reason)
+      .text("transactionId", r.transaction_id)
+      .integer("at", r.processed_at_ms)
       .done();
 }
 

@@ -13,11 +13,13 @@
 #include <boost/json/value.hpp>
 
 #include "kastor/bridges/routes.hpp"
+#include "kastor/runtime/json_text.hpp"
 
 namespace kastor::bridges {
 
 namespace json = boost::json;
 using runtime::any_message;
+using runtime::format_cents;
 using runtime::bridge_errc;
 
 namespace {
@@ -26,79 +28,6 @@ namespace {
 
 // Seed services are Node.js; printing like JSON.stringify keeps kastor's
 // records indistinguishable from theirs (and byte-stable for equal messages).
-
-void append_hex_escape(std::string& out, unsigned char c) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out += "\\u00";
-  out += hex[c >> 4];
-  out += hex[c & 0x0F];
-}
-
-// Length of the well-formed UTF-8 sequence starting at s[i], or 0 if the bytes
-// there are not one (RFC 3629: no overlongs, no surrogates, max U+10FFFF).
-size_t utf8_sequence_length(std::string_view s, size_t i) {
-  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  auto in = [](unsigned char c, unsigned char lo, unsigned char hi) {
-    return c >= lo && c <= hi;
-  };
-  const auto c = byte(i);
-  const size_t left = s.size() - i;
-  if (in(c, 0xC2, 0xDF))
-    return left >= 2 && in(byte(i + 1), 0x80, 0xBF) ? 2 : 0;
-  if (in(c, 0xE0, 0xEF)) {
-    if (left < 3)
-      return 0;
-    const unsigned char lo = c == 0xE0 ? 0xA0 : 0x80;
-    const unsigned char hi = c == 0xED ? 0x9F : 0xBF;
-    return in(byte(i + 1), lo, hi) && in(byte(i + 2), 0x80, 0xBF) ? 3 : 0;
-  }
-  if (in(c, 0xF0, 0xF4)) {
-    if (left < 4)
-      return 0;
-    const unsigned char lo = c == 0xF0 ? 0x90 : 0x80;
-    const unsigned char hi = c == 0xF4 ? 0x8F : 0xBF;
-    return in(byte(i + 1), lo, hi) && in(byte(i + 2), 0x80, 0xBF)
-               && in(byte(i + 3), 0x80, 0xBF)
-             ? 4
-             : 0;
-  }
-  return 0;
-}
-
-void append_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-          if (c < 0x20)
-            append_hex_escape(out, c);
-          else
-            out += static_cast<char>(c);
-      }
-      ++i;
-      continue;
-    }
-    if (auto n = utf8_sequence_length(s, i); n > 0) {
-      out.append(s.substr(i, n));
-      i += n;
-    } else {
-      // A std::string may hold any bytes; a JSON text must be UTF-8. Replace
-      // the byte as a UTF-8 decoder would, so consumers never get invalid JSON.
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  out += '"';
-}
 
 template <class Integer>
 void append_integer(std::string& out, Integer v) {
@@ -170,7 +99,7 @@ void append_value(std::string& out, const json::value& v) {
     case json::kind::double_: append_double(out, v.get_double()); break;
     case json::kind::string: {
       const auto& s = v.get_string();
-      append_string(out, std::string_view{s.data(), s.size()});
+      runtime::append_json_string(out, std::string_view{s.data(), s.size()});
       break;
     }
     case json::kind::array: {
@@ -192,7 +121,7 @@ void append_value(std::string& out, const json::value& v) {
         if (!first)
           out += ',';
         first = false;
-        append_string(out, std::string_view{kv.key().data(), kv.key().size()});
+        runtime::append_json_string(out, std::string_view{kv.key().data(), kv.key().size()});
         out += ':';
         append_value(out, kv.value());
       }
@@ -204,67 +133,11 @@ void append_value(std::string& out, const json::value& v) {
 
 // -- Encoding ------------------------------------------------------------------
 
-// Writes one JSON object field by field. Money goes out as the exact decimal
-// of its cents (format_cents), never through a double.
-class object_writer {
-public:
-  explicit object_writer(std::string& out) : out_(out) {
-    out_ += '{';
-  }
-
-  object_writer& text(std::string_view key, std::string_view v) {
-    name(key);
-    append_string(out_, v);
-    return *this;
-  }
-
-  object_writer& integer(std::string_view key, int64_t v) {
-    name(key);
-    append_integer(out_, v);
-    return *this;
-  }
-
-  object_writer& money(std::string_view key, int64_t cents) {
-    name(key);
-    out_ += format_cents(cents);
-    return *this;
-  }
-
-  template <class T, class F>
-  object_writer& array(std::string_view key, const std::vector<T>& xs, F write_element) {
-    name(key);
-    out_ += '[';
-    for (size_t i = 0; i < xs.size(); ++i) {
-      if (i > 0)
-        out_ += ',';
-      write_element(out_, xs[i]);
-    }
-    out_ += ']';
-    return *this;
-  }
-
-  void close() {
-    out_ += '}';
-  }
-
-private:
-  void name(std::string_view key) {
-    if (!first_)
-      out_ += ',';
-    first_ = false;
-    append_string(out_, key);
-    out_ += ':';
-  }
-
-  std::string& out_;
-  bool first_ = true;
-};
-
 // Field order is the seed 002 order (orderId first); every field is always
 // written, so equal messages give equal bytes.
 
 void write(std::string& out, const runtime::order_item& x) {
-  object_writer(out)
+  runtime::json_object_writer(out)
     .text("productId", x.product_id)
     .text("name", x.name)
     .money("price", x.price_cents)
@@ -274,7 +147,7 @@ void write(std::string& out, const runtime::order_item& x) {
 }
 
 void write(std::string& out, const runtime::order_created& x) {
-  object_writer(out)
+  runtime::json_object_writer(out)
     .text("orderId", x.order_id)
     .text("customerId", x.customer_id)
     .array("items", x.items,
@@ -286,7 +159,7 @@ void write(std::string& out, const runtime::order_created& x) {
 }
 
 void write(std::string& out, const runtime::payment_request& x) {
-  object_writer(out)
+  runtime::json_object_writer(out)
     .text("orderId", x.order_id)
     .text("customerId", x.customer_id)
     .money("totalAmount", x.total_cents)
@@ -294,7 +167,7 @@ void write(std::string& out, const runtime::payment_request& x) {
 }
 
 void write(std::string& out, const runtime::payment_result& x) {
-  object_writer(out)
+  runtime::json_object_writer(out)
     .text("orderId", x.order_id)
     .text("customerId", x.customer_id)
     .money("totalAmount", x.total_cents)
@@ -306,7 +179,7 @@ void write(std::string& out, const runtime::payment_result& x) {
 }
 
 void write(std::string& out, const runtime::notification_event& x) {
-  object_writer(out)
+  runtime::json_object_writer(out)
     .text("orderId", x.order_id)
     .text("customerId", x.customer_id)
     .text("type", x.type)
@@ -316,7 +189,7 @@ void write(std::string& out, const runtime::notification_event& x) {
 }
 
 void write(std::string& out, const runtime::email_sent& x) {
-  object_writer(out)
+  runtime::json_object_writer(out)
     .text("orderId", x.order_id)
     .text("customerId", x.customer_id)
     .text("kind", x.kind)
@@ -325,7 +198,7 @@ void write(std::string& out, const runtime::email_sent& x) {
 }
 
 void write(std::string& out, const runtime::order_snapshot& x) {
-  object_writer(out)
+  runtime::json_object_writer(out)
     .text("orderId", x.order_id)
     .text("customerId", x.customer_id)
     .money("totalAmount", x.total_cents)
@@ -779,21 +652,6 @@ std::string to_json_text(const json::value& v) {
   return out;
 }
 
-std::string format_cents(int64_t cents) {
-  // Through unsigned arithmetic so that INT64_MIN has a magnitude too.
-  const bool negative = cents < 0;
-  const uint64_t magnitude
-    = negative ? uint64_t{0} - static_cast<uint64_t>(cents) : static_cast<uint64_t>(cents);
-  std::string out = negative ? "-" : "";
-  append_integer(out, magnitude / 100);
-  if (const auto fraction = magnitude % 100; fraction != 0) {
-    out += '.';
-    out += static_cast<char>('0' + fraction / 10);
-    if (fraction % 10 != 0)
-      out += static_cast<char>('0' + fraction % 10);
-  }
-  return out;
-}
 
 std::optional<int64_t> cents_from_json_number(double v) {
   if (!std::isfinite(v))

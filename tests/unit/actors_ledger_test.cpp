@@ -16,6 +16,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.hpp"
 #include "kastor/actors/ledger.hpp"
 
 namespace fs = std::filesystem;
@@ -24,24 +25,7 @@ using kastor::actors::jsonl_ledger;
 namespace {
 
 // A fresh directory under the system temp dir, removed with everything in it.
-class temp_dir {
-public:
-  temp_dir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("kastor-actors-ledger-" + std::to_string(::getpid()) + "-" +
-             std::to_string(rd()) + "-" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-  fs::path path_;
-};
+using kastor::test::temp_dir;
 
 std::string line_for(const std::string& key, const std::string& extra = "x") {
   return R"({"orderId":")" + key + R"(","note":")" + extra + R"("})";

@@ -16,6 +16,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.hpp"
 #include "kastor/actors/payment.hpp"
 
 namespace fs = std::filesystem;
@@ -26,24 +27,7 @@ using kastor::actors::payment_service;
 
 namespace {
 
-class temp_dir {
-public:
-  temp_dir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("kastor-actors-payment-" + std::to_string(::getpid()) + "-" +
-             std::to_string(rd()) + "-" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-  fs::path path_;
-};
+using kastor::test::temp_dir;
 
 rt::record_meta meta(int attempt = 1) {
   rt::record_meta m;

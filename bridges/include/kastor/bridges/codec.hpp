@@ -19,6 +19,7 @@
 #include <caf/expected.hpp>
 
 #include "kastor/runtime/errors.hpp"
+#include "kastor/runtime/json_text.hpp"
 #include "kastor/runtime/messages.hpp"
 
 namespace kastor::bridges {
@@ -78,7 +79,7 @@ caf::expected<decoded> decode_record(std::string_view topic, int32_t partition,
 
 // Money: integer cents <-> the wire's decimal number. Parsing rejects
 // non-numbers, NaN/inf and more than two decimals.
-std::string format_cents(int64_t cents);  // 9998 -> "99.98", 150 -> "1.5", 100 -> "1"
+using runtime::format_cents;  // 9998 -> "99.98", 150 -> "1.5", 100 -> "1"
 std::optional<int64_t> cents_from_json_number(double v);
 
 }  // namespace kastor::bridges

@@ -1,0 +1,131 @@
+#include "kastor/runtime/json_text.hpp"
+
+namespace kastor::runtime {
+
+namespace {
+
+void append_hex_escape(std::string& out, unsigned char c) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += "\\u00";
+  out += hex[c >> 4];
+  out += hex[c & 0x0F];
+}
+
+// Length of the well-formed UTF-8 sequence starting at s[i], or 0 if the bytes
+// there are not one (RFC 3629: no overlongs, no surrogates, max U+10FFFF).
+size_t utf8_sequence_length(std::string_view s, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  auto in = [](unsigned char c, unsigned char lo, unsigned char hi) {
+    return c >= lo && c <= hi;
+  };
+  const auto c = byte(i);
+  const size_t left = s.size() - i;
+  if (in(c, 0xC2, 0xDF))
+    return left >= 2 && in(byte(i + 1), 0x80, 0xBF) ? 2 : 0;
+  if (in(c, 0xE0, 0xEF)) {
+    if (left < 3)
+      return 0;
+    const unsigned char lo = c == 0xE0 ? 0xA0 : 0x80;
+    const unsigned char hi = c == 0xED ? 0x9F : 0xBF;
+    return in(byte(i + 1), lo, hi) && in(byte(i + 2), 0x80, 0xBF) ? 3 : 0;
+  }
+  if (in(c, 0xF0, 0xF4)) {
+    if (left < 4)
+      return 0;
+    const unsigned char lo = c == 0xF0 ? 0x90 : 0x80;
+    const unsigned char hi = c == 0xF4 ? 0x8F : 0xBF;
+    return in(byte(i + 1), lo, hi) && in(byte(i + 2), 0x80, 0xBF)
+               && in(byte(i + 3), 0x80, 0xBF)
+             ? 4
+             : 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+          if (c < 0x20)
+            append_hex_escape(out, c);
+          else
+            out += static_cast<char>(c);
+      }
+      ++i;
+      continue;
+    }
+    if (auto n = utf8_sequence_length(s, i); n > 0) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      // A std::string may hold any bytes; a JSON text must be UTF-8. Replace
+      // the byte as a UTF-8 decoder would, so consumers never get invalid JSON.
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  out += '"';
+}
+
+
+std::string format_cents(int64_t cents) {
+  // Through unsigned arithmetic so that INT64_MIN has a magnitude too.
+  const bool negative = cents < 0;
+  const uint64_t magnitude
+    = negative ? uint64_t{0} - static_cast<uint64_t>(cents) : static_cast<uint64_t>(cents);
+  std::string out = negative ? "-" : "";
+  out += std::to_string(magnitude / 100);
+  if (const auto fraction = magnitude % 100; fraction != 0) {
+    out += '.';
+    out += static_cast<char>('0' + fraction / 10);
+    if (fraction % 10 != 0)
+      out += static_cast<char>('0' + fraction % 10);
+  }
+  return out;
+}
+
+void json_object_writer::name(std::string_view key) {
+  if (!first_)
+    *out_ += ',';
+  first_ = false;
+  append_json_string(*out_, key);
+  *out_ += ':';
+}
+
+json_object_writer& json_object_writer::text(std::string_view key, std::string_view value) {
+  name(key);
+  append_json_string(*out_, value);
+  return *this;
+}
+
+json_object_writer& json_object_writer::integer(std::string_view key, int64_t value) {
+  name(key);
+  *out_ += std::to_string(value);
+  return *this;
+}
+
+json_object_writer& json_object_writer::money(std::string_view key, int64_t cents) {
+  name(key);
+  *out_ += format_cents(cents);
+  return *this;
+}
+
+json_object_writer& json_object_writer::raw(std::string_view key, std::string_view json) {
+  name(key);
+  *out_ += json;
+  return *this;
+}
+
+}  // namespace kastor::runtime
