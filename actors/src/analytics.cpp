@@ -1,5 +1,7 @@
 #include "kastor/actors/analytics.hpp"
 
+#include "checks.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -89,11 +91,6 @@ int64_t log_linear_histogram::percentile(double p) const {
 
 namespace {
 
-void require_id(const std::string& id, const char* what) {
-  if (id.empty())
-    throw std::invalid_argument(std::string(what) + " without orderId");
-}
-
 void finish_rate(analytics_totals& t) {
   auto n = t.payments_succeeded + t.payments_declined;
   if (n == 0)
@@ -111,7 +108,7 @@ void finish_rate(analytics_totals& t) {
 std::vector<rt::any_message> analytics_book::handle(const rt::record_meta&,
                                                     const rt::order_created& msg,
                                                     int64_t now_ms) {
-  require_id(msg.order_id, "order_created");
+  detail::require_id(msg.order_id, "order_created");
   expire(now_ms);
   auto f = orders_[msg.order_id];
   if (!f.created) {
@@ -127,11 +124,7 @@ std::vector<rt::any_message> analytics_book::handle(const rt::record_meta&,
 std::vector<rt::any_message> analytics_book::handle(const rt::record_meta&,
                                                     const rt::payment_result& msg,
                                                     int64_t now_ms) {
-  require_id(msg.order_id, "payment_result");
-  const bool ok = msg.status == rt::payment_succeeded;
-  if (!ok && msg.status != rt::payment_declined)
-    throw std::invalid_argument("payment_result for order " + msg.order_id +
-                                " has unknown status '" + msg.status + "'");
+  const bool ok = detail::payment_ok(msg);
   expire(now_ms);
   auto f = orders_[msg.order_id];
   if (!f.paid) {
@@ -146,7 +139,7 @@ std::vector<rt::any_message> analytics_book::handle(const rt::record_meta&,
 std::vector<rt::any_message> analytics_book::handle(const rt::record_meta&,
                                                     const rt::email_sent& msg,
                                                     int64_t now_ms) {
-  require_id(msg.order_id, "email_sent");
+  detail::require_id(msg.order_id, "email_sent");
   expire(now_ms);
   auto f = orders_[msg.order_id];
   if (!f.emailed) {

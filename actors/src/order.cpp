@@ -1,5 +1,7 @@
 #include "kastor/actors/order.hpp"
 
+#include "checks.hpp"
+
 #include <stdexcept>
 
 namespace kastor::actors {
@@ -20,11 +22,6 @@ int rank(const std::string& status) {
 void advance(rt::order_snapshot& snap, const char* to) {
   if (rank(to) > rank(snap.status))
     snap.status = to;
-}
-
-void require_id(const std::string& id, const char* what) {
-  if (id.empty())
-    throw std::invalid_argument(std::string(what) + " without orderId");
 }
 
 rt::any_message snapshot_at(const rt::order_snapshot& snap, int64_t now_ms) {
@@ -48,7 +45,7 @@ int64_t item_count_of(const rt::order_created& msg) {
 std::vector<rt::any_message> order_book::handle(const rt::record_meta&,
                                                 const rt::order_created& msg,
                                                 int64_t now_ms) {
-  require_id(msg.order_id, "order_created");
+  detail::require_id(msg.order_id, "order_created");
   entry e;
   if (auto it = orders_.find(msg.order_id); it != orders_.end())
     e = it->second;
@@ -77,11 +74,7 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta&,
 std::vector<rt::any_message> order_book::handle(const rt::record_meta&,
                                                 const rt::payment_result& msg,
                                                 int64_t now_ms) {
-  require_id(msg.order_id, "payment_result");
-  const bool ok = msg.status == rt::payment_succeeded;
-  if (!ok && msg.status != rt::payment_declined)
-    throw std::invalid_argument("payment_result for order " + msg.order_id +
-                                " has unknown status '" + msg.status + "'");
+  const bool ok = detail::payment_ok(msg);
   entry e;
   if (auto it = orders_.find(msg.order_id); it != orders_.end()) {
     e = it->second;
@@ -112,7 +105,7 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta&,
 std::vector<rt::any_message> order_book::handle(const rt::record_meta&,
                                                 const rt::email_sent& msg,
                                                 int64_t now_ms) {
-  require_id(msg.order_id, "email_sent");
+  detail::require_id(msg.order_id, "email_sent");
   entry e;
   if (auto it = orders_.find(msg.order_id); it != orders_.end()) {
     e = it->second;
