@@ -70,6 +70,17 @@ void ask(caf::actor_system& sys, caf::actor target, std::function<void(std::opti
   });
 }
 
+// (get, id) -> zero or one snapshot, for any state with find(id).
+template <class State>
+caf::message_handler snapshot_query(std::shared_ptr<State> state) {
+  return {[state](runtime::get_atom, const std::string& id) {
+    std::vector<runtime::order_snapshot> out;
+    if (auto s = state->find(id))
+      out.push_back(*s);
+    return out;
+  }};
+}
+
 }  // namespace
 
 struct node::impl {
@@ -84,6 +95,7 @@ struct node::impl {
   caf::actor root;
   std::shared_ptr<actor_slot> view = std::make_shared<actor_slot>();
   std::shared_ptr<actor_slot> analytics = std::make_shared<actor_slot>();
+  std::shared_ptr<actor_slot> orders = std::make_shared<actor_slot>();
   std::shared_ptr<actors::jsonl_ledger> payment_ledger;
   std::shared_ptr<actors::jsonl_ledger> email_outbox;
   std::shared_ptr<gateway::backend> backend;
@@ -167,15 +179,25 @@ public:
     });
   }
 
+  // The view (every order, from order-state) first; an order it has not seen
+  // yet may still be known to this node's order actor.
   void get_order(std::string id,
                  std::function<void(std::optional<runtime::order_snapshot>)> done) override {
+    auto sys = n_->sys.get();
+    auto orders = n_->orders->get();
     ask<std::vector<runtime::order_snapshot>>(
-      *n_->sys, n_->view->get(),
-      [done](std::optional<std::vector<runtime::order_snapshot>> r) {
-        if (r && !r->empty())
+      *sys, n_->view->get(),
+      [sys, orders, id, done](std::optional<std::vector<runtime::order_snapshot>> r) {
+        if (r && !r->empty()) {
           done(r->front());
-        else
-          done(std::nullopt);
+          return;
+        }
+        ask<std::vector<runtime::order_snapshot>>(
+          *sys, orders,
+          [done](std::optional<std::vector<runtime::order_snapshot>> o) {
+            done(o && !o->empty() ? std::optional{o->front()} : std::nullopt);
+          },
+          runtime::get_atom::value, id);
       },
       runtime::get_atom::value, id);
   }
@@ -234,9 +256,11 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
 
   try {
     caf::error err;
-    if (c.has_role("order"))
-      err = p->add_role("order", std::make_shared<actors::order_book>(), false,
-                        std::chrono::milliseconds{0}, {}, nullptr);
+    if (c.has_role("order")) {
+      auto book = std::make_shared<actors::order_book>();
+      err = p->add_role("order", book, false, std::chrono::milliseconds{0},
+                        snapshot_query(book), p->orders);
+    }
     if (!err && c.has_role("payment")) {
       p->payment_ledger = std::make_shared<actors::jsonl_ledger>(
         p->data_file("payment-ledger.jsonl"), "orderId");
@@ -260,13 +284,8 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
     }
     if (!err && c.has_role("gateway")) {
       auto view = std::make_shared<order_view>();
-      caf::message_handler query{[view](runtime::get_atom, const std::string& id) {
-        std::vector<runtime::order_snapshot> out;
-        if (auto s = view->find(id))
-          out.push_back(*s);
-        return out;
-      }};
-      err = p->add_role("gateway", view, true, std::chrono::milliseconds{0}, query, p->view);
+      err = p->add_role("gateway", view, true, std::chrono::milliseconds{0},
+                        snapshot_query(view), p->view);
     }
     if (err)
       return err;
@@ -363,6 +382,7 @@ void node::stop() {
   p.root = nullptr;
   p.view->set(nullptr);
   p.analytics->set(nullptr);
+  p.orders->set(nullptr);
   p.sys.reset();
 }
 
