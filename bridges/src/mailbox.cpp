@@ -209,8 +209,15 @@ void kafka_mailbox::handle(rd_kafka_message_t* msg) {
   auto it = parts_.find({topic, msg->partition});
   if (it == parts_.end())
     return;  // not (or no longer) assigned
-  if (draining_.load())
-    return;  // shutting down: not taken, so not committed; the next owner reads it
+  {
+    // Taking a record and counting it in flight happen under the lock stop()
+    // checks, so a drain never misses a record taken just before it began.
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (draining_.load())
+      return;  // shutting down: not taken, so not committed; the next owner reads it
+    ++stats_.received;
+    ++stats_.in_flight;
+  }
   auto& ps = *it->second;
   ps.next_offset = std::max(ps.next_offset, msg->offset + 1);
   std::string_view key{msg->key ? static_cast<const char*>(msg->key) : "", msg->key_len};
@@ -218,10 +225,6 @@ void kafka_mailbox::handle(rd_kafka_message_t* msg) {
   auto ts = rd_kafka_message_timestamp(msg, nullptr);
   auto headers = read_headers(msg);
   auto decoded = decode_record(topic, msg->partition, msg->offset, key, value, headers, ts);
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    ++stats_.received;
-  }
   if (!decoded) {
     runtime::record_meta meta;
     meta.topic = topic;
@@ -259,7 +262,7 @@ void kafka_mailbox::dead_letter(const std::string& key, const std::string& value
   headers.push_back({"kastor-dlq-origin", meta.topic + "/" + std::to_string(meta.partition) + "@"
                                             + std::to_string(meta.offset)});
   headers.push_back({"kastor-dlq-group", opts_.group_id});
-  headers.push_back({"kastor-dlq-attempts", std::to_string(meta.attempt)});
+  headers.push_back({"kastor-dlq-attempts", std::to_string(std::max(rec.failures, 1))});
   rec.dead_letter = in_flight_record::dead_letter_copy{key, value, std::move(headers)};
   send_dead_letter(rec);
 }
@@ -279,8 +282,10 @@ void kafka_mailbox::send_dead_letter(const in_flight_record& rec) {
       std::lock_guard<std::mutex> guard{self->mtx_};
       if (o.ok()) {
         ++self->stats_.dead_lettered;
+        self->stats_.dead_letters_failing = 0;
         self->completions_.push_back({meta.topic, meta.partition, meta.offset, meta.incarnation});
       } else {
+        ++self->stats_.dead_letters_failing;
         log()->error("mailbox event=dead_letter_failed topic={} partition={} offset={} error={} "
                      "(retrying)", meta.topic, meta.partition, meta.offset, o.error);
         self->dead_letter_retries_.push_back(
@@ -297,9 +302,16 @@ void kafka_mailbox::retry_dead_letters() {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     retries.swap(dead_letter_retries_);
+    if (stats_.dead_letters_failing == 0)
+      dead_letter_backoff_ = std::chrono::milliseconds{0};  // writes work again
   }
-  if (!retries.empty())
-    next_dead_letter_retry_ = now + std::chrono::seconds{1};
+  if (!retries.empty()) {
+    // 1 s, 2 s, 4 s ... 60 s between rounds while writes keep failing.
+    dead_letter_backoff_ = std::min(std::chrono::milliseconds{60000},
+                                    std::max(std::chrono::milliseconds{1000},
+                                             dead_letter_backoff_ * 2));
+    next_dead_letter_retry_ = now + dead_letter_backoff_;
+  }
   for (const auto& r : retries) {
     if (r.incarnation != incarnation_.load())
       continue;  // revoked meanwhile: the next owner dead-letters it again
@@ -441,16 +453,21 @@ void kafka_mailbox::apply_backpressure() {
     ++stats_.pauses;
 }
 
+void kafka_mailbox::begin_drain() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  draining_ = true;  // the poll loop pauses and takes no new records
+}
+
 void kafka_mailbox::stop(std::chrono::milliseconds drain) {
   if (stopped_.exchange(true))
     return;
   if (poller_.joinable() && drain.count() > 0) {
-    draining_ = true;  // the poll loop pauses and takes no new records
+    begin_drain();
     auto until = std::chrono::steady_clock::now() + drain;
     while (stats().in_flight > 0 && std::chrono::steady_clock::now() < until)
       std::this_thread::sleep_for(std::chrono::milliseconds{10});
   }
-  draining_ = true;
+  begin_drain();
   stopping_ = true;
   if (poller_.joinable())
     poller_.join();

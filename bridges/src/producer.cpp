@@ -50,6 +50,7 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     o.error = std::string{rd_kafka_err2str(msg->err)};
     o.possibly_persisted = rd_kafka_message_status(msg) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED;
+    o.retriable = is_retriable(msg->err);
     counters->failed->fetch_add(1);
   } else {
     counters->delivered->fetch_add(1);
@@ -181,7 +182,7 @@ void kafka_publisher::produce(const std::string& topic, const std::string& key,
   state->remaining = 1;
   state->done = std::move(done);
   if (stopped_.load()) {
-    state->complete_one({"producer stopped", false});
+    state->complete_one({"producer stopped", false, true});
     return;
   }
   auto* ref = new batch_ref{state};
@@ -204,7 +205,7 @@ void kafka_publisher::produce(const std::string& topic, const std::string& key,
     delete ref;
     failed_.fetch_add(1);
     state->complete_one({std::string{"produce to "} + topic + ": " + rd_kafka_err2str(err),
-                         false});
+                         false, is_retriable(err)});
     return;
   }
 }

@@ -249,12 +249,19 @@ TEST_F(MailboxTest, ASlowActorMakesTheMailboxPauseAndMemoryStaysBounded) {
 // `victim`, which it fails as a broker would (the seam of STYLE.md #3).
 class failing_publisher : public runtime::publisher {
 public:
-  failing_publisher(std::shared_ptr<runtime::publisher> real, std::string victim)
-    : real_(std::move(real)), victim_(std::move(victim)) {}
+  // `always`: every publish for the victim fails, as "too large" (not retriable).
+  failing_publisher(std::shared_ptr<runtime::publisher> real, std::string victim,
+                    bool always = false)
+    : real_(std::move(real)), victim_(std::move(victim)), always_(always) {}
   void publish(std::vector<runtime::any_message> batch, const runtime::record_meta* cause,
                runtime::publish_callback done) override {
+    if (cause != nullptr && cause->key == victim_ && always_) {
+      failed_ = true;
+      done({"Broker: Message size too large", false, false});
+      return;
+    }
     if (cause != nullptr && cause->key == victim_ && !failed_.exchange(true)) {
-      done({"Local: Message timed out", false});
+      done({"Local: Message timed out", false, true});
       return;
     }
     real_->publish(std::move(batch), cause, std::move(done));
@@ -264,6 +271,7 @@ public:
 private:
   std::shared_ptr<runtime::publisher> real_;
   std::string victim_;
+  bool always_;
 };
 
 // Answers each payment request with a payment result (one publish each).
@@ -313,6 +321,37 @@ TEST_F(MailboxTest, AFailedPublishRestartsTheActorAndTheRecordIsHandledAgain) {
   }
   mailbox->stop();
   EXPECT_EQ(committed("failed-publish"), 10);
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(MailboxTest, ARecordWhoseOutputCanNeverBeWrittenIsDeadLetteredAndTheRestFlow) {
+  ASSERT_FALSE(mock->create_topic({"payment-results", 3, 1, false}));
+  caf::actor_system_config cfg;
+  runtime::register_message_types(cfg);
+  caf::actor_system sys{cfg};
+  // Given a publisher that can never write what order g-2 produces
+  auto failing = std::make_shared<failing_publisher>(producer, "g-2", true);
+  auto state = std::make_shared<answering_state>();
+  auto mailbox = *bridges::kafka_mailbox::make(options("never-written"));
+  runtime::role_io io{failing, mailbox, &runtime::wall_clock_ms, 0ms};
+  runtime::child_spec child{"actor", [=](caf::local_actor* parent) {
+                              auto a = parent->system().spawn(
+                                &runtime::role_behavior<answering_state>, state, io,
+                                caf::message_handler{});
+                              mailbox->bind(a);
+                              return a;
+                            }};
+  auto sup = runtime::spawn_supervisor(sys, {"root/payment", 10, 10s, {child}, nullptr});
+  mailbox->start();
+  // When eight requests arrive
+  publish_requests(8, "g-");
+  // Then g-2 is dead-lettered after its three failures and the others finish
+  ASSERT_TRUE(test::eventually([&] {
+    auto s = mailbox->stats();
+    return s.finished == 8 && s.dead_lettered == 1 && s.in_flight == 0;
+  }, 60s));
+  mailbox->stop();
+  EXPECT_EQ(committed("never-written"), 8);
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
 }
 

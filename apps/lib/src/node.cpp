@@ -143,6 +143,7 @@ struct node::impl {
                               }};
     runtime::supervisor_spec spec{"root/" + role, cfg.max_restarts, cfg.restart_period,
                                   {actor}, supervision};
+    spec.shutdown_deadline = std::chrono::seconds{2};  // nested in root's 5 s
     role_supervisors.push_back(runtime::supervisor_child(spec));
     return {};
   }
@@ -293,8 +294,10 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
     return runtime::make_error(runtime::runtime_errc::invalid_config, e.what());
   }
 
-  p->root = runtime::spawn_supervisor(
-    *p->sys, {"root", c.max_restarts, c.restart_period, p->role_supervisors, p->supervision});
+  runtime::supervisor_spec root{"root", c.max_restarts, c.restart_period, p->role_supervisors,
+                                p->supervision};
+  root.shutdown_deadline = std::chrono::seconds{5};  // 5 roles x 2 s fit in node::stop's 15 s
+  p->root = runtime::spawn_supervisor(*p->sys, root);
   for (auto& [role, mb] : p->mailboxes)
     mb->start();
 
@@ -357,6 +360,8 @@ void node::stop() {
     p.http->stop();
   // 2. Mailboxes take no new records and wait for those in flight (the actors
   //    and the producer are still running), then commit and leave the groups.
+  for (auto& [role, mb] : p.mailboxes)
+    mb->begin_drain();  // all at once, so they drain in parallel
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
   for (auto i = p.mailboxes.rbegin(); i != p.mailboxes.rend(); ++i) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

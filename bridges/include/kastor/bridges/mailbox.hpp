@@ -62,6 +62,7 @@ struct mailbox_stats {
   uint64_t finished = 0;      // records reported finished
   uint64_t redelivered = 0;   // deliveries to a new incarnation
   uint64_t dead_lettered = 0;
+  uint64_t dead_letters_failing = 0;  // dead-letter writes failing in a row (retried, backing off)
   uint64_t pauses = 0;        // times the partitions were paused
   size_t in_flight = 0;
   size_t max_in_flight = 0;
@@ -89,6 +90,10 @@ public:
   bool current(const runtime::record_meta& m) const override;
 
   mailbox_stats stats() const;
+
+  // Stops taking new records (their partitions pause); stop() then waits for
+  // those in flight. Call it on every mailbox first so they drain together.
+  void begin_drain();
 
   // Stops taking new records, waits up to `drain` for the records in flight
   // to finish, then stores and commits the finished prefix and leaves the
@@ -138,6 +143,7 @@ private:
   size_t in_flight_ = 0;  // in_flight_count() as of the last drain, plus records since
   std::atomic<bool> draining_{false};
   std::chrono::steady_clock::time_point next_dead_letter_retry_{};
+  std::chrono::milliseconds dead_letter_backoff_{0};
   caf::actor delivered_to_;
 
   // Shared with other threads.

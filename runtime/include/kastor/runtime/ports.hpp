@@ -17,6 +17,9 @@ namespace kastor::runtime {
 struct publish_outcome {
   std::string error;
   bool possibly_persisted = false;
+  // false: retrying cannot help (e.g. the record is too large): the failure
+  // belongs to the record, which is then dead-lettered like a poison record.
+  bool retriable = true;
   bool ok() const { return error.empty(); }
 };
 

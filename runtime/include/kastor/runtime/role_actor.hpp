@@ -63,7 +63,8 @@ struct role_context {
                         if (o.ok())
                           acks->finished(m);
                         else
-                          caf::anon_send(hdl, publish_failed_atom::value, m, o.error);
+                          caf::anon_send(hdl, publish_failed_atom::value, m, o.error,
+                                         o.retriable);
                       });
     } else {
       io.acks->finished(m);  // not for this role: nothing to do
@@ -102,8 +103,12 @@ caf::behavior role_behavior(caf::event_based_actor* self, std::shared_ptr<State>
     ctx.template delayed<order_created>(),      ctx.template delayed<payment_request>(),
     ctx.template delayed<payment_result>(),     ctx.template delayed<notification_event>(),
     ctx.template delayed<email_sent>(),         ctx.template delayed<order_snapshot>(),
-    [self, acks = ctx.io.acks](publish_failed_atom, const record_meta& m, const std::string& err) {
-      acks->clear_suspect();  // the broker failed, not this record
+    [self, acks = ctx.io.acks](publish_failed_atom, const record_meta& m, const std::string& err,
+                               bool retriable) {
+      if (retriable)
+        acks->clear_suspect();  // the broker failed, not this record
+      else
+        acks->started(m);  // this record's output can never be written: blame it
       self->quit(make_error(runtime_errc::timeout,
                             "publish for " + m.topic + "/" + std::to_string(m.partition) + "@"
                               + std::to_string(m.offset) + " failed: " + err));
