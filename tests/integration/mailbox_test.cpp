@@ -11,6 +11,7 @@
 
 #include "kastor/bridges/mailbox.hpp"
 #include "kastor/bridges/producer.hpp"
+#include "kastor/bridges/role.hpp"
 #include "kastor/bridges/routes.hpp"
 #include "kastor/runtime/role_actor.hpp"
 #include "kastor/runtime/supervisor.hpp"
@@ -115,13 +116,7 @@ TEST_F(MailboxTest, ARecordWhoseActorCrashedIsDeliveredAgainToTheRestartedActor)
   auto mailbox = *mb;
   runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms};
   auto log = std::make_shared<runtime::supervision_log>();
-  runtime::child_spec child{"actor", [=](caf::local_actor* parent) {
-                              auto a = parent->system().spawn(
-                                &runtime::role_behavior<flaky_state>, state, io,
-                                caf::message_handler{});
-                              mailbox->bind(a);
-                              return a;
-                            }};
+  auto child = bridges::mailbox_role_child("actor", state, io, mailbox);
   auto sup = runtime::spawn_supervisor(sys, {"root/payment", 10, 10s, {child}, log});
   mailbox->start();
   // When 60 requests arrive
@@ -170,13 +165,7 @@ TEST_F(MailboxTest, APoisonRecordGoesToTheDeadLetterTopicAndThePartitionMovesOn)
   opts.max_attempts = 3;
   auto mailbox = *bridges::kafka_mailbox::make(opts);
   runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms};
-  runtime::child_spec child{"actor", [=](caf::local_actor* parent) {
-                              auto a = parent->system().spawn(
-                                &runtime::role_behavior<poison_state>, state, io,
-                                caf::message_handler{});
-                              mailbox->bind(a);
-                              return a;
-                            }};
+  auto child = bridges::mailbox_role_child("actor", state, io, mailbox);
   auto sup = runtime::spawn_supervisor(sys, {"root/payment", 10, 10s, {child}, nullptr});
   mailbox->start();
   // When 10 requests arrive
@@ -298,13 +287,7 @@ TEST_F(MailboxTest, AFailedPublishRestartsTheActorAndTheRecordIsHandledAgain) {
   auto mailbox = *bridges::kafka_mailbox::make(options("failed-publish"));
   runtime::role_io io{failing, mailbox, &runtime::wall_clock_ms, 0ms};
   auto log = std::make_shared<runtime::supervision_log>();
-  runtime::child_spec child{"actor", [=](caf::local_actor* parent) {
-                              auto a = parent->system().spawn(
-                                &runtime::role_behavior<answering_state>, state, io,
-                                caf::message_handler{});
-                              mailbox->bind(a);
-                              return a;
-                            }};
+  auto child = bridges::mailbox_role_child("actor", state, io, mailbox);
   auto sup = runtime::spawn_supervisor(sys, {"root/payment", 5, 10s, {child}, log});
   mailbox->start();
   // When ten requests arrive
@@ -334,13 +317,7 @@ TEST_F(MailboxTest, ARecordWhoseOutputCanNeverBeWrittenIsDeadLetteredAndTheRestF
   auto state = std::make_shared<answering_state>();
   auto mailbox = *bridges::kafka_mailbox::make(options("never-written"));
   runtime::role_io io{failing, mailbox, &runtime::wall_clock_ms, 0ms};
-  runtime::child_spec child{"actor", [=](caf::local_actor* parent) {
-                              auto a = parent->system().spawn(
-                                &runtime::role_behavior<answering_state>, state, io,
-                                caf::message_handler{});
-                              mailbox->bind(a);
-                              return a;
-                            }};
+  auto child = bridges::mailbox_role_child("actor", state, io, mailbox);
   auto sup = runtime::spawn_supervisor(sys, {"root/payment", 10, 10s, {child}, nullptr});
   mailbox->start();
   // When eight requests arrive

@@ -13,6 +13,7 @@
 #include "kastor/actors/payment.hpp"
 #include "kastor/apps/order_view.hpp"
 #include "kastor/bridges/producer.hpp"
+#include "kastor/bridges/role.hpp"
 #include "kastor/bridges/routes.hpp"
 #include "kastor/runtime/atoms.hpp"
 #include "kastor/runtime/errors.hpp"
@@ -133,14 +134,12 @@ struct node::impl {
     auto mailbox = *mb;
     mailboxes.emplace_back(role, mailbox);
     runtime::role_io io{producer, mailbox, &wall_clock_ms, delay};
-    runtime::child_spec actor{"actor", [=](caf::local_actor* parent) {
-                                auto a = parent->system().spawn(
-                                  &runtime::role_behavior<State>, state, io, extra);
-                                mailbox->bind(a);
-                                if (slot)
-                                  slot->set(a);
-                                return a;
-                              }};
+    auto actor = bridges::mailbox_role_child(
+      "actor", state, io, mailbox, extra,
+      [slot](const caf::actor& a) {
+        if (slot)
+          slot->set(a);
+      });
     runtime::supervisor_spec spec{"root/" + role, cfg.max_restarts, cfg.restart_period,
                                   {actor}, supervision};
     spec.shutdown_deadline = std::chrono::seconds{2};  // nested in root's 5 s
