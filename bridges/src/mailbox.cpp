@@ -18,8 +18,7 @@ struct kafka_mailbox::in_flight_record {
     header_list headers;
   };
   std::optional<dead_letter_copy> dead_letter;
-  std::string raw_value;  // the original value, for a later dead letter
-  header_list raw_headers;
+  message_ptr raw;  // the original record (held, not copied), for a later dead letter
 };
 
 struct kafka_mailbox::partition_state {
@@ -40,6 +39,7 @@ header_list read_headers(rd_kafka_message_t* msg) {
   rd_kafka_headers_t* hdrs = nullptr;
   if (rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || hdrs == nullptr)
     return out;
+  out.reserve(rd_kafka_header_cnt(hdrs));
   const char* name = nullptr;
   const void* value = nullptr;
   size_t size = 0;
@@ -110,6 +110,7 @@ void kafka_mailbox::start() {
 void kafka_mailbox::bind(caf::actor target) {
   std::lock_guard<std::mutex> guard{mtx_};
   target_ = std::move(target);
+  rebound_ = true;
 }
 
 void kafka_mailbox::finished(const runtime::record_meta& m) {
@@ -180,7 +181,12 @@ void kafka_mailbox::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_
 void kafka_mailbox::run() {
   while (!stopping_.load()) {
     redeliver_if_rebound();
+    // Seen before the count: every record taken before this point is in the
+    // count drain_completions() publishes, and none is taken after it.
+    bool draining = draining_.load();
     drain_completions();
+    if (draining)
+      drain_seen_ = true;
     store_offsets();
     apply_backpressure();
     retry_dead_letters();
@@ -190,9 +196,9 @@ void kafka_mailbox::run() {
       auto* msg = rd_kafka_consumer_poll(rk_.get(), n == 0 ? 20 : 0);
       if (msg == nullptr)
         break;
-      message_ptr guard{msg};
+      message_ptr owned{msg};
       if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-        handle(msg);
+        handle(std::move(owned));
       else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
         log()->warn("mailbox group={} consume error={}", opts_.group_id,
                     rd_kafka_message_errstr(msg));
@@ -203,21 +209,16 @@ void kafka_mailbox::run() {
   }
 }
 
-void kafka_mailbox::handle(rd_kafka_message_t* msg) {
+void kafka_mailbox::handle(message_ptr owned) {
+  auto* msg = owned.get();
   redeliver_if_rebound();  // before this record joins the in-flight set
   const char* topic = rd_kafka_topic_name(msg->rkt);
   auto it = parts_.find({topic, msg->partition});
   if (it == parts_.end())
     return;  // not (or no longer) assigned
-  {
-    // Taking a record and counting it in flight happen under the lock stop()
-    // checks, so a drain never misses a record taken just before it began.
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (draining_.load())
-      return;  // shutting down: not taken, so not committed; the next owner reads it
-    ++stats_.received;
-    ++stats_.in_flight;
-  }
+  if (draining_.load())
+    return;  // shutting down: not taken, so not committed; the next owner reads it
+  ++received_;
   auto& ps = *it->second;
   ps.next_offset = std::max(ps.next_offset, msg->offset + 1);
   std::string_view key{msg->key ? static_cast<const char*>(msg->key) : "", msg->key_len};
@@ -240,8 +241,7 @@ void kafka_mailbox::handle(rd_kafka_message_t* msg) {
   auto& rec = ps.in_flight[msg->offset];
   rec.meta = std::move(decoded->meta);
   rec.message = std::move(decoded->message);
-  rec.raw_value = std::string{value};
-  rec.raw_headers = std::move(headers);
+  rec.raw = std::move(owned);
   ++in_flight_;
   deliver(rec);
 }
@@ -332,11 +332,14 @@ void kafka_mailbox::deliver(const in_flight_record& r) {
 }
 
 void kafka_mailbox::redeliver_if_rebound() {
+  if (!rebound_.load())
+    return;  // the common case, without taking the lock
   caf::actor target;
   std::optional<completion> suspect;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     target = target_;
+    rebound_ = false;
     if (target != delivered_to_)
       suspect.swap(last_started_);
   }
@@ -369,8 +372,14 @@ void kafka_mailbox::redeliver_if_rebound() {
   for (auto& meta : poison) {
     auto& rec = parts_.at({meta.topic, meta.partition})->in_flight[meta.offset];
     // The original bytes and headers, not a re-encoding.
-    auto value = std::move(rec.raw_value);
-    auto headers = std::move(rec.raw_headers);
+    std::string value;
+    header_list headers;
+    if (rec.raw) {
+      value.assign(rec.raw->payload ? static_cast<const char*>(rec.raw->payload) : "",
+                   rec.raw->len);
+      headers = read_headers(rec.raw.get());
+      rec.raw.reset();
+    }
     dead_letter(meta.key, value, std::move(headers),
                 "its actor failed " + std::to_string(opts_.max_attempts) + " times handling it",
                 meta);
@@ -399,6 +408,7 @@ void kafka_mailbox::drain_completions() {
   in_flight_ = in_flight_count();
   std::lock_guard<std::mutex> guard{mtx_};
   stats_.finished += n;
+  stats_.received = received_;
   stats_.in_flight = in_flight_count();
   stats_.max_in_flight = std::max(stats_.max_in_flight, stats_.in_flight);
 }
@@ -454,7 +464,6 @@ void kafka_mailbox::apply_backpressure() {
 }
 
 void kafka_mailbox::begin_drain() {
-  std::lock_guard<std::mutex> guard{mtx_};
   draining_ = true;  // the poll loop pauses and takes no new records
 }
 
@@ -464,7 +473,10 @@ void kafka_mailbox::stop(std::chrono::milliseconds drain) {
   if (poller_.joinable() && drain.count() > 0) {
     begin_drain();
     auto until = std::chrono::steady_clock::now() + drain;
-    while (stats().in_flight > 0 && std::chrono::steady_clock::now() < until)
+    // Wait until the poll thread has seen the drain (so the count is final
+    // but for completions), then until nothing is in flight.
+    while ((!drain_seen_.load() || stats().in_flight > 0)
+           && std::chrono::steady_clock::now() < until)
       std::this_thread::sleep_for(std::chrono::milliseconds{10});
   }
   begin_drain();

@@ -11,13 +11,21 @@ namespace kastor::bridges {
 
 namespace {
 
-// Shared by every record of one publish() call; the last delivery report
-// completes it.
+// Shared by every record of one publish() call. `remaining` doubles as its
+// reference count: each record's delivery report (or immediate failure)
+// completes one; the last one calls `done` and frees the state.
 struct batch_state {
   std::atomic<size_t> remaining;
   std::mutex mtx;
   runtime::publish_outcome outcome;
   runtime::publish_callback done;
+
+  static batch_state* make(size_t n, runtime::publish_callback cb) {
+    auto* b = new batch_state;
+    b->remaining = n;
+    b->done = std::move(cb);
+    return b;
+  }
 
   void complete_one(const runtime::publish_outcome& o) {
     if (!o.ok()) {
@@ -25,18 +33,13 @@ struct batch_state {
       if (outcome.ok())
         outcome = o;
     }
-    if (remaining.fetch_sub(1) == 1 && done) {
-      runtime::publish_outcome final_outcome;
-      {
-        std::lock_guard<std::mutex> guard{mtx};
-        final_outcome = outcome;
-      }
-      done(final_outcome);
+    if (remaining.fetch_sub(1) == 1) {
+      if (done)
+        done(outcome);  // every other record is complete: no lock needed
+      delete this;
     }
   }
 };
-
-using batch_ref = std::shared_ptr<batch_state>;
 
 struct delivery_counters {
   std::atomic<uint64_t>* delivered;
@@ -45,7 +48,7 @@ struct delivery_counters {
 
 void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
   auto* counters = static_cast<delivery_counters*>(opaque);
-  auto* ref = static_cast<batch_ref*>(msg->_private);
+  auto* batch = static_cast<batch_state*>(msg->_private);
   runtime::publish_outcome o;
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     o.error = std::string{rd_kafka_err2str(msg->err)};
@@ -55,10 +58,8 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
   } else {
     counters->delivered->fetch_add(1);
   }
-  if (ref != nullptr) {
-    (*ref)->complete_one(o);
-    delete ref;
-  }
+  if (batch != nullptr)
+    batch->complete_one(o);
 }
 
 rd_kafka_headers_t* to_rd_headers(const header_list& headers) {
@@ -178,14 +179,17 @@ std::string kafka_publisher::next_message_id() {
 void kafka_publisher::produce(const std::string& topic, const std::string& key,
                               const std::string& value, const header_list& headers,
                               runtime::publish_callback done) {
-  auto state = std::make_shared<batch_state>();
-  state->remaining = 1;
-  state->done = std::move(done);
+  produce_one(topic, key, value, headers, batch_state::make(1, std::move(done)));
+}
+
+void kafka_publisher::produce_one(const std::string& topic, const std::string& key,
+                                  const std::string& value, const header_list& headers,
+                                  void* batch_ptr) {
+  auto* batch = static_cast<batch_state*>(batch_ptr);
   if (stopped_.load()) {
-    state->complete_one({"producer stopped", false, true});
+    batch->complete_one({"producer stopped", false, true});
     return;
   }
-  auto* ref = new batch_ref{state};
   auto* hdrs = to_rd_headers(headers);
   for (int tries = 0;; ++tries) {
     auto err = rd_kafka_producev(
@@ -193,7 +197,7 @@ void kafka_publisher::produce(const std::string& topic, const std::string& key,
       RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
       RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
-      RD_KAFKA_V_OPAQUE(ref), RD_KAFKA_V_END);
+      RD_KAFKA_V_OPAQUE(batch), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
       return;
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && tries < 500) {
@@ -202,9 +206,8 @@ void kafka_publisher::produce(const std::string& topic, const std::string& key,
       continue;
     }
     rd_kafka_headers_destroy(hdrs);
-    delete ref;
     failed_.fetch_add(1);
-    state->complete_one({std::string{"produce to "} + topic + ": " + rd_kafka_err2str(err),
+    batch->complete_one({std::string{"produce to "} + topic + ": " + rd_kafka_err2str(err),
                          false, is_retriable(err)});
     return;
   }
@@ -218,9 +221,7 @@ void kafka_publisher::publish(std::vector<runtime::any_message> batch,
       done({});
     return;
   }
-  auto state = std::make_shared<batch_state>();
-  state->remaining = batch.size();
-  state->done = std::move(done);
+  auto* state = batch_state::make(batch.size(), std::move(done));
   for (const auto& msg : batch) {
     outgoing_meta meta;
     meta.message_id = next_message_id();
@@ -229,9 +230,7 @@ void kafka_publisher::publish(std::vector<runtime::any_message> batch,
     meta.trace_id = cause && !cause->trace_id.empty() ? cause->trace_id : meta.correlation_id;
     auto value = encode_value(msg);
     auto topic = std::string{route_of(msg).topic} + topic_suffix_;
-    // Each record completes the shared batch state through its own produce.
-    produce(topic, runtime::key_of(msg), value, encode_headers(msg, meta),
-            [state](const runtime::publish_outcome& o) { state->complete_one(o); });
+    produce_one(topic, runtime::key_of(msg), value, encode_headers(msg, meta), state);
   }
 }
 

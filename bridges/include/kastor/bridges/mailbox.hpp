@@ -117,7 +117,7 @@ private:
                            rd_kafka_topic_partition_list_t* parts, void* opaque);
   void rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
   void run();
-  void handle(rd_kafka_message_t* msg);
+  void handle(message_ptr msg);
   void dead_letter(const std::string& key, const std::string& value, header_list headers,
                    const std::string& reason, runtime::record_meta meta);
   void send_dead_letter(const in_flight_record& rec);
@@ -142,6 +142,9 @@ private:
   bool paused_ = false;
   size_t in_flight_ = 0;  // in_flight_count() as of the last drain, plus records since
   std::atomic<bool> draining_{false};
+  std::atomic<bool> drain_seen_{false};  // the poll thread has stopped taking records
+  std::atomic<bool> rebound_{false};     // bind() happened since the last redelivery check
+  uint64_t received_ = 0;
   std::chrono::steady_clock::time_point next_dead_letter_retry_{};
   std::chrono::milliseconds dead_letter_backoff_{0};
   caf::actor delivered_to_;

@@ -69,6 +69,9 @@ private:
   kafka_publisher() = default;
   void run();
   std::string next_message_id();
+  // Produces one record completing `batch` (an internal batch_state).
+  void produce_one(const std::string& topic, const std::string& key, const std::string& value,
+                   const header_list& headers, void* batch);
 
   rk_ptr rk_;
   rd_kafka_queue_t* log_queue_ = nullptr;
