@@ -51,7 +51,8 @@ public:
                const header_list& headers, runtime::publish_callback done);
 
   // Fetches the metadata of every routed topic now, so the first publish to
-  // each does not wait for a metadata round trip. Errors are only logged.
+  // each does not wait for a metadata round trip. Takes at most `timeout` in
+  // all; errors are only logged.
   void warm_up(std::chrono::milliseconds timeout);
 
   // Waits up to `deadline` for outstanding deliveries, stops the poll thread.
