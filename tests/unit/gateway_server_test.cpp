@@ -119,6 +119,20 @@ public:
     return ready_;
   }
 
+  std::optional<std::string> supervision_json() const override {
+    std::lock_guard<std::mutex> guard{mutex_};
+    ++lookups_;
+    return supervision_;
+  }
+
+  crash_outcome crash(const std::string& path) override {
+    std::lock_guard<std::mutex> guard{mutex_};
+    crashes_.push_back(path);
+    if (crash_throws_)
+      throw std::runtime_error{"crash exploded"};
+    return crash_outcome_;
+  }
+
   // --- scripting ---
   void set_submit_mode(submit_mode m, size_t release_at = 0) {
     std::lock_guard<std::mutex> guard{mutex_};
@@ -137,6 +151,18 @@ public:
     std::lock_guard<std::mutex> guard{mutex_};
     ready_ = r;
   }
+  void set_supervision(std::optional<std::string> tree) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    supervision_ = std::move(tree);
+  }
+  void set_crash_outcome(crash_outcome outcome) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    crash_outcome_ = outcome;
+  }
+  void set_crash_throws(bool t) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    crash_throws_ = t;
+  }
 
   // --- observing ---
   std::vector<runtime::order_created> orders() const {
@@ -146,7 +172,12 @@ public:
   // Every call that asked the backend for something (ready() aside).
   size_t calls() const {
     std::lock_guard<std::mutex> guard{mutex_};
-    return orders_.size() + lookups_;
+    return orders_.size() + lookups_ + crashes_.size();
+  }
+  // The path of every crash() call, in order.
+  std::vector<std::string> crashes() const {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return crashes_;
   }
   bool wait_for_submits(size_t n, std::chrono::milliseconds deadline) {
     std::unique_lock<std::mutex> lock{mutex_};
@@ -164,10 +195,31 @@ private:
   size_t release_at_ = 0;
   std::vector<runtime::order_created> orders_;
   std::vector<std::function<void(submit_result)>> held_;
-  size_t lookups_ = 0;
+  mutable size_t lookups_ = 0;
   std::map<std::string, runtime::order_snapshot> snapshots_;
   std::optional<std::string> analytics_;
   bool ready_ = true;
+  std::optional<std::string> supervision_;
+  crash_outcome crash_outcome_ = crash_outcome::sent;
+  bool crash_throws_ = false;
+  std::vector<std::string> crashes_;
+};
+
+// A backend that overrides only what every backend must: the admin members
+// keep their default implementations.
+class minimal_backend final : public backend {
+public:
+  void submit_order(runtime::order_created, std::function<void(submit_result)> done) override {
+    done(submit_result{false, "", "not implemented"});
+  }
+  void get_order(std::string,
+                 std::function<void(std::optional<runtime::order_snapshot>)> done) override {
+    done(std::nullopt);
+  }
+  void get_analytics(std::function<void(std::optional<std::string>)> done) override {
+    done(std::nullopt);
+  }
+  bool ready() const override { return true; }
 };
 
 // --- a small client ---------------------------------------------------------------
@@ -602,6 +654,11 @@ TEST_F(GatewayServer, AKnownPathWithTheWrongMethodIs405WithAllow) {
     {http::verb::post, "/api/analytics", "GET, HEAD"},
     {http::verb::post, "/healthz", "GET, HEAD"},
     {http::verb::put, "/readyz", "GET, HEAD"},
+    {http::verb::post, "/api/supervision", "GET, HEAD"},
+    {http::verb::delete_, "/api/supervision", "GET, HEAD"},
+    {http::verb::get, "/api/admin/crash", "POST"},
+    {http::verb::put, "/api/admin/crash", "POST"},
+    {http::verb::delete_, "/api/admin/crash", "POST"},
   };
   for (const auto& [method, target, allow] : cases) {
     SCOPED_TRACE(target);
@@ -704,6 +761,169 @@ TEST_F(GatewayServer, HeadIsAnsweredLikeGetWithoutABody) {
   EXPECT_EQ(r.res.body(), "");
   // and the connection stays usable
   EXPECT_EQ(c.send(get("/healthz")).res.body(), R"({"status":"ok"})");
+}
+
+// --- admin: supervision tree and crash --------------------------------------------------
+
+constexpr std::string_view supervision_tree =
+  R"({"name":"root","children":[{"name":"payment","children":[{"name":"worker","restarts":2}]}]})";
+
+reply post_crash(uint16_t port, std::string_view body,
+                 std::string_view content_type = "application/json") {
+  client c{port};
+  return c.send(post("/api/admin/crash", body, content_type));
+}
+
+TEST_F(GatewayServer, TheSupervisionTreeIsTheBackendsJsonVerbatim) {
+  // given a backend with a supervision tree
+  start();
+  backend_->set_supervision(std::string{supervision_tree});
+  // when it is asked for with GET
+  const auto r = call(get("/api/supervision"));
+  // then the body is exactly the backend's text
+  ASSERT_FALSE(r.ec) << r.ec.message();
+  EXPECT_EQ(r.status(), 200u);
+  EXPECT_EQ(r.header(http::field::content_type), "application/json");
+  EXPECT_EQ(r.res.body(), supervision_tree);
+  // and HEAD gets the same answer without the body
+  client c{port_};
+  const auto head = c.send(request(http::verb::head, "/api/supervision"));
+  ASSERT_FALSE(head.ec) << head.ec.message();
+  EXPECT_EQ(head.status(), 200u);
+  EXPECT_EQ(head.header(http::field::content_length), std::to_string(supervision_tree.size()));
+  EXPECT_EQ(head.res.body(), "");
+}
+
+TEST_F(GatewayServer, NoSupervisionTreeOnThisNodeIs503) {
+  start();
+  backend_->set_supervision(std::nullopt);
+  const auto r = call(get("/api/supervision"));
+  ASSERT_FALSE(r.ec) << r.ec.message();
+  EXPECT_EQ(r.status(), 503u);
+  EXPECT_EQ(r.error_code(), "unavailable");
+  EXPECT_THAT(r.res.body(), HasSubstr("supervision tree is not available"));
+}
+
+TEST_F(GatewayServer, ACrashRequestForALiveActorIs202AndReachesTheBackendOnce) {
+  // given a backend that finds the actor
+  start();
+  backend_->set_crash_outcome(backend::crash_outcome::sent);
+  // when a crash of root/payment/worker is posted
+  const auto r = post_crash(port_, R"({"path":"root/payment/worker"})");
+  // then the answer is 202 naming the path, and the backend was asked exactly once
+  ASSERT_FALSE(r.ec) << r.ec.message();
+  EXPECT_EQ(r.status(), 202u);
+  EXPECT_EQ(r.header(http::field::content_type), "application/json");
+  EXPECT_EQ(r.res.body(), R"({"path":"root/payment/worker","status":"crash_sent"})");
+  EXPECT_EQ(backend_->crashes(), std::vector<std::string>{"root/payment/worker"});
+}
+
+TEST_F(GatewayServer, ACrashPathOf512CharactersWithACharsetIsAccepted) {
+  start();
+  const std::string path(max_actor_path_chars, 'p');
+  const auto r = post_crash(port_, R"({"path":")" + path + R"("})",
+                            "application/json; charset=utf-8");
+  ASSERT_FALSE(r.ec) << r.ec.message();
+  EXPECT_EQ(r.status(), 202u);
+  EXPECT_EQ(backend_->crashes(), std::vector<std::string>{path});
+}
+
+TEST_F(GatewayServer, ACrashRequestForAPathWithNoLiveActorIs404) {
+  start();
+  backend_->set_crash_outcome(backend::crash_outcome::not_found);
+  const auto r = post_crash(port_, R"({"path":"root/nobody"})");
+  ASSERT_FALSE(r.ec) << r.ec.message();
+  EXPECT_EQ(r.status(), 404u);
+  EXPECT_EQ(r.error_code(), "not_found");
+  EXPECT_THAT(r.res.body(), HasSubstr("no live actor has the path 'root/nobody'"));
+  EXPECT_EQ(backend_->crashes(), std::vector<std::string>{"root/nobody"});
+}
+
+TEST_F(GatewayServer, ACrashRequestOnANodeWithAdminDisabledIs403) {
+  start();
+  backend_->set_crash_outcome(backend::crash_outcome::disabled);
+  const auto r = post_crash(port_, R"({"path":"root/payment/worker"})");
+  ASSERT_FALSE(r.ec) << r.ec.message();
+  EXPECT_EQ(r.status(), 403u);
+  EXPECT_EQ(r.error_code(), "forbidden");
+  EXPECT_THAT(r.res.body(), HasSubstr("admin endpoints are disabled on this node"));
+  EXPECT_THAT(r.res.body(), HasSubstr("admin.enabled=false"));
+}
+
+TEST_F(GatewayServer, ABackendWithoutAdminSupportHasNoTreeAndRefusesCrashes) {
+  // given a backend that keeps the default admin members
+  server_ = std::make_unique<http_server>(server_options{"127.0.0.1", 0},
+                                          std::make_shared<minimal_backend>());
+  ASSERT_TRUE(server_->start());
+  port_ = server_->port();
+  // then there is no supervision tree and crashing is disabled
+  const auto tree = call(get("/api/supervision"));
+  ASSERT_FALSE(tree.ec) << tree.ec.message();
+  EXPECT_EQ(tree.status(), 503u);
+  EXPECT_EQ(tree.error_code(), "unavailable");
+  const auto crash = post_crash(port_, R"({"path":"root/payment/worker"})");
+  ASSERT_FALSE(crash.ec) << crash.ec.message();
+  EXPECT_EQ(crash.status(), 403u);
+  EXPECT_EQ(crash.error_code(), "forbidden");
+}
+
+TEST_F(GatewayServer, AnInvalidCrashRequestIs4xxAndNeverReachesTheBackend) {
+  start();
+  struct bad {
+    std::string body;
+    std::string content_type;
+    unsigned status;
+    std::string code;
+    std::string field;
+  };
+  const std::vector<bad> cases{
+    {R"({"path":"root/payment/worker"})", "text/plain", 415, "unsupported_media_type", ""},
+    {R"({"path":"root/payment/worker"})", "", 415, "unsupported_media_type", ""},
+    {R"({"path":"root/payment/worker"})", "application/json; charset=latin1", 415,
+     "unsupported_media_type", ""},
+    {"{not json", "application/json", 400, "malformed_json", ""},
+    {"", "application/json", 400, "malformed_json", ""},
+    {R"(["root/payment/worker"])", "application/json", 422, "wrong_type", ""},
+    {R"("root/payment/worker")", "application/json", 422, "wrong_type", ""},
+    {"{}", "application/json", 422, "missing_field", "path"},
+    {R"({"path":7})", "application/json", 422, "wrong_type", "path"},
+    {R"({"path":null})", "application/json", 422, "wrong_type", "path"},
+    {R"({"path":["root"]})", "application/json", 422, "wrong_type", "path"},
+    {R"({"path":""})", "application/json", 422, "invalid_value", "path"},
+    {R"({"path":")" + std::string(max_actor_path_chars + 1, 'p') + R"("})", "application/json",
+     422, "invalid_value", "path"},
+    {R"({"path":"root/payment/worker","reason":"test"})", "application/json", 422,
+     "unknown_field", "reason"},
+    {R"({"force":true,"path":"root/payment/worker"})", "application/json", 422,
+     "unknown_field", "force"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.content_type + " " + c.body.substr(0, 60));
+    const auto r = post_crash(port_, c.body, c.content_type);
+    ASSERT_FALSE(r.ec) << r.ec.message();
+    EXPECT_EQ(r.status(), c.status);
+    EXPECT_EQ(r.header(http::field::content_type), "application/json");
+    EXPECT_EQ(r.error_code(), c.code);
+    const auto body = json::parse(r.res.body()).as_object();
+    EXPECT_TRUE(body.contains("message"));
+    if (c.field.empty())
+      EXPECT_FALSE(body.contains("field"));
+    else
+      EXPECT_EQ(body.at("field").as_string(), c.field);
+  }
+  EXPECT_TRUE(backend_->crashes().empty());
+  EXPECT_EQ(backend_->calls(), 0u);
+}
+
+TEST_F(GatewayServer, ACrashBackendThatThrowsIs500AndTheServerKeepsServing) {
+  start();
+  backend_->set_crash_throws(true);
+  client c{port_};
+  const auto r = c.send(post("/api/admin/crash", R"({"path":"root/payment/worker"})"));
+  ASSERT_FALSE(r.ec) << r.ec.message();
+  EXPECT_EQ(r.status(), 500u);
+  EXPECT_EQ(r.error_code(), "internal_error");
+  EXPECT_EQ(c.send(get("/healthz")).status(), 200u);
 }
 
 // --- lifecycle ------------------------------------------------------------------------

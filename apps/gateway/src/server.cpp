@@ -9,6 +9,7 @@
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <boost/asio/bind_executor.hpp>
@@ -24,6 +25,7 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "kastor/runtime/json_text.hpp"
 #include "kastor/runtime/logging.hpp"
 
 #include "kastor/bridges/codec.hpp"
@@ -74,6 +76,87 @@ std::string status_body(std::string_view status) {
   return bridges::to_json_text(obj);
 }
 
+// A request's text in a log line: quoted and escaped, so it cannot forge lines.
+std::string quoted(std::string_view s) {
+  std::string out;
+  runtime::append_json_string(out, s);
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  constexpr std::string_view ws = " \t";
+  const auto first = s.find_first_not_of(ws);
+  if (first == std::string_view::npos)
+    return {};
+  const auto last = s.find_last_not_of(ws);
+  return s.substr(first, last - first + 1);
+}
+
+// application/json, optionally with parameters; a charset must be UTF-8. The
+// rule parse_order_request applies to POST /api/orders (validation.cpp), so
+// every JSON route accepts the same headers.
+bool is_json_media_type(std::string_view content_type) {
+  const auto semi = content_type.find(';');
+  if (!iequals(trim(content_type.substr(0, semi)), "application/json"))
+    return false;
+  auto rest = semi == std::string_view::npos ? std::string_view{}
+                                             : content_type.substr(semi + 1);
+  while (!rest.empty()) {
+    const auto next = rest.find(';');
+    const auto param = trim(rest.substr(0, next));
+    rest = next == std::string_view::npos ? std::string_view{} : rest.substr(next + 1);
+    const auto eq = param.find('=');
+    if (eq == std::string_view::npos || !iequals(trim(param.substr(0, eq)), "charset"))
+      continue;
+    auto value = trim(param.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
+    if (!iequals(value, "utf-8") && !iequals(value, "utf8"))
+      return false;
+  }
+  return true;
+}
+
+// Validates a POST /api/admin/crash request into the actor path, checked in
+// this order: 415 media type, 400 not JSON, 422 not an object, 422 an unknown
+// member, 422 `path` missing / not a string / empty / too long.
+std::variant<std::string, http_error> parse_crash_request(std::string_view content_type,
+                                                          std::string_view body) {
+  if (!is_json_media_type(content_type))
+    return http_error{415, "unsupported_media_type", "Content-Type must be application/json",
+                      ""};
+  json::error_code ec;
+  const json::value doc = json::parse(body, ec);
+  if (ec)
+    return http_error{400, "malformed_json", "request body is not valid JSON: " + ec.message(),
+                      ""};
+  const auto* top = doc.if_object();
+  if (top == nullptr)
+    return http_error{422, "wrong_type", "request body must be a JSON object", ""};
+  for (const auto& member : *top)
+    if (member.key() != "path") {
+      const std::string key{member.key()};
+      return http_error{422, "unknown_field", "unknown field '" + key + "'", key};
+    }
+  const auto* path = top->if_contains("path");
+  if (path == nullptr)
+    return http_error{422, "missing_field", "field 'path' is required", "path"};
+  if (!path->is_string())
+    return http_error{422, "wrong_type", "field 'path' must be a string", "path"};
+  const auto& text = path->get_string();
+  if (text.empty())
+    return http_error{422, "invalid_value", "field 'path' must not be empty", "path"};
+  // Code points of text the parser already validated as UTF-8.
+  const auto chars = std::count_if(text.begin(), text.end(),
+                                   [](char c) { return (c & 0xC0) != 0x80; });
+  if (static_cast<size_t>(chars) > max_actor_path_chars)
+    return http_error{422, "invalid_value",
+                      "field 'path' must be at most " + std::to_string(max_actor_path_chars) +
+                        " characters",
+                      "path"};
+  return std::string{text};
+}
+
 // Whether the io_context that sessions post to still exists. A backend
 // callback posts only while holding `mutex` and seeing `alive`; stop() clears
 // `alive` before it stops and destroys the io_context, so a late callback can
@@ -90,7 +173,16 @@ struct shared_config {
   std::shared_ptr<liveness> live;
 };
 
-enum class route_kind { orders, order_by_id, analytics, healthz, readyz, none };
+enum class route_kind {
+  orders,
+  order_by_id,
+  analytics,
+  healthz,
+  readyz,
+  supervision,
+  admin_crash,
+  none,
+};
 
 struct route {
   route_kind kind = route_kind::none;
@@ -110,6 +202,10 @@ route match(std::string_view target) {
     return {route_kind::healthz, {}};
   if (path == "/readyz")
     return {route_kind::readyz, {}};
+  if (path == "/api/supervision")
+    return {route_kind::supervision, {}};
+  if (path == "/api/admin/crash")
+    return {route_kind::admin_crash, {}};
   return {};
 }
 
@@ -233,6 +329,14 @@ private:
         if (cfg_->be->ready())
           return send(http::status::ok, status_body("ready"));
         return send(http::status::service_unavailable, status_body("not_ready"));
+      case route_kind::supervision:
+        if (!get)
+          return method_not_allowed("GET, HEAD");
+        return get_supervision();
+      case route_kind::admin_crash:
+        if (req.method() != http::verb::post)
+          return method_not_allowed("POST");
+        return post_crash(to_sv(req[http::field::content_type]), req.body());
     }
   }
 
@@ -284,6 +388,59 @@ private:
     } catch (const std::exception& e) {
       backend_threw(id, e.what());
     }
+  }
+
+  // The two admin routes ask the backend synchronously: both members answer
+  // without blocking (server.hpp), so there is no deadline to arm.
+  void get_supervision() {
+    std::optional<std::string> tree;
+    try {
+      tree = cfg_->be->supervision_json();
+    } catch (const std::exception& e) {
+      return synchronous_backend_threw(e.what());
+    }
+    if (!tree)
+      return send(http::status::service_unavailable,
+                  error_body("unavailable", "the supervision tree is not available on this node"));
+    send(http::status::ok, std::move(*tree));
+  }
+
+  void post_crash(std::string_view content_type, std::string_view body) {
+    auto parsed = parse_crash_request(content_type, body);
+    if (auto* err = std::get_if<http_error>(&parsed))
+      return send(static_cast<http::status>(err->status), error_json(*err));
+    const auto& path = std::get<std::string>(parsed);
+    backend::crash_outcome outcome;
+    try {
+      outcome = cfg_->be->crash(path);
+    } catch (const std::exception& e) {
+      return synchronous_backend_threw(e.what());
+    }
+    switch (outcome) {
+      case backend::crash_outcome::sent: {
+        logger()->warn("admin crash sent path={}", quoted(path));
+        json::object obj;
+        obj["path"] = path;
+        obj["status"] = "crash_sent";
+        return send(http::status::accepted, bridges::to_json_text(obj));
+      }
+      case backend::crash_outcome::not_found:
+        logger()->info("admin crash refused path={} reason=not_found", quoted(path));
+        return send(http::status::not_found,
+                    error_body("not_found", "no live actor has the path '" + path + "'"));
+      case backend::crash_outcome::disabled:
+        logger()->info("admin crash refused path={} reason=disabled", quoted(path));
+        return send(http::status::forbidden,
+                    error_body("forbidden", "admin endpoints are disabled on this node "
+                                            "(admin.enabled=false)"));
+    }
+    logger()->error("backend returned an unknown crash outcome status=500");
+    send(http::status::internal_server_error, error_body("internal_error", "internal error"));
+  }
+
+  void synchronous_backend_threw(const char* what) {
+    logger()->error("backend threw status=500 error=\"{}\"", what);
+    send(http::status::internal_server_error, error_body("internal_error", "internal error"));
   }
 
   // --- waiting for the backend -----------------------------------------------

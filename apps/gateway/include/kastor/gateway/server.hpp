@@ -9,6 +9,18 @@
 //   GET  /api/analytics    200 the backend's JSON; 503 if this node has none.
 //   GET  /healthz          200 {"status":"ok"}
 //   GET  /readyz           200 {"status":"ready"} / 503 {"status":"not_ready"}
+//   GET  /api/supervision  200 the backend's supervision tree JSON verbatim;
+//                          503 unavailable if this node has none.
+//   POST /api/admin/crash  body {"path":"root/payment/worker"}: makes that actor
+//                          exit abnormally, as a crash would. 415 unless
+//                          Content-Type is application/json, 400 malformed_json,
+//                          422 for a body that is not an object, an unknown
+//                          member, or a `path` that is missing, not a string,
+//                          empty or over max_actor_path_chars (no backend call
+//                          on any of these); then 202
+//                          {"path":…,"status":"crash_sent"}, 404 not_found (no
+//                          live actor has that path) or 403 forbidden (admin
+//                          endpoints disabled on this node: admin.enabled=false).
 // A backend that does not answer within request_timeout gets a 504; its late
 // answer is then dropped. Unknown path: 404; known path, wrong method: 405 with
 // an Allow header. HEAD is accepted wherever GET is.
@@ -19,6 +31,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -60,7 +73,27 @@ public:
   virtual void get_analytics(std::function<void(std::optional<std::string> json)> done) = 0;
   // Joined its Kafka groups. Called on an io thread: must be cheap.
   virtual bool ready() const = 0;
+
+  // The live supervision tree as a JSON text; nullopt: not available on this
+  // node. Called on an io thread: must answer from a snapshot, without asking
+  // actors and waiting.
+  virtual std::optional<std::string> supervision_json() const { return std::nullopt; }
+
+  enum class crash_outcome {
+    sent,       // the actor was told to exit abnormally
+    not_found,  // no live actor has that path
+    disabled,   // admin endpoints are off on this node (admin.enabled=false)
+  };
+  // Makes the actor at `path` (e.g. "root/payment/worker") exit abnormally, as
+  // a crash would, so its supervisor reacts. Must not block: `sent` means the
+  // exit was sent, not that the restart happened.
+  virtual crash_outcome crash([[maybe_unused]] const std::string& path) {
+    return crash_outcome::disabled;
+  }
 };
+
+// Longest actor path POST /api/admin/crash accepts, in characters.
+inline constexpr size_t max_actor_path_chars = 512;
 
 // Largest request line plus header fields (Beast's parser limit).
 inline constexpr uint32_t max_header_bytes = 8 * 1024;
