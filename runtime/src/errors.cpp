@@ -7,6 +7,9 @@ std::string to_string(runtime_errc x) {
     case runtime_errc::invalid_config: return "invalid_config";
     case runtime_errc::restart_limit_exceeded: return "restart_limit_exceeded";
     case runtime_errc::timeout: return "timeout";
+    case runtime_errc::start_failed: return "start_failed";
+    case runtime_errc::crashed: return "crashed";
+    case runtime_errc::hung: return "hung";
   }
   return "unknown";
 }

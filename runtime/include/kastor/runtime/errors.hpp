@@ -17,6 +17,9 @@ enum class runtime_errc : uint8_t {
   invalid_config = 1,
   restart_limit_exceeded,
   timeout,
+  start_failed,    // a supervisor's child could not be started
+  crashed,         // an injected crash (chaos, or the admin crash endpoint)
+  hung,            // an actor did not finish a turn within its deadline
 };
 
 // Codes of the bridges module (Kafka, codec, routes).
