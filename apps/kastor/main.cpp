@@ -2,6 +2,7 @@
 // subcommand. Nothing else lives here.
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <optional>
 
@@ -35,7 +36,9 @@ struct config_flags {
     app->add_option("--set", sets, "KEY=VALUE for any configuration key (repeatable)");
   }
 
-  caf::expected<kastor::runtime::node_config> build() const {
+  // `fallback` fills keys no file, variable or flag set (e.g. demo --chaos).
+  caf::expected<kastor::runtime::node_config> build(
+    const std::function<void(kastor::runtime::config_layers&)>& fallback = {}) const {
     kastor::runtime::config_layers layers;
     if (!file.empty())
       if (auto err = kastor::runtime::load_config_file(file, layers))
@@ -50,6 +53,8 @@ struct config_flags {
     }
     for (const auto& [key, value] : named)
       layers[key] = {value, "flag"};
+    if (fallback)
+      fallback(layers);
     return kastor::runtime::make_config(layers);
   }
 };
@@ -57,8 +62,23 @@ struct config_flags {
 const std::vector<std::pair<std::string, std::string>> node_flags{
   {"roles", "roles"},         {"brokers", "brokers"},     {"http", "http"},
   {"node-id", "node.id"},     {"data-dir", "data.dir"},   {"log-level", "log.level"},
-  {"partitions", "topic.partitions"},
+  {"partitions", "topic.partitions"}, {"chaos", "chaos"},     {"chaos-seed", "chaos.seed"},
 };
+
+// A chaos run crashes actors on purpose, many times a second: the demo then
+// lets supervisors restart often and quickly, and retries a record longer
+// before dead-lettering it, unless the configuration says otherwise.
+void chaos_demo_defaults(kastor::runtime::config_layers& l) {
+  auto chaos = l.find("chaos");
+  if (chaos == l.end() || chaos->second.first.empty())
+    return;
+  const char* origin = "demo --chaos default";
+  l.emplace("supervisor.max-restarts", std::pair{std::string{"10000"}, std::string{origin}});
+  l.emplace("supervisor.backoff-min-ms", std::pair{std::string{"1"}, std::string{origin}});
+  l.emplace("supervisor.backoff-max-ms", std::pair{std::string{"20"}, std::string{origin}});
+  l.emplace("mailbox.max-attempts", std::pair{std::string{"10"}, std::string{origin}});
+  l.emplace("mailbox.turn-deadline-ms", std::pair{std::string{"2000"}, std::string{origin}});
+}
 
 }  // namespace
 
@@ -74,7 +94,8 @@ int main(int argc, char** argv) {
   kastor::apps::demo_options demo;
   auto* demo_cmd = app.add_subcommand("demo", "everything in one process on an embedded mock cluster");
   demo_cfg.add_to(demo_cmd, {{"http", "http"}, {"log-level", "log.level"},
-                             {"data-dir", "data.dir"}, {"partitions", "topic.partitions"}});
+                             {"data-dir", "data.dir"}, {"partitions", "topic.partitions"},
+                             {"chaos", "chaos"}, {"chaos-seed", "chaos.seed"}});
   demo_cmd->add_option("--orders", demo.orders, "drive N sample orders, check them, exit")
     ->check(CLI::Range(0, 10'000'000));
   demo_cmd->add_option("--concurrency", demo.concurrency, "HTTP connections driving orders")
@@ -103,13 +124,24 @@ int main(int argc, char** argv) {
     ->check(CLI::Range(1, 3600));
   bench_cmd->add_option("--concurrency", bench.concurrency)->check(CLI::Range(1, 1024));
 
+  kastor::apps::ctl_options ctl;
+  auto* ctl_cmd = app.add_subcommand("ctl", "talk to a running node's gateway");
+  ctl_cmd->add_option("--node", ctl.node, "the node's HTTP address HOST:PORT")
+    ->capture_default_str();
+  ctl_cmd->require_subcommand(1);
+  auto* ctl_sup = ctl_cmd->add_subcommand("supervision", "print the live supervision tree");
+  auto* ctl_crash = ctl_cmd->add_subcommand("crash", "crash the actor at PATH (its supervisor reacts)");
+  ctl_crash->add_option("path", ctl.path, "e.g. root/payment/worker")->required();
+
   CLI11_PARSE(app, argc, argv);
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
 
-  auto config_or_exit = [](const config_flags& f) -> std::optional<kastor::runtime::node_config> {
-    auto cfg = f.build();
+  auto config_or_exit = [](const config_flags& f,
+                           std::function<void(kastor::runtime::config_layers&)> fallback = {})
+    -> std::optional<kastor::runtime::node_config> {
+    auto cfg = f.build(fallback);
     if (!cfg) {
       std::fprintf(stderr, "kastor: %s\n", kastor::runtime::describe(cfg.error()).c_str());
       return std::nullopt;
@@ -124,7 +156,7 @@ int main(int argc, char** argv) {
     return kastor::apps::run_node(*cfg, stop_requested);
   }
   if (demo_cmd->parsed()) {
-    auto cfg = config_or_exit(demo_cfg);
+    auto cfg = config_or_exit(demo_cfg, chaos_demo_defaults);
     if (!cfg)
       return 2;
     demo.node = *cfg;
@@ -134,5 +166,13 @@ int main(int argc, char** argv) {
     return kastor::apps::create_topics(topic_brokers, topic_partitions, topic_replication);
   if (bench_cmd->parsed())
     return kastor::apps::run_bench(bench, stop_requested);
+  if (ctl_sup->parsed()) {
+    ctl.verb = "supervision";
+    return kastor::apps::run_ctl(ctl);
+  }
+  if (ctl_crash->parsed()) {
+    ctl.verb = "crash";
+    return kastor::apps::run_ctl(ctl);
+  }
   return 2;
 }

@@ -5,6 +5,8 @@
 #include "kastor/bridges/codec.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/logging.hpp"
+#include "kastor/runtime/role_actor.hpp"
+#include "kastor/runtime/supervisor.hpp"
 
 namespace kastor::bridges {
 
@@ -121,6 +123,46 @@ void kafka_mailbox::finished(const runtime::record_meta& m) {
 void kafka_mailbox::started(const runtime::record_meta& m) {
   std::lock_guard<std::mutex> guard{mtx_};
   last_started_ = completion{m.topic, m.partition, m.offset, m.incarnation};
+  turn_ = last_started_;
+  turn_since_ = std::chrono::steady_clock::now();
+  turn_killed_ = false;
+}
+
+void kafka_mailbox::turn_done(const runtime::record_meta& m) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (turn_ && turn_->offset == m.offset && turn_->partition == m.partition
+      && turn_->topic == m.topic)
+    turn_.reset();
+}
+
+std::optional<std::string> kafka_mailbox::failure() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return failure_;
+}
+
+// A turn past its deadline: the actor hangs. It is made to exit; its
+// supervisor restarts it, and the new incarnation gets the record again.
+void kafka_mailbox::check_turn_deadline() {
+  if (opts_.turn_deadline.count() <= 0)
+    return;
+  caf::actor hung;
+  completion turn;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (!turn_ || turn_killed_ || !target_ || target_ != delivered_to_
+        || std::chrono::steady_clock::now() - turn_since_ < opts_.turn_deadline)
+      return;
+    turn_killed_ = true;
+    hung = target_;
+    turn = *turn_;
+  }
+  auto where = turn.topic + "/" + std::to_string(turn.partition) + "@" + std::to_string(turn.offset);
+  log()->error("mailbox group={} event=turn_deadline record={} deadline_ms={}: the actor hangs, "
+               "making it exit", opts_.group_id, where, opts_.turn_deadline.count());
+  runtime::crash_actor(hung, runtime::make_error(runtime::runtime_errc::hung,
+                                                "no progress on " + where + " for "
+                                                  + std::to_string(opts_.turn_deadline.count())
+                                                  + " ms"));
 }
 
 void kafka_mailbox::clear_suspect() {
@@ -190,6 +232,7 @@ void kafka_mailbox::run() {
     store_offsets();
     apply_backpressure();
     retry_dead_letters();
+    check_turn_deadline();
     // Take what librdkafka has queued (up to a batch) before the next round of
     // housekeeping; wait only for the first record.
     for (int n = 0; n < 500 && !stopping_.load(); ++n) {
@@ -199,7 +242,13 @@ void kafka_mailbox::run() {
       message_ptr owned{msg};
       if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR)
         handle(std::move(owned));
-      else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+      else if (msg->err == RD_KAFKA_RESP_ERR__FATAL) {
+        char why[512];
+        rd_kafka_fatal_error(rk_.get(), why, sizeof(why));
+        log()->error("mailbox group={} event=fatal error={}", opts_.group_id, why);
+        std::lock_guard<std::mutex> guard{mtx_};
+        failure_ = why;
+      } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
         log()->warn("mailbox group={} consume error={}", opts_.group_id,
                     rd_kafka_message_errstr(msg));
       if (!paused_ && in_flight_ >= opts_.high_water)
@@ -263,6 +312,11 @@ void kafka_mailbox::dead_letter(const std::string& key, const std::string& value
                                             + std::to_string(meta.offset)});
   headers.push_back({"kastor-dlq-group", opts_.group_id});
   headers.push_back({"kastor-dlq-attempts", std::to_string(std::max(rec.failures, 1))});
+  if (!opts_.supervisor_path.empty())
+    headers.push_back({"kastor-dlq-supervisor", opts_.supervisor_path});
+  if (!opts_.node_id.empty())
+    headers.push_back({"kastor-dlq-node", opts_.node_id});
+  headers.push_back({"kastor-dlq-time", std::to_string(runtime::wall_clock_ms())});
   rec.dead_letter = in_flight_record::dead_letter_copy{key, value, std::move(headers)};
   send_dead_letter(rec);
 }
@@ -340,8 +394,10 @@ void kafka_mailbox::redeliver_if_rebound() {
     std::lock_guard<std::mutex> guard{mtx_};
     target = target_;
     rebound_ = false;
-    if (target != delivered_to_)
+    if (target != delivered_to_) {
       suspect.swap(last_started_);
+      turn_.reset();
+    }
   }
   if (target == delivered_to_)
     return;
@@ -380,9 +436,10 @@ void kafka_mailbox::redeliver_if_rebound() {
       headers = read_headers(rec.raw.get());
       rec.raw.reset();
     }
-    dead_letter(meta.key, value, std::move(headers),
-                "its actor failed " + std::to_string(opts_.max_attempts) + " times handling it",
-                meta);
+    auto reason = "its actor failed " + std::to_string(opts_.max_attempts) + " times handling it";
+    if (opts_.last_exit_reason)
+      reason += " (last exit: " + opts_.last_exit_reason() + ")";
+    dead_letter(meta.key, value, std::move(headers), reason, meta);
   }
   if (n > 0) {
     log()->info("mailbox group={} event=redelivered records={}", opts_.group_id, n);

@@ -32,6 +32,14 @@ const std::vector<std::pair<std::string, std::string>>& config_defaults() {
     {"mailbox.low-water", std::to_string(d.mailbox_low_water)},
     {"supervisor.max-restarts", std::to_string(d.max_restarts)},
     {"supervisor.period-ms", std::to_string(d.restart_period.count())},
+    {"supervisor.backoff-min-ms", std::to_string(d.backoff_min.count())},
+    {"supervisor.backoff-max-ms", std::to_string(d.backoff_max.count())},
+    {"supervisor.backoff-reset-ms", std::to_string(d.backoff_reset.count())},
+    {"mailbox.max-attempts", std::to_string(d.max_attempts)},
+    {"mailbox.turn-deadline-ms", std::to_string(d.turn_deadline.count())},
+    {"chaos", ""},
+    {"chaos.seed", std::to_string(d.chaos.seed)},
+    {"admin.enabled", "true"},
     {"kafka.linger-ms", std::to_string(d.linger.count())},
     {"kafka.session-timeout-ms", std::to_string(d.session_timeout_ms)},
     {"kafka.fetch-wait-max-ms", std::to_string(d.fetch_wait_max_ms)},
@@ -223,10 +231,45 @@ caf::expected<node_config> make_config(const config_layers& l) {
                       "mailbox.low-water (" + std::to_string(c.mailbox_low_water)
                         + ") must be below mailbox.high-water ("
                         + std::to_string(c.mailbox_high_water) + ")");
-  if (auto err = parse_int<int>(l, "supervisor.max-restarts", 0, 1000, c.max_restarts))
+  if (auto err = parse_int<int>(l, "supervisor.max-restarts", 0, 1'000'000, c.max_restarts))
     return err;
   if (auto err = parse_ms(l, "supervisor.period-ms", 1, 3'600'000, c.restart_period))
     return err;
+  if (auto err = parse_ms(l, "supervisor.backoff-min-ms", 0, 600'000, c.backoff_min))
+    return err;
+  if (auto err = parse_ms(l, "supervisor.backoff-max-ms", 0, 3'600'000, c.backoff_max))
+    return err;
+  if (c.backoff_max < c.backoff_min)
+    return make_error(runtime_errc::invalid_config,
+                      "supervisor.backoff-max-ms (" + std::to_string(c.backoff_max.count())
+                        + ") must not be below supervisor.backoff-min-ms ("
+                        + std::to_string(c.backoff_min.count()) + ")");
+  if (auto err = parse_ms(l, "supervisor.backoff-reset-ms", 0, 3'600'000, c.backoff_reset))
+    return err;
+  if (auto err = parse_int<int>(l, "mailbox.max-attempts", 1, 1000, c.max_attempts))
+    return err;
+  if (auto err = parse_ms(l, "mailbox.turn-deadline-ms", 0, 3'600'000, c.turn_deadline))
+    return err;
+  uint64_t seed = c.chaos.seed;
+  if (auto err = parse_int<uint64_t>(l, "chaos.seed", 0, UINT64_MAX, seed))
+    return err;
+  if (auto i = l.find("chaos"); i != l.end()) {
+    auto spec = parse_chaos(i->second.first, seed);
+    if (!spec) {
+      auto why = describe(spec.error());  // without its "runtime.invalid_config: "
+      if (auto colon = why.find(": "); colon != std::string::npos)
+        why.erase(0, colon + 2);
+      return bad("chaos", i->second.first, i->second.second, why);
+    }
+    c.chaos = *spec;
+  }
+  c.chaos.seed = seed;
+  if (auto i = l.find("admin.enabled"); i != l.end()) {
+    const auto& [v, origin] = i->second;
+    if (v != "true" && v != "false")
+      return bad("admin.enabled", v, origin, "expected true or false");
+    c.admin_enabled = v == "true";
+  }
   if (auto err = parse_ms(l, "kafka.linger-ms", 0, 1000, c.linger))
     return err;
   if (auto err = parse_int<int>(l, "kafka.session-timeout-ms", 1000, 300000,

@@ -87,6 +87,23 @@ struct MailboxTest : ::testing::Test {
     ASSERT_TRUE(f.get().ok());
   }
 
+  // The role's shape in a node: root/payment (rest_for_one) -> bridge, worker.
+  // The bridge starts the mailbox's poll thread.
+  template <class State>
+  caf::actor supervise_role(caf::actor_system& sys, std::shared_ptr<State> state,
+                            runtime::role_io io, std::shared_ptr<bridges::kafka_mailbox> mailbox,
+                            std::shared_ptr<runtime::supervision_log> log, int max_restarts) {
+    auto slot = std::make_shared<bridges::mailbox_slot>();
+    runtime::supervisor_spec spec;
+    spec.path = "root/payment";
+    spec.max_restarts = max_restarts;
+    spec.children = {bridges::mailbox_bridge_child(mailbox, slot),
+                     bridges::mailbox_worker_child("worker", state, io, slot)};
+    spec.log = log;
+    spec.strat = runtime::strategy::rest_for_one;
+    return runtime::spawn_supervisor(sys, spec);
+  }
+
   // Sum of the committed offsets of `group` on payment-requests.
   int64_t committed(const std::string& group) {
     auto conf = bridges::make_conf({{"bootstrap.servers", mock->bootstrap()}, {"group.id", group}});
@@ -114,11 +131,9 @@ TEST_F(MailboxTest, ARecordWhoseActorCrashedIsDeliveredAgainToTheRestartedActor)
   auto mb = bridges::kafka_mailbox::make(options("redelivery"));
   ASSERT_TRUE(mb);
   auto mailbox = *mb;
-  runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms};
+  runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr};
   auto log = std::make_shared<runtime::supervision_log>();
-  auto child = bridges::mailbox_role_child("actor", state, io, mailbox);
-  auto sup = runtime::spawn_supervisor(sys, {"root/payment", 10, 10s, {child}, log});
-  mailbox->start();
+  auto sup = supervise_role(sys, state, io, mailbox, log, 10);
   // When 60 requests arrive
   publish_requests(60);
   // Then every request is handled exactly once, the crashed ones on attempt 2
@@ -137,7 +152,7 @@ TEST_F(MailboxTest, ARecordWhoseActorCrashedIsDeliveredAgainToTheRestartedActor)
     for (auto a : state->attempts_of_crashed)
       EXPECT_GE(a, 2);
   }
-  EXPECT_EQ(log->restarts()["root/payment/actor"], 3);
+  EXPECT_EQ(log->restarts()["root/payment/worker"], 3);
   EXPECT_GE(mailbox->stats().redelivered, 3u);
   // And after a clean stop every offset is committed: nothing lost, none skipped
   mailbox->stop();
@@ -164,10 +179,8 @@ TEST_F(MailboxTest, APoisonRecordGoesToTheDeadLetterTopicAndThePartitionMovesOn)
   auto opts = options("poison");
   opts.max_attempts = 3;
   auto mailbox = *bridges::kafka_mailbox::make(opts);
-  runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms};
-  auto child = bridges::mailbox_role_child("actor", state, io, mailbox);
-  auto sup = runtime::spawn_supervisor(sys, {"root/payment", 10, 10s, {child}, nullptr});
-  mailbox->start();
+  runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr};
+  auto sup = supervise_role(sys, state, io, mailbox, nullptr, 10);
   // When 10 requests arrive
   publish_requests(10, "p-");
   // Then the nine others are handled, the poison one is dead-lettered
@@ -285,11 +298,9 @@ TEST_F(MailboxTest, AFailedPublishRestartsTheActorAndTheRecordIsHandledAgain) {
   auto failing = std::make_shared<failing_publisher>(producer, "f-4");
   auto state = std::make_shared<answering_state>();
   auto mailbox = *bridges::kafka_mailbox::make(options("failed-publish"));
-  runtime::role_io io{failing, mailbox, &runtime::wall_clock_ms, 0ms};
+  runtime::role_io io{failing, mailbox, &runtime::wall_clock_ms, 0ms, nullptr};
   auto log = std::make_shared<runtime::supervision_log>();
-  auto child = bridges::mailbox_role_child("actor", state, io, mailbox);
-  auto sup = runtime::spawn_supervisor(sys, {"root/payment", 5, 10s, {child}, log});
-  mailbox->start();
+  auto sup = supervise_role(sys, state, io, mailbox, log, 5);
   // When ten requests arrive
   publish_requests(10, "f-");
   // Then f-4 is handled again after the restart, and every record is finished
@@ -297,7 +308,7 @@ TEST_F(MailboxTest, AFailedPublishRestartsTheActorAndTheRecordIsHandledAgain) {
     return mailbox->stats().finished == 10 && mailbox->stats().in_flight == 0;
   }, 60s));
   EXPECT_TRUE(failing->failed_.load());
-  EXPECT_EQ(log->restarts()["root/payment/actor"], 1);
+  EXPECT_EQ(log->restarts()["root/payment/worker"], 1);
   {
     std::lock_guard<std::mutex> guard{state->mtx};
     EXPECT_EQ(state->handled.count("f-4"), 2u);
@@ -315,11 +326,11 @@ TEST_F(MailboxTest, ARecordWhoseOutputCanNeverBeWrittenIsDeadLetteredAndTheRestF
   // Given a publisher that can never write what order g-2 produces
   auto failing = std::make_shared<failing_publisher>(producer, "g-2", true);
   auto state = std::make_shared<answering_state>();
-  auto mailbox = *bridges::kafka_mailbox::make(options("never-written"));
-  runtime::role_io io{failing, mailbox, &runtime::wall_clock_ms, 0ms};
-  auto child = bridges::mailbox_role_child("actor", state, io, mailbox);
-  auto sup = runtime::spawn_supervisor(sys, {"root/payment", 10, 10s, {child}, nullptr});
-  mailbox->start();
+  auto opts = options("never-written");
+  opts.max_attempts = 3;
+  auto mailbox = *bridges::kafka_mailbox::make(opts);
+  runtime::role_io io{failing, mailbox, &runtime::wall_clock_ms, 0ms, nullptr};
+  auto sup = supervise_role(sys, state, io, mailbox, nullptr, 10);
   // When eight requests arrive
   publish_requests(8, "g-");
   // Then g-2 is dead-lettered after its three failures and the others finish

@@ -1,6 +1,7 @@
 #include "kastor/apps/node.hpp"
 
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <random>
 
@@ -90,10 +91,12 @@ struct node::impl {
   std::unique_ptr<caf::actor_system_config> sys_cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::shared_ptr<bridges::kafka_publisher> producer;
-  std::vector<std::pair<std::string, std::shared_ptr<bridges::kafka_mailbox>>> mailboxes;
+  std::vector<std::pair<std::string, std::shared_ptr<bridges::mailbox_slot>>> mailboxes;
   std::vector<runtime::child_spec> role_supervisors;
   std::shared_ptr<runtime::supervision_log> supervision = std::make_shared<runtime::supervision_log>();
+  std::map<std::string, std::shared_ptr<runtime::chaos_injector>> chaos;
   caf::actor root;
+  std::atomic<bool> root_failed{false};
   std::shared_ptr<actor_slot> view = std::make_shared<actor_slot>();
   std::shared_ptr<actor_slot> analytics = std::make_shared<actor_slot>();
   std::shared_ptr<actor_slot> orders = std::make_shared<actor_slot>();
@@ -116,14 +119,31 @@ struct node::impl {
     o.low_water = static_cast<size_t>(cfg.mailbox_low_water);
     o.session_timeout_ms = cfg.session_timeout_ms;
     o.fetch_wait_max_ms = cfg.fetch_wait_max_ms;
+    o.max_attempts = cfg.max_attempts;
+    o.turn_deadline = cfg.turn_deadline;
+    o.supervisor_path = "root/" + role;
+    o.node_id = cfg.node_id;
+    o.last_exit_reason = [log = supervision, path = "root/" + role + "/worker"] {
+      return log->last_exit_reason(path);
+    };
     // A broadcast view is read afresh by every node on every start: dead
     // letters from it would be written again and again, so it only logs.
     o.dead_letters = broadcast ? nullptr : producer;
     return o;
   }
 
-  // Wires one role: its mailbox, and a supervisor whose child (re)spawns the
-  // role actor and (re)binds the mailbox to it.
+  runtime::supervisor_spec supervisor_for(std::string path) const {
+    runtime::supervisor_spec spec;
+    spec.path = std::move(path);
+    spec.max_restarts = cfg.max_restarts;
+    spec.period = cfg.restart_period;
+    spec.log = supervision;
+    spec.backoff = {cfg.backoff_min, cfg.backoff_max, 0.2, cfg.backoff_reset};
+    return spec;
+  }
+
+  // Wires one role: root/<role> supervises, rest_for_one, its mailbox bridge
+  // and its worker (the role actor, bound to the bridge's current mailbox).
   template <class State>
   caf::error add_role(const std::string& role, std::shared_ptr<State> state, bool broadcast,
                       std::chrono::milliseconds delay, caf::message_handler extra,
@@ -131,24 +151,41 @@ struct node::impl {
     auto mb = bridges::kafka_mailbox::make(mailbox_for(role, broadcast));
     if (!mb)
       return mb.error();
-    auto mailbox = *mb;
-    mailboxes.emplace_back(role, mailbox);
-    runtime::role_io io{producer, mailbox, &wall_clock_ms, delay};
-    auto actor = bridges::mailbox_role_child(
-      "actor", state, io, mailbox, extra,
-      [slot](const caf::actor& a) {
+    auto mailboxes_slot = std::make_shared<bridges::mailbox_slot>();
+    mailboxes.emplace_back(role, mailboxes_slot);
+    runtime::role_io io{producer, nullptr, &wall_clock_ms, delay, nullptr};
+    if (cfg.chaos.rate(role, runtime::chaos_fault::crash) > 0
+        || cfg.chaos.rate(role, runtime::chaos_fault::crash_after) > 0
+        || cfg.chaos.rate(role, runtime::chaos_fault::hang) > 0) {
+      io.chaos = std::make_shared<runtime::chaos_injector>(cfg.chaos, role);
+      chaos[role] = io.chaos;
+    }
+    auto worker = bridges::mailbox_worker_child(
+      "worker", state, io, mailboxes_slot, extra, [slot](const caf::actor& a) {
         if (slot)
           slot->set(a);
       });
-    runtime::supervisor_spec spec{"root/" + role, cfg.max_restarts, cfg.restart_period,
-                                  {actor}, supervision};
-    spec.shutdown_deadline = std::chrono::seconds{2};  // nested in root's 5 s
-    role_supervisors.push_back(runtime::supervisor_child(spec));
+    auto spec = supervisor_for("root/" + role);
+    spec.strat = runtime::strategy::rest_for_one;
+    spec.children = {bridges::mailbox_bridge_child(*mb, mailboxes_slot), worker};
+    role_supervisors.push_back(runtime::supervisor_child(spec, std::chrono::seconds{8}));
     return {};
   }
 
   std::string data_file(const std::string& name) const {
     return (std::filesystem::path{cfg.data_dir} / name).string();
+  }
+
+  // Not ready once the root gave up; else when every mailbox joined its group.
+  bool all_joined() const {
+    if (root_failed.load())
+      return false;
+    for (const auto& [role, slot] : mailboxes) {
+      auto mb = slot->get();
+      if (!mb || !mb->stats().joined)
+        return false;
+    }
+    return true;
   }
 };
 
@@ -206,11 +243,23 @@ public:
     ask<std::string>(*n_->sys, n_->analytics->get(), done, runtime::get_atom::value);
   }
 
-  bool ready() const override {
-    for (const auto& [role, mb] : n_->mailboxes)
-      if (!mb->stats().joined)
-        return false;
-    return true;
+  bool ready() const override { return n_->all_joined(); }
+
+  std::optional<std::string> supervision_json() const override {
+    return n_->supervision->tree_json();
+  }
+
+  crash_outcome crash(const std::string& path) override {
+    if (!n_->cfg.admin_enabled)
+      return crash_outcome::disabled;
+    auto target = n_->supervision->find(path);
+    if (!target)
+      return crash_outcome::not_found;
+    n_->log->warn("node={} event=crash_requested path={}", n_->cfg.node_id, path);
+    runtime::crash_actor(target, runtime::make_error(runtime::runtime_errc::crashed,
+                                                    "crash of " + path
+                                                      + " requested through the admin API"));
+    return crash_outcome::sent;
   }
 
 private:
@@ -293,12 +342,9 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
     return runtime::make_error(runtime::runtime_errc::invalid_config, e.what());
   }
 
-  runtime::supervisor_spec root{"root", c.max_restarts, c.restart_period, p->role_supervisors,
-                                p->supervision};
-  root.shutdown_deadline = std::chrono::seconds{5};  // 5 roles x 2 s fit in node::stop's 15 s
+  auto root = p->supervisor_for("root");
+  root.children = p->role_supervisors;
   p->root = runtime::spawn_supervisor(*p->sys, root);
-  for (auto& [role, mb] : p->mailboxes)
-    mb->start();
 
   if (c.has_role("gateway")) {
     p->backend = std::make_shared<node_backend>(p.get());
@@ -330,8 +376,11 @@ int node::run(const std::atomic<bool>& stop_requested) {
   while (!done) {
     self->receive(
       [&](caf::down_msg& dm) {
-        impl_->log->error("node={} event=root_supervisor_exited reason={}", impl_->cfg.node_id,
-                          runtime::describe(dm.reason));
+        // Not ready from now on; an orchestrator restarts the process.
+        impl_->root_failed = true;
+        impl_->log->error("node={} event=root_supervisor_exited reason={}: not ready, exiting "
+                          "non-zero so that the node is restarted",
+                          impl_->cfg.node_id, runtime::describe(dm.reason));
         rc = 1;
         done = true;
       },
@@ -359,13 +408,17 @@ void node::stop() {
     p.http->stop();
   // 2. Mailboxes take no new records and wait for those in flight (the actors
   //    and the producer are still running), then commit and leave the groups.
-  for (auto& [role, mb] : p.mailboxes)
+  std::vector<std::shared_ptr<bridges::kafka_mailbox>> current;
+  for (auto& [role, slot] : p.mailboxes)
+    if (auto mb = slot->get())
+      current.push_back(mb);
+  for (auto& mb : current)
     mb->begin_drain();  // all at once, so they drain in parallel
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
-  for (auto i = p.mailboxes.rbegin(); i != p.mailboxes.rend(); ++i) {
+  for (auto i = current.rbegin(); i != current.rend(); ++i) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
-    i->second->stop(std::max(left, std::chrono::milliseconds{1}));
+    (*i)->stop(std::max(left, std::chrono::milliseconds{1}));
   }
   // 3. The supervision tree, children in reverse start order; awaited.
   if (p.root) {
@@ -391,9 +444,7 @@ void node::stop() {
 }
 
 bool node::ready() const {
-  return impl_->backend ? impl_->backend->ready()
-                        : std::all_of(impl_->mailboxes.begin(), impl_->mailboxes.end(),
-                                      [](const auto& m) { return m.second->stats().joined; });
+  return impl_->all_joined();
 }
 
 uint16_t node::http_port() const {
@@ -414,8 +465,19 @@ std::shared_ptr<runtime::supervision_log> node::supervision() const {
 
 std::vector<std::pair<std::string, bridges::mailbox_stats>> node::mailboxes() const {
   std::vector<std::pair<std::string, bridges::mailbox_stats>> out;
-  for (const auto& [role, mb] : impl_->mailboxes)
-    out.emplace_back(role, mb->stats());
+  for (const auto& [role, slot] : impl_->mailboxes)
+    if (auto mb = slot->get())
+      out.emplace_back(role, mb->stats());
+  return out;
+}
+
+std::map<std::string, std::map<std::string, int64_t>> node::chaos_fired() const {
+  std::map<std::string, std::map<std::string, int64_t>> out;
+  for (const auto& [role, c] : impl_->chaos)
+    for (auto f : {runtime::chaos_fault::crash, runtime::chaos_fault::crash_after,
+                   runtime::chaos_fault::hang})
+      if (c->rate(f) > 0)
+        out[role][std::string{runtime::to_string(f)}] = c->fired(f);
   return out;
 }
 

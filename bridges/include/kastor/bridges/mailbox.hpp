@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -52,7 +53,16 @@ struct mailbox_options {
   // A record whose handling actor died this many times while handling it
   // (not merely while it waited in the actor's queue) goes to `<topic>.dlq`
   // instead of being delivered again (a poison record must not stop the rest).
-  int max_attempts = 3;
+  int max_attempts = 5;
+  // An actor whose turn on a record (started() to turn_done()) lasts longer
+  // than this hangs: the mailbox makes it exit (runtime_errc::hung), so its
+  // supervisor restarts it. 0: never.
+  std::chrono::milliseconds turn_deadline{10000};
+  // For dead-letter headers: the supervisor of the handling actor
+  // ("root/payment"), the node, and the last exit reason of the actor.
+  std::string supervisor_path;
+  std::string node_id;
+  std::function<std::string()> last_exit_reason;
   std::shared_ptr<kafka_publisher> dead_letters;  // null: log and skip dead letters
   kafka_properties extra;                         // applied last
 };
@@ -87,9 +97,14 @@ public:
   void finished(const runtime::record_meta& m) override;
   void started(const runtime::record_meta& m) override;
   void clear_suspect() override;
+  void turn_done(const runtime::record_meta& m) override;
   bool current(const runtime::record_meta& m) const override;
 
   mailbox_stats stats() const;
+
+  // Why the consumer cannot go on (a fatal librdkafka error); nullopt while
+  // healthy. Its owner then replaces the mailbox.
+  std::optional<std::string> failure() const;
 
   // Stops taking new records (their partitions pause); stop() then waits for
   // those in flight. Call it on every mailbox first so they drain together.
@@ -127,6 +142,7 @@ private:
   void store_offsets();
   void apply_backpressure();
   void redeliver_if_rebound();
+  void check_turn_deadline();
   size_t in_flight_count() const;
 
   mailbox_options opts_;
@@ -154,6 +170,11 @@ private:
   caf::actor target_;
   std::vector<completion> completions_;
   std::optional<completion> last_started_;
+  // The turn in progress (started, not turn_done) and when it began.
+  std::optional<completion> turn_;
+  std::chrono::steady_clock::time_point turn_since_{};
+  bool turn_killed_ = false;  // the hung actor was told to exit
+  std::optional<std::string> failure_;
   std::vector<completion> dead_letter_retries_;
   mailbox_stats stats_;
 };

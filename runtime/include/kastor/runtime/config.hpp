@@ -13,6 +13,8 @@
 
 #include <caf/expected.hpp>
 
+#include "kastor/runtime/chaos.hpp"
+
 namespace kastor::runtime {
 
 // Every role a node can run.
@@ -37,8 +39,20 @@ struct node_config {
   std::string data_dir = "kastor-data";  // data.dir: email outbox and payment ledger
   int mailbox_high_water = 2000;       // mailbox.high-water: pause partitions above
   int mailbox_low_water = 1000;        // mailbox.low-water: resume below
-  int max_restarts = 5;                // supervisor.max-restarts within ...
-  std::chrono::milliseconds restart_period{10000};  // supervisor.period-ms
+  // Every supervisor (root and roles): at most supervisor.max-restarts within
+  // supervisor.period-ms, then it gives up and escalates.
+  int max_restarts = 5;
+  std::chrono::milliseconds restart_period{10000};
+  // Restart backoff: supervisor.backoff-min-ms doubling up to
+  // supervisor.backoff-max-ms (jitter: up to 20% less), back to the minimum
+  // after supervisor.backoff-reset-ms without a failure.
+  std::chrono::milliseconds backoff_min{10};
+  std::chrono::milliseconds backoff_max{5000};
+  std::chrono::milliseconds backoff_reset{30000};
+  int max_attempts = 5;                // mailbox.max-attempts: failed tries, then the DLQ
+  std::chrono::milliseconds turn_deadline{10000};  // mailbox.turn-deadline-ms (0: none)
+  chaos_spec chaos;                    // chaos (SPEC) and chaos.seed
+  bool admin_enabled = true;           // admin.enabled: POST /api/admin/* allowed
   std::chrono::milliseconds linger{1};               // kafka.linger-ms
   int session_timeout_ms = 10000;      // kafka.session-timeout-ms
   // kafka.fetch-wait-max-ms: a real broker answers a waiting fetch as soon as

@@ -50,6 +50,10 @@ public:
   // The actor starts handling the record now. If the actor dies before the
   // next started(), this record is the suspect: only its failure count grows.
   virtual void started(const record_meta& m) { (void) m; }
+  // The actor's turn for the record is over (its handler returned; what it
+  // produced may still be in flight). A turn that does not end within the
+  // mailbox's turn deadline means the actor hangs: it is killed.
+  virtual void turn_done(const record_meta& m) { (void) m; }
   // The actor is about to die for a reason that is not the record it handles
   // (e.g. the broker did not acknowledge a publish): blame no record.
   virtual void clear_suspect() {}

@@ -9,6 +9,12 @@
 // restarts it and the mailbox delivers the unfinished records again.
 // The state object is owned by the role, not the actor, so it survives
 // restarts; it is only ever touched by the current incarnation.
+//
+// Fault injection (role_io::chaos, from `--chaos`): before handle() the actor
+// may hang (it stops answering anything, until the mailbox's turn deadline
+// kills it) or crash; after handle() returned (its side effect is done) and
+// before its outputs are published, it may crash. A crash is an abnormal exit
+// (runtime_errc::crashed) that its supervisor handles like any other.
 #pragma once
 
 #include <chrono>
@@ -20,6 +26,7 @@
 #include <caf/all.hpp>
 
 #include "kastor/runtime/atoms.hpp"
+#include "kastor/runtime/chaos.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/messages.hpp"
 #include "kastor/runtime/ports.hpp"
@@ -31,6 +38,7 @@ struct role_io {
   std::shared_ptr<completion_sink> acks;
   std::function<int64_t()> now_ms;          // injectable clock
   std::chrono::milliseconds handle_delay{0};  // simulated service latency
+  std::shared_ptr<chaos_injector> chaos;      // null: no fault injection
 };
 
 // Registers every message type of messages.hpp with CAF.
@@ -52,7 +60,14 @@ struct role_context {
       return;  // revoked meanwhile: its new owner handles it
     if constexpr (requires(State& s) { s.handle(m, x, int64_t{0}); }) {
       io.acks->started(m);
+      if (io.chaos && inject_before(m))
+        return;
       auto out = state->handle(m, x, io.now_ms());
+      io.acks->turn_done(m);
+      if (io.chaos && io.chaos->fires(chaos_fault::crash_after, m)) {
+        self->quit(make_error(runtime_errc::crashed, "chaos: crash after handling " + where(m)));
+        return;
+      }
       if (out.empty()) {
         io.acks->finished(m);
         return;
@@ -69,6 +84,26 @@ struct role_context {
     } else {
       io.acks->finished(m);  // not for this role: nothing to do
     }
+  }
+
+  static std::string where(const record_meta& m) {
+    return m.topic + "/" + std::to_string(m.partition) + "@" + std::to_string(m.offset);
+  }
+
+  // True when a fault fired: the record is not handled by this incarnation.
+  bool inject_before(const record_meta& m) const {
+    if (io.chaos->fires(chaos_fault::hang, m)) {
+      // Unresponsive from now on: everything sent to it is dropped (the
+      // mailbox delivers the unfinished records again to the next one).
+      self->set_default_handler(caf::drop);
+      self->become(caf::behavior{[](process_atom, process_atom) {}});
+      return true;
+    }
+    if (io.chaos->fires(chaos_fault::crash, m)) {
+      self->quit(make_error(runtime_errc::crashed, "chaos: crash before handling " + where(m)));
+      return true;
+    }
+    return false;
   }
 
   template <class T>

@@ -1,7 +1,10 @@
 // A kastor node: one CAF actor system running the configured roles under a
-// root supervisor (root -> one supervisor per role -> the role's actor), each
-// role fed by its Kafka mailbox and publishing through the node's producer,
-// plus the HTTP gateway when the `gateway` role is on.
+// root supervisor (one_for_one) -> one supervisor per role (rest_for_one) ->
+// the role's mailbox bridge (its Kafka consumer group) and its worker (the
+// role actor), publishing through the node's producer, plus the HTTP gateway
+// when the `gateway` role is on. A role that is down (restarting, backing off)
+// leaves its records waiting in Kafka; the others go on. When the root gives
+// up, the node turns not ready and run() returns 1.
 //
 // start() brings everything up in order; stop() takes it down in reverse:
 // gateway, mailboxes (finish, commit, leave the groups), actors, producer
@@ -9,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -47,6 +51,8 @@ public:
   const runtime::node_config& config() const;
   std::shared_ptr<runtime::supervision_log> supervision() const;
   std::vector<std::pair<std::string, bridges::mailbox_stats>> mailboxes() const;
+  // Injected faults so far: role -> fault ("crash", "crash-after", "hang") -> count.
+  std::map<std::string, std::map<std::string, int64_t>> chaos_fired() const;
   // Side-effect records (null when the role is not on this node).
   std::shared_ptr<actors::jsonl_ledger> payment_ledger() const;
   std::shared_ptr<actors::jsonl_ledger> email_outbox() const;
