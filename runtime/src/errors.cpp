@@ -10,6 +10,7 @@ std::string to_string(runtime_errc x) {
     case runtime_errc::start_failed: return "start_failed";
     case runtime_errc::crashed: return "crashed";
     case runtime_errc::hung: return "hung";
+    case runtime_errc::exception: return "exception";
   }
   return "unknown";
 }

@@ -104,6 +104,44 @@ struct MailboxTest : ::testing::Test {
     return runtime::spawn_supervisor(sys, spec);
   }
 
+  struct record {
+    std::string key, value;
+    std::map<std::string, std::string> headers;
+  };
+  // Up to `n` records of `topic` (3 partitions), from the beginning.
+  std::vector<record> read_topic(const std::string& topic, size_t n) {
+    auto conf = bridges::make_conf({{"bootstrap.servers", mock->bootstrap()},
+                                    {"group.id", "reader-" + topic}});
+    char err[512];
+    bridges::rk_ptr rk{rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), err, sizeof(err))};
+    bridges::partition_list_ptr parts{rd_kafka_topic_partition_list_new(3)};
+    for (int p = 0; p < 3; ++p)
+      rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), p)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk.get(), parts.get());
+    std::vector<record> out;
+    auto until = std::chrono::steady_clock::now() + 30s;
+    while (out.size() < n && std::chrono::steady_clock::now() < until) {
+      bridges::message_ptr msg{rd_kafka_consumer_poll(rk.get(), 100)};
+      if (!msg || msg->err)
+        continue;
+      record r;
+      r.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+      r.value.assign(static_cast<const char*>(msg->payload), msg->len);
+      rd_kafka_headers_t* hdrs = nullptr;
+      if (rd_kafka_message_headers(msg.get(), &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* name;
+        const void* val;
+        size_t size;
+        for (size_t i = 0; !rd_kafka_header_get_all(hdrs, i, &name, &val, &size); ++i)
+          r.headers[name] = std::string{static_cast<const char*>(val), size};
+      }
+      out.push_back(std::move(r));
+    }
+    rd_kafka_consumer_close(rk.get());
+    return out;
+  }
+
   // Sum of the committed offsets of `group` on payment-requests.
   int64_t committed(const std::string& group) {
     auto conf = bridges::make_conf({{"bootstrap.servers", mock->bootstrap()}, {"group.id", group}});
@@ -178,9 +216,13 @@ TEST_F(MailboxTest, APoisonRecordGoesToTheDeadLetterTopicAndThePartitionMovesOn)
   auto state = std::make_shared<poison_state>();
   auto opts = options("poison");
   opts.max_attempts = 3;
+  opts.supervisor_path = "root/payment";
+  opts.node_id = "node-a";
+  auto log = std::make_shared<runtime::supervision_log>();
+  opts.last_exit_reason = [log] { return log->last_exit_reason("root/payment/worker"); };
   auto mailbox = *bridges::kafka_mailbox::make(opts);
   runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr};
-  auto sup = supervise_role(sys, state, io, mailbox, nullptr, 10);
+  auto sup = supervise_role(sys, state, io, mailbox, log, 10);
   // When 10 requests arrive
   publish_requests(10, "p-");
   // Then the nine others are handled, the poison one is dead-lettered
@@ -190,6 +232,22 @@ TEST_F(MailboxTest, APoisonRecordGoesToTheDeadLetterTopicAndThePartitionMovesOn)
   }, 60s));
   mailbox->stop();
   EXPECT_EQ(committed("poison"), 10);
+  EXPECT_EQ(log->restarts()["root/payment/worker"], 3);
+  // And the dead letter keeps the original key and value and says why, from
+  // where, after how many attempts, under which supervisor, on which node
+  auto dlq = read_topic("payment-requests.dlq", 1);
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].key, "p-3");
+  EXPECT_NE(dlq[0].value.find("\"orderId\":\"p-3\""), std::string::npos) << dlq[0].value;
+  auto& h = dlq[0].headers;
+  EXPECT_NE(h["kastor-dlq-reason"].find("failed 3 times"), std::string::npos) << h["kastor-dlq-reason"];
+  EXPECT_NE(h["kastor-dlq-reason"].find("poison"), std::string::npos) << h["kastor-dlq-reason"];
+  EXPECT_EQ(h["kastor-dlq-origin"].rfind("payment-requests/", 0), 0u) << h["kastor-dlq-origin"];
+  EXPECT_EQ(h["kastor-dlq-attempts"], "3");
+  EXPECT_EQ(h["kastor-dlq-supervisor"], "root/payment");
+  EXPECT_EQ(h["kastor-dlq-node"], "node-a");
+  EXPECT_EQ(h["kastor-type"], "payment_request");  // the original headers are kept
+  EXPECT_FALSE(h["kastor-dlq-time"].empty());
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
 }
 

@@ -45,10 +45,20 @@ progress_counts read_progress(http_client& client) {
   return p;
 }
 
-void print_progress(const progress_counts& p, double rate) {
-  std::printf("\raccepted=%lld paid=%lld declined=%lld emailed=%lld rate=%.0f/s   ",
+uint64_t dead_letters(const node& n) {
+  uint64_t total = 0;
+  for (const auto& [role, s] : n.mailboxes())
+    total += s.dead_lettered;
+  return total;
+}
+
+void print_progress(const node& n, const progress_counts& p, double rate) {
+  std::printf("\raccepted=%lld paid=%lld declined=%lld emailed=%lld rate=%.0f/s restarts=%lld "
+              "dlq=%llu   ",
               static_cast<long long>(p.accepted), static_cast<long long>(p.paid),
-              static_cast<long long>(p.declined), static_cast<long long>(p.emailed), rate);
+              static_cast<long long>(p.declined), static_cast<long long>(p.emailed), rate,
+              static_cast<long long>(n.supervision()->total_restarts()),
+              static_cast<unsigned long long>(dead_letters(n)));
   std::fflush(stdout);
 }
 
@@ -146,7 +156,7 @@ int run_demo(demo_options opts, const std::atomic<bool>& stop) {
       std::this_thread::sleep_for(std::chrono::seconds{1});
       auto p = read_progress(client);
       auto now = std::chrono::steady_clock::now();
-      print_progress(p, (p.emailed - last.emailed) / std::chrono::duration<double>(now - last_t).count());
+      print_progress(n, p, (p.emailed - last.emailed) / std::chrono::duration<double>(now - last_t).count());
       last = p;
       last_t = now;
     }
@@ -169,7 +179,7 @@ int run_demo(demo_options opts, const std::atomic<bool>& stop) {
       std::this_thread::sleep_for(std::chrono::milliseconds{500});
       auto p = read_progress(c);
       auto now = std::chrono::steady_clock::now();
-      print_progress(p, (p.emailed - last.emailed) / std::chrono::duration<double>(now - last_t).count());
+      print_progress(n, p, (p.emailed - last.emailed) / std::chrono::duration<double>(now - last_t).count());
       last = p;
       last_t = now;
     }
@@ -182,7 +192,7 @@ int run_demo(demo_options opts, const std::atomic<bool>& stop) {
   driving = false;
   ticker.join();
   auto p = read_progress(client);
-  print_progress(p, 0);
+  print_progress(n, p, 0);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   size_t expected_declined = 0;
   for (int i : drove.accepted_index)
@@ -196,7 +206,26 @@ int run_demo(demo_options opts, const std::atomic<bool>& stop) {
               check.terminal, check.paid, check.declined, expected_declined);
   std::printf("  charge anomalies   %zu  (orders not charged exactly once)\n", check.charge_anomalies);
   std::printf("  email anomalies    %zu  (orders without exactly one email)\n", check.email_anomalies);
-  std::printf("  restarts survived  %lld\n", static_cast<long long>(sup->total_restarts()));
+  std::printf("  restarts survived  %lld", static_cast<long long>(sup->total_restarts()));
+  std::string sep = "  (";
+  for (const auto& [path, count] : sup->restarts()) {
+    std::printf("%s%s %lld", sep.c_str(), path.c_str(), static_cast<long long>(count));
+    sep = ", ";
+  }
+  std::printf("%s\n", sep == ", " ? ")" : "");
+  if (!cfg.chaos.empty()) {
+    std::printf("  faults injected    ");
+    sep = "";
+    for (const auto& [role, faults] : n.chaos_fired())
+      for (const auto& [fault, count] : faults) {
+        std::printf("%s%s.%s %lld", sep.c_str(), role.c_str(), fault.c_str(),
+                    static_cast<long long>(count));
+        sep = ", ";
+      }
+    std::printf("  (--chaos %s, seed %llu)\n", cfg.chaos.to_string().c_str(),
+                static_cast<unsigned long long>(cfg.chaos.seed));
+  }
+  std::printf("  dead letters       %llu\n", static_cast<unsigned long long>(dead_letters(n)));
   std::printf("  elapsed            %.1f s  (%.0f orders/s end to end)\n", secs,
               drove.accepted.size() / secs);
   for (size_t i = 0; i < check.broken.size() && i < 10; ++i)

@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <thread>
 
 #include <caf/all.hpp>
 
@@ -394,6 +395,13 @@ int node::run(const std::atomic<bool>& stop_requested) {
         }
         done = stop_requested.load();
       });
+  }
+  if (impl_->root_failed.load()) {
+    // Stay up a moment answering /readyz with 503, so that probes and load
+    // balancers see the node go unready before it disappears.
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds{1};
+    while (!stop_requested.load() && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
   }
   return rc;
 }

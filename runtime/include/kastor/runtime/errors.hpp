@@ -20,6 +20,7 @@ enum class runtime_errc : uint8_t {
   start_failed,    // a supervisor's child could not be started
   crashed,         // an injected crash (chaos, or the admin crash endpoint)
   hung,            // an actor did not finish a turn within its deadline
+  exception,       // an actor's handler threw
 };
 
 // Codes of the bridges module (Kafka, codec, routes).

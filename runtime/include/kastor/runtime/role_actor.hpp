@@ -130,6 +130,16 @@ struct role_context {
 template <class State>
 caf::behavior role_behavior(caf::event_based_actor* self, std::shared_ptr<State> state,
                             role_io io, caf::message_handler extra = {}) {
+  // A handler that throws crashes the actor with the exception's message.
+  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
+    try {
+      std::rethrow_exception(eptr);
+    } catch (const std::exception& e) {
+      return make_error(runtime_errc::exception, e.what());
+    } catch (...) {
+      return make_error(runtime_errc::exception, "unknown exception");
+    }
+  });
   detail::role_context<State> ctx{self, std::move(state), std::move(io)};
   caf::message_handler core{
     ctx.template receive<order_created>(),      ctx.template receive<payment_request>(),

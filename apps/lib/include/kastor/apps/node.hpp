@@ -37,7 +37,8 @@ public:
   ~node();
 
   // Blocks until `stop_requested` turns true (returns 0) or the root
-  // supervisor gave up (logs why, returns 1).
+  // supervisor gave up: then it logs why, answers /readyz with 503 for a
+  // second, and returns 1.
   int run(const std::atomic<bool>& stop_requested);
 
   void stop();
