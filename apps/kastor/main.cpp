@@ -68,7 +68,9 @@ const std::vector<std::pair<std::string, std::string>> node_flags{
 // A chaos run crashes actors on purpose, many times a second: the demo then
 // lets supervisors restart often and quickly, and retries a record longer
 // before dead-lettering it, unless the configuration says otherwise.
-void chaos_demo_defaults(kastor::runtime::config_layers& l) {
+void demo_defaults(kastor::runtime::config_layers& l) {
+  // The demo is for trying things: its admin endpoint is on.
+  l.emplace("admin.enabled", std::pair{std::string{"true"}, std::string{"demo default"}});
   auto chaos = l.find("chaos");
   if (chaos == l.end() || chaos->second.first.empty())
     return;
@@ -156,7 +158,7 @@ int main(int argc, char** argv) {
     return kastor::apps::run_node(*cfg, stop_requested);
   }
   if (demo_cmd->parsed()) {
-    auto cfg = config_or_exit(demo_cfg, chaos_demo_defaults);
+    auto cfg = config_or_exit(demo_cfg, demo_defaults);
     if (!cfg)
       return 2;
     demo.node = *cfg;

@@ -10,10 +10,31 @@
 
 namespace kastor::bridges {
 
+int failure_memory::get(const std::string& topic, int32_t partition, int64_t offset) const {
+  if (size_.load() == 0)
+    return 0;
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = counts_.find({topic, partition, offset});
+  return i == counts_.end() ? 0 : i->second;
+}
+
+int failure_memory::increment(const std::string& topic, int32_t partition, int64_t offset) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  int n = ++counts_[{topic, partition, offset}];
+  size_ = counts_.size();
+  return n;
+}
+
+void failure_memory::erase(const std::string& topic, int32_t partition, int64_t offset) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  counts_.erase({topic, partition, offset});
+  size_ = counts_.size();
+}
+
 struct kafka_mailbox::in_flight_record {
   runtime::record_meta meta;
   std::optional<runtime::any_message> message;  // empty while being dead-lettered
-  int failures = 0;  // times its actor died while handling it
+  int failures = 0;  // times its actor died while handling it (opts_.failures, as last read)
   struct dead_letter_copy {  // the original record, kept until the DLQ has it
     std::string key;
     std::string value;
@@ -95,7 +116,10 @@ caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_option
   return self;
 }
 
-kafka_mailbox::kafka_mailbox(mailbox_options opts) : opts_(std::move(opts)) {}
+kafka_mailbox::kafka_mailbox(mailbox_options opts) : opts_(std::move(opts)) {
+  if (!opts_.failures)
+    opts_.failures = std::make_shared<failure_memory>();
+}
 
 kafka_mailbox::~kafka_mailbox() {
   if (!rk_)
@@ -118,6 +142,9 @@ void kafka_mailbox::bind(caf::actor target) {
 void kafka_mailbox::finished(const runtime::record_meta& m) {
   std::lock_guard<std::mutex> guard{mtx_};
   completions_.push_back({m.topic, m.partition, m.offset, m.incarnation});
+  if (last_started_ && last_started_->offset == m.offset && last_started_->partition == m.partition
+      && last_started_->topic == m.topic)
+    last_started_.reset();  // done: a later death is not its fault
 }
 
 void kafka_mailbox::started(const runtime::record_meta& m) {
@@ -131,8 +158,22 @@ void kafka_mailbox::started(const runtime::record_meta& m) {
 void kafka_mailbox::turn_done(const runtime::record_meta& m) {
   std::lock_guard<std::mutex> guard{mtx_};
   if (turn_ && turn_->offset == m.offset && turn_->partition == m.partition
-      && turn_->topic == m.topic)
+      && turn_->topic == m.topic) {
+    // Killed as hung but finished after all (a slow handler): the actor
+    // dies, but not because of this record.
+    if (turn_killed_)
+      last_started_.reset();
     turn_.reset();
+  }
+}
+
+void kafka_mailbox::actor_died() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (last_started_ && last_started_->incarnation == incarnation_.load())
+    opts_.failures->increment(last_started_->topic, last_started_->partition,
+                              last_started_->offset);
+  last_started_.reset();
+  turn_.reset();
 }
 
 std::optional<std::string> kafka_mailbox::failure() const {
@@ -288,6 +329,7 @@ void kafka_mailbox::handle(message_ptr owned) {
   }
   decoded->meta.incarnation = incarnation_;
   auto& rec = ps.in_flight[msg->offset];
+  rec.failures = opts_.failures->get(topic, msg->partition, msg->offset);  // earlier consumers'
   rec.meta = std::move(decoded->meta);
   rec.message = std::move(decoded->message);
   rec.raw = std::move(owned);
@@ -389,13 +431,12 @@ void kafka_mailbox::redeliver_if_rebound() {
   if (!rebound_.load())
     return;  // the common case, without taking the lock
   caf::actor target;
-  std::optional<completion> suspect;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     target = target_;
     rebound_ = false;
     if (target != delivered_to_) {
-      suspect.swap(last_started_);
+      last_started_.reset();  // the new incarnation has started nothing yet
       turn_.reset();
     }
   }
@@ -404,11 +445,6 @@ void kafka_mailbox::redeliver_if_rebound() {
   // Completions the dead actor reported are not redelivered.
   drain_completions();
   bool first_bind = !delivered_to_;
-  // The record the dead actor was handling when it died (if still unfinished).
-  if (suspect && suspect->incarnation == incarnation_)
-    if (auto it = parts_.find({suspect->topic, suspect->partition}); it != parts_.end())
-      if (auto r = it->second->in_flight.find(suspect->offset); r != it->second->in_flight.end())
-        ++r->second.failures;
   delivered_to_ = target;
   uint64_t n = 0;
   std::vector<runtime::record_meta> poison;
@@ -416,6 +452,8 @@ void kafka_mailbox::redeliver_if_rebound() {
     for (auto& [offset, rec] : ps->in_flight) {
       if (!rec.message)
         continue;
+      if (!opts_.failures->empty())  // actor_died() counted
+        rec.failures = opts_.failures->get(tp.first, tp.second, offset);
       if (!first_bind && rec.failures >= opts_.max_attempts) {
         poison.push_back(rec.meta);
         continue;
@@ -459,8 +497,15 @@ void kafka_mailbox::drain_completions() {
     if (c.incarnation != incarnation_)
       continue;  // from before a rebalance: that record is someone else's now
     auto it = parts_.find({c.topic, c.partition});
-    if (it != parts_.end() && it->second->in_flight.erase(c.offset) > 0)
-      ++n;
+    if (it == parts_.end())
+      continue;
+    auto r = it->second->in_flight.find(c.offset);
+    if (r == it->second->in_flight.end())
+      continue;
+    if (!opts_.failures->empty())
+      opts_.failures->erase(c.topic, c.partition, c.offset);
+    it->second->in_flight.erase(r);
+    ++n;
   }
   in_flight_ = in_flight_count();
   std::lock_guard<std::mutex> guard{mtx_};

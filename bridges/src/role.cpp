@@ -11,8 +11,9 @@ namespace {
 using health_atom = caf::atom_constant<caf::atom("health")>;
 constexpr std::chrono::milliseconds health_interval{500};
 
-caf::behavior bridge_actor(caf::event_based_actor* self, std::shared_ptr<kafka_mailbox> mailbox) {
-  self->attach_functor([mailbox](const caf::error&) { mailbox->stop(); });
+caf::behavior bridge_actor(caf::event_based_actor* self, std::shared_ptr<kafka_mailbox> mailbox,
+                           std::shared_ptr<mailbox_slot> slot) {
+  self->attach_functor([mailbox, slot](const caf::error&) { slot->retire(mailbox); });
   self->delayed_send(self, health_interval, health_atom::value);
   return {
     [self, mailbox](health_atom) {
@@ -27,6 +28,53 @@ caf::behavior bridge_actor(caf::event_based_actor* self, std::shared_ptr<kafka_m
 }
 
 }  // namespace
+
+std::shared_ptr<kafka_mailbox> mailbox_slot::get() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return current_;
+}
+
+void mailbox_slot::set(std::shared_ptr<kafka_mailbox> mb) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  current_ = std::move(mb);
+}
+
+void mailbox_slot::retire(std::shared_ptr<kafka_mailbox> mb) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (current_ == mb)
+    current_.reset();  // counted with the retired ones once stopped
+  stopping_.emplace_back([this, mb] {
+    mb->stop();
+    auto s = mb->stats();
+    std::lock_guard<std::mutex> g{mtx_};
+    retired_.received += s.received;
+    retired_.finished += s.finished;
+    retired_.redelivered += s.redelivered;
+    retired_.dead_lettered += s.dead_lettered;
+    retired_.pauses += s.pauses;
+  });
+}
+
+void mailbox_slot::join() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    threads.swap(stopping_);
+  }
+  for (auto& t : threads)
+    t.join();
+}
+
+mailbox_stats mailbox_slot::stats() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto s = current_ ? current_->stats() : mailbox_stats{};
+  s.received += retired_.received;
+  s.finished += retired_.finished;
+  s.redelivered += retired_.redelivered;
+  s.dead_lettered += retired_.dead_lettered;
+  s.pauses += retired_.pauses;
+  return s;
+}
 
 runtime::child_spec mailbox_bridge_child(std::shared_ptr<kafka_mailbox> first,
                                          std::shared_ptr<mailbox_slot> slot) {
@@ -47,7 +95,7 @@ runtime::child_spec mailbox_bridge_child(std::shared_ptr<kafka_mailbox> first,
     }
     slot->set(mb);
     mb->start();
-    return parent->system().spawn(bridge_actor, mb);
+    return parent->system().spawn(bridge_actor, mb, slot);
   };
   return c;
 }

@@ -39,7 +39,7 @@ const std::vector<std::pair<std::string, std::string>>& config_defaults() {
     {"mailbox.turn-deadline-ms", std::to_string(d.turn_deadline.count())},
     {"chaos", ""},
     {"chaos.seed", std::to_string(d.chaos.seed)},
-    {"admin.enabled", "true"},
+    {"admin.enabled", d.admin_enabled ? "true" : "false"},
     {"kafka.linger-ms", std::to_string(d.linger.count())},
     {"kafka.session-timeout-ms", std::to_string(d.session_timeout_ms)},
     {"kafka.fetch-wait-max-ms", std::to_string(d.fetch_wait_max_ms)},

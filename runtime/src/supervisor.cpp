@@ -244,10 +244,11 @@ public:
       for (const auto& cs : spec_.children) {
         auto& c = add_child(cs.name, cs);
         if (!start(c)) {
-          note(c.name, "start_failed", c.last_reason);
-          children_.pop_back();
-          begin_shutdown(make_error(runtime_errc::start_failed,
-                                    spec_.path + "/" + c.name + ": " + c.last_reason));
+          auto name = c.name;
+          auto why = c.last_reason;
+          children_.pop_back();  // never ran: nothing to stop
+          note(name, "start_failed", why);
+          begin_shutdown(make_error(runtime_errc::start_failed, spec_.path + "/" + name + ": " + why));
           break;
         }
         note(c.name, "started", "");
@@ -460,7 +461,14 @@ private:
         publish();
         return;
       }
-      deferred_.push_back(std::move(dm));
+      // Another failure while a group restart is under way: handled when
+      // it is done. The child is gone already, so shutdown does not wait for it.
+      c->handle = nullptr;
+      c->last_reason = reason;
+      c->state = child_state::stopped;
+      note(c->name, "exited", reason);
+      deferred_.emplace_back(c->id, std::move(dm.reason));
+      publish();
       return;
     }
     note(c->name, "exited", reason);
@@ -531,6 +539,17 @@ private:
     for (auto i = group.rbegin(); i != group.rend(); ++i)
       if (auto x = by_id(*i); x && x->id != c.id && x->handle && x->state == child_state::running)
         to_stop_.push_back(x->id);
+    // A restart of any of them still waiting for its backoff is superseded
+    // by this one (else it would start them early and out of order).
+    for (auto i = pending_.begin(); i != pending_.end();) {
+      auto& ids = i->second;
+      ids.erase(std::remove_if(ids.begin(), ids.end(),
+                               [&](uint64_t id) {
+                                 return std::find(group.begin(), group.end(), id) != group.end();
+                               }),
+                ids.end());
+      i = ids.empty() ? pending_.erase(i) : std::next(i);
+    }
     to_restart_ = group;
     group_delay_ = delay;
     group_active_ = true;
@@ -568,9 +587,10 @@ private:
     }
     // Failures that arrived while the group was being stopped.
     while (!group_active_ && !shutting_down_ && !deferred_.empty()) {
-      auto dm = std::move(deferred_.front());
+      auto [id, reason] = std::move(deferred_.front());
       deferred_.pop_front();
-      on_down(dm);
+      if (auto c = by_id(id); c && !c->handle && c->state == child_state::stopped)
+        fail(*c, reason);
     }
   }
 
@@ -665,7 +685,7 @@ private:
   std::deque<uint64_t> to_stop_;
   std::vector<uint64_t> to_restart_;
   std::chrono::milliseconds group_delay_{0};
-  std::deque<caf::down_msg> deferred_;
+  std::deque<std::pair<uint64_t, caf::error>> deferred_;  // failures during a group restart
   // Restarts waiting for their backoff delay.
   uint64_t next_token_ = 1;
   std::map<uint64_t, std::vector<uint64_t>> pending_;
@@ -675,11 +695,12 @@ private:
 };
 
 caf::behavior supervisor_actor(caf::event_based_actor* self, supervisor_spec spec) {
-  // The state lives as long as the actor: CAF destroys the behavior (and with
-  // it this shared_ptr) when the actor is cleaned up, after attach_functor ran.
+  // The handlers capture the state by raw pointer; this attachable owns it.
+  // CAF runs every attachable of an exiting actor before destroying any, and
+  // no handler runs after that, so the state outlives every use.
   auto st = std::make_shared<supervisor>(self, std::move(spec));
   auto bhvr = st->make_behavior();
-  self->attach_functor([st](const caf::error&) {});  // keeps st alive until the exit hooks ran
+  self->attach_functor([st](const caf::error&) {});
   return bhvr;
 }
 

@@ -251,6 +251,58 @@ TEST_F(MailboxTest, APoisonRecordGoesToTheDeadLetterTopicAndThePartitionMovesOn)
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
 }
 
+TEST_F(MailboxTest, APoisonRecordsFailureCountSurvivesItsBridgeRestarting) {
+  // Given an actor that always crashes on one record, 3 attempts allowed
+  caf::actor_system_config cfg;
+  runtime::register_message_types(cfg);
+  caf::actor_system sys{cfg};
+  struct poison_state {
+    std::vector<runtime::any_message> handle(const runtime::record_meta&,
+                                             const runtime::payment_request& r, int64_t) {
+      if (r.order_id == "q-1")
+        throw std::runtime_error("poison");
+      return {};
+    }
+  };
+  auto slot = std::make_shared<bridges::mailbox_slot>();
+  auto opts = options("poison-bridge");
+  opts.max_attempts = 3;
+  opts.failures = slot->failures();
+  auto log = std::make_shared<runtime::supervision_log>();
+  auto mailbox = *bridges::kafka_mailbox::make(opts);
+  runtime::role_io io{producer, nullptr, &runtime::wall_clock_ms, 0ms, nullptr};
+  runtime::supervisor_spec spec;
+  spec.path = "root/payment";
+  spec.max_restarts = 10;
+  spec.children = {bridges::mailbox_bridge_child(mailbox, slot),
+                   bridges::mailbox_worker_child("worker", std::make_shared<poison_state>(), io, slot)};
+  spec.log = log;
+  spec.strat = runtime::strategy::rest_for_one;
+  auto sup = runtime::spawn_supervisor(sys, spec);
+  auto poison_deaths = [&] {
+    int n = 0;
+    for (const auto& e : log->events())
+      n += e.path == "root/payment/worker" && e.what == "exited"
+           && e.reason.find("poison") != std::string::npos;
+    return n;
+  };
+  publish_requests(3, "q-");
+  // When the record has killed the worker once, and then the bridge crashes
+  // (a new consumer, a new mailbox)
+  ASSERT_TRUE(test::eventually([&] { return poison_deaths() >= 1; }, 60s));
+  auto bridge = log->find("root/payment/bridge");
+  ASSERT_TRUE(bridge);
+  runtime::crash_actor(bridge, runtime::make_error(runtime::runtime_errc::crashed, "test"));
+  // Then it is dead-lettered after 3 deaths in all, not 3 more
+  ASSERT_TRUE(test::eventually([&] { return slot->stats().dead_lettered == 1; }, 60s));
+  EXPECT_EQ(poison_deaths(), 3);
+  EXPECT_EQ(log->restarts()["root/payment/bridge"], 1);
+  auto dlq = read_topic("payment-requests.dlq", 1);
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].headers["kastor-dlq-attempts"], "3");
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
+
 TEST_F(MailboxTest, ASlowActorMakesTheMailboxPauseAndMemoryStaysBounded) {
   // Given an actor that holds every record until released
   caf::actor_system_config cfg;

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <thread>
 
+#include <sys/wait.h>
+
 #include "kastor/actors/ledger.hpp"
 #include "kastor/apps/driver.hpp"
 #include "kastor/apps/http_client.hpp"
@@ -54,6 +56,7 @@ protected:
     l["kafka.session-timeout-ms"] = {"6000", "test"};
     l["kafka.fetch-wait-max-ms"] = {"5", "test"};  // the mock does not wake a waiting fetch
     l["log.level"] = {"warn", "test"};
+    l["admin.enabled"] = {"true", "test"};
     for (auto& [k, v] : extra)
       l[k] = {v, "test"};
     return l;
@@ -198,6 +201,7 @@ TEST_F(SupervisionTest, TheTreeIsServedOverHttpAndAnActorCanBeCrashedByPath) {
 
 TEST_F(SupervisionTest, CrashingThePaymentSupervisorRepeatedlyMakesTheNodeExitNonZero) {
   // Given a `kastor node` process whose supervisors allow 3 restarts in 10 s
+  // (crashed through the HTTP admin endpoint and `kastor ctl`)
   auto port = apps::free_port();
   auto log = dir_ / "node.log";
   std::vector<std::string> argv{KASTOR_BIN, "node"};
@@ -221,9 +225,23 @@ TEST_F(SupervisionTest, CrashingThePaymentSupervisorRepeatedlyMakesTheNodeExitNo
         return role.at("restarts").to_number<int64_t>();
     return -1;
   };
+  auto ctl = [&](const std::string& args) {
+    auto status = std::system((std::string{KASTOR_BIN} + " ctl " + args + " >/dev/null 2>&1").c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  auto node_flag = "--node 127.0.0.1:" + std::to_string(port);
+  // (kastor ctl: 0 on success, 1 when the node says no, 2 when it cannot ask)
+  EXPECT_EQ(ctl(node_flag + " supervision"), 0);
+  EXPECT_EQ(ctl(node_flag + " crash root/nope"), 1);
+  EXPECT_EQ(ctl("--node 127.0.0.1:80x supervision"), 2);
+  EXPECT_EQ(ctl("--node 127.0.0.1:" + std::to_string(apps::free_port()) + " supervision"), 2);
   for (int i = 1; i <= 3; ++i) {
-    auto crash = c.post_json("/api/admin/crash", R"({"path":"root/payment"})");
-    ASSERT_TRUE(crash && crash->status == 202u);
+    if (i == 1) {
+      ASSERT_EQ(ctl(node_flag + " crash root/payment"), 0);
+    } else {
+      auto crash = c.post_json("/api/admin/crash", R"({"path":"root/payment"})");
+      ASSERT_TRUE(crash && crash->status == 202u);
+    }
     ASSERT_TRUE(test::eventually([&] { return payment_restarts() == i; }, 20s));
   }
   auto crash = c.post_json("/api/admin/crash", R"({"path":"root/payment"})");

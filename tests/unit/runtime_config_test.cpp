@@ -68,6 +68,38 @@ TEST(Config, EveryBadValueIsAnErrorNamingTheKeyAndItsOrigin) {
   EXPECT_NE(error_of(layers({{"topic.partitions", "x"}})).find("(test)"), std::string::npos);
 }
 
+TEST(Config, SupervisionAndChaosKeysAreParsedAndChecked) {
+  auto c = make_config(layers({{"chaos", "payment.crash=0.05, order.hang=0.001"},
+                               {"chaos.seed", "99"},
+                               {"supervisor.backoff-min-ms", "5"},
+                               {"supervisor.backoff-max-ms", "500"},
+                               {"mailbox.max-attempts", "7"},
+                               {"mailbox.turn-deadline-ms", "0"},
+                               {"admin.enabled", "false"}}));
+  ASSERT_TRUE(c) << describe(c.error());
+  EXPECT_EQ(c->chaos.rate("payment", chaos_fault::crash), 0.05);
+  EXPECT_EQ(c->chaos.rate("order", chaos_fault::hang), 0.001);
+  EXPECT_EQ(c->chaos.seed, 99u);
+  EXPECT_EQ(c->backoff_min.count(), 5);
+  EXPECT_EQ(c->backoff_max.count(), 500);
+  EXPECT_EQ(c->max_attempts, 7);
+  EXPECT_EQ(c->turn_deadline.count(), 0);
+  EXPECT_FALSE(c->admin_enabled);
+  EXPECT_TRUE(make_config({})->chaos.empty());
+  // Errors name the key, the value, where it came from, and what is wrong, once
+  auto chaos = error_of(layers({{"chaos", "payment.crsh=0.1"}}));
+  EXPECT_NE(chaos.find("chaos = 'payment.crsh=0.1' (test)"), std::string::npos) << chaos;
+  EXPECT_NE(chaos.find("crsh"), std::string::npos) << chaos;
+  EXPECT_EQ(chaos.find("invalid_config", chaos.find("invalid_config") + 1), std::string::npos)
+    << chaos;
+  EXPECT_NE(error_of(layers({{"chaos", "payment.crash=2"}})).find("between 0 and 1"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"chaos.seed", "-1"}})).find("not a whole number"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"supervisor.backoff-min-ms", "100"}, {"supervisor.backoff-max-ms", "50"}}))
+              .find("must not be below"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"mailbox.max-attempts", "0"}})).find("between 1 and 1000"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"admin.enabled", "yes"}})).find("true or false"), std::string::npos);
+}
+
 TEST(Config, AFileLineWithoutEqualsIsAnErrorWithItsLineNumber) {
   auto path = std::string{"/tmp/kastor-config-bad-"} + std::to_string(getpid()) + ".conf";
   {

@@ -149,6 +149,44 @@ TEST_F(SupervisorTest, RestForOneRestartsTheChildAndThoseStartedAfterIt) {
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
 }
 
+TEST_F(SupervisorTest, AGroupRestartSupersedesARestartStillWaitingForItsBackoff) {
+  // Given a rest_for_one [a, b] whose b waits 100 ms to restart
+  auto sp = spec(strategy::rest_for_one, {worker("a", j), worker("b", j)});
+  sp.backoff = {100ms, 100ms, 0.0, 10s};
+  auto sup = start(sp);
+  send("b", crash_atom::value);
+  advance(50ms);
+  // When a crashes meanwhile
+  send("a", crash_atom::value);
+  advance(200ms);
+  // Then a starts first, then b, each once (OTP: b restarts after a)
+  EXPECT_EQ(j->lines, (lines{"stop b", "stop a", "start a", "start b"}));
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(SupervisorTest, AFailureDuringAGroupRestartIsHandledAfterItAndShutdownStillEnds) {
+  // Given rest_for_one [a, b, c] where c takes its whole deadline to stop
+  auto sup = start(spec(strategy::rest_for_one,
+                        {worker("a", j), worker("b", j), worker("c", j, restart_type::permanent, true)}));
+  auto exit = watch(sup);
+  send("b", crash_atom::value);  // the group [b, c] waits for c to stop
+  send("a", crash_atom::value);  // a fails while it waits
+  EXPECT_EQ(j->lines, (lines{"stop b", "stop a"}));
+  advance(1000ms);  // c is killed at its deadline; b and c restart
+  EXPECT_EQ(j->lines, (lines{"stop b", "stop a", "stop c", "start b", "start c"}));
+  advance(1000ms);  // then a's failure: c (killed again) and b stop, a, b, c start
+  EXPECT_EQ(j->lines, (lines{"stop b", "stop a", "stop c", "start b", "start c", "stop c", "stop b",
+                             "start a", "start b", "start c"}));
+  j->lines.clear();
+  // And a shutdown that comes in the middle of such a sequence ends
+  send("b", crash_atom::value);
+  send("a", crash_atom::value);
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+  run();
+  advance(2000ms);
+  EXPECT_TRUE(exit->has_value()) << ::testing::PrintToString(j->lines);
+}
+
 TEST_F(SupervisorTest, OneForAllDoesNotRestartATemporarySibling) {
   auto sup = start(spec(strategy::one_for_all,
                         {worker("a", j), worker("t", j, restart_type::temporary), worker("c", j)}));

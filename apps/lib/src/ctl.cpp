@@ -1,4 +1,6 @@
+#include <charconv>
 #include <cstdio>
+#include <optional>
 
 #include "kastor/apps/commands.hpp"
 #include "kastor/apps/http_client.hpp"
@@ -7,15 +9,40 @@
 
 namespace kastor::apps {
 
+namespace {
+
+// "HOST:PORT" or "[IPV6]:PORT" -> host and port; nullopt for anything else.
+std::optional<std::pair<std::string, uint16_t>> parse_node(const std::string& node) {
+  auto colon = node.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == node.size())
+    return std::nullopt;
+  auto host = node.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']')
+      return std::nullopt;
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return std::nullopt;  // an IPv6 address needs brackets
+  }
+  unsigned port = 0;
+  const char* first = node.data() + colon + 1;
+  const char* last = node.data() + node.size();
+  auto [end, ec] = std::from_chars(first, last, port);
+  if (ec != std::errc{} || end != last || port == 0 || port > 65535)
+    return std::nullopt;
+  return std::pair{host, static_cast<uint16_t>(port)};
+}
+
+}  // namespace
+
 int run_ctl(const ctl_options& opts) {
-  auto colon = opts.node.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || colon == 0
-      || std::sscanf(opts.node.c_str() + colon + 1, "%d", &port) != 1 || port <= 0 || port > 65535) {
-    std::fprintf(stderr, "kastor ctl: --node '%s': expected HOST:PORT\n", opts.node.c_str());
+  auto node = parse_node(opts.node);
+  if (!node) {
+    std::fprintf(stderr, "kastor ctl: --node '%s': expected HOST:PORT (port 1-65535)\n",
+                 opts.node.c_str());
     return 2;
   }
-  http_client client{opts.node.substr(0, colon), static_cast<uint16_t>(port)};
+  http_client client{node->first, node->second};
   caf::expected<http_reply> reply = http_reply{};
   if (opts.verb == "supervision") {
     reply = client.get("/api/supervision");

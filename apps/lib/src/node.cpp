@@ -149,10 +149,12 @@ struct node::impl {
   caf::error add_role(const std::string& role, std::shared_ptr<State> state, bool broadcast,
                       std::chrono::milliseconds delay, caf::message_handler extra,
                       std::shared_ptr<actor_slot> slot) {
-    auto mb = bridges::kafka_mailbox::make(mailbox_for(role, broadcast));
+    auto mailboxes_slot = std::make_shared<bridges::mailbox_slot>();
+    auto opts = mailbox_for(role, broadcast);
+    opts.failures = mailboxes_slot->failures();
+    auto mb = bridges::kafka_mailbox::make(opts);
     if (!mb)
       return mb.error();
-    auto mailboxes_slot = std::make_shared<bridges::mailbox_slot>();
     mailboxes.emplace_back(role, mailboxes_slot);
     runtime::role_io io{producer, nullptr, &wall_clock_ms, delay, nullptr};
     if (cfg.chaos.rate(role, runtime::chaos_fault::crash) > 0
@@ -343,6 +345,10 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
     return runtime::make_error(runtime::runtime_errc::invalid_config, e.what());
   }
 
+  if (c.max_restarts < c.max_attempts)
+    p->log->warn("node={} supervisor.max-restarts={} is below mailbox.max-attempts={}: one poison "
+                 "record can make a role give up before it reaches the dead-letter topic",
+                 c.node_id, c.max_restarts, c.max_attempts);
   auto root = p->supervisor_for("root");
   root.children = p->role_supervisors;
   p->root = runtime::spawn_supervisor(*p->sys, root);
@@ -439,6 +445,8 @@ void node::stop() {
                                 p.cfg.node_id);
                   });
   }
+  for (auto& [role, slot] : p.mailboxes)
+    slot->join();  // mailboxes retired by their bridges
   // 4. Flush what is left, with a deadline, and report it.
   if (p.producer) {
     auto left = p.producer->stop(std::chrono::milliseconds{10000});
@@ -474,8 +482,7 @@ std::shared_ptr<runtime::supervision_log> node::supervision() const {
 std::vector<std::pair<std::string, bridges::mailbox_stats>> node::mailboxes() const {
   std::vector<std::pair<std::string, bridges::mailbox_stats>> out;
   for (const auto& [role, slot] : impl_->mailboxes)
-    if (auto mb = slot->get())
-      out.emplace_back(role, mb->stats());
+    out.emplace_back(role, slot->stats());
   return out;
 }
 

@@ -27,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -37,6 +38,23 @@
 #include "kastor/runtime/ports.hpp"
 
 namespace kastor::bridges {
+
+// How often each record's actor died while handling it, kept outside one
+// mailbox so that a record's count survives the mailbox being replaced (its
+// bridge restarted) and a poison record still reaches the DLQ.
+// Thread-safety: any thread.
+class failure_memory {
+public:
+  int get(const std::string& topic, int32_t partition, int64_t offset) const;
+  int increment(const std::string& topic, int32_t partition, int64_t offset);
+  void erase(const std::string& topic, int32_t partition, int64_t offset);
+  bool empty() const { return size_.load() == 0; }
+
+private:
+  mutable std::mutex mtx_;
+  std::atomic<size_t> size_{0};  // lets get() skip the lock when nothing failed
+  std::map<std::tuple<std::string, int32_t, int64_t>, int> counts_;
+};
 
 struct mailbox_options {
   std::string brokers;
@@ -63,6 +81,7 @@ struct mailbox_options {
   std::string supervisor_path;
   std::string node_id;
   std::function<std::string()> last_exit_reason;
+  std::shared_ptr<failure_memory> failures;  // null: counts live and die with this mailbox
   std::shared_ptr<kafka_publisher> dead_letters;  // null: log and skip dead letters
   kafka_properties extra;                         // applied last
 };
@@ -98,6 +117,7 @@ public:
   void started(const runtime::record_meta& m) override;
   void clear_suspect() override;
   void turn_done(const runtime::record_meta& m) override;
+  void actor_died() override;
   bool current(const runtime::record_meta& m) const override;
 
   mailbox_stats stats() const;

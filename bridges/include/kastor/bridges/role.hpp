@@ -9,6 +9,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <thread>
+#include <vector>
 #include <string>
 
 #include "kastor/bridges/mailbox.hpp"
@@ -17,30 +19,47 @@
 
 namespace kastor::bridges {
 
-// The role's current mailbox, replaced when its bridge restarts.
-// Thread-safety: any thread.
+// The role's current mailbox, replaced when its bridge restarts, and what
+// outlives one mailbox: the records' failure counts, the counters of mailboxes
+// already replaced, and the threads stopping them.
+// Thread-safety: any thread, but join() (and the destructor) not from a
+// thread that retire() started.
 class mailbox_slot {
 public:
-  std::shared_ptr<kafka_mailbox> get() const {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return current_;
-  }
-  void set(std::shared_ptr<kafka_mailbox> mb) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    current_ = std::move(mb);
-  }
+  mailbox_slot() = default;
+  mailbox_slot(const mailbox_slot&) = delete;
+  mailbox_slot& operator=(const mailbox_slot&) = delete;
+  ~mailbox_slot() { join(); }
+
+  std::shared_ptr<kafka_mailbox> get() const;
+  void set(std::shared_ptr<kafka_mailbox> mb);
+
+  // Stops `mb` (commit its finished prefix, leave the group) on a thread of
+  // its own, so no actor thread waits for the broker; its counters are kept.
+  void retire(std::shared_ptr<kafka_mailbox> mb);
+  // Waits for every retire() so far.
+  void join();
+
+  // The current mailbox's stats, counters summed with the replaced ones'.
+  mailbox_stats stats() const;
+
+  const std::shared_ptr<failure_memory>& failures() const { return failures_; }
 
 private:
   mutable std::mutex mtx_;
   std::shared_ptr<kafka_mailbox> current_;
+  mailbox_stats retired_;
+  std::vector<std::thread> stopping_;
+  std::shared_ptr<failure_memory> failures_ = std::make_shared<failure_memory>();
 };
 
 // The "bridge" child. Its first start uses `first` (made up front, so that
-// configuration errors surface before anything runs); every restart makes a
-// new mailbox from `first`'s options. The mailbox's poll thread starts with
-// the actor; when the actor exits (crash, kill or shutdown) the mailbox stops:
-// the finished prefix is committed and it leaves the group. A mailbox whose
-// consumer failed makes the actor exit with that error.
+// configuration errors surface before anything runs; give it the slot's
+// failures()); every restart makes a new mailbox from `first`'s options. The
+// mailbox's poll thread starts with the actor; when the actor exits (crash,
+// kill or shutdown) the slot retires the mailbox: the finished prefix is
+// committed and it leaves the group. A mailbox whose consumer failed makes the
+// actor exit with that error.
 runtime::child_spec mailbox_bridge_child(std::shared_ptr<kafka_mailbox> first,
                                          std::shared_ptr<mailbox_slot> slot);
 
@@ -62,6 +81,13 @@ runtime::child_spec mailbox_worker_child(std::string name, std::shared_ptr<State
     auto my_io = io;
     my_io.acks = mailbox;
     auto a = parent->system().spawn(&runtime::role_behavior<State>, state, my_io, extra);
+    // An abnormal exit counts against the record it was handling (a stop on
+    // request, or a kill at the shutdown deadline, does not).
+    caf::actor_cast<caf::abstract_actor*>(a)->attach_functor([mailbox](const caf::error& reason) {
+      if (reason && reason != caf::exit_reason::normal && reason != caf::exit_reason::user_shutdown
+          && reason != caf::exit_reason::kill)
+        mailbox->actor_died();
+    });
     mailbox->bind(a);
     if (on_start)
       on_start(a);

@@ -41,7 +41,7 @@ struct node_config {
   int mailbox_low_water = 1000;        // mailbox.low-water: resume below
   // Every supervisor (root and roles): at most supervisor.max-restarts within
   // supervisor.period-ms, then it gives up and escalates.
-  int max_restarts = 5;
+  int max_restarts = 10;
   std::chrono::milliseconds restart_period{10000};
   // Restart backoff: supervisor.backoff-min-ms doubling up to
   // supervisor.backoff-max-ms (jitter: up to 20% less), back to the minimum
@@ -52,7 +52,7 @@ struct node_config {
   int max_attempts = 5;                // mailbox.max-attempts: failed tries, then the DLQ
   std::chrono::milliseconds turn_deadline{10000};  // mailbox.turn-deadline-ms (0: none)
   chaos_spec chaos;                    // chaos (SPEC) and chaos.seed
-  bool admin_enabled = true;           // admin.enabled: POST /api/admin/* allowed
+  bool admin_enabled = false;          // admin.enabled: POST /api/admin/* allowed
   std::chrono::milliseconds linger{1};               // kafka.linger-ms
   int session_timeout_ms = 10000;      // kafka.session-timeout-ms
   // kafka.fetch-wait-max-ms: a real broker answers a waiting fetch as soon as

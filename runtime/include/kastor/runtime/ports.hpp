@@ -48,7 +48,8 @@ public:
   // The record's effects are durable: its offset may be committed.
   virtual void finished(const record_meta& m) = 0;
   // The actor starts handling the record now. If the actor dies before the
-  // next started(), this record is the suspect: only its failure count grows.
+  // next started(), this record is the suspect: only its failure count grows
+  // (see actor_died()).
   virtual void started(const record_meta& m) { (void) m; }
   // The actor's turn for the record is over (its handler returned; what it
   // produced may still be in flight). A turn that does not end within the
@@ -57,6 +58,9 @@ public:
   // The actor is about to die for a reason that is not the record it handles
   // (e.g. the broker did not acknowledge a publish): blame no record.
   virtual void clear_suspect() {}
+  // The actor died abnormally (crash, exception, hang): the record it was
+  // handling, if any, failed once more. Called by whoever watches the actor.
+  virtual void actor_died() {}
   // False for a record delivered before its partition was revoked: another
   // consumer owns it now, so it must not be handled here. Records that did
   // not come from a mailbox (incarnation 0) are always current.
