@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <future>
+#include <set>
 
 #include "kastor/actors/ledger.hpp"
 #include "kastor/apps/driver.hpp"
@@ -128,6 +129,48 @@ TEST_F(PipelineTest, AHeaderlessRecordInPaymentRequestsIsProcessed) {
   auto v = boost::json::parse(r->body);
   EXPECT_EQ(v.at("paymentStatus").as_string(), "SUCCEEDED");
   EXPECT_EQ(v.at("totalAmount").to_number<double>(), 12.5);
+}
+
+TEST_F(PipelineTest, TheSamePostWithTheSameIdempotencyKeyAHundredTimesMakesOneOrder) {
+  auto before = order_created_records();
+  auto key = "idem-" + std::to_string(getpid());
+  auto body = apps::sample_order_json(5);
+  // When 100 identical POSTs with one Idempotency-Key arrive at once
+  std::vector<std::future<std::pair<unsigned, std::string>>> calls;
+  for (int i = 0; i < 100; ++i)
+    calls.push_back(std::async(std::launch::async, [&] {
+      apps::http_client c{"127.0.0.1", node_->http_port()};
+      auto r = c.post_json("/api/orders", body, {{"Idempotency-Key", key}});
+      if (!r)
+        return std::pair<unsigned, std::string>{0, ""};
+      return std::pair{r->status, std::string{boost::json::parse(r->body).at("orderId").as_string()}};
+    }));
+  std::set<std::string> ids;
+  for (auto& f : calls) {
+    auto [status, id] = f.get();
+    EXPECT_EQ(status, 202u);
+    ids.insert(id);
+  }
+  // Then all got the same order id, one record was written, and it is
+  // charged once and ends NOTIFIED
+  ASSERT_EQ(ids.size(), 1u);
+  auto id = *ids.begin();
+  EXPECT_EQ(order_created_records(), before + 1);
+  auto check = apps::check_orders("127.0.0.1", node_->http_port(), {id}, {ledger()}, {outbox()}, 60s);
+  EXPECT_EQ(check.terminal, 1u);
+  EXPECT_EQ(check.charge_anomalies, 0u);
+  EXPECT_EQ(check.email_anomalies, 0u);
+  // And the key with another body is a 422; with the same body, the same answer
+  apps::http_client c{"127.0.0.1", node_->http_port()};
+  auto other = c.post_json("/api/orders", apps::sample_order_json(6), {{"Idempotency-Key", key}});
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 422u);
+  EXPECT_NE(other->body.find("idempotency_conflict"), std::string::npos);
+  auto again = c.post_json("/api/orders", body, {{"Idempotency-Key", key}});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 202u);
+  EXPECT_NE(again->body.find(id), std::string::npos);
+  EXPECT_EQ(order_created_records(), before + 1);
 }
 
 TEST_F(PipelineTest, BadRequestsGetTheirStatusAndWriteNothing) {

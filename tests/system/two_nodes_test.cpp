@@ -163,6 +163,31 @@ TEST_F(TwoNodes, KcatSeesTheSeedJsonAndAHeaderlessKcatRecordIsProcessed) {
   }, 60s));
 }
 
+TEST_F(TwoNodes, AnIdempotencyKeyRetriedOnTheOtherNodeGetsTheSameOrder) {
+  auto key = "two-nodes-" + prefix_;
+  auto body = apps::sample_order_json(11);
+  apps::http_client a{"127.0.0.1", ports_[0]}, b{"127.0.0.1", ports_[1]};
+  // Given an order made through node 0 with an Idempotency-Key
+  auto first = a.post_json("/api/orders", body, {{"Idempotency-Key", key}});
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 202u);
+  auto id = std::string{boost::json::parse(first->body).at("orderId").as_string()};
+  auto check = apps::check_orders("127.0.0.1", ports_[1], {id}, {ledger()}, {outbox()}, 60s);
+  EXPECT_EQ(check.terminal, 1u);
+  // When the client retries through node 1: the same order, still one charge
+  auto retry = b.post_json("/api/orders", body, {{"Idempotency-Key", key}});
+  ASSERT_TRUE(retry);
+  EXPECT_EQ(retry->status, 202u);
+  EXPECT_NE(retry->body.find(id), std::string::npos) << retry->body;
+  // And another body with that key is refused on node 1 as well
+  auto other = b.post_json("/api/orders", apps::sample_order_json(12), {{"Idempotency-Key", key}});
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 422u) << other->body;
+  check = apps::check_orders("127.0.0.1", ports_[0], {id}, {ledger()}, {outbox()}, 60s);
+  EXPECT_EQ(check.charge_anomalies, 0u);
+  EXPECT_EQ(check.email_anomalies, 0u);
+}
+
 // The supervision issue's "done means" on the real broker: the same chaos as
 // `kastor demo --chaos`, with the supervision settings a chaos run needs
 // (a node takes no demo defaults).

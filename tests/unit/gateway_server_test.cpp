@@ -56,19 +56,24 @@ public:
     throw_,            // throw from submit_order
   };
 
-  void submit_order(runtime::order_created order,
+  // The key "used-with-another-body" is answered as a conflict.
+  void submit_order(runtime::order_created order, std::string idempotency_key,
                     std::function<void(submit_result)> done) override {
     std::vector<std::pair<std::function<void(submit_result)>, submit_result>> answers;
     {
       std::lock_guard<std::mutex> guard{mutex_};
       orders_.push_back(std::move(order));
+      keys_.push_back(idempotency_key);
       const auto n = orders_.size();
+      if (idempotency_key == "used-with-another-body") {
+        answers.emplace_back(std::move(done), submit_result{false, "", "", true});
+      } else
       switch (mode_) {
         case submit_mode::acknowledge:
-          answers.emplace_back(std::move(done), submit_result{true, "order-" + std::to_string(n), ""});
+          answers.emplace_back(std::move(done), submit_result{true, "order-" + std::to_string(n), "", false});
           break;
         case submit_mode::fail:
-          answers.emplace_back(std::move(done), submit_result{false, "", "broker unreachable"});
+          answers.emplace_back(std::move(done), submit_result{false, "", "broker unreachable", false});
           break;
         case submit_mode::hold:
           held_.push_back(std::move(done));
@@ -78,7 +83,7 @@ public:
           if (held_.size() == release_at_) {
             for (size_t i = 0; i < held_.size(); ++i)
               answers.emplace_back(std::move(held_[i]),
-                                   submit_result{true, "order-" + std::to_string(i + 1), ""});
+                                   submit_result{true, "order-" + std::to_string(i + 1), "", false});
             held_.clear();
           }
           break;
@@ -165,6 +170,10 @@ public:
   }
 
   // --- observing ---
+  std::vector<std::string> keys() const {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return keys_;
+  }
   std::vector<runtime::order_created> orders() const {
     std::lock_guard<std::mutex> guard{mutex_};
     return orders_;
@@ -194,6 +203,7 @@ private:
   submit_mode mode_ = submit_mode::acknowledge;
   size_t release_at_ = 0;
   std::vector<runtime::order_created> orders_;
+  std::vector<std::string> keys_;
   std::vector<std::function<void(submit_result)>> held_;
   mutable size_t lookups_ = 0;
   std::map<std::string, runtime::order_snapshot> snapshots_;
@@ -209,8 +219,9 @@ private:
 // keep their default implementations.
 class minimal_backend final : public backend {
 public:
-  void submit_order(runtime::order_created, std::function<void(submit_result)> done) override {
-    done(submit_result{false, "", "not implemented"});
+  void submit_order(runtime::order_created, std::string,
+                    std::function<void(submit_result)> done) override {
+    done(submit_result{false, "", "not implemented", false});
   }
   void get_order(std::string,
                  std::function<void(std::optional<runtime::order_snapshot>)> done) override {
@@ -382,6 +393,45 @@ TEST_F(GatewayServer, AValidOrderIsAcceptedWith202OnceTheBackendAcknowledged) {
   EXPECT_EQ(orders[0].order_id, "");
 }
 
+TEST_F(GatewayServer, AnIdempotencyKeyIsPassedToTheBackend) {
+  start();
+  auto req = post("/api/orders", seed_body);
+  req.set("Idempotency-Key", "retry-me-7");
+  const auto r = call(req);
+  ASSERT_FALSE(r.ec) << r.ec.message();
+  EXPECT_EQ(r.status(), 202u);
+  call(post("/api/orders", seed_body));  // and none without the header
+  EXPECT_EQ(backend_->keys(), (std::vector<std::string>{"retry-me-7", ""}));
+}
+
+TEST_F(GatewayServer, AKeyUsedWithAnotherBodyIs422) {
+  start();
+  auto req = post("/api/orders", seed_body);
+  req.set("Idempotency-Key", "used-with-another-body");
+  const auto r = call(req);
+  ASSERT_FALSE(r.ec) << r.ec.message();
+  EXPECT_EQ(r.status(), 422u);
+  EXPECT_EQ(r.error_code(), "idempotency_conflict");
+}
+
+TEST_F(GatewayServer, AnInvalidIdempotencyKeyIs422AndNeverReachesTheBackend) {
+  start();
+  for (std::string key : {std::string{}, std::string(256, 'k'), std::string{"has space"},
+                          std::string{"tab\there"}, std::string{"caf\xc3\xa9"}}) {
+    auto req = post("/api/orders", seed_body);
+    req.set("Idempotency-Key", key);
+    const auto r = call(req);
+    ASSERT_FALSE(r.ec) << r.ec.message();
+    EXPECT_EQ(r.status(), 422u) << key;
+    EXPECT_EQ(r.error_code(), "invalid_value") << key;
+    EXPECT_THAT(r.res.body(), HasSubstr("Idempotency-Key")) << key;
+  }
+  EXPECT_TRUE(backend_->orders().empty());
+  auto longest = post("/api/orders", seed_body);
+  longest.set("Idempotency-Key", std::string(255, 'k'));
+  EXPECT_EQ(call(longest).status(), 202u);
+}
+
 TEST_F(GatewayServer, AFailedWriteIs503) {
   start();
   backend_->set_submit_mode(fake_backend::submit_mode::fail);
@@ -425,10 +475,10 @@ TEST_F(GatewayServer, ABackendThatDoesNotAnswerInTimeIs504AndItsLateAnswerIsDrop
     "POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
     std::to_string(seed_body.size()) + "\r\n\r\n" + std::string{seed_body}));
   ASSERT_TRUE(backend_->wait_for_submits(2, 5s));
-  late[0](submit_result{true, "late-order", ""});
+  late[0](submit_result{true, "late-order", "", false});
   auto second = backend_->take_held();
   ASSERT_EQ(second.size(), 1u);
-  second[0](submit_result{true, "second-order", ""});
+  second[0](submit_result{true, "second-order", "", false});
   // then the second request gets its own answer, not the late one
   const auto r = c.read();
   ASSERT_FALSE(r.ec) << r.ec.message();
@@ -452,9 +502,9 @@ TEST_F(GatewayServer, ACallbackAfterTheServerStoppedIsHarmless) {
   // does nothing
   auto held = backend_->take_held();
   ASSERT_EQ(held.size(), 1u);
-  held[0](submit_result{true, "too-late", ""});
+  held[0](submit_result{true, "too-late", "", false});
   server_.reset();
-  held[0](submit_result{true, "too-late", ""});
+  held[0](submit_result{true, "too-late", "", false});
   held.clear();
 }
 

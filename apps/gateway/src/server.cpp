@@ -310,7 +310,8 @@ private:
       case route_kind::orders:
         if (req.method() != http::verb::post)
           return method_not_allowed("POST");
-        return post_order(to_sv(req[http::field::content_type]), req.body());
+        return post_order(to_sv(req[http::field::content_type]), req.body(),
+                          to_sv(req["Idempotency-Key"]), req.count("Idempotency-Key") > 0);
       case route_kind::order_by_id:
         if (!get)
           return method_not_allowed("GET, HEAD");
@@ -346,17 +347,25 @@ private:
          allow);
   }
 
-  void post_order(std::string_view content_type, std::string_view body) {
+  void post_order(std::string_view content_type, std::string_view body, std::string_view key,
+                  bool has_key) {
     auto parsed = parse_order_request(content_type, body);
     if (auto* err = std::get_if<http_error>(&parsed))
       return send(static_cast<http::status>(err->status), error_json(*err));
+    if (has_key && !valid_idempotency_key(key))
+      return send(http::status::unprocessable_entity,
+                  error_json(http_error{422, "invalid_value",
+                                        "Idempotency-Key must be 1 to "
+                                          + std::to_string(max_idempotency_key_chars)
+                                          + " visible ASCII characters",
+                                        "Idempotency-Key"}));
     auto& order = std::get<runtime::order_created>(parsed);
     logger()->debug("submitting order customer_id={} items={} total={}", order.customer_id,
                  order.items.size(), bridges::format_cents(order.total_cents));
     const auto id = begin_call();
     try {
-      cfg_->be->submit_order(std::move(order),
-                                  callback<submit_result>(id, &session::on_submitted));
+      cfg_->be->submit_order(std::move(order), std::string{key},
+                             callback<submit_result>(id, &session::on_submitted));
     } catch (const std::exception& e) {
       backend_threw(id, e.what());
     }
@@ -505,6 +514,11 @@ private:
   void on_submitted(uint64_t id, submit_result result) {
     if (!end_call(id))
       return;
+    if (result.key_conflict)
+      return send(http::status::unprocessable_entity,
+                  error_json(http_error{422, "idempotency_conflict",
+                                        "this Idempotency-Key was used with another request body",
+                                        "Idempotency-Key"}));
     if (!result.ok) {
       logger()->warn("order not written status=503 error=\"{}\"", result.error);
       return send(http::status::service_unavailable,
@@ -791,6 +805,12 @@ void http_server::stop() {
 
 uint16_t http_server::port() const {
   return impl_->port;
+}
+
+bool valid_idempotency_key(std::string_view key) {
+  if (key.empty() || key.size() > max_idempotency_key_chars)
+    return false;
+  return std::all_of(key.begin(), key.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
 }  // namespace kastor::gateway

@@ -70,11 +70,14 @@ caf::expected<http_reply> http_client::get(const std::string& target) {
   return impl_->roundtrip(req);
 }
 
-caf::expected<http_reply> http_client::post_json(const std::string& target,
-                                                 const std::string& body) {
+caf::expected<http_reply> http_client::post_json(
+  const std::string& target, const std::string& body,
+  const std::vector<std::pair<std::string, std::string>>& headers) {
   http::request<http::string_body> req{http::verb::post, target, 11};
   req.set(http::field::host, impl_->host);
   req.set(http::field::content_type, "application/json");
+  for (const auto& [name, value] : headers)
+    req.set(name, value);
   req.keep_alive(true);
   req.body() = body;
   req.prepare_payload();

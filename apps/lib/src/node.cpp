@@ -13,6 +13,7 @@
 #include "kastor/actors/ledger.hpp"
 #include "kastor/actors/order.hpp"
 #include "kastor/actors/payment.hpp"
+#include "kastor/apps/idempotency.hpp"
 #include "kastor/apps/order_view.hpp"
 #include "kastor/bridges/producer.hpp"
 #include "kastor/bridges/role.hpp"
@@ -198,9 +199,39 @@ class node_backend : public gateway::backend {
 public:
   explicit node_backend(node::impl* n) : n_(n) {}
 
-  void submit_order(runtime::order_created order,
+  void submit_order(runtime::order_created order, std::string key,
                     std::function<void(gateway::submit_result)> done) override {
-    order.order_id = new_order_id();
+    if (key.empty()) {
+      order.order_id = new_order_id();
+      write(std::move(order), std::move(done));
+      return;
+    }
+    auto fingerprint = order_fingerprint(order);
+    if (idempotency_.begin(key, fingerprint, std::move(done)) != idempotency_table::claim::first)
+      return;
+    // The first request with this key here. Another node may have made the
+    // order already: the view (every order, from order-state) knows.
+    order.order_id = order_id_for_key(key);
+    auto finish = [this, key](gateway::submit_result r) { idempotency_.finish(key, r); };
+    auto id = order.order_id;
+    ask<std::vector<runtime::order_snapshot>>(
+      *n_->sys, n_->view->get(),
+      [this, order = std::move(order), finish](
+        std::optional<std::vector<runtime::order_snapshot>> seen) mutable {
+        if (seen && !seen->empty()) {
+          const auto& s = seen->front();
+          bool same = s.customer_id == order.customer_id && s.total_cents == order.total_cents;
+          finish(same ? gateway::submit_result{true, s.order_id, "", false}
+                      : gateway::submit_result{false, "", "", true});
+          return;
+        }
+        write(std::move(order), finish);
+      },
+      runtime::get_atom::value, id);
+  }
+
+  // Writes a new order (its id set) to order-created; answers after the ack.
+  void write(runtime::order_created order, std::function<void(gateway::submit_result)> done) {
     order.created_at_ms = wall_clock_ms();
     order.status = runtime::status_pending;
     auto view = n_->view;
@@ -211,10 +242,10 @@ public:
           local.type = "order_created";
           caf::anon_send(v, local, order);
         }
-        done({true, order.order_id, ""});
+        done({true, order.order_id, "", false});
       } else {
         done({false, order.order_id,
-              o.possibly_persisted ? "write outcome unknown: " + o.error : o.error});
+              o.possibly_persisted ? "write outcome unknown: " + o.error : o.error, false});
       }
     });
   }
@@ -267,6 +298,7 @@ public:
 
 private:
   node::impl* n_;
+  idempotency_table idempotency_;
 };
 
 }  // namespace

@@ -3,7 +3,11 @@
 // Routes (every response is application/json):
 //   POST /api/orders       validate (no backend call on any 4xx), submit_order,
 //                          202 {"orderId":…,"status":"PENDING"} once the broker
-//                          acknowledged; 503 when the write failed.
+//                          acknowledged; 503 when the write failed. An
+//                          Idempotency-Key header (1-255 visible ASCII chars,
+//                          else 422) makes a retry safe: same key and body,
+//                          same answer and one order; another body, 422
+//                          idempotency_conflict.
 //   GET  /api/orders/{id}  200 order snapshot, 404 not_found; 400 for an id
 //                          that is not 1-128 chars of [A-Za-z0-9._-].
 //   GET  /api/analytics    200 the backend's JSON; 503 if this node has none.
@@ -50,7 +54,13 @@ struct submit_result {
   bool ok = false;
   std::string order_id;
   std::string error;
+  // The Idempotency-Key was used before with another body (a 422).
+  bool key_conflict = false;
 };
+
+// An Idempotency-Key header: 1 to 255 visible ASCII characters.
+inline constexpr size_t max_idempotency_key_chars = 255;
+bool valid_idempotency_key(std::string_view key);
 
 // What the gateway asks of the rest of the node (implemented on Kafka + CAF).
 // Thread-safety: every member may be called from any thread; the gateway calls
@@ -62,8 +72,10 @@ class backend {
 public:
   virtual ~backend() = default;
   // Assigns the order id and created time, writes `order-created`, calls back
-  // after the broker acknowledged (or failed).
-  virtual void submit_order(runtime::order_created order,
+  // after the broker acknowledged (or failed). With an `idempotency_key`
+  // (empty: none), the same key and body always get the same order id and
+  // only one order; the same key with another body gets key_conflict.
+  virtual void submit_order(runtime::order_created order, std::string idempotency_key,
                             std::function<void(submit_result)> done) = 0;
   // nullopt: no such order.
   virtual void get_order(std::string id,

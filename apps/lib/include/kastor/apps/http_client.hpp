@@ -5,6 +5,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <caf/expected.hpp>
 
@@ -20,7 +22,9 @@ public:
   http_client(std::string host, uint16_t port);
   ~http_client();
   caf::expected<http_reply> get(const std::string& target);
-  caf::expected<http_reply> post_json(const std::string& target, const std::string& body);
+  caf::expected<http_reply> post_json(
+    const std::string& target, const std::string& body,
+    const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 private:
   struct impl;
