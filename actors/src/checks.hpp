@@ -1,18 +1,20 @@
 // Checks every state class applies to what it is handed. A failed check
-// throws std::invalid_argument before any state changes; the adapter's retry
-// and dead-letter path deals with the record.
+// rejects the record (runtime::reject: a std::invalid_argument) before any
+// state changes: such a record can never succeed, so it is dead-lettered at
+// once instead of being retried.
 #pragma once
 
 #include <stdexcept>
 #include <string>
 
 #include "kastor/runtime/messages.hpp"
+#include "kastor/runtime/reject.hpp"
 
 namespace kastor::actors::detail {
 
 inline void require_id(const std::string& id, const char* what) {
   if (id.empty())
-    throw std::invalid_argument(std::string(what) + " without orderId");
+    runtime::reject(std::string(what) + " without orderId");
 }
 
 // Whether a payment result is a success; any status but SUCCEEDED or
@@ -21,8 +23,8 @@ inline bool payment_ok(const runtime::payment_result& msg) {
   require_id(msg.order_id, "payment_result");
   const bool ok = msg.status == runtime::payment_succeeded;
   if (!ok && msg.status != runtime::payment_declined)
-    throw std::invalid_argument("payment_result for order " + msg.order_id
-                                + " has unknown status '" + msg.status + "'");
+    runtime::reject("payment_result for order " + msg.order_id + " has unknown status '"
+                    + msg.status + "'");
   return ok;
 }
 

@@ -1,4 +1,5 @@
 #include "kastor/actors/email.hpp"
+#include "kastor/runtime/reject.hpp"
 
 #include <stdexcept>
 
@@ -67,10 +68,9 @@ std::vector<rt::any_message> email_service::handle(const rt::record_meta&,
                                                    const rt::notification_event& msg,
                                                    int64_t now_ms) {
   if (msg.order_id.empty())
-    throw std::invalid_argument("notification_event without orderId");
+    rt::reject("notification_event without orderId");
   if (msg.type.empty())
-    throw std::invalid_argument("notification_event for order " + msg.order_id +
-                                " without type");
+    rt::reject("notification_event for order " + msg.order_id + " without type");
   const auto key = email_key(msg.order_id, msg.type);
   std::optional<std::string> recorded = outbox_->find(key);
   if (!recorded) {

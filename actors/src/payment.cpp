@@ -1,4 +1,5 @@
 #include "kastor/actors/payment.hpp"
+#include "kastor/runtime/reject.hpp"
 
 #include <stdexcept>
 
@@ -87,7 +88,7 @@ std::vector<rt::any_message> payment_service::handle(const rt::record_meta&,
                                                      const rt::payment_request& msg,
                                                      int64_t now_ms) {
   if (msg.order_id.empty())
-    throw std::invalid_argument("payment_request without orderId");
+    runtime::reject("payment_request without orderId");
   rt::payment_result result;
   if (auto line = ledger_->find(msg.order_id)) {
     // Charged before (redelivery, or another node): publish what was recorded.

@@ -273,6 +273,7 @@ void kafka_mailbox::run() {
     store_offsets();
     apply_backpressure();
     retry_dead_letters();
+    apply_rejections();
     check_turn_deadline();
     // Take what librdkafka has queued (up to a batch) before the next round of
     // housekeeping; wait only for the first record.
@@ -337,6 +338,54 @@ void kafka_mailbox::handle(message_ptr owned) {
   deliver(rec);
 }
 
+// A record in flight to the DLQ with its original bytes and headers (not a
+// re-encoding).
+void kafka_mailbox::dead_letter_in_flight(const runtime::record_meta& meta,
+                                          const std::string& reason) {
+  auto& rec = parts_.at({meta.topic, meta.partition})->in_flight[meta.offset];
+  std::string value;
+  header_list headers;
+  if (rec.raw) {
+    value.assign(rec.raw->payload ? static_cast<const char*>(rec.raw->payload) : "",
+                 rec.raw->len);
+    headers = read_headers(rec.raw.get());
+    rec.raw.reset();
+  }
+  dead_letter(meta.key, value, std::move(headers), reason, meta);
+}
+
+// Records their actor rejected (runtime::reject): dead-lettered at once.
+void kafka_mailbox::apply_rejections() {
+  std::vector<std::pair<completion, std::string>> rejected;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (rejections_.empty())
+      return;
+    rejected.swap(rejections_);
+  }
+  for (const auto& [c, reason] : rejected) {
+    if (c.incarnation != incarnation_)
+      continue;  // revoked meanwhile: its new owner decides again
+    auto it = parts_.find({c.topic, c.partition});
+    if (it == parts_.end())
+      continue;
+    auto r = it->second->in_flight.find(c.offset);
+    if (r == it->second->in_flight.end() || !r->second.message)
+      continue;  // finished, or on its way to the DLQ already
+    auto actor = opts_.supervisor_path.empty() ? std::string{"its actor"}
+                                               : opts_.supervisor_path + "/worker";
+    dead_letter_in_flight(r->second.meta, "rejected by " + actor + ": " + reason);
+  }
+}
+
+void kafka_mailbox::rejected(const runtime::record_meta& m, const std::string& reason) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  rejections_.emplace_back(completion{m.topic, m.partition, m.offset, m.incarnation}, reason);
+  if (last_started_ && last_started_->offset == m.offset && last_started_->partition == m.partition
+      && last_started_->topic == m.topic)
+    last_started_.reset();
+}
+
 void kafka_mailbox::dead_letter(const std::string& key, const std::string& value,
                                 header_list headers, const std::string& reason,
                                 runtime::record_meta meta) {
@@ -354,8 +403,10 @@ void kafka_mailbox::dead_letter(const std::string& key, const std::string& value
                                             + std::to_string(meta.offset)});
   headers.push_back({"kastor-dlq-group", opts_.group_id});
   headers.push_back({"kastor-dlq-attempts", std::to_string(std::max(rec.failures, 1))});
-  if (!opts_.supervisor_path.empty())
+  if (!opts_.supervisor_path.empty()) {
     headers.push_back({"kastor-dlq-supervisor", opts_.supervisor_path});
+    headers.push_back({"kastor-dlq-actor", opts_.supervisor_path + "/worker"});
+  }
   if (!opts_.node_id.empty())
     headers.push_back({"kastor-dlq-node", opts_.node_id});
   headers.push_back({"kastor-dlq-time", std::to_string(runtime::wall_clock_ms())});
@@ -464,20 +515,10 @@ void kafka_mailbox::redeliver_if_rebound() {
       ++n;
     }
   for (auto& meta : poison) {
-    auto& rec = parts_.at({meta.topic, meta.partition})->in_flight[meta.offset];
-    // The original bytes and headers, not a re-encoding.
-    std::string value;
-    header_list headers;
-    if (rec.raw) {
-      value.assign(rec.raw->payload ? static_cast<const char*>(rec.raw->payload) : "",
-                   rec.raw->len);
-      headers = read_headers(rec.raw.get());
-      rec.raw.reset();
-    }
     auto reason = "its actor failed " + std::to_string(opts_.max_attempts) + " times handling it";
     if (opts_.last_exit_reason)
       reason += " (last exit: " + opts_.last_exit_reason() + ")";
-    dead_letter(meta.key, value, std::move(headers), reason, meta);
+    dead_letter_in_flight(meta, reason);
   }
   if (n > 0) {
     log()->info("mailbox group={} event=redelivered records={}", opts_.group_id, n);

@@ -251,6 +251,49 @@ TEST_F(MailboxTest, APoisonRecordGoesToTheDeadLetterTopicAndThePartitionMovesOn)
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
 }
 
+TEST_F(MailboxTest, ARecordItsActorRejectsIsDeadLetteredAtOnceWithoutACrash) {
+  // Given an actor whose business rule can never accept order r-2
+  caf::actor_system_config cfg;
+  runtime::register_message_types(cfg);
+  caf::actor_system sys{cfg};
+  struct rule_state {
+    std::atomic<int> ok{0};
+    std::vector<runtime::any_message> handle(const runtime::record_meta&,
+                                             const runtime::payment_request& r, int64_t) {
+      if (r.order_id == "r-2")
+        runtime::reject("customer c is closed for good");
+      ++ok;
+      return {};
+    }
+  };
+  auto state = std::make_shared<rule_state>();
+  auto opts = options("rejected");
+  opts.supervisor_path = "root/payment";
+  auto mailbox = *bridges::kafka_mailbox::make(opts);
+  runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr};
+  auto log = std::make_shared<runtime::supervision_log>();
+  auto sup = supervise_role(sys, state, io, mailbox, log, 10);
+  // When six requests arrive
+  publish_requests(6, "r-");
+  // Then five are handled, r-2 is dead-lettered on its first attempt, and
+  // the actor never crashed
+  ASSERT_TRUE(test::eventually([&] {
+    auto s = mailbox->stats();
+    return state->ok.load() == 5 && s.dead_lettered == 1 && s.in_flight == 0;
+  }, 60s));
+  EXPECT_EQ(log->total_restarts(), 0);
+  mailbox->stop();
+  EXPECT_EQ(committed("rejected"), 6);
+  auto dlq = read_topic("payment-requests.dlq", 1);
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].key, "r-2");
+  EXPECT_EQ(dlq[0].headers["kastor-dlq-reason"],
+            "rejected by root/payment/worker: customer c is closed for good");
+  EXPECT_EQ(dlq[0].headers["kastor-dlq-actor"], "root/payment/worker");
+  EXPECT_EQ(dlq[0].headers["kastor-dlq-attempts"], "1");
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
+
 TEST_F(MailboxTest, APoisonRecordsFailureCountSurvivesItsBridgeRestarting) {
   // Given an actor that always crashes on one record, 3 attempts allowed
   caf::actor_system_config cfg;

@@ -118,6 +118,7 @@ public:
   void clear_suspect() override;
   void turn_done(const runtime::record_meta& m) override;
   void actor_died() override;
+  void rejected(const runtime::record_meta& m, const std::string& reason) override;
   bool current(const runtime::record_meta& m) const override;
 
   mailbox_stats stats() const;
@@ -162,6 +163,8 @@ private:
   void store_offsets();
   void apply_backpressure();
   void redeliver_if_rebound();
+  void dead_letter_in_flight(const runtime::record_meta& meta, const std::string& reason);
+  void apply_rejections();
   void check_turn_deadline();
   size_t in_flight_count() const;
 
@@ -195,6 +198,7 @@ private:
   std::chrono::steady_clock::time_point turn_since_{};
   bool turn_killed_ = false;  // the hung actor was told to exit
   std::optional<std::string> failure_;
+  std::vector<std::pair<completion, std::string>> rejections_;
   std::vector<completion> dead_letter_retries_;
   mailbox_stats stats_;
 };

@@ -61,6 +61,12 @@ public:
   // The actor died abnormally (crash, exception, hang): the record it was
   // handling, if any, failed once more. Called by whoever watches the actor.
   virtual void actor_died() {}
+  // The actor rejected the record (runtime::reject): it can never succeed, so
+  // it goes to the dead-letter topic now, with `reason`, without retries.
+  virtual void rejected(const record_meta& m, const std::string& reason) {
+    (void) reason;
+    finished(m);
+  }
   // False for a record delivered before its partition was revoked: another
   // consumer owns it now, so it must not be handled here. Records that did
   // not come from a mailbox (incarnation 0) are always current.

@@ -10,6 +10,9 @@
 // The state object is owned by the role, not the actor, so it survives
 // restarts; it is only ever touched by the current incarnation.
 //
+// A handler that throws runtime::rejection (runtime::reject) has rejected the
+// record: it is dead-lettered at once, and the actor goes on.
+//
 // Fault injection (role_io::chaos, from `--chaos`): before handle() the actor
 // may hang (it stops answering anything, until the mailbox's turn deadline
 // kills it) or crash; after handle() returned (its side effect is done) and
@@ -30,6 +33,7 @@
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/messages.hpp"
 #include "kastor/runtime/ports.hpp"
+#include "kastor/runtime/reject.hpp"
 
 namespace kastor::runtime {
 
@@ -62,7 +66,14 @@ struct role_context {
       io.acks->started(m);
       if (io.chaos && inject_before(m))
         return;
-      auto out = state->handle(m, x, io.now_ms());
+      std::vector<any_message> out;
+      try {
+        out = state->handle(m, x, io.now_ms());
+      } catch (const rejection& r) {  // never succeeds: dead-lettered, no crash
+        io.acks->turn_done(m);
+        io.acks->rejected(m, r.what());
+        return;
+      }
       io.acks->turn_done(m);
       if (io.chaos && io.chaos->fires(chaos_fault::crash_after, m)) {
         self->quit(make_error(runtime_errc::crashed, "chaos: crash after handling " + where(m)));
