@@ -44,11 +44,29 @@ struct kafka_mailbox::in_flight_record {
   message_ptr raw;  // the original record (held, not copied), for a later dead letter
 };
 
+// A key in quarantine: its record at `head` failed; it is tried again at
+// `retry_at`, and the key's later records wait behind it.
+struct kafka_mailbox::parked_key {
+  int64_t head = -1;
+  std::chrono::steady_clock::time_point retry_at{};
+  bool head_out = false;  // the retry was delivered and has not come back
+};
+
 struct kafka_mailbox::partition_state {
   std::map<int64_t, in_flight_record> in_flight;
   int64_t next_offset = -1;  // one past the highest offset received
   int64_t stored = -1;       // last offset handed to offsets_store
+  std::map<std::string, parked_key> parked;  // by record key
 };
+
+namespace {
+
+// The key a record is parked under: its Kafka key, or (without one) itself.
+std::string park_key(const runtime::record_meta& m) {
+  return m.key.empty() ? "@" + std::to_string(m.offset) : m.key;
+}
+
+}  // namespace
 
 namespace {
 
@@ -274,6 +292,7 @@ void kafka_mailbox::run() {
     apply_backpressure();
     retry_dead_letters();
     apply_rejections();
+    retry_parked();
     check_turn_deadline();
     // Take what librdkafka has queued (up to a batch) before the next round of
     // housekeeping; wait only for the first record.
@@ -335,7 +354,7 @@ void kafka_mailbox::handle(message_ptr owned) {
   rec.message = std::move(decoded->message);
   rec.raw = std::move(owned);
   ++in_flight_;
-  deliver(rec);
+  deliver(ps, rec);
 }
 
 // A record in flight to the DLQ with its original bytes and headers (not a
@@ -471,11 +490,72 @@ void kafka_mailbox::retry_dead_letters() {
   }
 }
 
-void kafka_mailbox::deliver(const in_flight_record& r) {
+void kafka_mailbox::deliver(const partition_state& ps, const in_flight_record& r) {
   // handle() ran redeliver_if_rebound() first, so delivered_to_ is current.
   if (!delivered_to_ || !r.message)
     return;  // no actor bound yet: delivered on bind
+  if (!ps.parked.empty() && ps.parked.count(park_key(r.meta)) > 0)
+    return;  // its key is in quarantine: it waits behind the failing record
   std::visit([&](const auto& x) { caf::anon_send(delivered_to_, r.meta, x); }, *r.message);
+}
+
+std::chrono::milliseconds kafka_mailbox::retry_delay(int failures) const {
+  auto d = opts_.retry_backoff_min;
+  for (int i = 1; i < failures && d < opts_.retry_backoff_max; ++i)
+    d *= 2;
+  return std::min(d, opts_.retry_backoff_max);
+}
+
+// The failing record and every later record of its key go to the DLQ, in
+// offset order; the key is released.
+void kafka_mailbox::dead_letter_key(partition_state& ps, const std::string& key,
+                                    const std::string& reason) {
+  auto head = ps.parked.at(key).head;
+  ps.parked.erase(key);
+  std::vector<runtime::record_meta> metas;
+  for (auto& [offset, rec] : ps.in_flight)
+    if (offset >= head && rec.message && park_key(rec.meta) == key)
+      metas.push_back(rec.meta);
+  for (const auto& m : metas)
+    dead_letter_in_flight(m, m.offset == head ? reason
+                                              : "behind record " + m.topic + "/"
+                                                  + std::to_string(m.partition) + "@"
+                                                  + std::to_string(head)
+                                                  + " of the same key, which was dead-lettered");
+}
+
+// Parked keys whose retry time came: their failing record goes out again.
+void kafka_mailbox::retry_parked() {
+  if (!delivered_to_)
+    return;
+  auto now = std::chrono::steady_clock::now();
+  for (auto& [tp, ps] : parts_)
+    for (auto& [key, pk] : ps->parked) {
+      if (pk.head_out || now < pk.retry_at)
+        continue;
+      auto r = ps->in_flight.find(pk.head);
+      if (r == ps->in_flight.end() || !r->second.message)
+        continue;
+      pk.head_out = true;
+      ++r->second.meta.attempt;
+      std::visit([&](const auto& x) { caf::anon_send(delivered_to_, r->second.meta, x); },
+                 *r->second.message);
+    }
+}
+
+// A parked key's failing record finished: the key is released and its
+// waiting records go out, in order.
+void kafka_mailbox::release_if_head(partition_state& ps, const runtime::record_meta& m) {
+  auto key = park_key(m);
+  auto pk = ps.parked.find(key);
+  if (pk == ps.parked.end() || pk->second.head != m.offset)
+    return;
+  ps.parked.erase(pk);
+  log()->info("mailbox group={} event=key_released topic={} partition={} key={}", opts_.group_id,
+              m.topic, m.partition, key);
+  for (auto& [offset, rec] : ps.in_flight)
+    if (offset > m.offset && rec.message && park_key(rec.meta) == key)
+      deliver(ps, rec);
 }
 
 void kafka_mailbox::redeliver_if_rebound() {
@@ -498,27 +578,55 @@ void kafka_mailbox::redeliver_if_rebound() {
   bool first_bind = !delivered_to_;
   delivered_to_ = target;
   uint64_t n = 0;
-  std::vector<runtime::record_meta> poison;
-  for (auto& [tp, ps] : parts_)
+  auto now = std::chrono::steady_clock::now();
+  for (auto& [tp, ps] : parts_) {
+    // Quarantine: a record the dead actor failed on parks its key (or, when
+    // the key is parked already, waits longer); past max_attempts the key's
+    // records go to the DLQ.
+    if (!first_bind && !opts_.failures->empty()) {
+      std::vector<std::string> to_dead_letter;
+      for (auto& [offset, rec] : ps->in_flight) {
+        if (!rec.message)
+          continue;
+        int before = rec.failures;
+        rec.failures = opts_.failures->get(tp.first, tp.second, offset);
+        if (rec.failures == 0)
+          continue;
+        auto key = park_key(rec.meta);
+        auto [pk, fresh] = ps->parked.try_emplace(key);
+        if (!fresh && pk->second.head != offset)
+          continue;  // waits behind the key's first failing record
+        if (fresh) {
+          pk->second.head = offset;
+          log()->warn("mailbox group={} event=key_parked topic={} partition={} offset={} key={}",
+                      opts_.group_id, tp.first, tp.second, offset, key);
+        }
+        if (rec.failures >= opts_.max_attempts) {
+          to_dead_letter.push_back(key);
+          continue;
+        }
+        if (fresh || rec.failures > before || pk->second.head_out) {
+          pk->second.head_out = false;  // lost with the dead incarnation: out again
+          pk->second.retry_at = rec.failures > before ? now + retry_delay(rec.failures) : now;
+        }
+      }
+      for (const auto& key : to_dead_letter) {
+        auto reason = "its actor failed " + std::to_string(opts_.max_attempts) + " times handling it";
+        if (opts_.last_exit_reason)
+          reason += " (last exit: " + opts_.last_exit_reason() + ")";
+        dead_letter_key(*ps, key, reason);
+      }
+    }
     for (auto& [offset, rec] : ps->in_flight) {
       if (!rec.message)
         continue;
-      if (!opts_.failures->empty())  // actor_died() counted
-        rec.failures = opts_.failures->get(tp.first, tp.second, offset);
-      if (!first_bind && rec.failures >= opts_.max_attempts) {
-        poison.push_back(rec.meta);
-        continue;
-      }
+      if (!ps->parked.empty() && ps->parked.count(park_key(rec.meta)) > 0)
+        continue;  // in quarantine: retry_parked() sends the head when due
       if (!first_bind)
         ++rec.meta.attempt;
       std::visit([&](const auto& x) { caf::anon_send(target, rec.meta, x); }, *rec.message);
       ++n;
     }
-  for (auto& meta : poison) {
-    auto reason = "its actor failed " + std::to_string(opts_.max_attempts) + " times handling it";
-    if (opts_.last_exit_reason)
-      reason += " (last exit: " + opts_.last_exit_reason() + ")";
-    dead_letter_in_flight(meta, reason);
   }
   if (n > 0) {
     log()->info("mailbox group={} event=redelivered records={}", opts_.group_id, n);
@@ -545,8 +653,11 @@ void kafka_mailbox::drain_completions() {
       continue;
     if (!opts_.failures->empty())
       opts_.failures->erase(c.topic, c.partition, c.offset);
+    auto meta = std::move(r->second.meta);
     it->second->in_flight.erase(r);
     ++n;
+    if (!it->second->parked.empty())
+      release_if_head(*it->second, meta);
   }
   in_flight_ = in_flight_count();
   std::lock_guard<std::mutex> guard{mtx_};

@@ -36,6 +36,8 @@ const std::vector<std::pair<std::string, std::string>>& config_defaults() {
     {"supervisor.backoff-max-ms", std::to_string(d.backoff_max.count())},
     {"supervisor.backoff-reset-ms", std::to_string(d.backoff_reset.count())},
     {"mailbox.max-attempts", std::to_string(d.max_attempts)},
+    {"mailbox.retry-backoff-min-ms", std::to_string(d.retry_backoff_min.count())},
+    {"mailbox.retry-backoff-max-ms", std::to_string(d.retry_backoff_max.count())},
     {"mailbox.turn-deadline-ms", std::to_string(d.turn_deadline.count())},
     {"chaos", ""},
     {"chaos.seed", std::to_string(d.chaos.seed)},
@@ -250,6 +252,15 @@ caf::expected<node_config> make_config(const config_layers& l) {
     return err;
   if (auto err = parse_ms(l, "mailbox.turn-deadline-ms", 0, 3'600'000, c.turn_deadline))
     return err;
+  if (auto err = parse_ms(l, "mailbox.retry-backoff-min-ms", 1, 600'000, c.retry_backoff_min))
+    return err;
+  if (auto err = parse_ms(l, "mailbox.retry-backoff-max-ms", 1, 3'600'000, c.retry_backoff_max))
+    return err;
+  if (c.retry_backoff_max < c.retry_backoff_min)
+    return make_error(runtime_errc::invalid_config,
+                      "mailbox.retry-backoff-max-ms (" + std::to_string(c.retry_backoff_max.count())
+                        + ") must not be below mailbox.retry-backoff-min-ms ("
+                        + std::to_string(c.retry_backoff_min.count()) + ")");
   uint64_t seed = c.chaos.seed;
   if (auto err = parse_int<uint64_t>(l, "chaos.seed", 0, UINT64_MAX, seed))
     return err;

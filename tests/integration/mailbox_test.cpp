@@ -7,6 +7,7 @@
 #include <set>
 
 #include <caf/all.hpp>
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include "kastor/bridges/mailbox.hpp"
@@ -248,6 +249,71 @@ TEST_F(MailboxTest, APoisonRecordGoesToTheDeadLetterTopicAndThePartitionMovesOn)
   EXPECT_EQ(h["kastor-dlq-node"], "node-a");
   EXPECT_EQ(h["kastor-type"], "payment_request");  // the original headers are kept
   EXPECT_FALSE(h["kastor-dlq-time"].empty());
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(MailboxTest, APoisonKeyIsQuarantinedInOrderWhileEveryOtherKeyFlows) {
+  // Given 10,000 records of 100 keys (100 in order per key) and an actor that
+  // always crashes on the 31st record of key-7
+  caf::actor_system_config cfg;
+  runtime::register_message_types(cfg);
+  caf::actor_system sys{cfg};
+  struct keyed_state {
+    std::mutex mtx;
+    std::map<std::string, std::vector<int64_t>> seen;  // key -> seqs handled, in order
+    std::vector<runtime::any_message> handle(const runtime::record_meta&,
+                                             const runtime::payment_request& r, int64_t) {
+      if (r.order_id == "key-7" && r.total_cents == 30)
+        throw std::runtime_error("poison");
+      std::lock_guard<std::mutex> guard{mtx};
+      seen[r.order_id].push_back(r.total_cents);
+      return {};
+    }
+  };
+  auto state = std::make_shared<keyed_state>();
+  auto opts = options("quarantine");
+  opts.retry_backoff_min = 50ms;
+  opts.supervisor_path = "root/payment";
+  auto mailbox = *bridges::kafka_mailbox::make(opts);
+  runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr};
+  auto log = std::make_shared<runtime::supervision_log>();
+  auto sup = supervise_role(sys, state, io, mailbox, log, 100);
+  std::vector<runtime::any_message> batch;
+  for (int64_t i = 0; i < 10000; ++i)
+    batch.push_back(runtime::payment_request{"key-" + std::to_string(i % 100), "c", i / 100});
+  std::promise<runtime::publish_outcome> done;
+  producer->publish(std::move(batch), nullptr,
+                    [&](const runtime::publish_outcome& o) { done.set_value(o); });
+  ASSERT_TRUE(done.get_future().get().ok());
+  // Then every other key is handled completely, in order, once
+  ASSERT_TRUE(test::eventually([&] {
+    auto s = mailbox->stats();
+    return s.finished == 10000 && s.in_flight == 0;
+  }, 120s)) << "finished " << mailbox->stats().finished;
+  {
+    std::lock_guard<std::mutex> guard{state->mtx};
+    for (int k = 0; k < 100; ++k) {
+      auto key = "key-" + std::to_string(k);
+      std::vector<int64_t> expected;
+      for (int64_t q = 0; q < (k == 7 ? 30 : 100); ++q)
+        expected.push_back(q);
+      EXPECT_EQ(state->seen[key], expected) << key;
+    }
+  }
+  // And key-7's records from the poison one on are in the DLQ, in order
+  EXPECT_EQ(mailbox->stats().dead_lettered, 70u);
+  auto dlq = read_topic("payment-requests.dlq", 70);
+  ASSERT_EQ(dlq.size(), 70u);
+  for (size_t i = 0; i < dlq.size(); ++i) {
+    EXPECT_EQ(dlq[i].key, "key-7");
+    auto v = boost::json::parse(dlq[i].value);
+    EXPECT_EQ(v.at("totalAmount").to_number<double>(), static_cast<double>(30 + i) / 100.0) << i;
+  }
+  EXPECT_NE(dlq[0].headers["kastor-dlq-reason"].find("failed 5 times"), std::string::npos);
+  EXPECT_NE(dlq[1].headers["kastor-dlq-reason"].find("behind record"), std::string::npos);
+  EXPECT_EQ(log->restarts()["root/payment/worker"], 5);
+  mailbox->stop();
+  EXPECT_EQ(committed("quarantine"), 10000);
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
 }
 

@@ -122,6 +122,8 @@ struct node::impl {
     o.session_timeout_ms = cfg.session_timeout_ms;
     o.fetch_wait_max_ms = cfg.fetch_wait_max_ms;
     o.max_attempts = cfg.max_attempts;
+    o.retry_backoff_min = cfg.retry_backoff_min;
+    o.retry_backoff_max = cfg.retry_backoff_max;
     o.turn_deadline = cfg.turn_deadline;
     o.supervisor_path = "root/" + role;
     o.node_id = cfg.node_id;

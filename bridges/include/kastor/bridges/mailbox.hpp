@@ -70,8 +70,16 @@ struct mailbox_options {
   std::string client_id = "kastor";
   // A record whose handling actor died this many times while handling it
   // (not merely while it waited in the actor's queue) goes to `<topic>.dlq`
-  // instead of being delivered again (a poison record must not stop the rest).
+  // instead of being delivered again (a poison record must not stop the rest),
+  // and so do the records of its key behind it.
   int max_attempts = 5;
+  // Per-key quarantine: the key of a record its actor failed on is parked;
+  // the record is tried again after retry_backoff_min, doubling up to
+  // retry_backoff_max, while the key's later records wait behind it and every
+  // other key flows. After max_attempts the key's records go to the DLQ in
+  // order and the key is released.
+  std::chrono::milliseconds retry_backoff_min{100};
+  std::chrono::milliseconds retry_backoff_max{10000};
   // An actor whose turn on a record (started() to turn_done()) lasts longer
   // than this hangs: the mailbox makes it exit (runtime_errc::hung), so its
   // supervisor restarts it. 0: never.
@@ -140,6 +148,7 @@ public:
 
 private:
   struct in_flight_record;
+  struct parked_key;
   struct partition_state;
   struct completion {
     std::string topic;
@@ -158,12 +167,16 @@ private:
                    const std::string& reason, runtime::record_meta meta);
   void send_dead_letter(const in_flight_record& rec);
   void retry_dead_letters();
-  void deliver(const in_flight_record& r);
+  void deliver(const partition_state& ps, const in_flight_record& r);
   void drain_completions();
   void store_offsets();
   void apply_backpressure();
   void redeliver_if_rebound();
   void dead_letter_in_flight(const runtime::record_meta& meta, const std::string& reason);
+  std::chrono::milliseconds retry_delay(int failures) const;
+  void dead_letter_key(partition_state& ps, const std::string& key, const std::string& reason);
+  void retry_parked();
+  void release_if_head(partition_state& ps, const runtime::record_meta& m);
   void apply_rejections();
   void check_turn_deadline();
   size_t in_flight_count() const;

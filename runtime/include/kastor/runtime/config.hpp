@@ -50,6 +50,10 @@ struct node_config {
   std::chrono::milliseconds backoff_max{5000};
   std::chrono::milliseconds backoff_reset{30000};
   int max_attempts = 5;                // mailbox.max-attempts: failed tries, then the DLQ
+  // A failing record's key waits (quarantine) mailbox.retry-backoff-min-ms,
+  // doubling up to mailbox.retry-backoff-max-ms, between tries.
+  std::chrono::milliseconds retry_backoff_min{100};
+  std::chrono::milliseconds retry_backoff_max{10000};
   std::chrono::milliseconds turn_deadline{10000};  // mailbox.turn-deadline-ms (0: none)
   chaos_spec chaos;                    // chaos (SPEC) and chaos.seed
   bool admin_enabled = false;          // admin.enabled: POST /api/admin/* allowed
