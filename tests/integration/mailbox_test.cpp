@@ -16,6 +16,7 @@
 #include "kastor/bridges/routes.hpp"
 #include "kastor/runtime/role_actor.hpp"
 #include "kastor/runtime/supervisor.hpp"
+#include "support/kafka.hpp"
 #include "support/wait.hpp"
 
 using namespace kastor;
@@ -88,75 +89,21 @@ struct MailboxTest : ::testing::Test {
     ASSERT_TRUE(f.get().ok());
   }
 
-  // The role's shape in a node: root/payment (rest_for_one) -> bridge, worker.
-  // The bridge starts the mailbox's poll thread.
   template <class State>
   caf::actor supervise_role(caf::actor_system& sys, std::shared_ptr<State> state,
                             runtime::role_io io, std::shared_ptr<bridges::kafka_mailbox> mailbox,
                             std::shared_ptr<runtime::supervision_log> log, int max_restarts) {
-    auto slot = std::make_shared<bridges::mailbox_slot>();
-    runtime::supervisor_spec spec;
-    spec.path = "root/payment";
-    spec.max_restarts = max_restarts;
-    spec.children = {bridges::mailbox_bridge_child(mailbox, slot),
-                     bridges::mailbox_worker_child("worker", state, io, slot)};
-    spec.log = log;
-    spec.strat = runtime::strategy::rest_for_one;
-    return runtime::spawn_supervisor(sys, spec);
+    return test::supervise_role(sys, std::move(state), std::move(io), std::move(mailbox),
+                                std::move(log), max_restarts);
   }
 
-  struct record {
-    std::string key, value;
-    std::map<std::string, std::string> headers;
-  };
-  // Up to `n` records of `topic` (3 partitions), from the beginning.
-  std::vector<record> read_topic(const std::string& topic, size_t n) {
-    auto conf = bridges::make_conf({{"bootstrap.servers", mock->bootstrap()},
-                                    {"group.id", "reader-" + topic}});
-    char err[512];
-    bridges::rk_ptr rk{rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), err, sizeof(err))};
-    bridges::partition_list_ptr parts{rd_kafka_topic_partition_list_new(3)};
-    for (int p = 0; p < 3; ++p)
-      rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), p)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(rk.get(), parts.get());
-    std::vector<record> out;
-    auto until = std::chrono::steady_clock::now() + 30s;
-    while (out.size() < n && std::chrono::steady_clock::now() < until) {
-      bridges::message_ptr msg{rd_kafka_consumer_poll(rk.get(), 100)};
-      if (!msg || msg->err)
-        continue;
-      record r;
-      r.key.assign(static_cast<const char*>(msg->key), msg->key_len);
-      r.value.assign(static_cast<const char*>(msg->payload), msg->len);
-      rd_kafka_headers_t* hdrs = nullptr;
-      if (rd_kafka_message_headers(msg.get(), &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const char* name;
-        const void* val;
-        size_t size;
-        for (size_t i = 0; !rd_kafka_header_get_all(hdrs, i, &name, &val, &size); ++i)
-          r.headers[name] = std::string{static_cast<const char*>(val), size};
-      }
-      out.push_back(std::move(r));
-    }
-    rd_kafka_consumer_close(rk.get());
-    return out;
+  std::vector<test::kafka_record> read_topic(const std::string& topic, size_t n) {
+    return test::read_topic(mock->bootstrap(), topic, 3, n);
   }
 
   // Sum of the committed offsets of `group` on payment-requests.
   int64_t committed(const std::string& group) {
-    auto conf = bridges::make_conf({{"bootstrap.servers", mock->bootstrap()}, {"group.id", group}});
-    char err[512];
-    bridges::rk_ptr rk{rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), err, sizeof(err))};
-    bridges::partition_list_ptr parts{rd_kafka_topic_partition_list_new(3)};
-    for (int p = 0; p < 3; ++p)
-      rd_kafka_topic_partition_list_add(parts.get(), "payment-requests", p);
-    if (rd_kafka_committed(rk.get(), parts.get(), 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
-      return -1;
-    int64_t sum = 0;
-    for (int p = 0; p < 3; ++p)
-      sum += std::max<int64_t>(0, parts->elems[p].offset);
-    return sum;
+    return test::committed(mock->bootstrap(), group, "payment-requests", 3);
   }
 };
 

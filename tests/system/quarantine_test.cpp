@@ -1,0 +1,109 @@
+// Per-key quarantine on a real Apache Kafka (make test sets KASTOR_BROKERS):
+// a poison record among 10,000 records of 100 keys stops only its own key,
+// whose records reach the dead-letter topic in order.
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include <future>
+#include <mutex>
+
+#include "kastor/bridges/mailbox.hpp"
+#include "kastor/bridges/producer.hpp"
+#include "kastor/runtime/role_actor.hpp"
+#include "support/kafka.hpp"
+#include "support/wait.hpp"
+
+using namespace kastor;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string brokers() {
+  const char* b = std::getenv("KASTOR_BROKERS");
+  return b ? b : "";
+}
+
+// Handles payment requests keyed "key-N" whose total is their sequence number
+// within the key; the 31st of key-7 always crashes it.
+struct keyed_state {
+  std::mutex mtx;
+  std::map<std::string, std::vector<int64_t>> seen;
+  std::vector<runtime::any_message> handle(const runtime::record_meta&,
+                                           const runtime::payment_request& r, int64_t) {
+    if (r.order_id == "key-7" && r.total_cents == 30)
+      throw std::runtime_error("poison");
+    std::lock_guard<std::mutex> guard{mtx};
+    seen[r.order_id].push_back(r.total_cents);
+    return {};
+  }
+};
+
+TEST(Quarantine, APoisonKeyAmongTenThousandRecordsOfAHundredKeysStopsOnlyItself) {
+  if (brokers().empty())
+    GTEST_SKIP() << "needs a real Kafka: run through `make test` (KASTOR_BROKERS)";
+  // Topics of this run only: payment-requests.qt<pid> and its .dlq
+  auto suffix = ".qt" + std::to_string(getpid());
+  auto topic = "payment-requests" + suffix;
+  ASSERT_FALSE(bridges::ensure_topics(brokers(), {{topic, 3, 1, false}, {topic + ".dlq", 3, 1, false}},
+                                      60s));
+  bridges::producer_options po;
+  po.brokers = brokers();
+  po.topic_suffix = suffix;
+  auto producer = *bridges::kafka_publisher::make(po);
+  caf::actor_system_config cfg;
+  runtime::register_message_types(cfg);
+  caf::actor_system sys{cfg};
+  bridges::mailbox_options opts;
+  opts.brokers = brokers();
+  opts.group_id = "quarantine" + suffix;
+  opts.topics = {topic};
+  opts.dead_letters = producer;
+  opts.retry_backoff_min = 50ms;
+  opts.supervisor_path = "root/payment";
+  auto mailbox = *bridges::kafka_mailbox::make(opts);
+  auto state = std::make_shared<keyed_state>();
+  auto log = std::make_shared<runtime::supervision_log>();
+  auto sup = test::supervise_role(
+    sys, state, runtime::role_io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr},
+    mailbox, log, 100);
+  // When 10,000 records arrive, 100 per key, in order per key
+  std::vector<runtime::any_message> batch;
+  for (int64_t i = 0; i < 10000; ++i)
+    batch.push_back(runtime::payment_request{"key-" + std::to_string(i % 100), "c", i / 100});
+  std::promise<runtime::publish_outcome> written;
+  producer->publish(std::move(batch), nullptr,
+                    [&](const runtime::publish_outcome& o) { written.set_value(o); });
+  ASSERT_TRUE(written.get_future().get().ok());
+  // Then every other key completes, in order, once
+  ASSERT_TRUE(test::eventually([&] {
+    auto s = mailbox->stats();
+    return s.finished == 10000 && s.in_flight == 0;
+  }, 180s)) << "finished " << mailbox->stats().finished;
+  {
+    std::lock_guard<std::mutex> guard{state->mtx};
+    for (int k = 0; k < 100; ++k) {
+      std::vector<int64_t> expected;
+      for (int64_t q = 0; q < (k == 7 ? 30 : 100); ++q)
+        expected.push_back(q);
+      EXPECT_EQ(state->seen["key-" + std::to_string(k)], expected) << "key-" << k;
+    }
+  }
+  // And key-7's records from the poison one on are in the DLQ, in order
+  auto dlq = test::read_topic(brokers(), topic + ".dlq", 3, 70);
+  ASSERT_EQ(dlq.size(), 70u);
+  for (size_t i = 0; i < dlq.size(); ++i) {
+    EXPECT_EQ(dlq[i].key, "key-7");
+    EXPECT_EQ(boost::json::parse(dlq[i].value).at("totalAmount").to_number<double>(),
+              static_cast<double>(30 + i) / 100.0)
+      << i;
+  }
+  EXPECT_NE(dlq[0].headers["kastor-dlq-reason"].find("failed 5 times"), std::string::npos);
+  EXPECT_EQ(dlq[0].headers["kastor-dlq-origin"].rfind(topic + "/", 0), 0u);
+  // And, stopped cleanly, every offset is committed: nothing skipped
+  mailbox->stop();
+  EXPECT_EQ(test::committed(brokers(), opts.group_id, topic, 3), 10000);
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+  producer->stop(10s);
+}
+
+}  // namespace
