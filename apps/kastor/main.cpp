@@ -135,6 +135,27 @@ int main(int argc, char** argv) {
   auto* ctl_crash = ctl_cmd->add_subcommand("crash", "crash the actor at PATH (its supervisor reacts)");
   ctl_crash->add_option("path", ctl.path, "e.g. root/payment/worker")->required();
 
+  kastor::apps::dlq_options dlq;
+  auto* ctl_dlq = ctl_cmd->add_subcommand("dlq", "dead-letter topics, straight on Kafka");
+  ctl_dlq->require_subcommand(1);
+  std::map<std::string, CLI::App*> dlq_verbs;
+  for (auto [verb, what] : {std::pair{"list", "per dead-letter topic: count, replayed, oldest, reasons"},
+                            std::pair{"show", "the records of a dead-letter topic, readable"},
+                            std::pair{"replay", "send records back to their origin topic, at most once each"},
+                            std::pair{"purge", "delete every record of a dead-letter topic"}}) {
+    auto* v = ctl_dlq->add_subcommand(verb, what);
+    v->add_option("--brokers", dlq.brokers, "bootstrap servers")->required();
+    v->add_option("--topic", dlq.topic, "a dead-letter topic, e.g. payment-requests.dlq");
+    dlq_verbs[verb] = v;
+  }
+  dlq_verbs["show"]->add_option("--limit", dlq.limit, "records to show")->check(CLI::Range(1, 1000000));
+  dlq_verbs["replay"]->add_option("--offset", dlq.offsets, "PARTITION@OFFSET of a record (repeatable)");
+  dlq_verbs["replay"]->add_flag("--all", dlq.all, "every record of the topic");
+  dlq_verbs["replay"]->add_option("--replication", dlq.replication,
+                                  "replication of kastor.dlq-replays if it is created")
+    ->check(CLI::Range(1, 7));
+  dlq_verbs["purge"]->add_flag("--yes", dlq.yes, "really delete");
+
   CLI11_PARSE(app, argc, argv);
 
   std::signal(SIGINT, on_signal);
@@ -168,6 +189,11 @@ int main(int argc, char** argv) {
     return kastor::apps::create_topics(topic_brokers, topic_partitions, topic_replication);
   if (bench_cmd->parsed())
     return kastor::apps::run_bench(bench, stop_requested);
+  for (const auto& [verb, cmd] : dlq_verbs)
+    if (cmd->parsed()) {
+      dlq.verb = verb;
+      return kastor::apps::run_dlq(dlq);
+    }
   if (ctl_sup->parsed()) {
     ctl.verb = "supervision";
     return kastor::apps::run_ctl(ctl);

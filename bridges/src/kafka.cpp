@@ -71,6 +71,22 @@ caf::error kafka_error(rd_kafka_resp_err_t err, const std::string& what) {
                     what + ": " + rd_kafka_err2str(err));
 }
 
+header_list read_headers(rd_kafka_message_t* msg) {
+  header_list out;
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || hdrs == nullptr)
+    return out;
+  out.reserve(rd_kafka_header_cnt(hdrs));
+  const char* name = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size)
+                     == RD_KAFKA_RESP_ERR_NO_ERROR;
+       ++i)
+    out.push_back({name, value ? std::string{static_cast<const char*>(value), size} : ""});
+  return out;
+}
+
 caf::error ensure_topics(const std::string& brokers, const std::vector<topic_spec>& topics,
                          std::chrono::milliseconds timeout) {
   auto conf = make_conf({{"bootstrap.servers", brokers}, {"client.id", "kastor-admin"}});

@@ -75,22 +75,6 @@ auto log() {
   return l;
 }
 
-header_list read_headers(rd_kafka_message_t* msg) {
-  header_list out;
-  rd_kafka_headers_t* hdrs = nullptr;
-  if (rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || hdrs == nullptr)
-    return out;
-  out.reserve(rd_kafka_header_cnt(hdrs));
-  const char* name = nullptr;
-  const void* value = nullptr;
-  size_t size = 0;
-  for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size)
-                     == RD_KAFKA_RESP_ERR_NO_ERROR;
-       ++i)
-    out.push_back({name, value ? std::string{static_cast<const char*>(value), size} : ""});
-  return out;
-}
-
 }  // namespace
 
 caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_options opts) {

@@ -22,9 +22,10 @@ struct kafka_record {
 
 // Up to `n` records of `topic` (partitions 0..partitions-1), from the
 // beginning, partition by partition as the broker hands them out; waits up to
-// 30 s for them.
+// `wait` for them.
 inline std::vector<kafka_record> read_topic(const std::string& brokers, const std::string& topic,
-                                            int partitions, size_t n) {
+                                            int partitions, size_t n,
+                                            std::chrono::milliseconds wait = std::chrono::seconds{30}) {
   auto conf = bridges::make_conf({{"bootstrap.servers", brokers}, {"group.id", "reader-" + topic}});
   char err[512];
   bridges::rk_ptr rk{rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), err, sizeof(err))};
@@ -34,7 +35,7 @@ inline std::vector<kafka_record> read_topic(const std::string& brokers, const st
       RD_KAFKA_OFFSET_BEGINNING;
   rd_kafka_assign(rk.get(), parts.get());
   std::vector<kafka_record> out;
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+  auto until = std::chrono::steady_clock::now() + wait;
   while (out.size() < n && std::chrono::steady_clock::now() < until) {
     bridges::message_ptr msg{rd_kafka_consumer_poll(rk.get(), 100)};
     if (!msg || msg->err)

@@ -12,6 +12,8 @@
 #include <caf/expected.hpp>
 #include <librdkafka/rdkafka.h>
 
+#include "kastor/bridges/codec.hpp"
+
 struct rd_kafka_mock_cluster_s;
 
 namespace kastor::bridges {
@@ -53,6 +55,9 @@ void forward_logs(rd_kafka_t* rk, rd_kafka_queue_t* log_queue);
 // (bridge_errc::kafka_retriable / kafka_fatal), with `what` as context.
 caf::error kafka_error(rd_kafka_resp_err_t err, const std::string& what);
 bool is_retriable(rd_kafka_resp_err_t err);
+
+// The headers of a consumed record, in order.
+header_list read_headers(rd_kafka_message_t* msg);
 
 struct topic_spec {
   std::string name;

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
 
 #include "kastor/runtime/config.hpp"
 
@@ -47,5 +48,22 @@ struct ctl_options {
 // kastor ctl: prints the node's answer (JSON); 0 on a 2xx, 1 on any other
 // answer (its body goes to stderr), 2 when the node cannot be reached.
 int run_ctl(const ctl_options& opts);
+
+struct dlq_options {
+  std::string brokers;
+  std::string verb;                  // list, show, replay, purge
+  std::string topic;                 // a *.dlq topic (list: optional, default all)
+  int limit = 20;                    // show: at most this many records
+  std::vector<std::string> offsets;  // replay: "PARTITION@OFFSET" of each record
+  bool all = false;                  // replay: every record of the topic
+  bool yes = false;                  // purge: really
+  int replication = 1;               // of the replay log topic, when replay creates it
+};
+// kastor ctl dlq: list (per topic: count, replayed, oldest, reasons), show
+// (records, readable), replay (back to their origin topic with attempt + 1, in
+// one transaction with a mark in `kastor.dlq-replays`, so each record is
+// replayed at most once however often the command runs), purge (delete every
+// record). 0 on success, 1 on a Kafka error, 2 on bad arguments.
+int run_dlq(const dlq_options& opts);
 
 }  // namespace kastor::apps

@@ -1,0 +1,448 @@
+// kastor ctl dlq: dead-letter topics, read and redriven straight on Kafka.
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <set>
+
+#include <unistd.h>
+
+#include "kastor/apps/commands.hpp"
+#include "kastor/bridges/kafka.hpp"
+#include "kastor/runtime/errors.hpp"
+#include "kastor/runtime/json_text.hpp"
+#include "kastor/runtime/role_actor.hpp"
+
+namespace kastor::apps {
+
+namespace {
+
+using runtime::make_error;
+using runtime::runtime_errc;
+
+// Replays are recorded here, one record per replayed dead letter, keyed
+// "<dlq topic>/<partition>@<offset>", written in the same transaction as the
+// replayed record: a re-run skips what is in it.
+constexpr const char* replay_log_topic = "kastor.dlq-replays";
+constexpr auto timeout = std::chrono::seconds{30};
+
+struct dlq_record {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  int64_t timestamp_ms = 0;
+  std::string key;
+  std::string value;
+  bridges::header_list headers;
+
+  std::string id() const { return topic + "/" + std::to_string(partition) + "@" + std::to_string(offset); }
+  std::string header(std::string_view name) const {
+    for (const auto& h : headers)
+      if (h.name == name)
+        return h.value;
+    return {};
+  }
+};
+
+caf::expected<bridges::rk_ptr> make_client(rd_kafka_type_t type, bridges::kafka_properties props) {
+  auto conf = bridges::make_conf(props);
+  if (!conf)
+    return conf.error();
+  char err[512];
+  bridges::rk_ptr rk{rd_kafka_new(type, conf->release(), err, sizeof(err))};
+  if (!rk)
+    return make_error(runtime_errc::invalid_config, err);
+  return rk;
+}
+
+// Partition count of `topic`; 0 when it does not exist.
+caf::expected<int> partitions_of(rd_kafka_t* rk, const std::string& topic) {
+  auto* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  auto err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+  rd_kafka_topic_destroy(rkt);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return bridges::kafka_error(err, "metadata of " + topic);
+  int n = 0;
+  if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+    n = md->topics[0].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  return n;
+}
+
+// Every topic whose name ends in ".dlq", sorted.
+caf::expected<std::vector<std::string>> dlq_topics(rd_kafka_t* rk) {
+  const rd_kafka_metadata_t* md = nullptr;
+  auto err = rd_kafka_metadata(rk, 1, nullptr, &md, 10000);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return bridges::kafka_error(err, "metadata");
+  std::set<std::string> names;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    std::string name = md->topics[i].topic;
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".dlq") == 0)
+      names.insert(name);
+  }
+  rd_kafka_metadata_destroy(md);
+  return std::vector<std::string>{names.begin(), names.end()};
+}
+
+// Every record of `topic` up to its end as of now (only committed ones).
+caf::expected<std::vector<dlq_record>> read_all(const std::string& brokers,
+                                                const std::string& topic) {
+  auto rk = make_client(RD_KAFKA_CONSUMER,
+                        {{"bootstrap.servers", brokers},
+                         {"group.id", "kastor-ctl-" + std::to_string(getpid())},
+                         {"enable.auto.commit", "false"},
+                         {"enable.partition.eof", "true"},
+                         {"isolation.level", "read_committed"}});
+  if (!rk)
+    return rk.error();
+  auto n = partitions_of(rk->get(), topic);
+  if (!n)
+    return n.error();
+  if (*n == 0)
+    return make_error(runtime_errc::invalid_config, "no topic '" + topic + "'");
+  bridges::partition_list_ptr parts{rd_kafka_topic_partition_list_new(*n)};
+  int pending = 0;
+  for (int p = 0; p < *n; ++p) {
+    int64_t lo = 0, hi = 0;
+    auto err = rd_kafka_query_watermark_offsets(rk->get(), topic.c_str(), p, &lo, &hi, 10000);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return bridges::kafka_error(err, "offsets of " + topic);
+    if (hi > lo) {
+      rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), p)->offset = lo;
+      ++pending;
+    }
+  }
+  std::vector<dlq_record> out;
+  if (pending == 0)
+    return out;
+  rd_kafka_assign(rk->get(), parts.get());
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (pending > 0) {
+    if (std::chrono::steady_clock::now() > until)
+      return make_error(runtime_errc::timeout, "reading " + topic + " took longer than 30 s");
+    bridges::message_ptr msg{rd_kafka_consumer_poll(rk->get(), 200)};
+    if (!msg)
+      continue;
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      --pending;
+      continue;
+    }
+    if (msg->err)
+      return bridges::kafka_error(msg->err, "reading " + topic);
+    dlq_record r;
+    r.topic = topic;
+    r.partition = msg->partition;
+    r.offset = msg->offset;
+    r.timestamp_ms = rd_kafka_message_timestamp(msg.get(), nullptr);
+    if (msg->key)
+      r.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+    if (msg->payload)
+      r.value.assign(static_cast<const char*>(msg->payload), msg->len);
+    r.headers = bridges::read_headers(msg.get());
+    out.push_back(std::move(r));
+  }
+  rd_kafka_consumer_close(rk->get());
+  return out;
+}
+
+std::string iso_time(int64_t ms) {
+  if (ms <= 0)
+    return "-";
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// The ids of dead letters replayed so far (empty if none ever was).
+caf::expected<std::set<std::string>> replayed_ids(const std::string& brokers) {
+  std::set<std::string> ids;
+  auto all = read_all(brokers, replay_log_topic);
+  if (!all) {
+    // No replay yet: the topic does not exist.
+    if (runtime::describe(all.error()).find("no topic") != std::string::npos)
+      return ids;
+    return all.error();
+  }
+  for (const auto& r : *all)
+    ids.insert(r.key);
+  return ids;
+}
+
+// Where a dead letter came from: its origin header, else the topic's name
+// without ".dlq".
+std::string origin_topic(const dlq_record& r) {
+  auto origin = r.header("kastor-dlq-origin");
+  if (auto slash = origin.rfind('/'); slash != std::string::npos && slash > 0)
+    return origin.substr(0, slash);
+  return r.topic.substr(0, r.topic.size() - 4);
+}
+
+std::vector<std::string> topics_for(rd_kafka_t* rk, const dlq_options& o) {
+  if (!o.topic.empty())
+    return {o.topic};
+  auto all = dlq_topics(rk);
+  return all ? *all : std::vector<std::string>{};
+}
+
+int fail(const std::string& what) {
+  std::fprintf(stderr, "kastor ctl dlq: %s\n", what.c_str());
+  return 1;
+}
+
+int list(const dlq_options& o, rd_kafka_t* rk) {
+  auto topics = topics_for(rk, o);
+  auto replayed = replayed_ids(o.brokers);
+  if (!replayed)
+    return fail(runtime::describe(replayed.error()));
+  for (const auto& t : topics) {
+    auto records = read_all(o.brokers, t);
+    if (!records)
+      return fail(runtime::describe(records.error()));
+    int64_t oldest = 0;
+    size_t done = 0;
+    std::map<std::string, size_t> reasons;
+    for (const auto& r : *records) {
+      if (oldest == 0 || (r.timestamp_ms > 0 && r.timestamp_ms < oldest))
+        oldest = r.timestamp_ms;
+      done += replayed->count(r.id());
+      auto reason = r.header("kastor-dlq-reason");
+      ++reasons[reason.size() > 100 ? reason.substr(0, 97) + "..." : reason];
+    }
+    std::printf("%s  count=%zu  replayed=%zu  oldest=%s\n", t.c_str(), records->size(), done,
+                iso_time(oldest).c_str());
+    for (const auto& [reason, n] : reasons)
+      std::printf("  %6zu  %s\n", n, reason.empty() ? "(no reason header)" : reason.c_str());
+  }
+  if (topics.empty())
+    std::printf("no dead-letter topics\n");
+  return 0;
+}
+
+int show(const dlq_options& o) {
+  auto records = read_all(o.brokers, o.topic);
+  if (!records)
+    return fail(runtime::describe(records.error()));
+  auto replayed = replayed_ids(o.brokers);
+  if (!replayed)
+    return fail(runtime::describe(replayed.error()));
+  size_t shown = 0;
+  for (const auto& r : *records) {
+    if (shown++ == static_cast<size_t>(o.limit))
+      break;
+    std::printf("%s  key=%s  time=%s%s\n", r.id().c_str(), r.key.c_str(),
+                iso_time(r.timestamp_ms).c_str(), replayed->count(r.id()) ? "  (replayed)" : "");
+    for (const auto& h : r.headers)
+      if (h.name.rfind("kastor-dlq-", 0) == 0)
+        std::printf("  %s: %s\n", h.name.substr(11).c_str(), h.value.c_str());
+    std::printf("  value: %s\n", r.value.c_str());
+  }
+  std::printf("%zu of %zu record(s) shown\n", std::min(shown, records->size()), records->size());
+  return 0;
+}
+
+// "P@O" -> (partition, offset)
+std::optional<std::pair<int32_t, int64_t>> parse_position(const std::string& s) {
+  auto at = s.find('@');
+  if (at == std::string::npos)
+    return std::nullopt;
+  int32_t p = 0;
+  int64_t off = 0;
+  auto [e1, ec1] = std::from_chars(s.data(), s.data() + at, p);
+  auto [e2, ec2] = std::from_chars(s.data() + at + 1, s.data() + s.size(), off);
+  if (ec1 != std::errc{} || e1 != s.data() + at || ec2 != std::errc{} || e2 != s.data() + s.size()
+      || p < 0 || off < 0)
+    return std::nullopt;
+  return std::pair{p, off};
+}
+
+int replay(const dlq_options& o) {
+  std::set<std::pair<int32_t, int64_t>> wanted;
+  for (const auto& s : o.offsets) {
+    auto pos = parse_position(s);
+    if (!pos) {
+      std::fprintf(stderr, "kastor ctl dlq: --offset '%s': expected PARTITION@OFFSET\n", s.c_str());
+      return 2;
+    }
+    wanted.insert(*pos);
+  }
+  if (auto err = bridges::ensure_topics(o.brokers, {{replay_log_topic, 1, o.replication, true}},
+                                        std::chrono::seconds{30}))
+    return fail(runtime::describe(err));
+  // One replayer per dead-letter topic at a time: a second one fences the
+  // first (its open transaction is aborted, so it wrote nothing).
+  auto producer = make_client(RD_KAFKA_PRODUCER, {{"bootstrap.servers", o.brokers},
+                                                  {"transactional.id", "kastor-dlq-replay." + o.topic},
+                                                  {"enable.idempotence", "true"}});
+  if (!producer)
+    return fail(runtime::describe(producer.error()));
+  auto* rk = producer->get();
+  auto check = [&](rd_kafka_error_t* e, const char* what) -> caf::error {
+    if (e == nullptr)
+      return {};
+    std::string msg = std::string{what} + ": " + rd_kafka_error_string(e);
+    rd_kafka_error_destroy(e);
+    return make_error(runtime_errc::timeout, msg);
+  };
+  if (auto err = check(rd_kafka_init_transactions(rk, 30000), "init transactions"))
+    return fail(runtime::describe(err));
+  // Read after init: every earlier replay transaction is finished by now.
+  auto replayed = replayed_ids(o.brokers);
+  if (!replayed)
+    return fail(runtime::describe(replayed.error()));
+  auto records = read_all(o.brokers, o.topic);
+  if (!records)
+    return fail(runtime::describe(records.error()));
+  std::vector<const dlq_record*> todo;
+  size_t skipped = 0;
+  std::set<std::pair<int32_t, int64_t>> found;
+  for (const auto& r : *records) {
+    if (!o.all && !wanted.count({r.partition, r.offset}))
+      continue;
+    found.insert({r.partition, r.offset});
+    if (replayed->count(r.id())) {
+      std::printf("%s: already replayed, skipped\n", r.id().c_str());
+      ++skipped;
+      continue;
+    }
+    todo.push_back(&r);
+  }
+  for (const auto& w : wanted)
+    if (!found.count(w))
+      return fail("no record " + o.topic + "/" + std::to_string(w.first) + "@"
+                  + std::to_string(w.second) + " (nothing replayed)");
+  if (auto err = check(rd_kafka_begin_transaction(rk), "begin transaction"))
+    return fail(runtime::describe(err));
+  for (const auto* r : todo) {
+    // The original record again, with a new attempt count and without the
+    // dead-letter headers; and its mark in the replay log.
+    auto attempts = r->header("kastor-dlq-attempts");
+    int64_t next = 1;
+    std::from_chars(attempts.data(), attempts.data() + attempts.size(), next);
+    auto* hdrs = rd_kafka_headers_new(r->headers.size() + 2);
+    for (const auto& h : r->headers)
+      if (h.name.rfind("kastor-dlq-", 0) != 0 && h.name != "kastor-attempt")
+        rd_kafka_header_add(hdrs, h.name.c_str(), -1, h.value.data(), h.value.size());
+    auto attempt = std::to_string(next + 1);
+    rd_kafka_header_add(hdrs, "kastor-attempt", -1, attempt.data(), attempt.size());
+    auto id = r->id();
+    rd_kafka_header_add(hdrs, "kastor-replay-of", -1, id.data(), id.size());
+    auto to = origin_topic(*r);
+    auto err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(to.c_str()),
+                                 RD_KAFKA_V_KEY(r->key.data(), r->key.size()),
+                                 RD_KAFKA_V_VALUE(const_cast<char*>(r->value.data()), r->value.size()),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+                                 RD_KAFKA_V_END);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_headers_destroy(hdrs);
+      rd_kafka_abort_transaction(rk, 30000);
+      return fail(std::string{"replaying "} + id + ": " + rd_kafka_err2str(err)
+                  + " (nothing replayed)");
+    }
+    std::string mark;
+    runtime::json_object_writer{mark}
+      .text("replayedTo", to)
+      .integer("at", runtime::wall_clock_ms())
+      .close();
+    err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(replay_log_topic),
+                            RD_KAFKA_V_KEY(id.data(), id.size()),
+                            RD_KAFKA_V_VALUE(mark.data(), mark.size()),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_abort_transaction(rk, 30000);
+      return fail(std::string{"recording the replay of "} + id + ": " + rd_kafka_err2str(err)
+                  + " (nothing replayed)");
+    }
+    std::printf("%s -> %s (attempt %s)\n", id.c_str(), to.c_str(), attempt.c_str());
+  }
+  if (auto err = check(rd_kafka_commit_transaction(rk, 60000), "commit")) {
+    rd_kafka_abort_transaction(rk, 30000);
+    return fail(runtime::describe(err) + " (nothing replayed)");
+  }
+  std::printf("replayed %zu record(s), %zu already replayed before\n", todo.size(), skipped);
+  return 0;
+}
+
+int purge(const dlq_options& o, rd_kafka_t* rk) {
+  if (!o.yes) {
+    std::fprintf(stderr, "kastor ctl dlq purge: deletes every record of %s; add --yes to do it\n",
+                 o.topic.c_str());
+    return 2;
+  }
+  auto n = partitions_of(rk, o.topic);
+  if (!n)
+    return fail(runtime::describe(n.error()));
+  if (*n == 0)
+    return fail("no topic '" + o.topic + "'");
+  bridges::partition_list_ptr parts{rd_kafka_topic_partition_list_new(*n)};
+  int64_t total = 0;
+  for (int p = 0; p < *n; ++p) {
+    int64_t lo = 0, hi = 0;
+    if (auto err = rd_kafka_query_watermark_offsets(rk, o.topic.c_str(), p, &lo, &hi, 10000))
+      return fail(std::string{"offsets: "} + rd_kafka_err2str(err));
+    total += hi - lo;
+    rd_kafka_topic_partition_list_add(parts.get(), o.topic.c_str(), p)->offset = hi;
+  }
+  auto* del = rd_kafka_DeleteRecords_new(parts.get());
+  auto* queue = rd_kafka_queue_new(rk);
+  rd_kafka_DeleteRecords(rk, &del, 1, nullptr, queue);
+  rd_kafka_DeleteRecords_destroy(del);
+  auto* ev = rd_kafka_queue_poll(queue, 60000);
+  std::string error;
+  if (ev == nullptr)
+    error = "no answer within 60 s";
+  else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    error = rd_kafka_event_error_string(ev);
+  else if (const auto* res = rd_kafka_event_DeleteRecords_result(ev)) {
+    const auto* offsets = rd_kafka_DeleteRecords_result_offsets(res);
+    for (int i = 0; offsets && i < offsets->cnt; ++i)
+      if (offsets->elems[i].err)
+        error = std::string{"partition "} + std::to_string(offsets->elems[i].partition) + ": "
+                + rd_kafka_err2str(offsets->elems[i].err);
+  }
+  if (ev)
+    rd_kafka_event_destroy(ev);
+  rd_kafka_queue_destroy(queue);
+  if (!error.empty())
+    return fail("purge " + o.topic + ": " + error);
+  std::printf("purged %lld record(s) from %s\n", static_cast<long long>(total), o.topic.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int run_dlq(const dlq_options& o) {
+  if (o.brokers.empty()) {
+    std::fprintf(stderr, "kastor ctl dlq: --brokers HOST:PORT is required\n");
+    return 2;
+  }
+  bool needs_topic = o.verb != "list";
+  if (needs_topic && (o.topic.size() <= 4 || o.topic.compare(o.topic.size() - 4, 4, ".dlq") != 0)) {
+    std::fprintf(stderr, "kastor ctl dlq %s: --topic must name a dead-letter topic (*.dlq)\n",
+                 o.verb.c_str());
+    return 2;
+  }
+  if (o.verb == "replay" && o.all == !o.offsets.empty()) {
+    std::fprintf(stderr, "kastor ctl dlq replay: give either --all or --offset P@O (repeatable)\n");
+    return 2;
+  }
+  auto admin = make_client(RD_KAFKA_PRODUCER, {{"bootstrap.servers", o.brokers}});
+  if (!admin)
+    return fail(runtime::describe(admin.error()));
+  if (o.verb == "list")
+    return list(o, admin->get());
+  if (o.verb == "show")
+    return show(o);
+  if (o.verb == "replay")
+    return replay(o);
+  if (o.verb == "purge")
+    return purge(o, admin->get());
+  std::fprintf(stderr, "kastor ctl dlq: unknown command '%s'\n", o.verb.c_str());
+  return 2;
+}
+
+}  // namespace kastor::apps
