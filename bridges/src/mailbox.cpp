@@ -6,6 +6,7 @@
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/logging.hpp"
 #include "kastor/runtime/role_actor.hpp"
+#include "kastor/runtime/schema.hpp"
 #include "kastor/runtime/supervisor.hpp"
 
 namespace kastor::bridges {
@@ -320,6 +321,10 @@ void kafka_mailbox::handle(message_ptr owned) {
   auto ts = rd_kafka_message_timestamp(msg, nullptr);
   auto headers = read_headers(msg);
   auto decoded = decode_record(topic, msg->partition, msg->offset, key, value, headers, ts);
+  if (decoded) {  // the schema beyond types, before any actor sees it
+    if (auto violation = runtime::schema_violation(decoded->message))
+      decoded = runtime::make_error(runtime::bridge_errc::schema_violation, *violation);
+  }
   if (!decoded) {
     runtime::record_meta meta;
     meta.topic = topic;

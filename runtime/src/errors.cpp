@@ -25,6 +25,7 @@ std::string to_string(bridge_errc x) {
     case bridge_errc::kafka_retriable: return "kafka_retriable";
     case bridge_errc::kafka_fatal: return "kafka_fatal";
     case bridge_errc::kafka_abortable: return "kafka_abortable";
+    case bridge_errc::schema_violation: return "schema_violation";
   }
   return "unknown";
 }

@@ -307,6 +307,46 @@ TEST_F(MailboxTest, ARecordItsActorRejectsIsDeadLetteredAtOnceWithoutACrash) {
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
 }
 
+TEST_F(MailboxTest, AnOutputThatViolatesItsSchemaSendsItsInputToTheDlqUnpublished) {
+  ASSERT_FALSE(mock->create_topic({"payment-results", 3, 1, false}));
+  caf::actor_system_config cfg;
+  runtime::register_message_types(cfg);
+  caf::actor_system sys{cfg};
+  // Given an actor that answers s-1 with a status no reader knows
+  struct buggy_state {
+    std::vector<runtime::any_message> handle(const runtime::record_meta&,
+                                             const runtime::payment_request& r, int64_t) {
+      return {runtime::payment_result{r.order_id, r.customer_id, r.total_cents,
+                                      r.order_id == "s-1" ? "WEIRD" : runtime::payment_succeeded,
+                                      "", "t", 1}};
+    }
+  };
+  auto opts = options("schema-out");
+  opts.supervisor_path = "root/payment";
+  auto mailbox = *bridges::kafka_mailbox::make(opts);
+  auto log = std::make_shared<runtime::supervision_log>();
+  auto sup = supervise_role(sys, std::make_shared<buggy_state>(),
+                            runtime::role_io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr},
+                            mailbox, log, 10);
+  publish_requests(3, "s-");
+  // Then s-1 is dead-lettered with the violation, the others answered, no crash
+  ASSERT_TRUE(test::eventually([&] {
+    auto s = mailbox->stats();
+    return s.finished == 3 && s.dead_lettered == 1 && s.in_flight == 0;
+  }, 60s));
+  EXPECT_EQ(log->total_restarts(), 0);
+  auto dlq = read_topic("payment-requests.dlq", 1);
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].key, "s-1");
+  EXPECT_NE(dlq[0].headers["kastor-dlq-reason"].find(
+              "its output violates the schema: payment_result.status must be one of"),
+            std::string::npos)
+    << dlq[0].headers["kastor-dlq-reason"];
+  auto results = test::read_topic(mock->bootstrap(), "payment-results", 3, 3, 3s);
+  EXPECT_EQ(results.size(), 2u);  // nothing of s-1 was published
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
+
 TEST_F(MailboxTest, APoisonRecordsFailureCountSurvivesItsBridgeRestarting) {
   // Given an actor that always crashes on one record, 3 attempts allowed
   caf::actor_system_config cfg;

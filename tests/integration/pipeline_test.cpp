@@ -13,6 +13,7 @@
 #include "kastor/apps/node.hpp"
 #include "kastor/apps/topics.hpp"
 #include "kastor/bridges/producer.hpp"
+#include "support/kafka.hpp"
 #include "support/wait.hpp"
 
 using namespace kastor;
@@ -171,6 +172,48 @@ TEST_F(PipelineTest, TheSamePostWithTheSameIdempotencyKeyAHundredTimesMakesOneOr
   EXPECT_EQ(again->status, 202u);
   EXPECT_NE(again->body.find(id), std::string::npos);
   EXPECT_EQ(order_created_records(), before + 1);
+}
+
+TEST_F(PipelineTest, SchemaInvalidAndUnknownVersionRecordsGoToTheDlqWithoutACrash) {
+  // Given a record out of its schema (a status no reader knows) and one of a
+  // schema version this build cannot read
+  auto restarts_before = node_->supervision()->total_restarts();
+  bridges::producer_options po;
+  po.brokers = mock_->bootstrap();
+  auto producer = *bridges::kafka_publisher::make(po);
+  auto write = [&](const std::string& topic, const std::string& key, const std::string& value,
+                   bridges::header_list headers) {
+    std::promise<runtime::publish_outcome> written;
+    producer->produce(topic, key, value, headers,
+                      [&](const runtime::publish_outcome& o) { written.set_value(o); });
+    ASSERT_TRUE(written.get_future().get().ok());
+  };
+  auto tag = std::to_string(getpid());
+  write("payment-results", "schema-" + tag,
+        R"({"orderId":"schema-)" + tag + R"(","status":"MAYBE","totalAmount":1})", {});
+  write("payment-requests", "version-" + tag,
+        R"({"orderId":"version-)" + tag + R"(","customerId":"c","totalAmount":1})",
+        {{"kastor-type", "payment_request"}, {"kastor-schema", "99"}});
+  producer->stop(5s);
+  // Then each is in its topic's DLQ with the reason, and no actor crashed
+  auto find = [&](const std::string& dlq, const std::string& key) -> std::string {
+    for (const auto& r : test::read_topic(mock_->bootstrap(), dlq, 3, 1000, 3s))
+      if (r.key == key)
+        return r.headers.count("kastor-dlq-reason") ? r.headers.at("kastor-dlq-reason") : "?";
+    return "";
+  };
+  std::string schema_reason, version_reason;
+  ASSERT_TRUE(test::eventually([&] {
+    schema_reason = find("payment-results.dlq", "schema-" + tag);
+    version_reason = find("payment-requests.dlq", "version-" + tag);
+    return !schema_reason.empty() && !version_reason.empty();
+  }, 60s));
+  EXPECT_NE(schema_reason.find("schema_violation: payment_result.status must be one of"),
+            std::string::npos) << schema_reason;
+  EXPECT_NE(version_reason.find("unsupported_version"), std::string::npos) << version_reason;
+  EXPECT_EQ(node_->supervision()->total_restarts(), restarts_before);
+  actors::jsonl_ledger charges{ledger(), "orderId"};
+  EXPECT_EQ(charges.count("version-" + tag), 0u);
 }
 
 TEST_F(PipelineTest, BadRequestsGetTheirStatusAndWriteNothing) {

@@ -33,6 +33,7 @@ enum class bridge_errc : uint8_t {
   kafka_retriable,      // a Kafka error that may succeed when retried
   kafka_fatal,          // a Kafka error after which the client must be recreated
   kafka_abortable,      // a transactional error that requires an abort
+  schema_violation,     // well-typed, but out of its schema's ranges or values
 };
 
 std::string to_string(runtime_errc);

@@ -34,6 +34,7 @@
 #include "kastor/runtime/messages.hpp"
 #include "kastor/runtime/ports.hpp"
 #include "kastor/runtime/reject.hpp"
+#include "kastor/runtime/schema.hpp"
 
 namespace kastor::runtime {
 
@@ -75,6 +76,13 @@ struct role_context {
         return;
       }
       io.acks->turn_done(m);
+      for (const auto& o : out)
+        if (auto violation = schema_violation(o)) {
+          // This output can never be written: the record goes to the DLQ
+          // (the state may have changed; its effects are idempotent).
+          io.acks->rejected(m, "its output violates the schema: " + *violation);
+          return;
+        }
       if (io.chaos && io.chaos->fires(chaos_fault::crash_after, m)) {
         self->quit(make_error(runtime_errc::crashed, "chaos: crash after handling " + where(m)));
         return;
