@@ -562,8 +562,9 @@ void kafka_mailbox::redeliver_if_rebound() {
   }
   if (target == delivered_to_)
     return;
-  // Completions the dead actor reported are not redelivered.
+  // Completions and rejections the dead actor reported are not redelivered.
   drain_completions();
+  apply_rejections();
   bool first_bind = !delivered_to_;
   delivered_to_ = target;
   uint64_t n = 0;
@@ -609,8 +610,12 @@ void kafka_mailbox::redeliver_if_rebound() {
     for (auto& [offset, rec] : ps->in_flight) {
       if (!rec.message)
         continue;
-      if (!ps->parked.empty() && ps->parked.count(park_key(rec.meta)) > 0)
-        continue;  // in quarantine: retry_parked() sends the head when due
+      if (!ps->parked.empty()) {
+        auto pk = ps->parked.find(park_key(rec.meta));
+        if (pk != ps->parked.end() && offset >= pk->second.head)
+          continue;  // in quarantine: retry_parked() sends the head when due
+        // (a record of the key before the head goes out again: it is ahead of it)
+      }
       if (!first_bind)
         ++rec.meta.attempt;
       std::visit([&](const auto& x) { caf::anon_send(target, rec.meta, x); }, *rec.message);

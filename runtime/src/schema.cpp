@@ -6,93 +6,121 @@ namespace kastor::runtime {
 
 namespace {
 
+// Checks fields; builds text only for the first violation (the common case,
+// a valid message, allocates nothing).
 struct checker {
-  std::string type;
+  const char* type;
   std::optional<std::string> error;
 
-  void fail(const std::string& field, const std::string& what) {
-    if (!error)
-      error = type + "." + field + " " + what;
+  // "items[2].quantity" for (field "quantity", index 2, parent "items").
+  void fail(const char* field, int index, const char* parent, const std::string& what) {
+    if (error)
+      return;
+    std::string name = type;
+    name += '.';
+    if (parent != nullptr)
+      name += std::string{parent} + "[" + std::to_string(index) + "].";
+    error = name + field + " " + what;
   }
-  void id(const std::string& field, const std::string& v) {
+  void id(const std::string& v, const char* field, int index = -1, const char* parent = nullptr) {
     if (v.empty())
-      fail(field, "must not be empty");
-    else if (v.size() > schema_max_id_chars)
-      fail(field, "must be at most " + std::to_string(schema_max_id_chars) + " characters");
+      fail(field, index, parent, "must not be empty");
+    else if (v.size() > schema_max_id_bytes)
+      fail(field, index, parent, "must be at most " + std::to_string(schema_max_id_bytes) + " bytes");
   }
-  void range(const std::string& field, int64_t v, int64_t lo, int64_t hi) {
+  void range(int64_t v, int64_t lo, int64_t hi, const char* field, int index = -1,
+             const char* parent = nullptr) {
     if (v < lo || v > hi)
-      fail(field, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got "
-                    + std::to_string(v));
+      fail(field, index, parent,
+           "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got "
+             + std::to_string(v));
   }
-  void money(const std::string& field, int64_t cents, bool may_be_negative = false) {
-    range(field, cents, may_be_negative ? -schema_max_cents : 0, schema_max_cents);
+  void money(int64_t cents, const char* field, bool may_be_negative = false, int index = -1,
+             const char* parent = nullptr) {
+    range(cents, may_be_negative ? -schema_max_cents : 0, schema_max_cents, field, index, parent);
   }
-  void one_of(const std::string& field, const std::string& v, std::initializer_list<const char*> allowed,
+  void one_of(const std::string& v, std::initializer_list<const char*> allowed, const char* field,
               bool may_be_empty = false) {
     if (may_be_empty && v.empty())
       return;
-    std::string list;
-    for (const char* a : allowed) {
+    for (const char* a : allowed)
       if (v == a)
         return;
+    std::string list;
+    for (const char* a : allowed)
       list += (list.empty() ? "" : ", ") + std::string{a};
-    }
-    fail(field, "must be one of " + list + ", got '" + v + "'");
+    fail(field, -1, nullptr, "must be one of " + list + ", got '" + v + "'");
   }
 };
 
 void check(checker& c, const order_created& x) {
-  c.id("orderId", x.order_id);
-  c.id("customerId", x.customer_id);
+  c.id(x.order_id, "orderId");
+  c.id(x.customer_id, "customerId");
   if (x.items.empty())
-    c.fail("items", "must not be empty");
+    c.fail("items", -1, nullptr, "must not be empty");
   int64_t sum = 0;
   for (size_t i = 0; i < x.items.size(); ++i) {
     const auto& it = x.items[i];
-    auto at = "items[" + std::to_string(i) + "].";
-    c.id(at + "productId", it.product_id);
-    c.money(at + "price", it.price_cents);
-    c.range(at + "quantity", it.quantity, 1, schema_max_quantity);
-    c.money(at + "subtotal", it.subtotal_cents);
-    sum += it.subtotal_cents;  // each at most schema_max_cents: no overflow for any sane count
+    int n = static_cast<int>(i);
+    c.id(it.product_id, "productId", n, "items");
+    c.money(it.price_cents, "price", false, n, "items");
+    c.range(it.quantity, 1, schema_max_quantity, "quantity", n, "items");
+    c.money(it.subtotal_cents, "subtotal", false, n, "items");
+    sum += it.subtotal_cents;  // each within schema_max_cents once valid: no overflow
   }
-  c.money("totalAmount", x.total_cents);
+  c.money(x.total_cents, "totalAmount");
   if (!c.error && sum != x.total_cents)
-    c.fail("totalAmount", "must be the sum of the subtotals (" + std::to_string(sum) + " cents), got "
-                            + std::to_string(x.total_cents));
-  c.one_of("status", x.status, {status_pending, status_paid, status_payment_failed, status_notified});
+    c.fail("totalAmount", -1, nullptr,
+           "must be the sum of the subtotals (" + std::to_string(sum) + " cents), got "
+             + std::to_string(x.total_cents));
+  c.one_of(x.status, {status_pending, status_paid, status_payment_failed, status_notified}, "status");
 }
 
 void check(checker& c, const payment_request& x) {
-  c.id("orderId", x.order_id);
+  c.id(x.order_id, "orderId");
   // A non-positive amount is a request the payment rules decline, not a bad record.
-  c.money("totalAmount", x.total_cents, true);
+  c.money(x.total_cents, "totalAmount", true);
 }
 
 void check(checker& c, const payment_result& x) {
-  c.id("orderId", x.order_id);
-  c.money("totalAmount", x.total_cents, true);
-  c.one_of("status", x.status, {payment_succeeded, payment_declined});
+  c.id(x.order_id, "orderId");
+  c.money(x.total_cents, "totalAmount", true);
+  c.one_of(x.status, {payment_succeeded, payment_declined}, "status");
 }
 
 void check(checker& c, const notification_event& x) {
-  c.id("orderId", x.order_id);
-  c.one_of("type", x.type, {notify_payment_succeeded, notify_payment_failed});
-  c.money("totalAmount", x.total_cents, true);
+  c.id(x.order_id, "orderId");
+  c.one_of(x.type, {notify_payment_succeeded, notify_payment_failed}, "type");
+  c.money(x.total_cents, "totalAmount", true);
 }
 
 void check(checker& c, const email_sent& x) {
-  c.id("orderId", x.order_id);
-  c.one_of("kind", x.kind, {notify_payment_succeeded, notify_payment_failed});
+  c.id(x.order_id, "orderId");
+  c.one_of(x.kind, {notify_payment_succeeded, notify_payment_failed}, "kind");
 }
 
 void check(checker& c, const order_snapshot& x) {
-  c.id("orderId", x.order_id);
-  c.one_of("status", x.status, {status_pending, status_paid, status_payment_failed, status_notified});
-  c.one_of("paymentStatus", x.payment_status, {payment_succeeded, payment_declined}, true);
-  c.range("itemCount", x.item_count, 0, schema_max_quantity * 1000);
-  c.money("totalAmount", x.total_cents, true);
+  c.id(x.order_id, "orderId");
+  c.one_of(x.status, {status_pending, status_paid, status_payment_failed, status_notified}, "status");
+  c.one_of(x.payment_status, {payment_succeeded, payment_declined}, "paymentStatus", true);
+  c.range(x.item_count, 0, schema_max_quantity * 1000, "itemCount");
+  c.money(x.total_cents, "totalAmount", true);
+}
+
+template <class T>
+constexpr const char* type_of() {
+  if constexpr (std::is_same_v<T, order_created>)
+    return "order_created";
+  else if constexpr (std::is_same_v<T, payment_request>)
+    return "payment_request";
+  else if constexpr (std::is_same_v<T, payment_result>)
+    return "payment_result";
+  else if constexpr (std::is_same_v<T, notification_event>)
+    return "notification_event";
+  else if constexpr (std::is_same_v<T, email_sent>)
+    return "email_sent";
+  else
+    return "order_snapshot";
 }
 
 }  // namespace
@@ -100,20 +128,7 @@ void check(checker& c, const order_snapshot& x) {
 std::optional<std::string> schema_violation(const any_message& m) {
   return std::visit(
     [](const auto& x) -> std::optional<std::string> {
-      using T = std::decay_t<decltype(x)>;
-      checker c;
-      if constexpr (std::is_same_v<T, order_created>)
-        c.type = "order_created";
-      else if constexpr (std::is_same_v<T, payment_request>)
-        c.type = "payment_request";
-      else if constexpr (std::is_same_v<T, payment_result>)
-        c.type = "payment_result";
-      else if constexpr (std::is_same_v<T, notification_event>)
-        c.type = "notification_event";
-      else if constexpr (std::is_same_v<T, email_sent>)
-        c.type = "email_sent";
-      else
-        c.type = "order_snapshot";
+      checker c{type_of<std::decay_t<decltype(x)>>(), std::nullopt};
       check(c, x);
       return c.error;
     },

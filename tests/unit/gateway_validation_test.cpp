@@ -261,6 +261,9 @@ TEST(GatewayValidation, CustomerIdIsRequiredNonEmptyStringOfAtMost128Chars) {
                "invalid_value", "customerId");
   expect_error(rejected(replace(seed_body, "test-customer-123", std::string(129, 'c'))), 422,
                "invalid_value", "customerId");
+  // productId has the same limit (the message schema's ids fit it)
+  expect_error(rejected(replace(seed_body, "product-abc", std::string(129, 'p'))), 422,
+               "invalid_value", "items[0].productId");
 }
 
 // --- 422: items --------------------------------------------------------------------

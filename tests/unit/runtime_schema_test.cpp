@@ -49,8 +49,8 @@ TEST(Schema, EachViolationNamesTheTypeAndField) {
   o.status = "SHIPPED";
   EXPECT_NE(violation(o).find("order_created.status must be one of PENDING"), std::string::npos);
   o = valid_order();
-  o.order_id = std::string(129, 'x');
-  EXPECT_EQ(violation(o), "order_created.orderId must be at most 128 characters");
+  o.order_id = std::string(513, 'x');
+  EXPECT_EQ(violation(o), "order_created.orderId must be at most 512 bytes");
   EXPECT_EQ(violation(payment_request{"", "c", 1}), "payment_request.orderId must not be empty");
   EXPECT_NE(violation(payment_request{"o", "c", schema_max_cents + 1}).find("totalAmount"),
             std::string::npos);

@@ -181,6 +181,9 @@ std::variant<runtime::order_item, http_error> parse_item(const json::value& v,
     return wrong_type(product_path, "a string");
   if (product->get_string().empty())
     return invalid(product_path, "must not be empty");
+  if (utf8_length(product->get_string()) > max_customer_id_chars)
+    return invalid(product_path, "must be at most " + std::to_string(max_customer_id_chars) +
+                                   " characters");
   item.product_id = product->get_string();
 
   const auto name_path = path + ".name";

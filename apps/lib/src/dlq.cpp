@@ -36,6 +36,13 @@ struct dlq_record {
   bridges::header_list headers;
 
   std::string id() const { return topic + "/" + std::to_string(partition) + "@" + std::to_string(offset); }
+  // What a replay is recorded under: the origin record ("topic/partition@offset"
+  // from kastor-dlq-origin), so that one record dead-lettered twice is replayed
+  // once; the dead letter's own position when the origin is unknown.
+  std::string replay_key() const {
+    auto origin = header("kastor-dlq-origin");
+    return origin.empty() ? id() : origin;
+  }
   std::string header(std::string_view name) const {
     for (const auto& h : headers)
       if (h.name == name)
@@ -209,7 +216,7 @@ int list(const dlq_options& o, rd_kafka_t* rk) {
     for (const auto& r : *records) {
       if (oldest == 0 || (r.timestamp_ms > 0 && r.timestamp_ms < oldest))
         oldest = r.timestamp_ms;
-      done += replayed->count(r.id());
+      done += replayed->count(r.replay_key());
       auto reason = r.header("kastor-dlq-reason");
       ++reasons[reason.size() > 100 ? reason.substr(0, 97) + "..." : reason];
     }
@@ -235,7 +242,7 @@ int show(const dlq_options& o) {
     if (shown++ == static_cast<size_t>(o.limit))
       break;
     std::printf("%s  key=%s  time=%s%s\n", r.id().c_str(), r.key.c_str(),
-                iso_time(r.timestamp_ms).c_str(), replayed->count(r.id()) ? "  (replayed)" : "");
+                iso_time(r.timestamp_ms).c_str(), replayed->count(r.replay_key()) ? "  (replayed)" : "");
     for (const auto& h : r.headers)
       if (h.name.rfind("kastor-dlq-", 0) == 0)
         std::printf("  %s: %s\n", h.name.substr(11).c_str(), h.value.c_str());
@@ -273,23 +280,21 @@ int replay(const dlq_options& o) {
   if (auto err = bridges::ensure_topics(o.brokers, {{replay_log_topic, 1, o.replication, true}},
                                         std::chrono::seconds{30}))
     return fail(runtime::describe(err));
-  // One replayer per dead-letter topic at a time: a second one fences the
-  // first (its open transaction is aborted, so it wrote nothing).
+  // One replayer at a time, whatever the topic: a second one fences the
+  // first (its open transaction is aborted, so it wrote nothing), and no open
+  // transaction holds back what the replay log shows (read_committed stops at
+  // the oldest open one).
   auto producer = make_client(RD_KAFKA_PRODUCER, {{"bootstrap.servers", o.brokers},
-                                                  {"transactional.id", "kastor-dlq-replay." + o.topic},
+                                                  {"transactional.id", "kastor-dlq-replay"},
                                                   {"enable.idempotence", "true"}});
   if (!producer)
     return fail(runtime::describe(producer.error()));
   auto* rk = producer->get();
-  auto check = [&](rd_kafka_error_t* e, const char* what) -> caf::error {
-    if (e == nullptr)
-      return {};
-    std::string msg = std::string{what} + ": " + rd_kafka_error_string(e);
+  if (auto* e = rd_kafka_init_transactions(rk, 30000)) {
+    std::string msg = std::string{"init transactions: "} + rd_kafka_error_string(e);
     rd_kafka_error_destroy(e);
-    return make_error(runtime_errc::timeout, msg);
-  };
-  if (auto err = check(rd_kafka_init_transactions(rk, 30000), "init transactions"))
-    return fail(runtime::describe(err));
+    return fail(msg);
+  }
   // Read after init: every earlier replay transaction is finished by now.
   auto replayed = replayed_ids(o.brokers);
   if (!replayed)
@@ -304,8 +309,8 @@ int replay(const dlq_options& o) {
     if (!o.all && !wanted.count({r.partition, r.offset}))
       continue;
     found.insert({r.partition, r.offset});
-    if (replayed->count(r.id())) {
-      std::printf("%s: already replayed, skipped\n", r.id().c_str());
+    if (!replayed->insert(r.replay_key()).second) {  // before, or twice in this topic
+      std::printf("%s: %s already replayed, skipped\n", r.id().c_str(), r.replay_key().c_str());
       ++skipped;
       continue;
     }
@@ -315,53 +320,89 @@ int replay(const dlq_options& o) {
     if (!found.count(w))
       return fail("no record " + o.topic + "/" + std::to_string(w.first) + "@"
                   + std::to_string(w.second) + " (nothing replayed)");
-  if (auto err = check(rd_kafka_begin_transaction(rk), "begin transaction"))
-    return fail(runtime::describe(err));
-  for (const auto* r : todo) {
-    // The original record again, with a new attempt count and without the
-    // dead-letter headers; and its mark in the replay log.
-    auto attempts = r->header("kastor-dlq-attempts");
-    int64_t next = 1;
-    std::from_chars(attempts.data(), attempts.data() + attempts.size(), next);
-    auto* hdrs = rd_kafka_headers_new(r->headers.size() + 2);
-    for (const auto& h : r->headers)
-      if (h.name.rfind("kastor-dlq-", 0) != 0 && h.name != "kastor-attempt")
-        rd_kafka_header_add(hdrs, h.name.c_str(), -1, h.value.data(), h.value.size());
-    auto attempt = std::to_string(next + 1);
-    rd_kafka_header_add(hdrs, "kastor-attempt", -1, attempt.data(), attempt.size());
-    auto id = r->id();
-    rd_kafka_header_add(hdrs, "kastor-replay-of", -1, id.data(), id.size());
-    auto to = origin_topic(*r);
-    auto err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(to.c_str()),
-                                 RD_KAFKA_V_KEY(r->key.data(), r->key.size()),
-                                 RD_KAFKA_V_VALUE(const_cast<char*>(r->value.data()), r->value.size()),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
-                                 RD_KAFKA_V_END);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      rd_kafka_headers_destroy(hdrs);
-      rd_kafka_abort_transaction(rk, 30000);
-      return fail(std::string{"replaying "} + id + ": " + rd_kafka_err2str(err)
-                  + " (nothing replayed)");
+  // librdkafka's transactional error rules: a retriable error may be retried;
+  // one that requires an abort is aborted (nothing of the chunk is written);
+  // a fatal one (e.g. fenced by another replayer) ends the producer.
+  auto finish = [&](rd_kafka_error_t* e, const char* what) -> std::string {
+    if (e == nullptr)
+      return {};
+    std::string msg = std::string{what} + ": " + rd_kafka_error_string(e);
+    bool abortable = rd_kafka_error_txn_requires_abort(e);
+    rd_kafka_error_destroy(e);
+    if (abortable)
+      if (auto* a = rd_kafka_abort_transaction(rk, 30000))
+        rd_kafka_error_destroy(a);
+    return msg;
+  };
+  auto produce = [&](auto&&... args) {
+    for (;;) {
+      auto err = rd_kafka_producev(rk, args..., RD_KAFKA_V_END);
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        return err;
+      rd_kafka_poll(rk, 100);  // let deliveries drain
     }
-    std::string mark;
-    runtime::json_object_writer{mark}
-      .text("replayedTo", to)
-      .integer("at", runtime::wall_clock_ms())
-      .close();
-    err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(replay_log_topic),
-                            RD_KAFKA_V_KEY(id.data(), id.size()),
-                            RD_KAFKA_V_VALUE(mark.data(), mark.size()),
-                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      rd_kafka_abort_transaction(rk, 30000);
-      return fail(std::string{"recording the replay of "} + id + ": " + rd_kafka_err2str(err)
-                  + " (nothing replayed)");
+  };
+  // In transactions of at most 500 records: each record and its mark are
+  // written together or not at all.
+  constexpr size_t chunk = 500;
+  size_t done = 0;
+  while (done < todo.size()) {
+    if (auto msg = finish(rd_kafka_begin_transaction(rk), "begin transaction"); !msg.empty())
+      return fail(msg + " (" + std::to_string(done) + " replayed before this)");
+    size_t end = std::min(todo.size(), done + chunk);
+    for (size_t i = done; i < end; ++i) {
+      const auto* r = todo[i];
+      // The original record again, with a new attempt count and without the
+      // dead-letter headers; and its mark in the replay log.
+      auto attempts = r->header("kastor-dlq-attempts");
+      int64_t next = 1;
+      std::from_chars(attempts.data(), attempts.data() + attempts.size(), next);
+      auto* hdrs = rd_kafka_headers_new(r->headers.size() + 2);
+      for (const auto& h : r->headers)
+        if (h.name.rfind("kastor-dlq-", 0) != 0 && h.name != "kastor-attempt")
+          rd_kafka_header_add(hdrs, h.name.c_str(), -1, h.value.data(), h.value.size());
+      auto attempt = std::to_string(next + 1);
+      rd_kafka_header_add(hdrs, "kastor-attempt", -1, attempt.data(), attempt.size());
+      auto id = r->id();
+      rd_kafka_header_add(hdrs, "kastor-replay-of", -1, id.data(), id.size());
+      auto to = origin_topic(*r);
+      auto err = produce(RD_KAFKA_V_TOPIC(to.c_str()), RD_KAFKA_V_KEY(r->key.data(), r->key.size()),
+                         RD_KAFKA_V_VALUE(const_cast<char*>(r->value.data()), r->value.size()),
+                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs));
+      std::string mark;
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        runtime::json_object_writer{mark}
+          .text("replayedTo", to)
+          .text("from", id)
+          .integer("at", runtime::wall_clock_ms())
+          .close();
+        auto key = r->replay_key();
+        err = produce(RD_KAFKA_V_TOPIC(replay_log_topic), RD_KAFKA_V_KEY(key.data(), key.size()),
+                      RD_KAFKA_V_VALUE(mark.data(), mark.size()),
+                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY));
+      } else {
+        rd_kafka_headers_destroy(hdrs);
+      }
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (auto* a = rd_kafka_abort_transaction(rk, 30000))
+          rd_kafka_error_destroy(a);
+        return fail(std::string{"replaying "} + id + ": " + rd_kafka_err2str(err) + " ("
+                    + std::to_string(done) + " replayed before this)");
+      }
     }
-    std::printf("%s -> %s (attempt %s)\n", id.c_str(), to.c_str(), attempt.c_str());
-  }
-  if (auto err = check(rd_kafka_commit_transaction(rk, 60000), "commit")) {
-    rd_kafka_abort_transaction(rk, 30000);
-    return fail(runtime::describe(err) + " (nothing replayed)");
+    rd_kafka_error_t* e = nullptr;
+    for (int tries = 0; tries < 3; ++tries) {
+      e = rd_kafka_commit_transaction(rk, 60000);
+      if (e == nullptr || !rd_kafka_error_is_retriable(e))
+        break;
+      rd_kafka_error_destroy(e);  // outcome unknown: committing again is safe
+      e = nullptr;
+    }
+    if (auto msg = finish(e, "commit"); !msg.empty())
+      return fail(msg + " (" + std::to_string(done) + " replayed before this)");
+    for (size_t i = done; i < end; ++i)
+      std::printf("%s -> %s\n", todo[i]->id().c_str(), origin_topic(*todo[i]).c_str());
+    done = end;
   }
   std::printf("replayed %zu record(s), %zu already replayed before\n", todo.size(), skipped);
   return 0;

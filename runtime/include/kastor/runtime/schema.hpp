@@ -26,10 +26,11 @@
 namespace kastor::runtime {
 
 // Largest amount of money a message may carry ($1,000,000,000.00) and
-// largest quantity of one item; ids are at most 128 characters.
+// largest quantity of one item; ids are at most 512 bytes (the gateway's 128
+// characters in any script).
 inline constexpr int64_t schema_max_cents = 100'000'000'000;
 inline constexpr int64_t schema_max_quantity = 1'000'000;
-inline constexpr size_t schema_max_id_chars = 128;
+inline constexpr size_t schema_max_id_bytes = 512;
 
 // nullopt when `m` satisfies its schema, else what is wrong, naming the field
 // ("order_created.items[1].quantity must be between 1 and 1000000, got 0").

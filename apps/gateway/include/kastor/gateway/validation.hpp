@@ -31,7 +31,7 @@ struct http_error {
 
 // Limits of one order request.
 inline constexpr size_t max_body_bytes = 64 * 1024;
-inline constexpr size_t max_customer_id_chars = 128;  // Unicode code points
+inline constexpr size_t max_customer_id_chars = 128;  // Unicode code points (also productId)
 inline constexpr size_t max_items = 1000;
 inline constexpr int64_t max_quantity = 1'000'000;
 // Every money field (price, subtotal, totalAmount) is at most this many cents
