@@ -584,8 +584,12 @@ void kafka_mailbox::redeliver_if_rebound() {
           continue;
         auto key = park_key(rec.meta);
         auto [pk, fresh] = ps->parked.try_emplace(key);
-        if (!fresh && pk->second.head != offset)
+        if (!fresh && offset > pk->second.head)
           continue;  // waits behind the key's first failing record
+        if (!fresh && offset < pk->second.head) {
+          pk->second.head = offset;  // an earlier record of the key failed: it leads now
+          pk->second.head_out = false;
+        }
         if (fresh) {
           pk->second.head = offset;
           log()->warn("mailbox group={} event=key_parked topic={} partition={} offset={} key={}",

