@@ -499,8 +499,11 @@ std::chrono::milliseconds kafka_mailbox::retry_delay(int failures) const {
 // offset order; the key is released.
 void kafka_mailbox::dead_letter_key(partition_state& ps, const std::string& key,
                                     const std::string& reason) {
-  auto head = ps.parked.at(key).head;
-  ps.parked.erase(key);
+  auto pk = ps.parked.find(key);
+  if (pk == ps.parked.end())
+    return;  // released already
+  auto head = pk->second.head;
+  ps.parked.erase(pk);
   std::vector<runtime::record_meta> metas;
   for (auto& [offset, rec] : ps.in_flight)
     if (offset >= head && rec.message && park_key(rec.meta) == key)
