@@ -83,40 +83,6 @@ std::string quoted(std::string_view s) {
   return out;
 }
 
-std::string_view trim(std::string_view s) {
-  constexpr std::string_view ws = " \t";
-  const auto first = s.find_first_not_of(ws);
-  if (first == std::string_view::npos)
-    return {};
-  const auto last = s.find_last_not_of(ws);
-  return s.substr(first, last - first + 1);
-}
-
-// application/json, optionally with parameters; a charset must be UTF-8. The
-// rule parse_order_request applies to POST /api/orders (validation.cpp), so
-// every JSON route accepts the same headers.
-bool is_json_media_type(std::string_view content_type) {
-  const auto semi = content_type.find(';');
-  if (!iequals(trim(content_type.substr(0, semi)), "application/json"))
-    return false;
-  auto rest = semi == std::string_view::npos ? std::string_view{}
-                                             : content_type.substr(semi + 1);
-  while (!rest.empty()) {
-    const auto next = rest.find(';');
-    const auto param = trim(rest.substr(0, next));
-    rest = next == std::string_view::npos ? std::string_view{} : rest.substr(next + 1);
-    const auto eq = param.find('=');
-    if (eq == std::string_view::npos || !iequals(trim(param.substr(0, eq)), "charset"))
-      continue;
-    auto value = trim(param.substr(eq + 1));
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-      value = value.substr(1, value.size() - 2);
-    if (!iequals(value, "utf-8") && !iequals(value, "utf8"))
-      return false;
-  }
-  return true;
-}
-
 // Validates a POST /api/admin/crash request into the actor path, checked in
 // this order: 415 media type, 400 not JSON, 422 not an object, 422 an unknown
 // member, 422 `path` missing / not a string / empty / too long.

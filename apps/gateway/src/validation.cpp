@@ -54,31 +54,6 @@ std::string_view trim(std::string_view s) {
   return s.substr(first, last - first + 1);
 }
 
-// application/json with optional parameters. JSON is UTF-8 by definition
-// (RFC 8259), so a declared charset must say so; any other parameter is ignored.
-bool is_json_media_type(std::string_view content_type) {
-  const auto semi = content_type.find(';');
-  if (!iequals(trim(content_type.substr(0, semi)), "application/json"))
-    return false;
-  auto rest = semi == std::string_view::npos ? std::string_view{}
-                                             : content_type.substr(semi + 1);
-  while (!rest.empty()) {
-    const auto next = rest.find(';');
-    const auto param = trim(rest.substr(0, next));
-    rest = next == std::string_view::npos ? std::string_view{} : rest.substr(next + 1);
-    const auto eq = param.find('=');
-    if (eq == std::string_view::npos)
-      continue;
-    if (!iequals(trim(param.substr(0, eq)), "charset"))
-      continue;
-    auto value = trim(param.substr(eq + 1));
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-      value = value.substr(1, value.size() - 2);
-    if (!iequals(value, "utf-8") && !iequals(value, "utf8"))
-      return false;
-  }
-  return true;
-}
 
 // Code points of a string the JSON parser already validated as UTF-8.
 size_t utf8_length(std::string_view s) {
@@ -239,6 +214,30 @@ std::variant<runtime::order_item, http_error> parse_item(const json::value& v,
 }
 
 }  // namespace
+
+bool is_json_media_type(std::string_view content_type) {
+  const auto semi = content_type.find(';');
+  if (!iequals(trim(content_type.substr(0, semi)), "application/json"))
+    return false;
+  auto rest = semi == std::string_view::npos ? std::string_view{}
+                                             : content_type.substr(semi + 1);
+  while (!rest.empty()) {
+    const auto next = rest.find(';');
+    const auto param = trim(rest.substr(0, next));
+    rest = next == std::string_view::npos ? std::string_view{} : rest.substr(next + 1);
+    const auto eq = param.find('=');
+    if (eq == std::string_view::npos)
+      continue;
+    if (!iequals(trim(param.substr(0, eq)), "charset"))
+      continue;
+    auto value = trim(param.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
+    if (!iequals(value, "utf-8") && !iequals(value, "utf8"))
+      return false;
+  }
+  return true;
+}
 
 std::variant<runtime::order_created, http_error> parse_order_request(
   std::string_view content_type, std::string_view body) {
