@@ -104,6 +104,16 @@ caf::error parse_ms(const config_layers& l, const std::string& key, int64_t lo, 
   return {};
 }
 
+// A maximum must not be below its minimum.
+caf::error not_below(const char* max_key, std::chrono::milliseconds max, const char* min_key,
+                     std::chrono::milliseconds min) {
+  if (max >= min)
+    return {};
+  return make_error(runtime_errc::invalid_config,
+                    std::string{max_key} + " (" + std::to_string(max.count())
+                      + ") must not be below " + min_key + " (" + std::to_string(min.count()) + ")");
+}
+
 std::string default_node_id() {
   char host[256] = {0};
   if (gethostname(host, sizeof(host) - 1) != 0)
@@ -241,11 +251,9 @@ caf::expected<node_config> make_config(const config_layers& l) {
     return err;
   if (auto err = parse_ms(l, "supervisor.backoff-max-ms", 0, 3'600'000, c.backoff_max))
     return err;
-  if (c.backoff_max < c.backoff_min)
-    return make_error(runtime_errc::invalid_config,
-                      "supervisor.backoff-max-ms (" + std::to_string(c.backoff_max.count())
-                        + ") must not be below supervisor.backoff-min-ms ("
-                        + std::to_string(c.backoff_min.count()) + ")");
+  if (auto err = not_below("supervisor.backoff-max-ms", c.backoff_max, "supervisor.backoff-min-ms",
+                           c.backoff_min))
+    return err;
   if (auto err = parse_ms(l, "supervisor.backoff-reset-ms", 0, 3'600'000, c.backoff_reset))
     return err;
   if (auto err = parse_int<int>(l, "mailbox.max-attempts", 1, 1000, c.max_attempts))
@@ -256,11 +264,9 @@ caf::expected<node_config> make_config(const config_layers& l) {
     return err;
   if (auto err = parse_ms(l, "mailbox.retry-backoff-max-ms", 1, 3'600'000, c.retry_backoff_max))
     return err;
-  if (c.retry_backoff_max < c.retry_backoff_min)
-    return make_error(runtime_errc::invalid_config,
-                      "mailbox.retry-backoff-max-ms (" + std::to_string(c.retry_backoff_max.count())
-                        + ") must not be below mailbox.retry-backoff-min-ms ("
-                        + std::to_string(c.retry_backoff_min.count()) + ")");
+  if (auto err = not_below("mailbox.retry-backoff-max-ms", c.retry_backoff_max,
+                           "mailbox.retry-backoff-min-ms", c.retry_backoff_min))
+    return err;
   uint64_t seed = c.chaos.seed;
   if (auto err = parse_int<uint64_t>(l, "chaos.seed", 0, UINT64_MAX, seed))
     return err;

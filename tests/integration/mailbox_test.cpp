@@ -206,19 +206,7 @@ TEST_F(MailboxTest, APoisonKeyIsQuarantinedInOrderWhileEveryOtherKeyFlows) {
   caf::actor_system_config cfg;
   runtime::register_message_types(cfg);
   caf::actor_system sys{cfg};
-  struct keyed_state {
-    std::mutex mtx;
-    std::map<std::string, std::vector<int64_t>> seen;  // key -> seqs handled, in order
-    std::vector<runtime::any_message> handle(const runtime::record_meta&,
-                                             const runtime::payment_request& r, int64_t) {
-      if (r.order_id == "key-7" && r.total_cents == 30)
-        throw std::runtime_error("poison");
-      std::lock_guard<std::mutex> guard{mtx};
-      seen[r.order_id].push_back(r.total_cents);
-      return {};
-    }
-  };
-  auto state = std::make_shared<keyed_state>();
+  auto state = std::make_shared<test::keyed_state>();
   auto opts = options("quarantine");
   opts.retry_backoff_min = 50ms;
   opts.supervisor_path = "root/payment";
@@ -226,11 +214,8 @@ TEST_F(MailboxTest, APoisonKeyIsQuarantinedInOrderWhileEveryOtherKeyFlows) {
   runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr};
   auto log = std::make_shared<runtime::supervision_log>();
   auto sup = supervise_role(sys, state, io, mailbox, log, 100);
-  std::vector<runtime::any_message> batch;
-  for (int64_t i = 0; i < 10000; ++i)
-    batch.push_back(runtime::payment_request{"key-" + std::to_string(i % 100), "c", i / 100});
   std::promise<runtime::publish_outcome> done;
-  producer->publish(std::move(batch), nullptr,
+  producer->publish(test::quarantine_records(), nullptr,
                     [&](const runtime::publish_outcome& o) { done.set_value(o); });
   ASSERT_TRUE(done.get_future().get().ok());
   // Then every record is handled or dead-lettered

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
@@ -14,6 +15,12 @@
 #include "kastor/runtime/supervisor.hpp"
 
 namespace kastor::test {
+
+// The real Kafka of system tests (`make test` sets KASTOR_BROKERS); "" without one.
+inline std::string system_brokers() {
+  const char* b = std::getenv("KASTOR_BROKERS");
+  return b ? b : "";
+}
 
 struct kafka_record {
   std::string key, value;

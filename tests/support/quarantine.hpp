@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <map>
+#include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,29 @@
 #include "support/kafka.hpp"
 
 namespace kastor::test {
+
+// Handles payment requests keyed "key-N" whose total is their sequence number
+// within the key; the 31st of key-7 always crashes it.
+struct keyed_state {
+  std::mutex mtx;
+  std::map<std::string, std::vector<int64_t>> seen;  // key -> seqs handled, in order
+  std::vector<runtime::any_message> handle(const runtime::record_meta&,
+                                           const runtime::payment_request& r, int64_t) {
+    if (r.order_id == "key-7" && r.total_cents == 30)
+      throw std::runtime_error("poison");
+    std::lock_guard<std::mutex> guard{mtx};
+    seen[r.order_id].push_back(r.total_cents);
+    return {};
+  }
+};
+
+// The 10,000 records: 100 per key, in order per key.
+inline std::vector<runtime::any_message> quarantine_records() {
+  std::vector<runtime::any_message> batch;
+  for (int64_t i = 0; i < 10000; ++i)
+    batch.push_back(runtime::payment_request{"key-" + std::to_string(i % 100), "c", i / 100});
+  return batch;
+}
 
 // Every other key was handled completely, in order, once. key-7: 0..29 were
 // handled; the DLQ holds 30..30+n-1 in order (the poison record and the n-1

@@ -16,10 +16,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string brokers() {
-  const char* b = std::getenv("KASTOR_BROKERS");
-  return b ? b : "";
-}
+using test::system_brokers;
 
 struct ctl_result {
   int code = -1;
@@ -37,14 +34,14 @@ ctl_result ctl(const std::string& args) {
 }
 
 TEST(DlqCli, ListShowReplayTwicePurge) {
-  if (brokers().empty())
+  if (system_brokers().empty())
     GTEST_SKIP() << "needs a real Kafka: run through `make test` (KASTOR_BROKERS)";
   auto origin = "payment-requests.rp" + std::to_string(getpid());
   auto dlq = origin + ".dlq";
-  ASSERT_FALSE(bridges::ensure_topics(brokers(), {{origin, 3, 1, false}, {dlq, 3, 1, false}}, 60s));
+  ASSERT_FALSE(bridges::ensure_topics(system_brokers(), {{origin, 3, 1, false}, {dlq, 3, 1, false}}, 60s));
   // Given three dead letters as a mailbox writes them
   bridges::producer_options po;
-  po.brokers = brokers();
+  po.brokers = system_brokers();
   auto producer = *bridges::kafka_publisher::make(po);
   for (int i = 0; i < 3; ++i) {
     auto key = "order-" + std::to_string(i);
@@ -62,7 +59,7 @@ TEST(DlqCli, ListShowReplayTwicePurge) {
     ASSERT_TRUE(written.get_future().get().ok());
   }
   producer->stop(10s);
-  auto b = "--brokers " + brokers() + " --topic " + dlq;
+  auto b = "--brokers " + system_brokers() + " --topic " + dlq;
   // list: count and reasons
   auto r = ctl("list " + b);
   EXPECT_EQ(r.code, 0) << r.out;
@@ -81,7 +78,7 @@ TEST(DlqCli, ListShowReplayTwicePurge) {
   r = ctl("replay --all " + b);
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("replayed 0 record(s), 3 already replayed before"), std::string::npos) << r.out;
-  auto back = test::read_topic(brokers(), origin, 3, 4, 5s);  // a 4th must not come
+  auto back = test::read_topic(system_brokers(), origin, 3, 4, 5s);  // a 4th must not come
   ASSERT_EQ(back.size(), 3u);
   for (const auto& rec : back) {
     EXPECT_EQ(rec.headers.count("kastor-dlq-reason"), 0u);
@@ -95,8 +92,8 @@ TEST(DlqCli, ListShowReplayTwicePurge) {
   EXPECT_EQ(ctl("replay " + b).code, 2);                      // neither --all nor --offset
   EXPECT_EQ(ctl("replay --offset x " + b).code, 2);           // not P@O
   EXPECT_EQ(ctl("replay --offset 0@999999 " + b).code, 1);    // no such record
-  EXPECT_EQ(ctl("show --brokers " + brokers() + " --topic " + origin).code, 2);  // not a .dlq
-  EXPECT_EQ(ctl("show --brokers " + brokers() + " --topic nope.dlq").code, 1);
+  EXPECT_EQ(ctl("show --brokers " + system_brokers() + " --topic " + origin).code, 2);  // not a .dlq
+  EXPECT_EQ(ctl("show --brokers " + system_brokers() + " --topic nope.dlq").code, 1);
   EXPECT_EQ(ctl("purge " + b).code, 2);                       // without --yes
   // purge --yes: empty afterwards
   r = ctl("purge --yes " + b);

@@ -19,60 +19,39 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string brokers() {
-  const char* b = std::getenv("KASTOR_BROKERS");
-  return b ? b : "";
-}
-
-// Handles payment requests keyed "key-N" whose total is their sequence number
-// within the key; the 31st of key-7 always crashes it.
-struct keyed_state {
-  std::mutex mtx;
-  std::map<std::string, std::vector<int64_t>> seen;
-  std::vector<runtime::any_message> handle(const runtime::record_meta&,
-                                           const runtime::payment_request& r, int64_t) {
-    if (r.order_id == "key-7" && r.total_cents == 30)
-      throw std::runtime_error("poison");
-    std::lock_guard<std::mutex> guard{mtx};
-    seen[r.order_id].push_back(r.total_cents);
-    return {};
-  }
-};
+using test::system_brokers;
 
 TEST(Quarantine, APoisonKeyAmongTenThousandRecordsOfAHundredKeysStopsOnlyItself) {
-  if (brokers().empty())
+  if (system_brokers().empty())
     GTEST_SKIP() << "needs a real Kafka: run through `make test` (KASTOR_BROKERS)";
   // Topics of this run only: payment-requests.qt<pid> and its .dlq
   auto suffix = ".qt" + std::to_string(getpid());
   auto topic = "payment-requests" + suffix;
-  ASSERT_FALSE(bridges::ensure_topics(brokers(), {{topic, 3, 1, false}, {topic + ".dlq", 3, 1, false}},
+  ASSERT_FALSE(bridges::ensure_topics(system_brokers(), {{topic, 3, 1, false}, {topic + ".dlq", 3, 1, false}},
                                       60s));
   bridges::producer_options po;
-  po.brokers = brokers();
+  po.brokers = system_brokers();
   po.topic_suffix = suffix;
   auto producer = *bridges::kafka_publisher::make(po);
   caf::actor_system_config cfg;
   runtime::register_message_types(cfg);
   caf::actor_system sys{cfg};
   bridges::mailbox_options opts;
-  opts.brokers = brokers();
+  opts.brokers = system_brokers();
   opts.group_id = "quarantine" + suffix;
   opts.topics = {topic};
   opts.dead_letters = producer;
   opts.retry_backoff_min = 50ms;
   opts.supervisor_path = "root/payment";
   auto mailbox = *bridges::kafka_mailbox::make(opts);
-  auto state = std::make_shared<keyed_state>();
+  auto state = std::make_shared<test::keyed_state>();
   auto log = std::make_shared<runtime::supervision_log>();
   auto sup = test::supervise_role(
     sys, state, runtime::role_io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr},
     mailbox, log, 100);
   // When 10,000 records arrive, 100 per key, in order per key
-  std::vector<runtime::any_message> batch;
-  for (int64_t i = 0; i < 10000; ++i)
-    batch.push_back(runtime::payment_request{"key-" + std::to_string(i % 100), "c", i / 100});
   std::promise<runtime::publish_outcome> written;
-  producer->publish(std::move(batch), nullptr,
+  producer->publish(test::quarantine_records(), nullptr,
                     [&](const runtime::publish_outcome& o) { written.set_value(o); });
   ASSERT_TRUE(written.get_future().get().ok());
   // Then every record is handled or dead-lettered
@@ -83,7 +62,7 @@ TEST(Quarantine, APoisonKeyAmongTenThousandRecordsOfAHundredKeysStopsOnlyItself)
   // And key-7's records from the poison one on that waited behind it are in
   // the DLQ, in order; the key's later records flowed once it was released
   auto dead = mailbox->stats().dead_lettered;
-  auto dlq = test::read_topic(brokers(), topic + ".dlq", 3, dead);
+  auto dlq = test::read_topic(system_brokers(), topic + ".dlq", 3, dead);
   ASSERT_EQ(dlq.size(), dead);
   {
     std::lock_guard<std::mutex> guard{state->mtx};
@@ -92,7 +71,7 @@ TEST(Quarantine, APoisonKeyAmongTenThousandRecordsOfAHundredKeysStopsOnlyItself)
   EXPECT_EQ(dlq[0].headers["kastor-dlq-origin"].rfind(topic + "/", 0), 0u);
   // And, stopped cleanly, every offset is committed: nothing skipped
   mailbox->stop();
-  EXPECT_EQ(test::committed(brokers(), opts.group_id, topic, 3), 10000);
+  EXPECT_EQ(test::committed(system_brokers(), opts.group_id, topic, 3), 10000);
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
   producer->stop(10s);
 }

@@ -12,6 +12,7 @@
 #include "kastor/apps/process.hpp"
 #include "kastor/actors/ledger.hpp"
 #include "kastor/bridges/kafka.hpp"
+#include "support/kafka.hpp"
 #include "support/wait.hpp"
 
 using namespace kastor;
@@ -19,14 +20,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string brokers() {
-  const char* b = std::getenv("KASTOR_BROKERS");
-  return b ? b : "";
-}
+using test::system_brokers;
 
 // Members of a consumer group, as the broker reports them.
 int group_members(const std::string& group) {
-  auto conf = bridges::make_conf({{"bootstrap.servers", brokers()}});
+  auto conf = bridges::make_conf({{"bootstrap.servers", system_brokers()}});
   char err[512];
   bridges::rk_ptr rk{rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), err, sizeof(err))};
   const rd_kafka_group_list* list = nullptr;
@@ -40,15 +38,15 @@ int group_members(const std::string& group) {
 class TwoNodes : public ::testing::Test {
 protected:
   void SetUp() override {
-    if (brokers().empty())
+    if (system_brokers().empty())
       GTEST_SKIP() << "needs a real Kafka: run through `make test` (KASTOR_BROKERS)";
-    ASSERT_EQ(apps::create_topics(brokers(), 6, 1), 0);
+    ASSERT_EQ(apps::create_topics(system_brokers(), 6, 1), 0);
     dir_ = std::filesystem::temp_directory_path() / ("kastor-system-" + std::to_string(getpid()));
     std::filesystem::create_directories(dir_);
     prefix_ = "sys" + std::to_string(getpid());
     for (int i = 0; i < 2; ++i) {
       ports_[i] = apps::free_port();
-      std::vector<std::string> argv{KASTOR_BIN, "node", "--brokers", brokers(), "--http",
+      std::vector<std::string> argv{KASTOR_BIN, "node", "--brokers", system_brokers(), "--http",
                                     "127.0.0.1:" + std::to_string(ports_[i]), "--node-id",
                                     "node-" + std::to_string(i), "--data-dir", dir_.string(),
                                     "--set", "group.prefix=" + prefix_, "--log-level", "warn"};
@@ -132,7 +130,7 @@ TEST_F(TwoNodes, KcatSeesTheSeedJsonAndAHeaderlessKcatRecordIsProcessed) {
   ASSERT_EQ(r->status, 202u);
   auto id = std::string{boost::json::parse(r->body).at("orderId").as_string()};
   // Then kcat reads it from order-created as the seed's JSON
-  auto out = apps::run_capture("kcat -C -q -e -b " + brokers() + " -t order-created -f '%s\\n'");
+  auto out = apps::run_capture("kcat -C -q -e -b " + system_brokers() + " -t order-created -f '%s\\n'");
   bool found = false;
   std::istringstream lines{out};
   for (std::string line; std::getline(lines, line);) {
@@ -151,7 +149,7 @@ TEST_F(TwoNodes, KcatSeesTheSeedJsonAndAHeaderlessKcatRecordIsProcessed) {
   auto kid = "kcat-" + prefix_;
   auto cmd = "printf '%s' '{\"orderId\":\"" + kid
              + "\",\"customerId\":\"kcat-customer\",\"totalAmount\":42.5}' | kcat -P -b "
-             + brokers() + " -t payment-requests -k " + kid;
+             + system_brokers() + " -t payment-requests -k " + kid;
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   // Then it is charged once and its order ends NOTIFIED
   actors::jsonl_ledger charges{ledger(), "orderId"};
