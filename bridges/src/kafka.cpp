@@ -71,6 +71,18 @@ caf::error kafka_error(rd_kafka_resp_err_t err, const std::string& what) {
                     what + ": " + rd_kafka_err2str(err));
 }
 
+caf::error txn_error(rd_kafka_error_t* e, const std::string& what) {
+  using runtime::bridge_errc;
+  if (e == nullptr)
+    return {};
+  auto code = rd_kafka_error_is_fatal(e)                 ? bridge_errc::kafka_fatal
+              : rd_kafka_error_txn_requires_abort(e)     ? bridge_errc::kafka_abortable
+                                                         : bridge_errc::kafka_retriable;
+  auto msg = what + ": " + rd_kafka_error_name(e) + ": " + rd_kafka_error_string(e);
+  rd_kafka_error_destroy(e);
+  return runtime::make_error(code, msg);
+}
+
 header_list read_headers(rd_kafka_message_t* msg) {
   header_list out;
   rd_kafka_headers_t* hdrs = nullptr;

@@ -43,6 +43,10 @@ struct kafka_mailbox::in_flight_record {
   };
   std::optional<dead_letter_copy> dead_letter;
   message_ptr raw;  // the original record (held, not copied), for a later dead letter
+  // Exactly-once: handed out (to the actor, or to the DLQ) in the open
+  // transaction, and finished in it (kept until the transaction commits).
+  bool sent = false;
+  bool done = false;
 };
 
 // A key in quarantine: its record at `head` failed; it is tried again at
@@ -76,7 +80,58 @@ auto log() {
   return l;
 }
 
+constexpr std::chrono::milliseconds txn_call_timeout{30000};
+
+// FNV-1a: a stable name for a set of partitions.
+std::string fingerprint(const std::vector<std::string>& items) {
+  uint64_t h = 1469598103934665603ULL;
+  for (const auto& s : items) {
+    for (unsigned char c : s + ",") {
+      h ^= c;
+      h *= 1099511628211ULL;
+    }
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
 }  // namespace
+
+// Exactly-once: the bound actor's publisher. A publish belongs to the open
+// transaction only if its cause is a record of the current incarnation (not
+// rewound or revoked since); the check and the produce happen under the lock
+// that commits and aborts take, so no write slips past either.
+class kafka_mailbox::txn_gate : public runtime::publisher {
+public:
+  explicit txn_gate(std::weak_ptr<kafka_mailbox> mb) : mb_(std::move(mb)) {}
+
+  void publish(std::vector<runtime::any_message> batch, const runtime::record_meta* cause,
+               runtime::publish_callback done) override {
+    auto mb = mb_.lock();
+    if (mb) {
+      std::lock_guard<std::mutex> guard{mb->txn_mtx_};
+      if (cause != nullptr && cause->incarnation == mb->incarnation_.load() && mb->txn_
+          && mb->txn_state_ == txn_state::open) {
+        std::weak_ptr<kafka_mailbox> weak = mb;
+        mb->txn_->publish(std::move(batch), cause,
+                          [weak, done = std::move(done)](const runtime::publish_outcome& o) {
+                            if (!o.ok())
+                              if (auto self = weak.lock())
+                                self->txn_failed_ = true;  // the transaction cannot commit
+                            if (done)
+                              done(o);
+                          });
+        return;
+      }
+    }
+    if (done)
+      done({"not in the open transaction (its record was rewound or revoked)", false, true});
+  }
+
+private:
+  std::weak_ptr<kafka_mailbox> mb_;
+};
 
 caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_options opts) {
   kafka_properties props{
@@ -93,6 +148,14 @@ caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_option
     {"queued.max.messages.kbytes", "8192"},
     {"enable.partition.eof", "false"},
   };
+  if (opts.exactly_once) {
+    if (!opts.commit)
+      return runtime::make_error(runtime::runtime_errc::invalid_config,
+                                 "exactly-once needs a committing consumer group, not a view");
+    // Offsets are committed by the transactions only; only committed input is read.
+    props.emplace_back("isolation.level", "read_committed");
+    props.emplace_back("enable.auto.commit", "false");
+  }
   props.insert(props.end(), opts.extra.begin(), opts.extra.end());
   auto conf = make_conf(props);
   if (!conf)
@@ -116,6 +179,8 @@ caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_option
     rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
   if (auto err = rd_kafka_subscribe(self->rk_.get(), topics.get()))
     return kafka_error(err, "subscribe " + self->opts_.group_id);
+  if (self->opts_.exactly_once)
+    self->txn_out_ = std::make_shared<txn_gate>(self);
   return self;
 }
 
@@ -234,6 +299,10 @@ void kafka_mailbox::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_
     for (int i = 0; i < parts->cnt; ++i)
       parts_[{parts->elems[i].topic, parts->elems[i].partition}] =
         std::make_unique<partition_state>();
+    // Before the assignment fetches the committed offsets: fencing the last
+    // producer of this partition set aborts what it left open.
+    if (opts_.exactly_once)
+      start_transactions(parts);
     rd_kafka_assign(rk_.get(), parts);
     // The application pause flag outlives an assignment: set it explicitly.
     if (paused_)
@@ -249,7 +318,9 @@ void kafka_mailbox::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_
     // the next owner receives the unfinished records again.
     drain_completions();
     store_offsets();
-    if (opts_.commit && !parts_.empty())
+    if (opts_.exactly_once)
+      end_transactions();
+    else if (opts_.commit && !parts_.empty())
       rd_kafka_commit(rk_.get(), nullptr, 0);
     ++incarnation_;
     parts_.clear();
@@ -279,6 +350,7 @@ void kafka_mailbox::run() {
     apply_rejections();
     retry_parked();
     check_turn_deadline();
+    transaction_step();
     // Take what librdkafka has queued (up to a batch) before the next round of
     // housekeeping; wait only for the first record.
     for (int n = 0; n < 500 && !stopping_.load(); ++n) {
@@ -402,7 +474,9 @@ void kafka_mailbox::dead_letter(const std::string& key, const std::string& value
   auto& rec = parts_.at({meta.topic, meta.partition})->in_flight[meta.offset];
   rec.meta = meta;
   rec.message.reset();  // never delivered again
-  if (!opts_.dead_letters) {
+  rec.sent = false;
+  rec.done = false;
+  if (!opts_.dead_letters && !opts_.exactly_once) {
     finished(meta);
     return;
   }
@@ -424,16 +498,28 @@ void kafka_mailbox::dead_letter(const std::string& key, const std::string& value
 
 // The offset is finished only once the dead letter is durable; a failed write
 // is retried (the record stays in flight, so nothing past it is committed).
-void kafka_mailbox::send_dead_letter(const in_flight_record& rec) {
+void kafka_mailbox::send_dead_letter(in_flight_record& rec) {
   const auto& copy = *rec.dead_letter;
   std::weak_ptr<kafka_mailbox> weak = weak_from_this();
   auto meta = rec.meta;
-  opts_.dead_letters->produce(
+  auto* out = opts_.dead_letters.get();
+  if (opts_.exactly_once) {  // in the transaction, with the offsets it finishes
+    if (!ensure_transaction())
+      return;  // held until the transaction commits
+    rec.sent = true;
+    count_sent();
+    out = txn_.get();
+  }
+  out->produce(
     meta.topic + ".dlq", copy.key, copy.value, copy.headers,
     [weak, meta](const runtime::publish_outcome& o) {
       auto self = weak.lock();
       if (!self)
         return;
+      if (self->opts_.exactly_once && !o.ok()) {
+        self->txn_failed_ = true;  // aborted and rewound; dead-lettered again then
+        return;
+      }
       std::lock_guard<std::mutex> guard{self->mtx_};
       if (o.ok()) {
         ++self->stats_.dead_lettered;
@@ -479,12 +565,18 @@ void kafka_mailbox::retry_dead_letters() {
   }
 }
 
-void kafka_mailbox::deliver(const partition_state& ps, const in_flight_record& r) {
+void kafka_mailbox::deliver(const partition_state& ps, in_flight_record& r) {
   // handle() ran redeliver_if_rebound() first, so delivered_to_ is current.
   if (!delivered_to_ || !r.message)
     return;  // no actor bound yet: delivered on bind
   if (!ps.parked.empty() && ps.parked.count(park_key(r.meta)) > 0)
     return;  // its key is in quarantine: it waits behind the failing record
+  if (opts_.exactly_once) {
+    if (!ensure_transaction())
+      return;  // held until the transaction commits
+    r.sent = true;
+    count_sent();
+  }
   std::visit([&](const auto& x) { caf::anon_send(delivered_to_, r.meta, x); }, *r.message);
 }
 
@@ -570,6 +662,15 @@ void kafka_mailbox::redeliver_if_rebound() {
   apply_rejections();
   bool first_bind = !delivered_to_;
   delivered_to_ = target;
+  if (opts_.exactly_once) {
+    // What the dead actor wrote is in the open transaction: abort it, and
+    // everything since the last commit goes to the new incarnation.
+    if (first_bind)
+      send_held();
+    else
+      abort_and_rewind("its worker was replaced");
+    return;
+  }
   uint64_t n = 0;
   auto now = std::chrono::steady_clock::now();
   for (auto& [tp, ps] : parts_) {
@@ -652,6 +753,11 @@ void kafka_mailbox::drain_completions() {
     auto r = it->second->in_flight.find(c.offset);
     if (r == it->second->in_flight.end())
       continue;
+    if (opts_.exactly_once) {  // finished in the transaction; kept until it commits
+      if (r->second.sent)
+        r->second.done = true;
+      continue;
+    }
     if (!opts_.failures->empty())
       opts_.failures->erase(c.topic, c.partition, c.offset);
     auto meta = std::move(r->second.meta);
@@ -676,8 +782,8 @@ size_t kafka_mailbox::in_flight_count() const {
 }
 
 void kafka_mailbox::store_offsets() {
-  if (!opts_.commit)
-    return;
+  if (!opts_.commit || opts_.exactly_once)
+    return;  // exactly-once: the transactions carry the offsets
   partition_list_ptr list{rd_kafka_topic_partition_list_new(4)};
   for (auto& [tp, ps] : parts_) {
     if (ps->next_offset < 0)
@@ -742,13 +848,342 @@ void kafka_mailbox::stop(std::chrono::milliseconds drain) {
     return;
   drain_completions();
   store_offsets();
-  if (opts_.commit && !parts_.empty())
+  if (opts_.exactly_once)
+    end_transactions();
+  else if (opts_.commit && !parts_.empty())
     rd_kafka_commit(rk_.get(), nullptr, 0);
   rd_kafka_consumer_close(rk_.get());  // leaves the group (revoke runs here)
   forward_logs(rk_.get(), log_queue_);
   auto s = stats();
   log()->info("mailbox group={} event=stopped received={} finished={} unfinished={}",
               opts_.group_id, s.received, s.finished, s.in_flight);
+}
+
+}  // namespace kastor::bridges
+
+namespace kastor::bridges {
+
+// ---- exactly-once (poll thread) -------------------------------------------
+
+bool kafka_mailbox::holding() const {
+  return !txn_ || txn_due_ || txn_state_ == txn_state::committing;
+}
+
+// True when records may go out now: the transaction is open (begun here if
+// none was) and not about to commit.
+bool kafka_mailbox::ensure_transaction() {
+  if (holding())
+    return false;
+  if (txn_state_ == txn_state::open)
+    return true;
+  if (auto err = txn_->begin_transaction()) {
+    fail(runtime::describe(err));
+    return false;
+  }
+  std::lock_guard<std::mutex> guard{txn_mtx_};
+  txn_state_ = txn_state::open;
+  txn_since_ = std::chrono::steady_clock::now();
+  txn_sent_ = 0;
+  return true;
+}
+
+void kafka_mailbox::count_sent() {
+  if (txn_budget_ == 0)
+    txn_budget_ = std::max<size_t>(1, opts_.max_transaction_records);
+  if (++txn_sent_ >= txn_budget_)
+    txn_due_ = true;  // full: the rest waits for the next transaction
+}
+
+void kafka_mailbox::fail(const std::string& why) {
+  log()->error("mailbox group={} event=transaction_failed error={}: the bridge restarts",
+               opts_.group_id, why);
+  txn_due_ = true;  // nothing more goes out
+  std::lock_guard<std::mutex> guard{mtx_};
+  failure_ = why;
+}
+
+// Records and dead letters that waited for the transaction to commit.
+void kafka_mailbox::send_held() {
+  for (auto& [tp, ps] : parts_)
+    for (auto& [offset, rec] : ps->in_flight) {
+      if (rec.sent || rec.done)
+        continue;
+      if (rec.dead_letter)
+        send_dead_letter(rec);
+      else
+        deliver(*ps, rec);
+      if (holding())
+        return;
+    }
+}
+
+void kafka_mailbox::transaction_step() {
+  if (!opts_.exactly_once || !txn_ || failure().has_value())
+    return;
+  if (txn_failed_.exchange(false) && txn_state_ == txn_state::open) {
+    abort_and_rewind("a write in the transaction failed");
+    return;
+  }
+  if (txn_state_ == txn_state::none) {
+    send_held();
+    return;
+  }
+  if (!txn_due_ && std::chrono::steady_clock::now() - txn_since_ >= opts_.commit_interval)
+    txn_due_ = true;  // from now on records wait for the commit
+  if (!txn_due_)
+    return;
+  for (const auto& [tp, ps] : parts_)
+    for (const auto& [offset, rec] : ps->in_flight)
+      if (rec.sent && !rec.done)
+        return;  // still being handled (or its worker is down: then it is rewound)
+  auto err = commit_now();
+  if (!err) {
+    send_held();
+    return;
+  }
+  if (err.code() == static_cast<uint8_t>(runtime::bridge_errc::kafka_abortable))
+    abort_and_rewind(runtime::describe(err));
+  else if (err.code() == static_cast<uint8_t>(runtime::bridge_errc::kafka_retriable))
+    reinit_transactions(runtime::describe(err));  // the commit's outcome is unknown
+  else
+    fail(runtime::describe(err));
+}
+
+// Commits the open transaction with the offsets of the finished prefix of
+// each partition (every record sent in it is finished).
+caf::error kafka_mailbox::commit_now() {
+  partition_list_ptr offsets{rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size()))};
+  for (auto& [tp, ps] : parts_) {
+    if (ps->next_offset < 0)
+      continue;
+    int64_t commit = ps->next_offset;
+    for (const auto& [offset, rec] : ps->in_flight)
+      if (!rec.done) {
+        commit = offset;
+        break;
+      }
+    if (commit > ps->stored)
+      rd_kafka_topic_partition_list_add(offsets.get(), tp.first.c_str(), tp.second)->offset =
+        commit;
+  }
+  {
+    std::lock_guard<std::mutex> guard{txn_mtx_};
+    txn_state_ = txn_state::committing;  // no publish joins it from here on
+  }
+  auto* group = rd_kafka_consumer_group_metadata(rk_.get());
+  auto err = txn_->commit_transaction(offsets.get(), group, txn_call_timeout);
+  rd_kafka_consumer_group_metadata_destroy(group);
+  if (err)
+    return err;
+  uint64_t n = 0;
+  for (auto& [tp, ps] : parts_) {
+    for (auto r = ps->in_flight.begin(); r != ps->in_flight.end() && r->second.done;) {
+      if (!opts_.failures->empty())
+        opts_.failures->erase(tp.first, tp.second, r->first);
+      r = ps->in_flight.erase(r);
+      ++n;
+    }
+  }
+  for (int i = 0; i < offsets->cnt; ++i)
+    parts_[{offsets->elems[i].topic, offsets->elems[i].partition}]->stored =
+      offsets->elems[i].offset;
+  in_flight_ = in_flight_count();
+  {
+    std::lock_guard<std::mutex> guard{txn_mtx_};
+    txn_state_ = txn_state::none;
+  }
+  txn_due_ = false;
+  txn_budget_ = std::min(std::max<size_t>(1, opts_.max_transaction_records),
+                         std::max<size_t>(1, txn_budget_) * 2);
+  std::lock_guard<std::mutex> guard{mtx_};
+  ++stats_.transactions;
+  stats_.finished += n;
+  stats_.in_flight = in_flight_;
+  return {};
+}
+
+void kafka_mailbox::abort_and_rewind(const std::string& why) {
+  bool open = false;
+  {
+    std::lock_guard<std::mutex> guard{txn_mtx_};
+    open = txn_ != nullptr && txn_state_ != txn_state::none;
+    txn_state_ = txn_state::committing;
+    ++incarnation_;  // what the old records' actors still report is ignored
+  }
+  if (open) {
+    log()->warn("mailbox group={} event=transaction_aborted reason={}", opts_.group_id, why);
+    if (auto err = txn_->abort_transaction(txn_call_timeout)) {
+      if (err.code() == static_cast<uint8_t>(runtime::bridge_errc::kafka_fatal))
+        fail(runtime::describe(err));
+      else
+        reinit_transactions(runtime::describe(err));
+      return;
+    }
+    // The next transaction is smaller: a record that keeps failing is soon
+    // alone in it, and the others get through.
+    txn_budget_ = std::max<size_t>(1, std::min(txn_budget_, txn_sent_) / 2);
+    std::lock_guard<std::mutex> guard{mtx_};
+    ++stats_.aborts;
+  }
+  {
+    std::lock_guard<std::mutex> guard{txn_mtx_};
+    txn_state_ = txn_state::none;
+  }
+  txn_due_ = false;
+  txn_failed_ = false;
+  rewind();
+}
+
+// Everything not committed goes out again, in order, to the current actor:
+// records whose actor failed max_attempts times to the DLQ instead.
+void kafka_mailbox::rewind() {
+  uint64_t n = 0;
+  for (auto& [tp, ps] : parts_)
+    for (auto& [offset, rec] : ps->in_flight) {
+      bool again = rec.sent || rec.done;
+      rec.sent = rec.done = false;
+      rec.meta.incarnation = incarnation_;
+      if (rec.dead_letter) {
+        send_dead_letter(rec);
+        continue;
+      }
+      if (!rec.message)
+        continue;
+      rec.failures = opts_.failures->get(tp.first, tp.second, offset);
+      if (rec.failures >= opts_.max_attempts) {
+        auto reason = "its actor failed " + std::to_string(opts_.max_attempts)
+                      + " times handling it";
+        if (opts_.last_exit_reason)
+          reason += " (last exit: " + opts_.last_exit_reason() + ")";
+        dead_letter_in_flight(rec.meta, reason);
+        continue;
+      }
+      if (again)
+        ++rec.meta.attempt;
+      deliver(*ps, rec);
+      ++n;
+    }
+  if (n > 0) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    stats_.redelivered += n;
+  }
+}
+
+// The commit timed out: it may or may not have happened. A new producer with
+// the same transactional.id resolves it (init waits for it to complete or
+// aborts it); then the group's committed offsets tell what is done.
+bool kafka_mailbox::reinit_transactions(const std::string& why) {
+  log()->warn("mailbox group={} event=transaction_reinit reason={}", opts_.group_id, why);
+  std::shared_ptr<kafka_publisher> old;
+  {
+    std::lock_guard<std::mutex> guard{txn_mtx_};
+    txn_state_ = txn_state::committing;
+    ++incarnation_;
+    old.swap(txn_);
+  }
+  if (old)
+    old->stop(std::chrono::milliseconds{1000});
+  old.reset();
+  auto popts = opts_.transactional;
+  popts.transactional_id = txn_id_;
+  auto made = kafka_publisher::make(popts);
+  if (!made) {
+    fail(runtime::describe(made.error()));
+    return false;
+  }
+  if (auto err = (*made)->init_transactions(txn_call_timeout)) {
+    fail(runtime::describe(err));
+    return false;
+  }
+  partition_list_ptr list{rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size()))};
+  for (const auto& [tp, ps] : parts_)
+    rd_kafka_topic_partition_list_add(list.get(), tp.first.c_str(), tp.second);
+  if (auto err = rd_kafka_committed(rk_.get(), list.get(),
+                                    static_cast<int>(txn_call_timeout.count()))) {
+    fail(std::string{"committed offsets after an unknown commit: "} + rd_kafka_err2str(err));
+    return false;
+  }
+  for (int i = 0; i < list->cnt; ++i) {
+    auto committed = list->elems[i].offset;
+    auto& ps = *parts_[{list->elems[i].topic, list->elems[i].partition}];
+    if (committed < 0)
+      continue;
+    while (!ps.in_flight.empty() && ps.in_flight.begin()->first < committed)
+      ps.in_flight.erase(ps.in_flight.begin());  // that commit happened
+    ps.stored = std::max(ps.stored, committed);
+  }
+  in_flight_ = in_flight_count();
+  {
+    std::lock_guard<std::mutex> guard{txn_mtx_};
+    txn_ = *made;
+    txn_state_ = txn_state::none;
+  }
+  txn_due_ = false;
+  txn_failed_ = false;
+  rewind();
+  return true;
+}
+
+// A producer for this partition set: its transactional.id is stable per
+// group and set, so a new owner of the same set fences the old one and
+// aborts its open transaction before the committed offsets are read.
+bool kafka_mailbox::start_transactions(const rd_kafka_topic_partition_list_t* parts) {
+  std::vector<std::string> set;
+  for (int i = 0; i < parts->cnt; ++i)
+    set.push_back(std::string{parts->elems[i].topic} + ":"
+                  + std::to_string(parts->elems[i].partition));
+  std::sort(set.begin(), set.end());
+  txn_id_ = opts_.group_id + ".eos." + fingerprint(set);
+  auto popts = opts_.transactional;
+  popts.transactional_id = txn_id_;
+  auto made = kafka_publisher::make(popts);
+  if (!made) {
+    fail(runtime::describe(made.error()));
+    return false;
+  }
+  if (auto err = (*made)->init_transactions(txn_call_timeout)) {
+    fail(runtime::describe(err));
+    return false;
+  }
+  log()->info("mailbox group={} event=transactions_ready transactional_id={} partitions={}",
+              opts_.group_id, txn_id_, parts->cnt);
+  std::lock_guard<std::mutex> guard{txn_mtx_};
+  txn_ = *made;
+  txn_state_ = txn_state::none;
+  txn_due_ = false;
+  txn_failed_ = false;
+  return true;
+}
+
+// The partitions go (revoke, stop): a transaction whose records all finished
+// commits; anything else aborts (the next owner redoes it).
+void kafka_mailbox::end_transactions() {
+  if (!txn_)
+    return;
+  if (txn_state_ == txn_state::open && !failure().has_value()) {
+    bool all_done = !txn_failed_.load();
+    for (const auto& [tp, ps] : parts_)
+      for (const auto& [offset, rec] : ps->in_flight)
+        if (rec.sent && !rec.done)
+          all_done = false;
+    caf::error err;
+    if (all_done)
+      err = commit_now();
+    if (!all_done || err) {
+      log()->info("mailbox group={} event=transaction_aborted reason={}", opts_.group_id,
+                  err ? runtime::describe(err) : "partitions released with records unfinished");
+      if (auto e = txn_->abort_transaction(std::chrono::milliseconds{5000}))
+        log()->warn("mailbox group={} abort on release: {}", opts_.group_id,
+                    runtime::describe(e));
+    }
+  }
+  std::shared_ptr<kafka_publisher> old;
+  {
+    std::lock_guard<std::mutex> guard{txn_mtx_};
+    txn_state_ = txn_state::committing;
+    old.swap(txn_);
+  }
+  old->stop(std::chrono::milliseconds{1000});
 }
 
 }  // namespace kastor::bridges

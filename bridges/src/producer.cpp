@@ -80,12 +80,21 @@ caf::expected<std::shared_ptr<kafka_publisher>> kafka_publisher::make(producer_o
     {"enable.idempotence", "true"},
     {"acks", "all"},
     {"linger.ms", std::to_string(opts.linger.count())},
-    {"message.timeout.ms", std::to_string(opts.delivery_timeout.count())},
+    // A transactional producer may not outwait its transaction.
+    {"message.timeout.ms",
+     std::to_string(opts.transactional_id.empty()
+                      ? opts.delivery_timeout.count()
+                      : std::min(opts.delivery_timeout, opts.transaction_timeout).count())},
     {"compression.type", "lz4"},
     // Backpressure comes from the mailboxes' high-water marks; this only has
     // to hold what they let through.
     {"queue.buffering.max.messages", "1000000"},
   };
+  if (!opts.transactional_id.empty()) {
+    props.emplace_back("transactional.id", opts.transactional_id);
+    props.emplace_back("transaction.timeout.ms",
+                       std::to_string(opts.transaction_timeout.count()));
+  }
   props.insert(props.end(), opts.extra.begin(), opts.extra.end());
   auto conf = make_conf(props);
   if (!conf)
@@ -109,6 +118,7 @@ caf::expected<std::shared_ptr<kafka_publisher>> kafka_publisher::make(producer_o
   std::random_device rd;
   self->id_prefix_ = opts.client_id + "-" + std::to_string(rd() ^ (uint64_t{rd()} << 20)) + "-";
   self->topic_suffix_ = opts.topic_suffix;
+  self->topic_ = opts.topic;
   self->poller_ = std::thread{[p = self.get()] { p->run(); }};
   return self;
 }
@@ -180,6 +190,32 @@ void kafka_publisher::warm_up(std::chrono::milliseconds timeout) {
   }
 }
 
+caf::error kafka_publisher::init_transactions(std::chrono::milliseconds timeout) {
+  return txn_error(rd_kafka_init_transactions(rk_.get(), static_cast<int>(timeout.count())),
+                   "init transactions");
+}
+
+caf::error kafka_publisher::begin_transaction() {
+  return txn_error(rd_kafka_begin_transaction(rk_.get()), "begin transaction");
+}
+
+caf::error kafka_publisher::commit_transaction(const rd_kafka_topic_partition_list_t* offsets,
+                                               const rd_kafka_consumer_group_metadata_t* group,
+                                               std::chrono::milliseconds timeout) {
+  if (offsets != nullptr && offsets->cnt > 0)
+    if (auto err = txn_error(rd_kafka_send_offsets_to_transaction(
+                               rk_.get(), offsets, group, static_cast<int>(timeout.count())),
+                             "send offsets to transaction"))
+      return err;
+  return txn_error(rd_kafka_commit_transaction(rk_.get(), static_cast<int>(timeout.count())),
+                   "commit transaction");
+}
+
+caf::error kafka_publisher::abort_transaction(std::chrono::milliseconds timeout) {
+  return txn_error(rd_kafka_abort_transaction(rk_.get(), static_cast<int>(timeout.count())),
+                   "abort transaction");
+}
+
 std::string kafka_publisher::next_message_id() {
   return id_prefix_ + std::to_string(seq_.fetch_add(1));
 }
@@ -237,7 +273,7 @@ void kafka_publisher::publish(std::vector<runtime::any_message> batch,
                                                                   : meta.message_id;
     meta.trace_id = cause && !cause->trace_id.empty() ? cause->trace_id : meta.correlation_id;
     auto value = encode_value(msg);
-    auto topic = std::string{route_of(msg).topic} + topic_suffix_;
+    auto topic = topic_.empty() ? std::string{route_of(msg).topic} + topic_suffix_ : topic_;
     produce_one(topic, runtime::key_of(msg), value, encode_headers(msg, meta), state);
   }
 }

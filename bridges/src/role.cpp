@@ -52,6 +52,8 @@ void mailbox_slot::retire(std::shared_ptr<kafka_mailbox> mb) {
     retired_.redelivered += s.redelivered;
     retired_.dead_lettered += s.dead_lettered;
     retired_.pauses += s.pauses;
+    retired_.transactions += s.transactions;
+    retired_.aborts += s.aborts;
   });
 }
 
@@ -73,6 +75,8 @@ mailbox_stats mailbox_slot::stats() const {
   s.redelivered += retired_.redelivered;
   s.dead_lettered += retired_.dead_lettered;
   s.pauses += retired_.pauses;
+  s.transactions += retired_.transactions;
+  s.aborts += retired_.aborts;
   return s;
 }
 

@@ -14,6 +14,10 @@ bool node_config::has_role(const std::string& r) const {
   return std::find(roles.begin(), roles.end(), r) != roles.end();
 }
 
+bool node_config::is_exactly_once(const std::string& role) const {
+  return std::find(exactly_once.begin(), exactly_once.end(), role) != exactly_once.end();
+}
+
 const std::vector<std::pair<std::string, std::string>>& config_defaults() {
   static const node_config d;
   static const std::vector<std::pair<std::string, std::string>> defaults{
@@ -39,12 +43,17 @@ const std::vector<std::pair<std::string, std::string>>& config_defaults() {
     {"mailbox.retry-backoff-min-ms", std::to_string(d.retry_backoff_min.count())},
     {"mailbox.retry-backoff-max-ms", std::to_string(d.retry_backoff_max.count())},
     {"mailbox.turn-deadline-ms", std::to_string(d.turn_deadline.count())},
+    {"exactly-once", ""},
+    {"mailbox.commit-interval-ms", std::to_string(d.commit_interval.count())},
+    {"copy.from", ""},
+    {"copy.to", ""},
     {"chaos", ""},
     {"chaos.seed", std::to_string(d.chaos.seed)},
     {"admin.enabled", d.admin_enabled ? "true" : "false"},
     {"kafka.linger-ms", std::to_string(d.linger.count())},
     {"kafka.session-timeout-ms", std::to_string(d.session_timeout_ms)},
     {"kafka.fetch-wait-max-ms", std::to_string(d.fetch_wait_max_ms)},
+    {"kafka.transaction-timeout-ms", std::to_string(d.transaction_timeout.count())},
     {"log.level", d.log_level},
   };
   return defaults;
@@ -162,6 +171,37 @@ void load_config_env(char** envp, config_layers& out) {
   }
 }
 
+// A comma-separated list of known roles (duplicates dropped); absent: unchanged.
+static caf::error parse_roles(const config_layers& l, const std::string& key,
+                              std::vector<std::string>& out) {
+  auto i = l.find(key);
+  if (i == l.end())
+    return {};
+  out.clear();
+  const auto& [s, origin] = i->second;
+  size_t start = 0;
+  while (start <= s.size()) {
+    auto comma = s.find(',', start);
+    auto r = trim(s.substr(start, comma == std::string::npos ? std::string::npos
+                                                              : comma - start));
+    if (!r.empty()) {
+      const auto& k = known_roles();
+      if (std::find(k.begin(), k.end(), r) == k.end()) {
+        std::string names;
+        for (const auto& n : k)
+          names += (names.empty() ? "" : ", ") + n;
+        return bad(key, s, origin, "unknown role '" + r + "' (known: " + names + ")");
+      }
+      if (std::find(out.begin(), out.end(), r) == out.end())
+        out.push_back(r);
+    }
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  return {};
+}
+
 caf::expected<node_config> make_config(const config_layers& l) {
   for (const auto& [key, v] : l)
     if (!known_key(key))
@@ -175,29 +215,29 @@ caf::expected<node_config> make_config(const config_layers& l) {
   if (c.node_id.empty())
     c.node_id = default_node_id();
   if (auto i = l.find("roles"); i != l.end()) {
-    c.roles.clear();
-    std::string s = i->second.first;
-    size_t start = 0;
-    while (start <= s.size()) {
-      auto comma = s.find(',', start);
-      auto r = trim(s.substr(start, comma == std::string::npos ? std::string::npos
-                                                                : comma - start));
-      if (!r.empty()) {
-        const auto& k = known_roles();
-        if (std::find(k.begin(), k.end(), r) == k.end())
-          return bad("roles", s, i->second.second,
-                     "unknown role '" + r + "' (known: order, payment, email, analytics, gateway)");
-        if (!c.has_role(r))
-          c.roles.push_back(r);
-      }
-      if (comma == std::string::npos)
-        break;
-      start = comma + 1;
-    }
+    if (auto err = parse_roles(l, "roles", c.roles))
+      return err;
     if (c.roles.empty())
-      return bad("roles", s, i->second.second, "names no role");
+      return bad("roles", i->second.first, i->second.second, "names no role");
   } else {
-    c.roles = known_roles();
+    c.roles = pipeline_roles();
+  }
+  if (auto err = parse_roles(l, "exactly-once", c.exactly_once))
+    return err;
+  for (const auto& r : c.exactly_once)
+    if (r == "analytics" || r == "gateway")
+      return bad("exactly-once", l.at("exactly-once").first, l.at("exactly-once").second,
+                 "'" + r + "' is a view of every record (it commits nothing): exactly-once is "
+                 "for order, payment, email and copy");
+  text("copy.from", c.copy_from);
+  text("copy.to", c.copy_to);
+  if (c.has_role("copy")) {
+    if (c.copy_from.empty() || c.copy_to.empty())
+      return make_error(runtime_errc::invalid_config,
+                        "the copy role needs copy.from and copy.to (its input and output topics)");
+    if (c.copy_from == c.copy_to)
+      return bad("copy.to", c.copy_to, l.at("copy.to").second,
+                 "must differ from copy.from (a stage copying a topic onto itself never ends)");
   }
   text("brokers", c.brokers);
   if (auto i = l.find("http"); i != l.end()) {
@@ -260,6 +300,8 @@ caf::expected<node_config> make_config(const config_layers& l) {
     return err;
   if (auto err = parse_ms(l, "mailbox.turn-deadline-ms", 0, 3'600'000, c.turn_deadline))
     return err;
+  if (auto err = parse_ms(l, "mailbox.commit-interval-ms", 1, 60'000, c.commit_interval))
+    return err;
   if (auto err = parse_ms(l, "mailbox.retry-backoff-min-ms", 1, 600'000, c.retry_backoff_min))
     return err;
   if (auto err = parse_ms(l, "mailbox.retry-backoff-max-ms", 1, 3'600'000, c.retry_backoff_max))
@@ -293,6 +335,9 @@ caf::expected<node_config> make_config(const config_layers& l) {
                                 c.session_timeout_ms))
     return err;
   if (auto err = parse_int<int>(l, "kafka.fetch-wait-max-ms", 1, 10000, c.fetch_wait_max_ms))
+    return err;
+  // The broker's transaction.max.timeout.ms is 15 minutes by default.
+  if (auto err = parse_ms(l, "kafka.transaction-timeout-ms", 1000, 900'000, c.transaction_timeout))
     return err;
   text("log.level", c.log_level);
   static const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};

@@ -136,7 +136,7 @@ TEST(ChaosSpec, EveryBadEntryIsAnErrorNamingTheEntryAndWhatIsWrong) {
     {"payment.crash=0.1,email.crash", "chaos entry 'email.crash'", "missing '='"},
     {"payment=0.1", "chaos entry 'payment=0.1'", "missing '.'"},
     {"shipping.crash=0.1", "chaos entry 'shipping.crash=0.1'",
-     "unknown role 'shipping' (known: order, payment, email, analytics, gateway)"},
+     "unknown role 'shipping' (known: order, payment, email, analytics, gateway, copy)"},
     {"payment.explode=0.1", "chaos entry 'payment.explode=0.1'",
      "unknown fault 'explode' (known: crash, crash-after, hang; crash-after-charge for "
      "payment, crash-after-send for email)"},

@@ -100,6 +100,37 @@ TEST(Config, SupervisionAndChaosKeysAreParsedAndChecked) {
   EXPECT_NE(error_of(layers({{"admin.enabled", "yes"}})).find("true or false"), std::string::npos);
 }
 
+TEST(Config, ExactlyOnceIsAPerRoleModeAndTheCopyRoleNeedsItsTopics) {
+  auto c = make_config(layers({{"exactly-once", "order, copy"},
+                               {"roles", "copy"},
+                               {"copy.from", "in"},
+                               {"copy.to", "out"},
+                               {"mailbox.commit-interval-ms", "250"},
+                               {"kafka.transaction-timeout-ms", "20000"}}));
+  ASSERT_TRUE(c) << describe(c.error());
+  EXPECT_TRUE(c->is_exactly_once("order"));
+  EXPECT_TRUE(c->is_exactly_once("copy"));
+  EXPECT_FALSE(c->is_exactly_once("payment"));
+  EXPECT_EQ(c->commit_interval.count(), 250);
+  EXPECT_EQ(c->transaction_timeout.count(), 20000);
+  EXPECT_EQ(c->copy_from, "in");
+  // The default: at-least-once everywhere, and the pipeline's roles only
+  auto d = make_config({});
+  EXPECT_TRUE(d->exactly_once.empty());
+  EXPECT_FALSE(d->has_role("copy"));
+  // Views commit nothing: no exactly-once for them
+  EXPECT_NE(error_of(layers({{"exactly-once", "analytics"}})).find("is a view"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"exactly-once", "gateway"}})).find("is a view"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"exactly-once", "shipping"}})).find("unknown role 'shipping'"),
+            std::string::npos);
+  EXPECT_NE(error_of(layers({{"roles", "copy"}})).find("needs copy.from and copy.to"),
+            std::string::npos);
+  EXPECT_NE(error_of(layers({{"roles", "copy"}, {"copy.from", "t"}, {"copy.to", "t"}}))
+              .find("must differ"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"kafka.transaction-timeout-ms", "10"}})).find("between"),
+            std::string::npos);
+}
+
 TEST(Config, AFileLineWithoutEqualsIsAnErrorWithItsLineNumber) {
   auto path = std::string{"/tmp/kastor-config-bad-"} + std::to_string(getpid()) + ".conf";
   {

@@ -9,6 +9,7 @@
 #include <caf/all.hpp>
 
 #include "kastor/actors/analytics.hpp"
+#include "kastor/actors/copy.hpp"
 #include "kastor/actors/email.hpp"
 #include "kastor/actors/ledger.hpp"
 #include "kastor/actors/order.hpp"
@@ -93,6 +94,7 @@ struct node::impl {
   std::unique_ptr<caf::actor_system_config> sys_cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::shared_ptr<bridges::kafka_publisher> producer;
+  std::shared_ptr<bridges::kafka_publisher> copy_producer;  // the copy role's, at-least-once
   std::vector<std::pair<std::string, std::shared_ptr<bridges::mailbox_slot>>> mailboxes;
   std::vector<runtime::child_spec> role_supervisors;
   std::shared_ptr<runtime::supervision_log> supervision = std::make_shared<runtime::supervision_log>();
@@ -111,7 +113,8 @@ struct node::impl {
   bridges::mailbox_options mailbox_for(const std::string& role, bool broadcast) const {
     bridges::mailbox_options o;
     o.brokers = cfg.brokers;
-    o.topics = bridges::topics_for_role(role);
+    o.topics = role == "copy" ? std::vector<std::string>{cfg.copy_from}
+                              : bridges::topics_for_role(role);
     o.commit = !broadcast;
     o.group_id = cfg.group_prefix + "." + role;
     if (broadcast)  // every node reads everything, afresh on every start
@@ -133,7 +136,25 @@ struct node::impl {
     // A broadcast view is read afresh by every node on every start: dead
     // letters from it would be written again and again, so it only logs.
     o.dead_letters = broadcast ? nullptr : producer;
+    if (cfg.is_exactly_once(role)) {
+      o.exactly_once = true;
+      o.commit_interval = cfg.commit_interval;
+      o.transactional = producer_for(role + "-txn");
+      o.transactional.transaction_timeout = cfg.transaction_timeout;
+    }
     return o;
+  }
+
+  // The options of a producer of this node; the copy role's output all goes
+  // to copy.to.
+  bridges::producer_options producer_for(const std::string& name) const {
+    bridges::producer_options po;
+    po.brokers = cfg.brokers;
+    po.client_id = cfg.node_id + (name.empty() ? "" : "-" + name);
+    po.linger = cfg.linger;
+    if (name.rfind("copy", 0) == 0)
+      po.topic = cfg.copy_to;
+    return po;
   }
 
   runtime::supervisor_spec supervisor_for(std::string path) const {
@@ -160,6 +181,13 @@ struct node::impl {
       return mb.error();
     mailboxes.emplace_back(role, mailboxes_slot);
     runtime::role_io io{producer, nullptr, &wall_clock_ms, delay, nullptr};
+    if (role == "copy" && !opts.exactly_once) {
+      auto made = bridges::kafka_publisher::make(producer_for("copy"));
+      if (!made)
+        return made.error();
+      copy_producer = *made;
+      io.out = copy_producer;
+    }
     if (cfg.chaos.rate(role, runtime::chaos_fault::crash) > 0
         || cfg.chaos.rate(role, runtime::chaos_fault::crash_after) > 0
         || cfg.chaos.rate(role, runtime::chaos_fault::hang) > 0) {
@@ -330,11 +358,7 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
   p->sys_cfg->set("logger.verbosity", caf::atom("quiet"));
   p->sys = std::make_unique<caf::actor_system>(*p->sys_cfg);
 
-  bridges::producer_options po;
-  po.brokers = c.brokers;
-  po.client_id = c.node_id;
-  po.linger = c.linger;
-  auto producer = bridges::kafka_publisher::make(po);
+  auto producer = bridges::kafka_publisher::make(p->producer_for(""));
   if (!producer)
     return producer.error();
   p->producer = *producer;
@@ -368,6 +392,9 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
       err = p->add_role("analytics", book, true, std::chrono::milliseconds{0}, query,
                         p->analytics);
     }
+    if (!err && c.has_role("copy"))
+      err = p->add_role("copy", std::make_shared<actors::copy_stage>(), false,
+                        std::chrono::milliseconds{0}, {}, nullptr);
     if (!err && c.has_role("gateway")) {
       auto view = std::make_shared<order_view>();
       err = p->add_role("gateway", view, true, std::chrono::milliseconds{0},
@@ -482,6 +509,8 @@ void node::stop() {
   for (auto& [role, slot] : p.mailboxes)
     slot->join();  // mailboxes retired by their bridges
   // 4. Flush what is left, with a deadline, and report it.
+  if (p.copy_producer)
+    p.copy_producer->stop(std::chrono::milliseconds{10000});
   if (p.producer) {
     auto left = p.producer->stop(std::chrono::milliseconds{10000});
     p.log->info("node stopped node={} producer_undelivered={}", p.cfg.node_id, left);

@@ -56,6 +56,12 @@ void forward_logs(rd_kafka_t* rk, rd_kafka_queue_t* log_queue);
 caf::error kafka_error(rd_kafka_resp_err_t err, const std::string& what);
 bool is_retriable(rd_kafka_resp_err_t err);
 
+// Takes ownership of a transactional API error (null: no error) and
+// classifies it: bridge_errc::kafka_fatal (fenced, or the producer is broken),
+// kafka_abortable (the transaction must be aborted), else kafka_retriable
+// (e.g. a timeout: the outcome of the call is unknown).
+caf::error txn_error(rd_kafka_error_t* e, const std::string& what);
+
 // The headers of a consumed record, in order.
 header_list read_headers(rd_kafka_message_t* msg);
 

@@ -13,6 +13,22 @@
 // are paused; below `low_water` they are resumed, so memory stays bounded
 // however far behind the group is.
 //
+// Exactly-once mode (mailbox_options::exactly_once): the consumer reads
+// read_committed and a transactional producer, whose transactional.id is
+// stable per group and assigned partition set (a new owner of the same set
+// fences a zombie and aborts what it left open), carries the actor's outputs,
+// dead letters and the consumed offsets in one transaction. Every
+// commit_interval the mailbox stops handing out records, waits for those out
+// to finish, and commits. A worker that dies, or an abortable error, aborts
+// the transaction and delivers everything since the last commit again (with
+// attempt + 1) to the current incarnation; a commit whose outcome is unknown
+// (it timed out) re-creates the producer, which resolves it, and rewinds to
+// the offsets the group has committed; a fatal or fenced error fails the
+// mailbox, so its bridge restarts. Records are not parked per key in this
+// mode: a failing record holds its partitions until it succeeds or reaches
+// max_attempts and goes to the DLQ (in the transaction); after each abort the
+// next transaction is smaller, so it soon fails alone.
+//
 // Thread-safety: bind(), finished(), stats() and stop() may be called from
 // any thread.
 #pragma once
@@ -92,6 +108,16 @@ struct mailbox_options {
   std::shared_ptr<failure_memory> failures;  // null: counts live and die with this mailbox
   std::shared_ptr<kafka_publisher> dead_letters;  // null: log and skip dead letters
   kafka_properties extra;                         // applied last
+  // Exactly-once: outputs go through `transactional` (its transactional_id is
+  // set per partition set; topic or topic_suffix as the role needs).
+  bool exactly_once = false;
+  producer_options transactional;
+  std::chrono::milliseconds commit_interval{100};
+  // At most this many records (and dead letters) per transaction. After an
+  // abort the next transaction may hold only half as many as the aborted one
+  // (down to 1), doubling again with each commit, so a record that keeps
+  // failing is soon alone in its transaction and the others get through.
+  size_t max_transaction_records = 1000;
 };
 
 struct mailbox_stats {
@@ -106,6 +132,8 @@ struct mailbox_stats {
   bool paused = false;
   bool joined = false;        // a group assignment was received
   size_t assigned_partitions = 0;
+  uint64_t transactions = 0;  // exactly-once: committed
+  uint64_t aborts = 0;        // exactly-once: aborted (work since then redone)
 };
 
 class kafka_mailbox : public runtime::completion_sink,
@@ -146,6 +174,10 @@ public:
 
   const mailbox_options& options() const { return opts_; }
 
+  // Exactly-once: where the bound actor publishes (into the open transaction;
+  // a publish for a record that is not in it fails). Null in the default mode.
+  std::shared_ptr<runtime::publisher> transactional_out() const { return txn_out_; }
+
 private:
   struct in_flight_record;
   struct parked_key;
@@ -165,9 +197,9 @@ private:
   void handle(message_ptr msg);
   void dead_letter(const std::string& key, const std::string& value, header_list headers,
                    const std::string& reason, runtime::record_meta meta);
-  void send_dead_letter(const in_flight_record& rec);
+  void send_dead_letter(in_flight_record& rec);
   void retry_dead_letters();
-  void deliver(const partition_state& ps, const in_flight_record& r);
+  void deliver(const partition_state& ps, in_flight_record& r);
   void drain_completions();
   void store_offsets();
   void apply_backpressure();
@@ -180,6 +212,20 @@ private:
   void apply_rejections();
   void check_turn_deadline();
   size_t in_flight_count() const;
+  // Exactly-once (poll thread).
+  class txn_gate;
+  bool holding() const;
+  bool ensure_transaction();
+  void count_sent();
+  void transaction_step();
+  void abort_and_rewind(const std::string& why);
+  void rewind();
+  void send_held();
+  caf::error commit_now();
+  bool reinit_transactions(const std::string& why);
+  bool start_transactions(const rd_kafka_topic_partition_list_t* parts);
+  void end_transactions();
+  void fail(const std::string& why);
 
   mailbox_options opts_;
   rk_ptr rk_;
@@ -200,6 +246,19 @@ private:
   std::chrono::steady_clock::time_point next_dead_letter_retry_{};
   std::chrono::milliseconds dead_letter_backoff_{0};
   caf::actor delivered_to_;
+  // Exactly-once: the producer of the current partition set (replaced under
+  // txn_mtx_, read by txn_gate), and the transaction's state.
+  enum class txn_state { none, open, committing };
+  std::shared_ptr<kafka_publisher> txn_;
+  std::string txn_id_;
+  txn_state txn_state_ = txn_state::none;
+  std::chrono::steady_clock::time_point txn_since_{};
+  bool txn_due_ = false;  // commit now: no new records go out until it is done
+  size_t txn_sent_ = 0;    // records (and dead letters) sent in the open transaction
+  size_t txn_budget_ = 0;  // how many it may take (see max_transaction_records)
+  std::atomic<bool> txn_failed_{false};  // a write in the transaction failed: abort it
+  mutable std::mutex txn_mtx_;
+  std::shared_ptr<runtime::publisher> txn_out_;
 
   // Shared with other threads.
   mutable std::mutex mtx_;

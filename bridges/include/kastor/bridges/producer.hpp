@@ -35,6 +35,13 @@ struct producer_options {
   // benchmark or test can run the real bridge without touching the pipeline's
   // topics; consumers of such topics take the type from the kastor-type header.
   std::string topic_suffix;
+  // Non-empty: every published message goes to this topic instead of its
+  // route's (a copy stage's output); the record is the same.
+  std::string topic;
+  // Non-empty: a transactional producer (see the transaction members below);
+  // publishes then belong to the open transaction.
+  std::string transactional_id;
+  std::chrono::milliseconds transaction_timeout{10000};  // transaction.timeout.ms
   kafka_properties extra;  // applied last
 };
 
@@ -54,6 +61,19 @@ public:
   // each does not wait for a metadata round trip. Takes at most `timeout` in
   // all; errors are only logged.
   void warm_up(std::chrono::milliseconds timeout);
+
+  // Transactions (transactional_id set). Blocking calls, from one thread.
+  // Errors are classified: bridge_errc::kafka_abortable (abort, rewind,
+  // retry), kafka_fatal (fenced or broken: recreate the producer) and
+  // kafka_retriable (e.g. a commit that timed out: its outcome is unknown).
+  caf::error init_transactions(std::chrono::milliseconds timeout);
+  caf::error begin_transaction();
+  // Adds the consumer's offsets (may be empty) to the transaction, fenced by
+  // the consumer group's generation, and commits it.
+  caf::error commit_transaction(const rd_kafka_topic_partition_list_t* offsets,
+                                const rd_kafka_consumer_group_metadata_t* group,
+                                std::chrono::milliseconds timeout);
+  caf::error abort_transaction(std::chrono::milliseconds timeout);
 
   // Waits up to `deadline` for outstanding deliveries, stops the poll thread.
   // Returns how many messages were still undelivered. Idempotent.
@@ -85,6 +105,7 @@ private:
   std::atomic<uint64_t> failed_{0};
   std::string id_prefix_;
   std::string topic_suffix_;
+  std::string topic_;
 };
 
 }  // namespace kastor::bridges

@@ -64,7 +64,8 @@ runtime::child_spec mailbox_bridge_child(std::shared_ptr<kafka_mailbox> first,
                                          std::shared_ptr<mailbox_slot> slot);
 
 // The "worker" child: the role's actor, bound to the slot's current mailbox
-// (which also receives its completions). `on_start` (may be empty) learns
+// (which also receives its completions, and in exactly-once mode carries its
+// outputs in a transaction). `on_start` (may be empty) learns
 // every new incarnation, e.g. to route queries.
 template <class State>
 runtime::child_spec mailbox_worker_child(std::string name, std::shared_ptr<State> state,
@@ -80,6 +81,8 @@ runtime::child_spec mailbox_worker_child(std::string name, std::shared_ptr<State
       return nullptr;  // no bridge: a failed start
     auto my_io = io;
     my_io.acks = mailbox;
+    if (auto txn = mailbox->transactional_out())
+      my_io.out = txn;  // exactly-once: into the mailbox's open transaction
     auto a = parent->system().spawn(&runtime::role_behavior<State>, state, my_io, extra);
     // An abnormal exit counts against the record it was handling (a stop on
     // request, or a kill at the shutdown deadline, does not).

@@ -17,10 +17,18 @@
 
 namespace kastor::runtime {
 
-// Every role a node can run.
-inline const std::vector<std::string>& known_roles() {
+// The pipeline's roles: what a node runs unless told otherwise.
+inline const std::vector<std::string>& pipeline_roles() {
   static const std::vector<std::string> roles{"order", "payment", "email", "analytics",
                                               "gateway"};
+  return roles;
+}
+
+// Every role a node can run: the pipeline's, and `copy` (a Kafka->Kafka stage
+// that copies every record of copy.from to copy.to through an actor).
+inline const std::vector<std::string>& known_roles() {
+  static const std::vector<std::string> roles{"order", "payment", "email", "analytics",
+                                              "gateway", "copy"};
   return roles;
 }
 
@@ -55,6 +63,14 @@ struct node_config {
   std::chrono::milliseconds retry_backoff_min{100};
   std::chrono::milliseconds retry_backoff_max{10000};
   std::chrono::milliseconds turn_deadline{10000};  // mailbox.turn-deadline-ms (0: none)
+  // exactly-once: roles whose consume -> handle -> produce turns run in Kafka
+  // transactions (read_committed input, outputs and offsets committed
+  // together every mailbox.commit-interval-ms). Others are at-least-once.
+  std::vector<std::string> exactly_once;
+  std::chrono::milliseconds commit_interval{100};         // mailbox.commit-interval-ms
+  std::chrono::milliseconds transaction_timeout{10000};   // kafka.transaction-timeout-ms
+  std::string copy_from;               // copy.from: the copy role's input topic
+  std::string copy_to;                 // copy.to: its output topic
   chaos_spec chaos;                    // chaos (SPEC) and chaos.seed
   bool admin_enabled = false;          // admin.enabled: POST /api/admin/* allowed
   std::chrono::milliseconds linger{1};               // kafka.linger-ms
@@ -66,6 +82,7 @@ struct node_config {
   std::string log_level = "info";      // log.level: trace|debug|info|warn|error|off
 
   bool has_role(const std::string& r) const;
+  bool is_exactly_once(const std::string& role) const;
   std::string http_address() const { return http_host + ":" + std::to_string(http_port); }
 };
 

@@ -96,7 +96,7 @@ struct role_context {
                       [acks = io.acks, m, hdl](const publish_outcome& o) {
                         if (o.ok())
                           acks->finished(m);
-                        else
+                        else if (acks->current(m))  // else rewound or revoked: redone anyway
                           caf::anon_send(hdl, publish_failed_atom::value, m, o.error,
                                          o.retriable);
                       });

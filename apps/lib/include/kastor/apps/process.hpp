@@ -65,6 +65,17 @@ public:
     return exit_code_.value_or(-1);
   }
 
+  // kill -9: no chance to clean up (a crash, a power cut). Returns 128 + 9.
+  int kill_now() {
+    if (exit_code_)
+      return *exit_code_;
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      reap(0);
+    }
+    return exit_code_.value_or(-1);
+  }
+
   // Peak resident memory in kB (VmHWM), -1 once it has exited.
   long peak_rss_kb() const {
     FILE* f = std::fopen(("/proc/" + std::to_string(pid_) + "/status").c_str(), "r");
