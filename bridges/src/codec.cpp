@@ -611,15 +611,6 @@ constexpr std::array<decode_fn, sizeof...(I)> make_decoders(std::index_sequence<
 constexpr auto decoders
   = make_decoders(std::make_index_sequence<std::variant_size_v<any_message>>{});
 
-// Kafka allows a header name more than once; like Java's Headers.lastHeader,
-// the last one counts.
-const header* find_header(const header_list& headers, std::string_view name) {
-  for (auto i = headers.rbegin(); i != headers.rend(); ++i)
-    if (i->name == name)
-      return &*i;
-  return nullptr;
-}
-
 // The header's value, or `fallback` if it is absent or empty.
 std::string header_or(const header_list& headers, std::string_view name,
                       std::string fallback) {
@@ -643,6 +634,13 @@ std::string to_decimal(int64_t v) {
 }
 
 }  // namespace
+
+const header* find_header(const header_list& headers, std::string_view name) {
+  for (auto i = headers.rbegin(); i != headers.rend(); ++i)
+    if (i->name == name)
+      return &*i;
+  return nullptr;
+}
 
 // -- Public API ----------------------------------------------------------------
 

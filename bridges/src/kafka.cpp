@@ -99,6 +99,31 @@ header_list read_headers(rd_kafka_message_t* msg) {
   return out;
 }
 
+bool topic_exists(const std::string& brokers, const std::string& topic,
+                  std::chrono::milliseconds timeout) {
+  auto conf = make_conf({{"bootstrap.servers", brokers}, {"client.id", "kastor-admin"}});
+  if (!conf)
+    return false;
+  char errstr[512];
+  rk_ptr rk{rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), errstr, sizeof(errstr))};
+  if (!rk)
+    return false;
+  (void) conf->release();
+  auto* rkt = rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  bool found = false;
+  if (rd_kafka_metadata(rk.get(), 0, rkt, &md, static_cast<int>(timeout.count()))
+      == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    for (int i = 0; i < md->topic_cnt; ++i)
+      if (topic == md->topics[i].topic && md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR
+          && md->topics[i].partition_cnt > 0)
+        found = true;
+    rd_kafka_metadata_destroy(md);
+  }
+  rd_kafka_topic_destroy(rkt);
+  return found;
+}
+
 caf::error ensure_topics(const std::string& brokers, const std::vector<topic_spec>& topics,
                          std::chrono::milliseconds timeout) {
   auto conf = make_conf({{"bootstrap.servers", brokers}, {"client.id", "kastor-admin"}});

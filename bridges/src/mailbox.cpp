@@ -62,6 +62,10 @@ struct kafka_mailbox::partition_state {
   int64_t next_offset = -1;  // one past the highest offset received
   int64_t stored = -1;       // last offset handed to offsets_store
   std::map<std::string, parked_key> parked;  // by record key
+  // Exactly-once: a dead letter of this partition failed to be written;
+  // nothing of it goes out before then (its records stay in offset order).
+  std::chrono::steady_clock::time_point blocked_until{};
+  std::chrono::milliseconds block{0};
 };
 
 namespace {
@@ -388,6 +392,10 @@ void kafka_mailbox::handle(message_ptr owned) {
   ++received_;
   auto& ps = *it->second;
   ps.next_offset = std::max(ps.next_offset, msg->offset + 1);
+  if (!opts_.requests_topic.empty() && opts_.requests_topic == topic) {
+    answer(msg);  // not a message for the actor: answered, and its offset passes
+    return;
+  }
   std::string_view key{msg->key ? static_cast<const char*>(msg->key) : "", msg->key_len};
   std::string_view value{msg->payload ? static_cast<const char*>(msg->payload) : "", msg->len};
   auto ts = rd_kafka_message_timestamp(msg, nullptr);
@@ -416,6 +424,34 @@ void kafka_mailbox::handle(message_ptr owned) {
   rec.raw = std::move(owned);
   ++in_flight_;
   deliver(ps, rec);
+}
+
+// A request to this role's actors: handed to the role, its answer written to
+// the reply-to topic.
+void kafka_mailbox::answer(const rd_kafka_message_t* msg) {
+  std::string_view key{msg->key ? static_cast<const char*>(msg->key) : "", msg->key_len};
+  std::string_view value{msg->payload ? static_cast<const char*>(msg->payload) : "", msg->len};
+  auto req = parse_request(key, value, read_headers(const_cast<rd_kafka_message_t*>(msg)));
+  if (!req) {
+    log()->warn("mailbox group={} event=bad_request offset={} error={}", opts_.group_id,
+                msg->offset, runtime::describe(req.error()));
+    return;
+  }
+  if (req->deadline_ms < runtime::wall_clock_ms())
+    return;  // nobody waits for it any more
+  if (!opts_.on_request || !opts_.replies)
+    return;
+  auto replies = opts_.replies;
+  auto node = opts_.node_id;
+  auto to = req->reply_to, id = req->correlation_id;
+  opts_.on_request(*req, [replies, node, to, id](const std::string& status,
+                                                 const std::string& body) {
+    replies->produce(to, id, body, reply_headers(id, status, node),
+                     [to](const runtime::publish_outcome& o) {
+                       if (!o.ok())
+                         log()->warn("mailbox event=reply_failed topic={} error={}", to, o.error);
+                     });
+  });
 }
 
 // A record in flight to the DLQ with its original bytes and headers (not a
@@ -474,8 +510,7 @@ void kafka_mailbox::dead_letter(const std::string& key, const std::string& value
   auto& rec = parts_.at({meta.topic, meta.partition})->in_flight[meta.offset];
   rec.meta = meta;
   rec.message.reset();  // never delivered again
-  rec.sent = false;
-  rec.done = false;
+  rec.done = false;  // (if it was sent in the open transaction, its dead letter joins that one)
   if (!opts_.dead_letters && !opts_.exactly_once) {
     finished(meta);
     return;
@@ -504,10 +539,17 @@ void kafka_mailbox::send_dead_letter(in_flight_record& rec) {
   auto meta = rec.meta;
   auto* out = opts_.dead_letters.get();
   if (opts_.exactly_once) {  // in the transaction, with the offsets it finishes
-    if (!ensure_transaction())
-      return;  // held until the transaction commits
-    rec.sent = true;
-    count_sent();
+    // A record sent in the open transaction (then rejected) has its dead
+    // letter in that transaction: were it held, records after it could
+    // commit their outputs while the offsets stop before it.
+    bool in_open = rec.sent && txn_state_ == txn_state::open;
+    if (!in_open) {
+      auto& ps = *parts_.at({meta.topic, meta.partition});
+      if (std::chrono::steady_clock::now() < ps.blocked_until || !ensure_transaction())
+        return;  // held until the transaction commits (or the DLQ works again)
+      rec.sent = true;
+      count_sent();
+    }
     out = txn_.get();
   }
   out->produce(
@@ -517,6 +559,13 @@ void kafka_mailbox::send_dead_letter(in_flight_record& rec) {
       if (!self)
         return;
       if (self->opts_.exactly_once && !o.ok()) {
+        log()->error("mailbox event=dead_letter_failed topic={} partition={} offset={} error={} "
+                     "(the transaction aborts; its partition waits, then tries again)",
+                     meta.topic, meta.partition, meta.offset, o.error);
+        std::lock_guard<std::mutex> guard{self->mtx_};
+        ++self->stats_.dead_letters_failing;
+        self->dead_letter_retries_.push_back(
+          {meta.topic, meta.partition, meta.offset, meta.incarnation});
         self->txn_failed_ = true;  // aborted and rewound; dead-lettered again then
         return;
       }
@@ -536,6 +585,8 @@ void kafka_mailbox::send_dead_letter(in_flight_record& rec) {
 }
 
 void kafka_mailbox::retry_dead_letters() {
+  if (opts_.exactly_once)
+    return;  // the transaction aborts; transaction_step() blocks the partition a while
   auto now = std::chrono::steady_clock::now();
   if (now < next_dead_letter_retry_)
     return;
@@ -572,8 +623,8 @@ void kafka_mailbox::deliver(const partition_state& ps, in_flight_record& r) {
   if (!ps.parked.empty() && ps.parked.count(park_key(r.meta)) > 0)
     return;  // its key is in quarantine: it waits behind the failing record
   if (opts_.exactly_once) {
-    if (!ensure_transaction())
-      return;  // held until the transaction commits
+    if (std::chrono::steady_clock::now() < ps.blocked_until || !ensure_transaction())
+      return;  // held until the transaction commits (or the partition's DLQ works)
     r.sent = true;
     count_sent();
   }
@@ -921,7 +972,15 @@ void kafka_mailbox::transaction_step() {
   if (!opts_.exactly_once || !txn_ || failure().has_value())
     return;
   if (txn_failed_.exchange(false) && txn_state_ == txn_state::open) {
+    block_failed_dead_letters();
     abort_and_rewind("a write in the transaction failed");
+    return;
+  }
+  // Before the broker aborts it (and fences this producer), e.g. while a
+  // worker hangs or waits to be restarted.
+  if (txn_state_ == txn_state::open
+      && std::chrono::steady_clock::now() - txn_since_ > opts_.transactional.transaction_timeout / 2) {
+    abort_and_rewind("open for half its transaction timeout");
     return;
   }
   if (txn_state_ == txn_state::none) {
@@ -949,6 +1008,26 @@ void kafka_mailbox::transaction_step() {
     fail(runtime::describe(err));
 }
 
+// Partitions whose dead letter could not be written wait 1 s, 2 s ... 60 s
+// before anything of theirs goes out again; the others go on.
+void kafka_mailbox::block_failed_dead_letters() {
+  std::vector<completion> failed;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    failed.swap(dead_letter_retries_);
+  }
+  auto now = std::chrono::steady_clock::now();
+  for (const auto& f : failed) {
+    auto it = parts_.find({f.topic, f.partition});
+    if (it == parts_.end())
+      continue;
+    auto& ps = *it->second;
+    ps.block = std::min(std::chrono::milliseconds{60000},
+                        std::max(std::chrono::milliseconds{1000}, ps.block * 2));
+    ps.blocked_until = now + ps.block;
+  }
+}
+
 // Commits the open transaction with the offsets of the finished prefix of
 // each partition (every record sent in it is finished).
 caf::error kafka_mailbox::commit_now() {
@@ -962,6 +1041,13 @@ caf::error kafka_mailbox::commit_now() {
         commit = offset;
         break;
       }
+    // Outputs past the offsets would be written again after a rewind.
+    for (auto r = ps->in_flight.lower_bound(commit); r != ps->in_flight.end(); ++r)
+      if (r->second.sent || r->second.done)
+        return runtime::make_error(runtime::bridge_errc::kafka_abortable,
+                                   "record " + tp.first + "/" + std::to_string(tp.second) + "@"
+                                     + std::to_string(r->first)
+                                     + " is in the transaction past an unfinished record");
     if (commit > ps->stored)
       rd_kafka_topic_partition_list_add(offsets.get(), tp.first.c_str(), tp.second)->offset =
         commit;
@@ -984,9 +1070,15 @@ caf::error kafka_mailbox::commit_now() {
       ++n;
     }
   }
-  for (int i = 0; i < offsets->cnt; ++i)
-    parts_[{offsets->elems[i].topic, offsets->elems[i].partition}]->stored =
-      offsets->elems[i].offset;
+  for (int i = 0; i < offsets->cnt; ++i) {
+    auto& ps = *parts_[{offsets->elems[i].topic, offsets->elems[i].partition}];
+    ps.stored = offsets->elems[i].offset;
+    ps.block = std::chrono::milliseconds{0};  // it moves again
+  }
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    stats_.dead_letters_failing = 0;
+  }
   in_flight_ = in_flight_count();
   {
     std::lock_guard<std::mutex> guard{txn_mtx_};
@@ -1160,7 +1252,16 @@ bool kafka_mailbox::start_transactions(const rd_kafka_topic_partition_list_t* pa
 void kafka_mailbox::end_transactions() {
   if (!txn_)
     return;
-  if (txn_state_ == txn_state::open && !failure().has_value()) {
+  bool open = false;
+  {
+    // The worker may still be running: nothing of it joins from here on.
+    std::lock_guard<std::mutex> guard{txn_mtx_};
+    open = txn_state_ == txn_state::open;
+    if (open)
+      txn_state_ = txn_state::committing;
+    ++incarnation_;
+  }
+  if (open && !failure().has_value()) {
     bool all_done = !txn_failed_.load();
     for (const auto& [tp, ps] : parts_)
       for (const auto& [offset, rec] : ps->in_flight)

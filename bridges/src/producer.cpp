@@ -167,17 +167,21 @@ size_t kafka_publisher::stop(std::chrono::milliseconds deadline) {
   return left;
 }
 
-void kafka_publisher::warm_up(std::chrono::milliseconds timeout) {
+void kafka_publisher::warm_up(std::chrono::milliseconds timeout,
+                              const std::vector<std::string>& extra) {
   // One deadline for all topics: an unreachable cluster costs `timeout` once.
   auto until = std::chrono::steady_clock::now() + timeout;
-  for (const auto& r : routes()) {
+  std::vector<std::string> names;
+  for (const auto& r : routes())
+    names.push_back(std::string{r.topic} + topic_suffix_);
+  names.insert(names.end(), extra.begin(), extra.end());
+  for (const auto& name : names) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       until - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       runtime::logger("kastor.bridge")->warn("producer warm-up: deadline passed, skipping the rest");
       return;
     }
-    auto name = std::string{r.topic} + topic_suffix_;
     auto* rkt = rd_kafka_topic_new(rk_.get(), name.c_str(), nullptr);
     const rd_kafka_metadata_t* md = nullptr;
     auto err = rd_kafka_metadata(rk_.get(), 0, rkt, &md, static_cast<int>(left.count()));

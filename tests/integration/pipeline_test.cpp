@@ -39,6 +39,8 @@ protected:
     cfg->session_timeout_ms = 6000;
     cfg->fetch_wait_max_ms = 5;  // the mock does not wake a waiting fetch
     cfg->log_level = "warn";
+    // (the node's admin call to create it does not work on the mock)
+    ASSERT_FALSE(mock_->create_topic({"kastor-replies." + cfg->node_id, 1, 1, false}));
     auto n = apps::node::start(*cfg);
     ASSERT_TRUE(n) << runtime::describe(n.error());
     node_ = std::move(*n);
@@ -104,6 +106,44 @@ TEST_F(PipelineTest, EveryOrderBecomesTerminalWithOneChargeAndOneEmail) {
     auto all = boost::json::parse(r->body).at("allTime");
     return all.at("emailsSent").to_number<int64_t>() >= 150;
   }));
+}
+
+TEST_F(PipelineTest, GetAsksTheOrderActorThatOwnsTheKeyThroughKafka) {
+  // Given a fresh order (not finished yet, so not answered from the view alone)
+  apps::http_client c{"127.0.0.1", node_->http_port()};
+  // When an order nobody knows is asked for
+  auto missing = c.get("/api/orders/nobody-ordered-this");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  // Then the question went to its owner as a request record keyed by the id,
+  // with this node's reply topic and a deadline
+  auto requests = test::read_topic(mock_->bootstrap(), "order-requests", 3, 1000, 3s);
+  const test::kafka_record* asked = nullptr;
+  for (const auto& r : requests)
+    if (r.key == "nobody-ordered-this")
+      asked = &r;
+  ASSERT_NE(asked, nullptr);
+  EXPECT_EQ(asked->headers.at("kastor-type"), "get");
+  EXPECT_EQ(asked->headers.at("kastor-reply-to"), "kastor-replies." + node_->config().node_id);
+  EXPECT_FALSE(asked->headers.at("kastor-deadline").empty());
+  // and the owner's answer came back on the reply topic (one partition: the
+  // node creates it): not found
+  // (the owner's first reply to a node waits for the reply topic's metadata)
+  auto id = asked->headers.at("kastor-correlation-id");
+  std::vector<test::kafka_record> replies;
+  auto reply = [&]() -> const test::kafka_record* {
+    for (const auto& r : replies)
+      if (r.key == id)
+        return &r;
+    return nullptr;
+  };
+  ASSERT_TRUE(test::eventually([&] {
+    replies = test::read_topic(mock_->bootstrap(), "kastor-replies." + node_->config().node_id,
+                               1, 1000, 2s);
+    return reply() != nullptr;
+  }, 20s));
+  EXPECT_EQ(reply()->headers.at("kastor-reply-status"), "not_found");
+  EXPECT_EQ(reply()->headers.at("kastor-node"), node_->config().node_id);
 }
 
 TEST_F(PipelineTest, AHeaderlessRecordInPaymentRequestsIsProcessed) {

@@ -81,6 +81,19 @@ inline int64_t committed(const std::string& brokers, const std::string& group,
   return sum;
 }
 
+// Members of a consumer group, as the broker reports them; -1 if unknown.
+inline int group_members(const std::string& group) {
+  auto conf = bridges::make_conf({{"bootstrap.servers", system_brokers()}});
+  char err[512];
+  bridges::rk_ptr rk{rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), err, sizeof(err))};
+  const rd_kafka_group_list* list = nullptr;
+  if (rd_kafka_list_groups(rk.get(), group.c_str(), &list, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return -1;
+  int n = list->group_cnt > 0 ? list->groups[0].member_cnt : 0;
+  rd_kafka_group_list_destroy(list);
+  return n;
+}
+
 // The role's shape in a node: root/payment (rest_for_one) -> bridge, worker.
 // The bridge starts the mailbox's poll thread.
 template <class State>

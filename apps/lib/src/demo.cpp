@@ -10,7 +10,9 @@
 #include "kastor/apps/http_client.hpp"
 #include "kastor/apps/node.hpp"
 #include "kastor/apps/topics.hpp"
+#include "kastor/bridges/remote.hpp"
 #include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/remote.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/logging.hpp"
 
@@ -103,6 +105,11 @@ int run_demo(demo_options opts, const std::atomic<bool>& stop) {
     }
   auto& cfg = opts.node;
   cfg.brokers = (*mock)->bootstrap();
+  // (the admin API that node::start would use does not work on the mock)
+  if (auto err = (*mock)->create_topic({bridges::reply_topic(cfg.node_id), 1, 1, false})) {
+    std::fprintf(stderr, "kastor demo: %s\n", runtime::describe(err).c_str());
+    return 2;
+  }
   // The mock cluster makes later group joins wait session.timeout.ms - 1 s,
   // and does not wake a waiting fetch when data arrives.
   cfg.session_timeout_ms = std::min(cfg.session_timeout_ms, 6000);

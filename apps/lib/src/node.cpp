@@ -17,6 +17,7 @@
 #include "kastor/apps/idempotency.hpp"
 #include "kastor/apps/order_view.hpp"
 #include "kastor/bridges/producer.hpp"
+#include "kastor/bridges/remote.hpp"
 #include "kastor/bridges/role.hpp"
 #include "kastor/bridges/routes.hpp"
 #include "kastor/runtime/atoms.hpp"
@@ -104,6 +105,9 @@ struct node::impl {
   std::shared_ptr<actor_slot> view = std::make_shared<actor_slot>();
   std::shared_ptr<actor_slot> analytics = std::make_shared<actor_slot>();
   std::shared_ptr<actor_slot> orders = std::make_shared<actor_slot>();
+  // Requests to the order actor that owns a key, wherever it runs (gateway).
+  std::shared_ptr<bridges::remote_requester> requester;
+  caf::actor order_owner;
   std::shared_ptr<actors::jsonl_ledger> payment_ledger;
   std::shared_ptr<actors::jsonl_ledger> email_outbox;
   std::shared_ptr<gateway::backend> backend;
@@ -136,6 +140,30 @@ struct node::impl {
     // A broadcast view is read afresh by every node on every start: dead
     // letters from it would be written again and again, so it only logs.
     o.dead_letters = broadcast ? nullptr : producer;
+    if (role == "order") {
+      // Requests for an order go to the node owning its key's partitions.
+      o.requests_topic = bridges::request_topic("order");
+      o.topics.push_back(o.requests_topic);
+      o.replies = producer;
+      o.on_request = [sys = sys.get(), orders = orders](const bridges::inbound_request& req,
+                                                        bridges::reply_fn reply) {
+        if (req.kind != "get") {
+          reply("error", "unknown request '" + req.kind + "' (known: get)");
+          return;
+        }
+        ask<std::vector<runtime::order_snapshot>>(
+          *sys, orders->get(),
+          [reply](std::optional<std::vector<runtime::order_snapshot>> r) {
+            if (!r)
+              reply("error", "the order actor did not answer (restarting?)");
+            else if (r->empty())
+              reply("not_found", "");
+            else
+              reply("ok", bridges::encode_value(runtime::any_message{r->front()}));
+          },
+          runtime::get_atom::value, req.key);
+      };
+    }
     if (cfg.is_exactly_once(role)) {
       o.exactly_once = true;
       o.commit_interval = cfg.commit_interval;
@@ -204,6 +232,24 @@ struct node::impl {
     spec.children = {bridges::mailbox_bridge_child(*mb, mailboxes_slot), worker};
     role_supervisors.push_back(runtime::supervisor_child(spec, std::chrono::seconds{8}));
     return {};
+  }
+
+  // This node's reply topic (created if missing) and the proxy of the order
+  // actors on every node. Without them GET answers from this node only.
+  void start_requests() {
+    auto topic = bridges::reply_topic(cfg.node_id);
+    if (!bridges::topic_exists(cfg.brokers, topic, std::chrono::seconds{10}))
+      if (auto err = bridges::ensure_topics(cfg.brokers, {{topic, 1, cfg.replication, false}},
+                                            std::chrono::seconds{15}))
+        log->warn("node={} reply topic {}: {}", cfg.node_id, topic, runtime::describe(err));
+    auto made = bridges::remote_requester::make({cfg.brokers, cfg.node_id, producer});
+    if (!made) {
+      log->warn("node={} event=requests_off error={}: GET /api/orders answers from this node's "
+                "view only", cfg.node_id, runtime::describe(made.error()));
+      return;
+    }
+    requester = *made;
+    order_owner = bridges::spawn_remote_proxy(*sys, requester, "order", std::chrono::seconds{2});
   }
 
   std::string data_file(const std::string& name) const {
@@ -280,10 +326,47 @@ public:
     });
   }
 
-  // The view (every order, from order-state) first; an order it has not seen
-  // yet may still be known to this node's order actor.
+  // A terminal order (NOTIFIED never changes) straight from this node's view;
+  // any other from the order actor that owns it, on whichever node (request
+  // and reply through Kafka); if that fails (its node is down, its partition
+  // moving), from what this node knows.
   void get_order(std::string id,
                  std::function<void(std::optional<runtime::order_snapshot>)> done) override {
+    auto local = [this, id, done] { get_order_here(id, done); };
+    auto owner = n_->order_owner;
+    if (!owner) {
+      local();
+      return;
+    }
+    ask<std::vector<runtime::order_snapshot>>(
+      *n_->sys, n_->view->get(),
+      [this, id, done, owner, local](std::optional<std::vector<runtime::order_snapshot>> seen) {
+        if (seen && !seen->empty() && seen->front().status == runtime::status_notified) {
+          done(seen->front());
+          return;
+        }
+        n_->sys->spawn([=](caf::event_based_actor* self) {
+          self->request(owner, std::chrono::seconds{3}, runtime::get_atom::value, id)
+            .then(
+              [=](const std::string& status, const std::string& body, const std::string&) {
+                if (status == "ok")
+                  if (auto v = bridges::decode_value("order_snapshot", body))
+                    if (auto* s = std::get_if<runtime::order_snapshot>(&*v)) {
+                      done(*s);
+                      return;
+                    }
+                local();
+              },
+              [=](caf::error&) { local(); });
+        });
+      },
+      runtime::get_atom::value, id);
+  }
+
+  // The view (every order, from order-state) first; an order it has not seen
+  // yet may still be known to this node's order actor.
+  void get_order_here(std::string id,
+                      std::function<void(std::optional<runtime::order_snapshot>)> done) {
     auto sys = n_->sys.get();
     auto orders = n_->orders->get();
     ask<std::vector<runtime::order_snapshot>>(
@@ -362,7 +445,9 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
   if (!producer)
     return producer.error();
   p->producer = *producer;
-  p->producer->warm_up(std::chrono::seconds{10});
+  p->producer->warm_up(std::chrono::seconds{10}, {bridges::request_topic("order")});
+  if (c.has_role("gateway"))
+    p->start_requests();
 
   try {
     caf::error err;
@@ -515,6 +600,9 @@ void node::stop() {
     auto left = p.producer->stop(std::chrono::milliseconds{10000});
     p.log->info("node stopped node={} producer_undelivered={}", p.cfg.node_id, left);
   }
+  if (p.requester)
+    p.requester->stop();
+  p.order_owner = nullptr;
   p.root = nullptr;
   p.view->set(nullptr);
   p.analytics->set(nullptr);

@@ -1,5 +1,6 @@
 #include "kastor/apps/topics.hpp"
 
+#include "kastor/bridges/remote.hpp"
 #include "kastor/bridges/routes.hpp"
 
 namespace kastor::apps {
@@ -10,6 +11,9 @@ std::vector<bridges::topic_spec> pipeline_topics(int partitions, int replication
     out.push_back({std::string{r.topic}, partitions, replication, r.compacted});
     out.push_back({std::string{r.topic} + ".dlq", partitions, replication, false});
   }
+  // Requests to the order actors: as many partitions as their input topics,
+  // so a key's request reaches the node owning the key (remote.hpp).
+  out.push_back({bridges::request_topic("order"), partitions, replication, false});
   return out;
 }
 

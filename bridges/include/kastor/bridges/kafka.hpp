@@ -78,6 +78,10 @@ struct topic_spec {
 caf::error ensure_topics(const std::string& brokers, const std::vector<topic_spec>& topics,
                          std::chrono::milliseconds timeout);
 
+// Whether the cluster knows `topic` (a metadata request; works on the mock).
+bool topic_exists(const std::string& brokers, const std::string& topic,
+                  std::chrono::milliseconds timeout);
+
 // librdkafka's in-process mock cluster (speaks the Kafka protocol on loopback).
 // Known limits of librdkafka 2.0.2: first group join ~3 s, ~5 MB kept per
 // partition, no transaction filtering, no TLS. Not for proving guarantees.

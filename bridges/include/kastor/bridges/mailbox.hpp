@@ -51,6 +51,7 @@
 
 #include "kastor/bridges/kafka.hpp"
 #include "kastor/bridges/producer.hpp"
+#include "kastor/bridges/remote.hpp"
 #include "kastor/runtime/ports.hpp"
 
 namespace kastor::bridges {
@@ -108,6 +109,14 @@ struct mailbox_options {
   std::shared_ptr<failure_memory> failures;  // null: counts live and die with this mailbox
   std::shared_ptr<kafka_publisher> dead_letters;  // null: log and skip dead letters
   kafka_properties extra;                         // applied last
+  // Requests to this role's actors (remote.hpp): records of requests_topic
+  // (also in `topics`) are not delivered as messages: on_request answers
+  // each once, from any thread, and the answer goes to the request's reply-to
+  // topic through `replies`. A request past its deadline is dropped; requests
+  // are not retried (at most once).
+  std::string requests_topic;
+  std::function<void(const inbound_request&, reply_fn)> on_request;
+  std::shared_ptr<kafka_publisher> replies;
   // Exactly-once: outputs go through `transactional` (its transactional_id is
   // set per partition set; topic or topic_suffix as the role needs).
   bool exactly_once = false;
@@ -195,6 +204,7 @@ private:
   void rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
   void run();
   void handle(message_ptr msg);
+  void answer(const rd_kafka_message_t* msg);
   void dead_letter(const std::string& key, const std::string& value, header_list headers,
                    const std::string& reason, runtime::record_meta meta);
   void send_dead_letter(in_flight_record& rec);
@@ -217,6 +227,7 @@ private:
   bool holding() const;
   bool ensure_transaction();
   void count_sent();
+  void block_failed_dead_letters();
   void transaction_step();
   void abort_and_rewind(const std::string& why);
   void rewind();

@@ -57,10 +57,10 @@ public:
   void produce(const std::string& topic, const std::string& key, const std::string& value,
                const header_list& headers, runtime::publish_callback done);
 
-  // Fetches the metadata of every routed topic now, so the first publish to
-  // each does not wait for a metadata round trip. Takes at most `timeout` in
-  // all; errors are only logged.
-  void warm_up(std::chrono::milliseconds timeout);
+  // Fetches the metadata of every routed topic (and of `extra`) now, so the
+  // first publish to each does not wait for a metadata round trip. Takes at
+  // most `timeout` in all; errors are only logged.
+  void warm_up(std::chrono::milliseconds timeout, const std::vector<std::string>& extra = {});
 
   // Transactions (transactional_id set). Blocking calls, from one thread.
   // Errors are classified: bridge_errc::kafka_abortable (abort, rewind,

@@ -1,5 +1,6 @@
 // The topics a kastor deployment needs: every route's topic and its
-// dead-letter topic `<topic>.dlq`, derived from bridges/routes (one source).
+// dead-letter topic `<topic>.dlq`, derived from bridges/routes (one source),
+// and `order-requests` (request/reply to the order actors, remote.hpp).
 #pragma once
 
 #include <vector>
