@@ -136,6 +136,13 @@ std::optional<rt::order_snapshot> order_book::find(const std::string& order_id) 
   return it->second.snap;
 }
 
+std::optional<rt::order_snapshot> order_book::find_created(const std::string& order_id) const {
+  auto it = orders_.find(order_id);
+  if (it == orders_.end() || !it->second.created_seen)
+    return std::nullopt;
+  return it->second.snap;
+}
+
 bool order_book::emailed(const std::string& order_id) const {
   auto it = orders_.find(order_id);
   return it != orders_.end() && it->second.emailed;

@@ -152,6 +152,8 @@ caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_option
     {"queued.max.messages.kbytes", "8192"},
     {"enable.partition.eof", "false"},
   };
+  if (!opts.requests_topic.empty())  // co-numbered partitions: a key's request reaches its owner
+    props.emplace_back("partition.assignment.strategy", "range");
   if (opts.exactly_once) {
     if (!opts.commit)
       return runtime::make_error(runtime::runtime_errc::invalid_config,
@@ -441,6 +443,11 @@ void kafka_mailbox::answer(const rd_kafka_message_t* msg) {
     return;  // nobody waits for it any more
   if (!opts_.on_request || !opts_.replies)
     return;
+  if (req->reply_to.rfind("kastor-replies.", 0) != 0) {  // never into a pipeline topic
+    log()->warn("mailbox group={} event=bad_request offset={} error=reply-to '{}' is not a "
+                "kastor-replies.* topic", opts_.group_id, msg->offset, req->reply_to);
+    return;
+  }
   auto replies = opts_.replies;
   auto node = opts_.node_id;
   auto to = req->reply_to, id = req->correlation_id;
@@ -1176,15 +1183,9 @@ bool kafka_mailbox::reinit_transactions(const std::string& why) {
   if (old)
     old->stop(std::chrono::milliseconds{1000});
   old.reset();
-  auto popts = opts_.transactional;
-  popts.transactional_id = txn_id_;
-  auto made = kafka_publisher::make(popts);
+  auto made = make_transactional();
   if (!made) {
     fail(runtime::describe(made.error()));
-    return false;
-  }
-  if (auto err = (*made)->init_transactions(txn_call_timeout)) {
-    fail(runtime::describe(err));
     return false;
   }
   partition_list_ptr list{rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size()))};
@@ -1216,6 +1217,19 @@ bool kafka_mailbox::reinit_transactions(const std::string& why) {
   return true;
 }
 
+// A producer with transactional.id txn_id_, ready (an earlier producer with
+// that id is fenced, and what it left open is settled).
+caf::expected<std::shared_ptr<kafka_publisher>> kafka_mailbox::make_transactional() const {
+  auto popts = opts_.transactional;
+  popts.transactional_id = txn_id_;
+  auto made = kafka_publisher::make(popts);
+  if (!made)
+    return made.error();
+  if (auto err = (*made)->init_transactions(txn_call_timeout))
+    return err;
+  return *made;
+}
+
 // A producer for this partition set: its transactional.id is stable per
 // group and set, so a new owner of the same set fences the old one and
 // aborts its open transaction before the committed offsets are read.
@@ -1226,15 +1240,9 @@ bool kafka_mailbox::start_transactions(const rd_kafka_topic_partition_list_t* pa
                   + std::to_string(parts->elems[i].partition));
   std::sort(set.begin(), set.end());
   txn_id_ = opts_.group_id + ".eos." + fingerprint(set);
-  auto popts = opts_.transactional;
-  popts.transactional_id = txn_id_;
-  auto made = kafka_publisher::make(popts);
+  auto made = make_transactional();
   if (!made) {
     fail(runtime::describe(made.error()));
-    return false;
-  }
-  if (auto err = (*made)->init_transactions(txn_call_timeout)) {
-    fail(runtime::describe(err));
     return false;
   }
   log()->info("mailbox group={} event=transactions_ready transactional_id={} partitions={}",

@@ -134,8 +134,11 @@ remote_requester::~remote_requester() {
 }
 
 void remote_requester::stop() {
-  if (stopping_.exchange(true))
-    return;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};  // request() checks it under the lock
+    if (stopping_.exchange(true))
+      return;
+  }
   if (poller_.joinable())
     poller_.join();
   std::map<std::string, pending> left;
@@ -154,12 +157,13 @@ void remote_requester::request(const std::string& type, const std::string& kind,
                                std::chrono::milliseconds deadline, callback done) {
   auto id = id_prefix_ + std::to_string(seq_.fetch_add(1));
   auto what = "request " + kind + " to " + type + " '" + key + "'";
-  if (stopping_.load()) {
-    done(runtime::make_error(runtime::runtime_errc::timeout, what + ": the node is stopping"));
-    return;
-  }
   {
-    std::lock_guard<std::mutex> guard{mtx_};
+    std::unique_lock<std::mutex> guard{mtx_};
+    if (stopping_.load()) {
+      guard.unlock();
+      done(runtime::make_error(runtime::runtime_errc::timeout, what + ": the node is stopping"));
+      return;
+    }
     pending_[id] = {std::move(done), std::chrono::steady_clock::now() + deadline, what};
   }
   header_list headers{{std::string{hdr_type}, kind},

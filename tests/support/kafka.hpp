@@ -27,13 +27,15 @@ struct kafka_record {
   std::map<std::string, std::string> headers;
 };
 
-// Up to `n` records of `topic` (partitions 0..partitions-1), from the
-// beginning, partition by partition as the broker hands them out; waits up to
-// `wait` for them.
-inline std::vector<kafka_record> read_topic(const std::string& brokers, const std::string& topic,
-                                            int partitions, size_t n,
-                                            std::chrono::milliseconds wait = std::chrono::seconds{30}) {
-  auto conf = bridges::make_conf({{"bootstrap.servers", brokers}, {"group.id", "reader-" + topic}});
+// A consumer assigned partitions 0..partitions-1 of `topic` from the
+// beginning (no group membership, commits nothing); `extra` properties last.
+inline bridges::rk_ptr reader(const std::string& brokers, const std::string& topic, int partitions,
+                              const bridges::kafka_properties& extra = {}) {
+  bridges::kafka_properties props{{"bootstrap.servers", brokers},
+                                  {"group.id", "reader-" + topic},
+                                  {"enable.auto.commit", "false"}};
+  props.insert(props.end(), extra.begin(), extra.end());
+  auto conf = bridges::make_conf(props);
   char err[512];
   bridges::rk_ptr rk{rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), err, sizeof(err))};
   bridges::partition_list_ptr parts{rd_kafka_topic_partition_list_new(partitions)};
@@ -41,6 +43,16 @@ inline std::vector<kafka_record> read_topic(const std::string& brokers, const st
     rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), p)->offset =
       RD_KAFKA_OFFSET_BEGINNING;
   rd_kafka_assign(rk.get(), parts.get());
+  return rk;
+}
+
+// Up to `n` records of `topic` (partitions 0..partitions-1), from the
+// beginning, partition by partition as the broker hands them out; waits up to
+// `wait` for them.
+inline std::vector<kafka_record> read_topic(const std::string& brokers, const std::string& topic,
+                                            int partitions, size_t n,
+                                            std::chrono::milliseconds wait = std::chrono::seconds{30}) {
+  auto rk = reader(brokers, topic, partitions);
   std::vector<kafka_record> out;
   auto until = std::chrono::steady_clock::now() + wait;
   while (out.size() < n && std::chrono::steady_clock::now() < until) {
@@ -81,7 +93,8 @@ inline int64_t committed(const std::string& brokers, const std::string& group,
   return sum;
 }
 
-// Members of a consumer group, as the broker reports them; -1 if unknown.
+// Members of a consumer group once it is stable (every member has its
+// assignment), as the broker reports them; -1 while it rebalances or if unknown.
 inline int group_members(const std::string& group) {
   auto conf = bridges::make_conf({{"bootstrap.servers", system_brokers()}});
   char err[512];
@@ -89,7 +102,9 @@ inline int group_members(const std::string& group) {
   const rd_kafka_group_list* list = nullptr;
   if (rd_kafka_list_groups(rk.get(), group.c_str(), &list, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
     return -1;
-  int n = list->group_cnt > 0 ? list->groups[0].member_cnt : 0;
+  int n = list->group_cnt == 0                                   ? 0
+          : std::string{list->groups[0].state} != "Stable" ? -1
+                                                           : list->groups[0].member_cnt;
   rd_kafka_group_list_destroy(list);
   return n;
 }

@@ -32,18 +32,7 @@ using test::system_brokers;
 constexpr int partitions = 6;
 
 bridges::rk_ptr consumer(const std::string& topic, const char* isolation) {
-  auto conf = bridges::make_conf({{"bootstrap.servers", system_brokers()},
-                                  {"group.id", "eos-reader"},
-                                  {"isolation.level", isolation},
-                                  {"enable.auto.commit", "false"}});
-  char err[512];
-  bridges::rk_ptr rk{rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), err, sizeof(err))};
-  bridges::partition_list_ptr parts{rd_kafka_topic_partition_list_new(partitions)};
-  for (int p = 0; p < partitions; ++p)
-    rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), p)->offset =
-      RD_KAFKA_OFFSET_BEGINNING;
-  rd_kafka_assign(rk.get(), parts.get());
-  return rk;
+  return test::reader(system_brokers(), topic, partitions, {{"isolation.level", isolation}});
 }
 
 // What a reader of the output saw: per key, how often, and the last value.

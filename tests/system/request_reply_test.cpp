@@ -60,6 +60,7 @@ protected:
     ASSERT_TRUE(test::eventually([&] { return test::group_members("rr" + tag_ + ".order") == 2; },
                                  90s))
       << "the two order nodes did not join; logs in " << dir_;
+    // (stable: orders written now are handled by the node that keeps their key)
     bridges::producer_options po;
     po.brokers = system_brokers();
     po.client_id = me_;

@@ -10,7 +10,6 @@
 #include "kastor/apps/http_client.hpp"
 #include "kastor/apps/node.hpp"
 #include "kastor/apps/topics.hpp"
-#include "kastor/bridges/remote.hpp"
 #include "kastor/bridges/kafka.hpp"
 #include "kastor/bridges/remote.hpp"
 #include "kastor/runtime/errors.hpp"

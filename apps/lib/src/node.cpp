@@ -76,6 +76,19 @@ void ask(caf::actor_system& sys, caf::actor target, std::function<void(std::opti
   });
 }
 
+// Whether `a` is further along than `b`: a later status, or the same one
+// updated later.
+bool further_along(const runtime::order_snapshot& a, const runtime::order_snapshot& b) {
+  auto rank = [](const std::string& s) {
+    return s == runtime::status_notified                                        ? 2
+           : s == runtime::status_paid || s == runtime::status_payment_failed ? 1
+                                                                                : 0;
+  };
+  if (rank(a.status) != rank(b.status))
+    return rank(a.status) > rank(b.status);
+  return a.updated_at_ms > b.updated_at_ms;
+}
+
 // (get, id) -> zero or one snapshot, for any state with find(id).
 template <class State>
 caf::message_handler snapshot_query(std::shared_ptr<State> state) {
@@ -151,6 +164,8 @@ struct node::impl {
           reply("error", "unknown request '" + req.kind + "' (known: get)");
           return;
         }
+        // Only what the actor knows first-hand (it handled the order's
+        // order_created), not a guess made after the key moved here.
         ask<std::vector<runtime::order_snapshot>>(
           *sys, orders->get(),
           [reply](std::optional<std::vector<runtime::order_snapshot>> r) {
@@ -161,7 +176,7 @@ struct node::impl {
             else
               reply("ok", bridges::encode_value(runtime::any_message{r->front()}));
           },
-          runtime::get_atom::value, req.key);
+          runtime::owned_atom::value, req.key);
       };
     }
     if (cfg.is_exactly_once(role)) {
@@ -341,8 +356,11 @@ public:
     ask<std::vector<runtime::order_snapshot>>(
       *n_->sys, n_->view->get(),
       [this, id, done, owner, local](std::optional<std::vector<runtime::order_snapshot>> seen) {
-        if (seen && !seen->empty() && seen->front().status == runtime::status_notified) {
-          done(seen->front());
+        std::optional<runtime::order_snapshot> here;
+        if (seen && !seen->empty())
+          here = seen->front();
+        if (here && here->status == runtime::status_notified) {
+          done(here);
           return;
         }
         n_->sys->spawn([=](caf::event_based_actor* self) {
@@ -352,7 +370,9 @@ public:
                 if (status == "ok")
                   if (auto v = bridges::decode_value("order_snapshot", body))
                     if (auto* s = std::get_if<runtime::order_snapshot>(&*v)) {
-                      done(*s);
+                      // The view can be ahead of an owner that just took
+                      // the key over: the further along of the two.
+                      done(here && further_along(*here, *s) ? *here : *s);
                       return;
                     }
                 local();
@@ -453,8 +473,14 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
     caf::error err;
     if (c.has_role("order")) {
       auto book = std::make_shared<actors::order_book>();
+      caf::message_handler owned{[book](runtime::owned_atom, const std::string& id) {
+        std::vector<runtime::order_snapshot> out;
+        if (auto s = book->find_created(id))
+          out.push_back(*s);
+        return out;
+      }};
       err = p->add_role("order", book, false, std::chrono::milliseconds{0},
-                        snapshot_query(book), p->orders);
+                        snapshot_query(book).or_else(owned), p->orders);
     }
     if (!err && c.has_role("payment")) {
       p->payment_ledger = std::make_shared<actors::jsonl_ledger>(
@@ -563,9 +589,11 @@ void node::stop() {
   if (p.stopped)
     return;
   p.stopped = true;
-  // 1. No new orders.
+  // 1. No new orders, no more questions to other nodes.
   if (p.http)
     p.http->stop();
+  if (p.requester)
+    p.requester->stop();
   // 2. Mailboxes take no new records and wait for those in flight (the actors
   //    and the producer are still running), then commit and leave the groups.
   std::vector<std::shared_ptr<bridges::kafka_mailbox>> current;
@@ -600,8 +628,6 @@ void node::stop() {
     auto left = p.producer->stop(std::chrono::milliseconds{10000});
     p.log->info("node stopped node={} producer_undelivered={}", p.cfg.node_id, left);
   }
-  if (p.requester)
-    p.requester->stop();
   p.order_owner = nullptr;
   p.root = nullptr;
   p.view->set(nullptr);

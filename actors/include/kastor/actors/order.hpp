@@ -59,6 +59,9 @@ public:
                                            int64_t now_ms);
 
   std::optional<runtime::order_snapshot> find(const std::string& order_id) const;
+  // Only an order whose order_created this book handled: the others are
+  // guesses built from a later event (e.g. after the key moved here).
+  std::optional<runtime::order_snapshot> find_created(const std::string& order_id) const;
   size_t size() const { return orders_.size(); }
 
   // Whether the email of an order went out (also before its payment outcome).

@@ -234,6 +234,7 @@ private:
   void send_held();
   caf::error commit_now();
   bool reinit_transactions(const std::string& why);
+  caf::expected<std::shared_ptr<kafka_publisher>> make_transactional() const;
   bool start_transactions(const rd_kafka_topic_partition_list_t* parts);
   void end_transactions();
   void fail(const std::string& why);

@@ -77,7 +77,8 @@ header_list reply_headers(const std::string& correlation_id, const std::string& 
 // One per node: sends requests and matches the replies on its reply topic
 // (which must exist; it is read from its end when the requester starts).
 // Thread-safety: request() from any thread; callbacks run on the requester's
-// thread and must not block.
+// thread and must not block, nor drop the last reference to the requester.
+// Call stop() before letting go of it (pending requests fail at once).
 class remote_requester : public std::enable_shared_from_this<remote_requester> {
 public:
   struct options {
