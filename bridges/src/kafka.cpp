@@ -60,6 +60,9 @@ bool is_retriable(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
     case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
     case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    // Purged by an abort or a stop: the record is not at fault.
+    case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
+    case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
       return true;
     default:
       return false;
@@ -234,6 +237,11 @@ caf::error mock_cluster::create_topic(const topic_spec& t) {
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
     return kafka_error(err, "mock topic " + t.name);
   return {};
+}
+
+void mock_cluster::push_request_errors(int16_t api_key,
+                                       const std::vector<rd_kafka_resp_err_t>& errors) {
+  rd_kafka_mock_push_request_errors_array(cluster_, api_key, errors.size(), errors.data());
 }
 
 }  // namespace kastor::bridges

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -159,6 +160,25 @@ protected:
     }
   }
 
+  std::filesystem::path stage_log(int run) const {
+    return dir_ / ("stage-" + std::to_string(run) + ".log");
+  }
+
+  // The stage of this run has its partitions (its log says so).
+  ::testing::AssertionResult assigned(int run) {
+    if (test::eventually([&] {
+          std::ifstream f{stage_log(run)};
+          std::string line;
+          while (std::getline(f, line))
+            if (line.find("event=assigned") != std::string::npos)
+              return true;
+          return false;
+        }, 60s))
+      return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "stage " << run << " never got its partitions; log in "
+                                         << dir_;
+  }
+
   std::unique_ptr<apps::child_process> start_stage(int run, std::vector<std::string> extra = {}) {
     std::vector<std::string> argv{
       KASTOR_BIN, "node", "--roles", "copy", "--brokers", system_brokers(), "--node-id", "copier",
@@ -166,8 +186,7 @@ protected:
       "--set", "copy.from=" + in_, "--set", "copy.to=" + out_, "--set", "exactly-once=copy",
       "--set", "group.prefix=eos" + tag_, "--set", "kafka.session-timeout-ms=6000"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return std::make_unique<apps::child_process>(
-      argv, (dir_ / ("stage-" + std::to_string(run) + ".log")).string());
+    return std::make_unique<apps::child_process>(argv, stage_log(run).string());
   }
 
   // Stops the input, waits for the stage to copy all of it, stops the stage
@@ -257,15 +276,18 @@ protected:
 
 TEST_F(ExactlyOnceCopy, KilledMidTransactionManyTimesItCopiesEveryRecordOnce) {
   // When the stage process is killed (kill -9) 5 times, each at a random
-  // moment after it copied something since it started, while input arrives
+  // moment after it got its partitions and copied something, while input
+  // arrives (transactions commit every 500 ms here, so a kill finds one open)
   std::mt19937 rng{42};
-  auto stage = start_stage(0);
+  const std::vector<std::string> slower{"--set", "mailbox.commit-interval-ms=500"};
+  auto stage = start_stage(0, slower);
   for (int k = 0; k < 5; ++k) {
+    ASSERT_TRUE(assigned(k));
     ASSERT_TRUE(progressed(100));
     std::this_thread::sleep_until(std::chrono::steady_clock::now()
                                   + std::chrono::milliseconds{100 + rng() % 900});
     EXPECT_EQ(stage->kill_now(), 128 + SIGKILL);
-    stage = start_stage(k + 1);  // the same partitions: it fences the dead one
+    stage = start_stage(k + 1, slower);  // the same partitions: it fences the dead one
   }
   ASSERT_TRUE(progressed(100));
   // Then every record is in the output once, as read_committed readers see it

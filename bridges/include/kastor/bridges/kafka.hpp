@@ -91,6 +91,9 @@ public:
   ~mock_cluster();
   const std::string& bootstrap() const { return bootstrap_; }
   caf::error create_topic(const topic_spec& t);
+  // Fault injection: the next `errors.size()` requests with this Kafka API
+  // key (e.g. 26 EndTxn, 28 TxnOffsetCommit) fail with these errors, in order.
+  void push_request_errors(int16_t api_key, const std::vector<rd_kafka_resp_err_t>& errors);
 
 private:
   mock_cluster() = default;
