@@ -135,6 +135,14 @@ int main(int argc, char** argv) {
   auto* ctl_crash = ctl_cmd->add_subcommand("crash", "crash the actor at PATH (its supervisor reacts)");
   ctl_crash->add_option("path", ctl.path, "e.g. root/payment/worker")->required();
 
+  kastor::apps::status_options status;
+  auto* ctl_status = ctl_cmd->add_subcommand(
+    "status", "the nodes of each role, the partitions each owns, and lag per partition");
+  ctl_status->add_option("--brokers", status.brokers, "bootstrap servers")->required();
+  ctl_status->add_option("--prefix", status.prefix, "the nodes' group.prefix")
+    ->capture_default_str();
+  ctl_status->add_flag("--json", status.json, "print JSON");
+
   kastor::apps::dlq_options dlq;
   auto* ctl_dlq = ctl_cmd->add_subcommand("dlq", "dead-letter topics, straight on Kafka");
   ctl_dlq->require_subcommand(1);
@@ -194,6 +202,8 @@ int main(int argc, char** argv) {
       dlq.verb = verb;
       return kastor::apps::run_dlq(dlq);
     }
+  if (ctl_status->parsed())
+    return kastor::apps::run_status(status);
   if (ctl_sup->parsed()) {
     ctl.verb = "supervision";
     return kastor::apps::run_ctl(ctl);

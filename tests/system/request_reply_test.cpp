@@ -4,6 +4,7 @@
 // third node that asks them through Kafka. When the owner of a key is killed
 // (kill -9), a request for that key fails at its deadline with a timeout, not
 // later and not never; once the group has rebalanced, the survivor answers.
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -131,6 +132,34 @@ protected:
     return out;
   }
 
+  // `kastor ctl status --json` for these nodes' groups: the order role's entry.
+  boost::json::object order_status() {
+    auto out = apps::run_capture(std::string{KASTOR_BIN} + " ctl status --brokers "
+                                 + system_brokers() + " --prefix rr" + tag_ + " --json");
+    boost::system::error_code ec;
+    auto v = boost::json::parse(out, ec);
+    if (ec || !v.is_object())
+      return {};
+    for (const auto& r : v.at("roles").as_array())
+      if (r.at("role") == "order")
+        return r.as_object();
+    return {};
+  }
+
+  // node -> the order-created partitions it owns, per `kastor ctl status`.
+  std::map<std::string, std::set<int64_t>> owned(const boost::json::object& role) {
+    std::map<std::string, std::set<int64_t>> out;
+    if (role.empty())
+      return out;
+    for (const auto& m : role.at("members").as_array()) {
+      auto& parts = out[std::string{m.at("node").as_string()}];
+      if (const auto* p = m.at("partitions").as_object().if_contains("order-created"))
+        for (const auto& x : p->as_array())
+          parts.insert(x.as_int64());
+    }
+    return out;
+  }
+
   std::string tag_, me_;
   std::string ids_[2];
   std::filesystem::path dir_;
@@ -162,6 +191,15 @@ TEST_F(RequestReply, TheOwnerAnswersItsDeathIsATimelyTimeoutAndTheSurvivorAnswer
   for (const auto& [id, node] : owner)
     owners.insert(node);
   ASSERT_EQ(owners.size(), 2u) << "12 keys should land on both nodes' partitions";
+  // and `kastor ctl status` shows both nodes, each with half the partitions,
+  // and the lag of every partition
+  auto before = order_status();
+  auto split = owned(before);
+  ASSERT_EQ(split.size(), 2u) << boost::json::serialize(before);
+  EXPECT_EQ(split[ids_[0]].size(), 3u);
+  EXPECT_EQ(split[ids_[1]].size(), 3u);
+  EXPECT_EQ(before.at("state"), "Stable");
+  EXPECT_EQ(before.at("lag").as_object().at("order-created").as_object().size(), 6u);
   // An unknown key is answered too: not found
   auto unknown = ask("rr-" + tag_ + "-nobody");
   EXPECT_TRUE(unknown.replied);
@@ -190,6 +228,11 @@ TEST_F(RequestReply, TheOwnerAnswersItsDeathIsATimelyTimeoutAndTheSurvivorAnswer
     return after.replied;
   }, 60s)) << "no answer after the rebalance; logs in " << dir_;
   EXPECT_EQ(after.node, survivor);
+  // (status: the survivor owns every partition now)
+  EXPECT_TRUE(test::eventually([&] {
+    auto now = owned(order_status());
+    return now.size() == 1 && now.count(survivor) && now[survivor].size() == 6;
+  }, 30s));
   std::printf("request/reply: owner killed -> timeout after %lld ms (deadline 2000 ms); the survivor "
               "answered %lld ms after the kill\n",
               static_cast<long long>(lost.took.count()),

@@ -66,4 +66,15 @@ struct dlq_options {
 // record). 0 on success, 1 on a Kafka error, 2 on bad arguments.
 int run_dlq(const dlq_options& opts);
 
+struct status_options {
+  std::string brokers;
+  std::string prefix = "kastor";  // the nodes' group.prefix
+  bool json = false;
+};
+// kastor ctl status: per role's consumer group (order, payment, email, and
+// copy when one runs): its state, the nodes in it and the partitions each
+// owns, and the lag of every partition. 0, 1 on a Kafka error, 2 on bad
+// arguments.
+int run_status(const status_options& opts);
+
 }  // namespace kastor::apps

@@ -1,0 +1,243 @@
+// kastor ctl status: the cluster as Kafka sees it, per role's consumer group:
+// its state, its members (the nodes, from their client ids "<node>-<role>"),
+// the partitions each one owns, and the lag of every partition (high
+// watermark minus the group's committed offset).
+#include <algorithm>
+#include <cstdio>
+#include <optional>
+#include <map>
+#include <set>
+
+#include <boost/json.hpp>
+
+#include "kastor/apps/commands.hpp"
+#include "kastor/bridges/codec.hpp"
+#include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/remote.hpp"
+#include "kastor/bridges/routes.hpp"
+#include "kastor/runtime/errors.hpp"
+
+namespace kastor::apps {
+
+namespace {
+
+namespace json = boost::json;
+
+// Kafka's ConsumerProtocol assignment: int16 version, then [topic, [partition]].
+std::map<std::string, std::vector<int32_t>> parse_assignment(const void* data, size_t size) {
+  std::map<std::string, std::vector<int32_t>> out;
+  const auto* p = static_cast<const unsigned char*>(data);
+  size_t pos = 0;
+  auto need = [&](size_t n) { return p != nullptr && pos + n <= size; };
+  auto i16 = [&] {
+    int16_t v = static_cast<int16_t>((p[pos] << 8) | p[pos + 1]);
+    pos += 2;
+    return v;
+  };
+  auto i32 = [&] {
+    int32_t v = static_cast<int32_t>((uint32_t{p[pos]} << 24) | (uint32_t{p[pos + 1]} << 16)
+                                     | (uint32_t{p[pos + 2]} << 8) | uint32_t{p[pos + 3]});
+    pos += 4;
+    return v;
+  };
+  if (!need(6))
+    return out;
+  i16();  // version
+  for (int32_t topics = i32(); topics > 0 && need(2); --topics) {
+    auto len = i16();
+    if (len < 0 || !need(static_cast<size_t>(len) + 4))
+      return out;
+    std::string topic{reinterpret_cast<const char*>(p + pos), static_cast<size_t>(len)};
+    pos += static_cast<size_t>(len);
+    auto& parts = out[topic];
+    for (int32_t n = i32(); n > 0 && need(4); --n)
+      parts.push_back(i32());
+  }
+  return out;
+}
+
+// "0-2,5" for {0,1,2,5}.
+std::string ranges(std::vector<int32_t> parts) {
+  std::sort(parts.begin(), parts.end());
+  std::string out;
+  for (size_t i = 0; i < parts.size();) {
+    size_t j = i;
+    while (j + 1 < parts.size() && parts[j + 1] == parts[j] + 1)
+      ++j;
+    out += (out.empty() ? "" : ",") + std::to_string(parts[i])
+           + (j > i ? "-" + std::to_string(parts[j]) : "");
+    i = j + 1;
+  }
+  return out;
+}
+
+int partition_count(rd_kafka_t* rk, const std::string& topic) {
+  auto* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  int n = 0;
+  if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+      n = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+  }
+  rd_kafka_topic_destroy(rkt);
+  return n;
+}
+
+// One role's group, or an error text.
+std::optional<json::object> role_status(const std::string& brokers, const std::string& role,
+                                        const std::string& group, std::string& error) {
+  auto conf = bridges::make_conf({{"bootstrap.servers", brokers},
+                                  {"group.id", group},
+                                  {"client.id", "kastor-ctl-status"},
+                                  {"enable.auto.commit", "false"}});
+  if (!conf) {
+    error = runtime::describe(conf.error());
+    return std::nullopt;
+  }
+  char errstr[512];
+  bridges::rk_ptr rk{rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), errstr, sizeof(errstr))};
+  if (!rk) {
+    error = errstr;
+    return std::nullopt;
+  }
+  const rd_kafka_group_list* list = nullptr;
+  if (auto err = rd_kafka_list_groups(rk.get(), group.c_str(), &list, 10000)) {
+    error = std::string{"list group "} + group + ": " + rd_kafka_err2str(err);
+    return std::nullopt;
+  }
+  json::object r;
+  r["role"] = role;
+  r["group"] = group;
+  // What the role reads (a copy stage's input shows in its members' assignment).
+  std::set<std::string> topics;
+  for (const auto& t : bridges::topics_for_role(role))
+    topics.insert(t);
+  if (role == "order")
+    topics.insert(bridges::request_topic("order"));
+  json::array members;
+  if (list->group_cnt > 0) {
+    const auto& g = list->groups[0];
+    r["state"] = g.state ? g.state : "";
+    for (int i = 0; i < g.member_cnt; ++i) {
+      const auto& m = g.members[i];
+      std::string client = m.client_id ? m.client_id : "";
+      auto suffix = "-" + role;
+      auto node = client.size() > suffix.size()
+                      && client.compare(client.size() - suffix.size(), suffix.size(), suffix) == 0
+                    ? client.substr(0, client.size() - suffix.size())
+                    : client;
+      json::object mo;
+      mo["node"] = node;
+      mo["clientId"] = client;
+      mo["host"] = m.client_host ? m.client_host : "";
+      json::object parts;
+      for (auto& [topic, ps] : parse_assignment(m.member_assignment, m.member_assignment_size)) {
+        topics.insert(topic);
+        json::array a;
+        for (auto p : ps)
+          a.push_back(p);
+        parts[topic] = std::move(a);
+      }
+      mo["partitions"] = std::move(parts);
+      members.push_back(std::move(mo));
+    }
+  } else {
+    r["state"] = "Dead";
+  }
+  rd_kafka_group_list_destroy(list);
+  r["members"] = std::move(members);
+  // Lag: what is in each partition and not yet committed by the group.
+  json::object lag;
+  int64_t total = 0;
+  for (const auto& topic : topics) {
+    int n = partition_count(rk.get(), topic);
+    if (n <= 0)
+      continue;  // not created (yet)
+    bridges::partition_list_ptr committed{rd_kafka_topic_partition_list_new(n)};
+    for (int p = 0; p < n; ++p)
+      rd_kafka_topic_partition_list_add(committed.get(), topic.c_str(), p);
+    if (auto err = rd_kafka_committed(rk.get(), committed.get(), 10000)) {
+      error = "committed offsets of " + group + " on " + topic + ": " + rd_kafka_err2str(err);
+      return std::nullopt;
+    }
+    json::object per;
+    for (int p = 0; p < n; ++p) {
+      int64_t low = 0, high = 0;
+      if (rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), p, &low, &high, 10000))
+        continue;
+      auto c = committed->elems[p].offset;
+      int64_t l = std::max<int64_t>(0, high - (c >= 0 ? c : low));
+      per[std::to_string(p)] = l;
+      total += l;
+    }
+    lag[topic] = std::move(per);
+  }
+  r["lag"] = std::move(lag);
+  r["totalLag"] = total;
+  return r;
+}
+
+}  // namespace
+
+int run_status(const status_options& o) {
+  if (o.brokers.empty()) {
+    std::fprintf(stderr, "kastor ctl status: --brokers HOST:PORT is required\n");
+    return 2;
+  }
+  if (o.prefix.empty()) {
+    std::fprintf(stderr, "kastor ctl status: --prefix must not be empty\n");
+    return 2;
+  }
+  json::array roles;
+  for (const auto* role : {"order", "payment", "email", "copy"}) {
+    std::string error;
+    auto r = role_status(o.brokers, role, o.prefix + "." + role, error);
+    if (!r) {
+      std::fprintf(stderr, "kastor ctl status: %s\n", error.c_str());
+      return 1;
+    }
+    if (std::string{role} == "copy" && r->at("members").as_array().empty())
+      continue;  // no copy stage in this cluster
+    roles.push_back(std::move(*r));
+  }
+  if (o.json) {
+    json::object out;
+    out["prefix"] = o.prefix;
+    out["roles"] = std::move(roles);
+    std::printf("%s\n", bridges::to_json_text(out).c_str());
+    return 0;
+  }
+  for (const auto& v : roles) {
+    const auto& r = v.as_object();
+    const auto& members = r.at("members").as_array();
+    std::printf("%-8s group %s  %s, %zu member%s, lag %lld\n",
+                std::string{r.at("role").as_string()}.c_str(),
+                std::string{r.at("group").as_string()}.c_str(),
+                std::string{r.at("state").as_string()}.c_str(), members.size(),
+                members.size() == 1 ? "" : "s",
+                static_cast<long long>(r.at("totalLag").as_int64()));
+    for (const auto& mv : members) {
+      const auto& m = mv.as_object();
+      std::string owns;
+      for (const auto& [topic, ps] : m.at("partitions").as_object()) {
+        std::vector<int32_t> parts;
+        for (const auto& p : ps.as_array())
+          parts.push_back(static_cast<int32_t>(p.as_int64()));
+        owns += (owns.empty() ? "" : "; ") + std::string{topic} + " " + ranges(parts);
+      }
+      std::printf("  node %s (%s): %s\n", std::string{m.at("node").as_string()}.c_str(),
+                  std::string{m.at("host").as_string()}.c_str(),
+                  owns.empty() ? "(no partitions)" : owns.c_str());
+    }
+    for (const auto& [topic, per] : r.at("lag").as_object()) {
+      std::string line;
+      for (const auto& [p, l] : per.as_object())
+        line += " " + std::string{p} + ":" + std::to_string(l.as_int64());
+      std::printf("  lag %s%s\n", std::string{topic}.c_str(), line.c_str());
+    }
+  }
+  return 0;
+}
+
+}  // namespace kastor::apps
