@@ -59,7 +59,7 @@ Commands:
   start-broker N [--dir DIR] [--timeout S]
       Restart node N with its previous config and data; wait until it is ready.
   create-topics [--dir DIR]
-      Run "\$KASTOR_BIN topics create --brokers <bootstrap>" (the kastor binary owns the
+      Run "\$KASTOR_BIN topics create --brokers <bootstrap> --replication <nodes>" (the kastor binary owns the
       topic list). KASTOR_BIN defaults to $REPO_ROOT/build/bin/kastor;
       KASTOR_BIN= (empty) disables it. A missing binary is reported on stderr and is
       not an error; a failing one is.
@@ -464,8 +464,8 @@ stop_cluster() { # dir keep(0/1)
 # ---------------------------------------------------------------------------------
 # create-topics
 # ---------------------------------------------------------------------------------
-create_topics() { # bootstrap
-  local bin
+create_topics() { # bootstrap broker-count (the topics' replication factor)
+  local bin rf=${2:-1}
   if [[ -n ${KASTOR_BIN+set} ]]; then
     bin=$KASTOR_BIN
     [[ -n $bin ]] || { note "KASTOR_BIN is empty: not creating topics"; return 0; }
@@ -476,9 +476,9 @@ create_topics() { # bootstrap
     note "kastor binary '$bin' not found or not executable: topics not created (build it, or set KASTOR_BIN)"
     return 0
   fi
-  note "creating topics: $bin topics create --brokers $1"
-  if ! "$bin" topics create --brokers "$1" >&2; then
-    note "'$bin topics create --brokers $1' failed"
+  note "creating topics: $bin topics create --brokers $1 --replication $rf"
+  if ! "$bin" topics create --brokers "$1" --replication "$rf" >&2; then
+    note "'$bin topics create --brokers $1 --replication $rf' failed"
     return 1
   fi
 }
@@ -625,7 +625,7 @@ start_cluster() { # owner-pid
   BOOTSTRAP=$bootstrap
 
   if [[ $OPT_TOPICS == 1 ]]; then
-    create_topics "$bootstrap" || die "topic creation failed (start with --no-topics or KASTOR_BIN= to skip it)"
+    create_topics "$bootstrap" "$OPT_BROKERS" || die "topic creation failed (start with --no-topics or KASTOR_BIN= to skip it)"
   fi
   STARTING_DIR=""
 }
@@ -827,7 +827,7 @@ cmd_create_topics() {
   parse_dir_opts 0 "$@"
   ((${#POS[@]} == 0)) || usage_error "create-topics: unexpected argument '${POS[0]}'"
   find_cluster
-  create_topics "$(cat "$RUN_DIR/bootstrap")"
+  create_topics "$(cat "$RUN_DIR/bootstrap")" "$(cat "$RUN_DIR/broker-count")"
 }
 
 cmd_fetch() {
