@@ -3,7 +3,10 @@
 // the partitions each one owns, and the lag of every partition (high
 // watermark minus the group's committed offset).
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <future>
+#include <thread>
 #include <optional>
 #include <map>
 #include <set>
@@ -84,12 +87,42 @@ int partition_count(rd_kafka_t* rk, const std::string& topic) {
   return n;
 }
 
-// One role's group, or an error text.
+// A partition's low and high watermarks; nullopt if they cannot be read in
+// time. librdkafka 2.0.2's query can block well past its timeout while the
+// partition's leader is down, so it runs on a thread of its own; one that
+// does not come back sets `stuck` (its handle must then not be destroyed).
+std::optional<std::pair<int64_t, int64_t>> watermarks(rd_kafka_t* rk, const std::string& topic,
+                                                      int partition,
+                                                      std::chrono::milliseconds timeout,
+                                                      bool& stuck) {
+  using result = std::optional<std::pair<int64_t, int64_t>>;
+  auto promise = std::make_shared<std::promise<result>>();
+  auto answer = promise->get_future();
+  std::thread{[rk, topic, partition, timeout, promise] {
+    int64_t low = 0, high = 0;
+    auto err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &low, &high,
+                                                static_cast<int>(timeout.count()));
+    promise->set_value(err ? result{} : result{std::pair{low, high}});
+  }}.detach();
+  if (answer.wait_for(timeout + std::chrono::milliseconds{500}) == std::future_status::ready)
+    return answer.get();
+  stuck = true;
+  return std::nullopt;
+}
+
+// One role's group, or an error text. Watermark queries share `until`: past
+// it, lags not read yet are unknown (a down leader costs each query its
+// timeout, and the status must come back).
 std::optional<json::object> role_status(const std::string& brokers, const std::string& role,
-                                        const std::string& group, std::string& error) {
+                                        const std::string& group,
+                                        std::chrono::steady_clock::time_point until,
+                                        std::string& error) {
   auto conf = bridges::make_conf({{"bootstrap.servers", brokers},
                                   {"group.id", group},
                                   {"client.id", "kastor-ctl-status"},
+                                  // (connection errors while a broker is down are
+                                  // expected here; what matters is reported below)
+                                  {"log_level", "2"},
                                   {"enable.auto.commit", "false"}});
   if (!conf) {
     error = runtime::describe(conf.error());
@@ -148,8 +181,9 @@ std::optional<json::object> role_status(const std::string& brokers, const std::s
   rd_kafka_group_list_destroy(list);
   r["members"] = std::move(members);
   // Lag: what is in each partition and not yet committed by the group.
-  json::object lag;
+  json::object lag;  // topic -> partition -> records not yet committed (-1: unknown)
   int64_t total = 0;
+  bool stuck = false;
   for (const auto& topic : topics) {
     int n = partition_count(rk.get(), topic);
     if (n <= 0)
@@ -163,9 +197,18 @@ std::optional<json::object> role_status(const std::string& brokers, const std::s
     }
     json::object per;
     for (int p = 0; p < n; ++p) {
-      int64_t low = 0, high = 0;
-      if (rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), p, &low, &high, 10000))
+      // A partition whose leader is down (or moving) has no answer: its lag
+      // is unknown (-1), rather than the whole status waiting for it.
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+      std::optional<std::pair<int64_t, int64_t>> w;
+      if (!stuck && left.count() > 0)
+        w = watermarks(rk.get(), topic, p, std::min(left, std::chrono::milliseconds{2000}), stuck);
+      if (!w) {
+        per[std::to_string(p)] = -1;
         continue;
+      }
+      auto [low, high] = *w;
       auto c = committed->elems[p].offset;
       int64_t l = std::max<int64_t>(0, high - (c >= 0 ? c : low));
       per[std::to_string(p)] = l;
@@ -175,6 +218,12 @@ std::optional<json::object> role_status(const std::string& brokers, const std::s
   }
   r["lag"] = std::move(lag);
   r["totalLag"] = total;
+  // Never joined the group: nothing to leave (closing could wait for a
+  // coordinator that is down). A query still blocked uses the handle: keep it.
+  if (stuck)
+    (void) rk.release();
+  else
+    rd_kafka_destroy_flags(rk.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   return r;
 }
 
@@ -190,9 +239,10 @@ int run_status(const status_options& o) {
     return 2;
   }
   json::array roles;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds{20};
   for (const auto* role : {"order", "payment", "email", "copy"}) {
     std::string error;
-    auto r = role_status(o.brokers, role, o.prefix + "." + role, error);
+    auto r = role_status(o.brokers, role, o.prefix + "." + role, until, error);
     if (!r) {
       std::fprintf(stderr, "kastor ctl status: %s\n", error.c_str());
       return 1;
