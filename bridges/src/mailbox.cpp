@@ -869,10 +869,27 @@ void kafka_mailbox::apply_backpressure() {
   if (rd_kafka_assignment(rk_.get(), &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR)
     return;
   partition_list_ptr guard{assigned};
-  if (pause)
+  if (pause) {
     rd_kafka_pause_partitions(rk_.get(), assigned);
-  else
+  } else {
     rd_kafka_resume_partitions(rk_.get(), assigned);
+    // And fetch from one past the last record taken: once (CI, exactly-once,
+    // a backlog past the high-water mark) a resumed partition stayed idle
+    // with records behind it; a seek gives the fetcher a definite position.
+    partition_list_ptr at{rd_kafka_topic_partition_list_new(assigned->cnt)};
+    for (int i = 0; i < assigned->cnt; ++i) {
+      auto it = parts_.find({assigned->elems[i].topic, assigned->elems[i].partition});
+      if (it != parts_.end() && it->second->next_offset >= 0)
+        rd_kafka_topic_partition_list_add(at.get(), assigned->elems[i].topic,
+                                          assigned->elems[i].partition)
+          ->offset = it->second->next_offset;
+    }
+    if (at->cnt > 0)
+      if (auto* e = rd_kafka_seek_partitions(rk_.get(), at.get(), 0)) {
+        log()->warn("mailbox group={} seek on resume: {}", opts_.group_id, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+      }
+  }
   paused_ = pause;
   log()->debug("mailbox group={} event={} in_flight={}", opts_.group_id,
                pause ? "paused" : "resumed", n);

@@ -279,7 +279,11 @@ TEST_F(ExactlyOnceCopy, KilledMidTransactionManyTimesItCopiesEveryRecordOnce) {
   // moment after it got its partitions and copied something, while input
   // arrives (transactions commit every 500 ms here, so a kill finds one open)
   std::mt19937 rng{42};
-  const std::vector<std::string> slower{"--set", "mailbox.commit-interval-ms=500"};
+  // (a low high-water mark: the backlog after each restart pauses and
+  // resumes the partitions, as a large one does)
+  const std::vector<std::string> slower{"--set", "mailbox.commit-interval-ms=500", "--set",
+                                        "mailbox.high-water=300", "--set",
+                                        "mailbox.low-water=100"};
   auto stage = start_stage(0, slower);
   for (int k = 0; k < 5; ++k) {
     ASSERT_TRUE(assigned(k));
