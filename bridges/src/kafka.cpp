@@ -102,6 +102,21 @@ header_list read_headers(rd_kafka_message_t* msg) {
   return out;
 }
 
+caf::expected<int> partitions_of(rd_kafka_t* rk, const std::string& topic,
+                                 std::chrono::milliseconds timeout) {
+  auto* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  auto err = rd_kafka_metadata(rk, 0, rkt, &md, static_cast<int>(timeout.count()));
+  rd_kafka_topic_destroy(rkt);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return kafka_error(err, "metadata of " + topic);
+  int n = 0;
+  if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+    n = md->topics[0].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  return n;
+}
+
 bool topic_exists(const std::string& brokers, const std::string& topic,
                   std::chrono::milliseconds timeout) {
   auto conf = make_conf({{"bootstrap.servers", brokers}, {"client.id", "kastor-admin"}});
@@ -112,19 +127,8 @@ bool topic_exists(const std::string& brokers, const std::string& topic,
   if (!rk)
     return false;
   (void) conf->release();
-  auto* rkt = rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr);
-  const rd_kafka_metadata_t* md = nullptr;
-  bool found = false;
-  if (rd_kafka_metadata(rk.get(), 0, rkt, &md, static_cast<int>(timeout.count()))
-      == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    for (int i = 0; i < md->topic_cnt; ++i)
-      if (topic == md->topics[i].topic && md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR
-          && md->topics[i].partition_cnt > 0)
-        found = true;
-    rd_kafka_metadata_destroy(md);
-  }
-  rd_kafka_topic_destroy(rkt);
-  return found;
+  auto n = partitions_of(rk.get(), topic, timeout);
+  return n && *n > 0;
 }
 
 caf::error ensure_topics(const std::string& brokers, const std::vector<topic_spec>& topics,

@@ -96,21 +96,11 @@ caf::expected<std::shared_ptr<remote_requester>> remote_requester::make(options 
   rd_kafka_poll_set_consumer(self->rk_.get());
   // Every partition (kastor creates one; a topic made otherwise may have
   // more), from its current end: replies to earlier processes are not ours.
-  int partitions = 0;
-  {
-    auto* rkt = rd_kafka_topic_new(self->rk_.get(), self->topic_.c_str(), nullptr);
-    const rd_kafka_metadata_t* md = nullptr;
-    auto err = rd_kafka_metadata(self->rk_.get(), 0, rkt, &md, 10000);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-        partitions = md->topics[0].partition_cnt;
-      rd_kafka_metadata_destroy(md);
-    }
-    rd_kafka_topic_destroy(rkt);
-    if (partitions <= 0)
-      return runtime::make_error(runtime::bridge_errc::kafka_fatal,
-                                 "reply topic " + self->topic_ + " does not exist");
-  }
+  auto count = partitions_of(self->rk_.get(), self->topic_);
+  int partitions = count ? *count : 0;
+  if (partitions <= 0)
+    return runtime::make_error(runtime::bridge_errc::kafka_fatal,
+                               "reply topic " + self->topic_ + " does not exist");
   partition_list_ptr parts{rd_kafka_topic_partition_list_new(partitions)};
   for (int p = 0; p < partitions; ++p) {
     int64_t low = 0, high = 0;

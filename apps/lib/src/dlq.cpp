@@ -62,20 +62,7 @@ caf::expected<bridges::rk_ptr> make_client(rd_kafka_type_t type, bridges::kafka_
   return rk;
 }
 
-// Partition count of `topic`; 0 when it does not exist.
-caf::expected<int> partitions_of(rd_kafka_t* rk, const std::string& topic) {
-  auto* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
-  const rd_kafka_metadata_t* md = nullptr;
-  auto err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
-  rd_kafka_topic_destroy(rkt);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-    return bridges::kafka_error(err, "metadata of " + topic);
-  int n = 0;
-  if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-    n = md->topics[0].partition_cnt;
-  rd_kafka_metadata_destroy(md);
-  return n;
-}
+using bridges::partitions_of;
 
 // Every topic whose name ends in ".dlq", sorted.
 caf::expected<std::vector<std::string>> dlq_topics(rd_kafka_t* rk) {

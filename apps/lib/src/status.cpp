@@ -74,19 +74,6 @@ std::string ranges(std::vector<int32_t> parts) {
   return out;
 }
 
-int partition_count(rd_kafka_t* rk, const std::string& topic) {
-  auto* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
-  const rd_kafka_metadata_t* md = nullptr;
-  int n = 0;
-  if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-      n = md->topics[0].partition_cnt;
-    rd_kafka_metadata_destroy(md);
-  }
-  rd_kafka_topic_destroy(rkt);
-  return n;
-}
-
 // A partition's low and high watermarks; nullopt if they cannot be read in
 // time. librdkafka 2.0.2's query can block well past its timeout while the
 // partition's leader is down, so it runs on a thread of its own; one that
@@ -185,7 +172,8 @@ std::optional<json::object> role_status(const std::string& brokers, const std::s
   int64_t total = 0;
   bool stuck = false;
   for (const auto& topic : topics) {
-    int n = partition_count(rk.get(), topic);
+    auto count = bridges::partitions_of(rk.get(), topic);
+    int n = count ? *count : 0;
     if (n <= 0)
       continue;  // not created (yet)
     bridges::partition_list_ptr committed{rd_kafka_topic_partition_list_new(n)};

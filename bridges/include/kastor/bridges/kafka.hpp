@@ -78,6 +78,10 @@ struct topic_spec {
 caf::error ensure_topics(const std::string& brokers, const std::vector<topic_spec>& topics,
                          std::chrono::milliseconds timeout);
 
+// Partition count of `topic` (a metadata request); 0 when it does not exist.
+caf::expected<int> partitions_of(rd_kafka_t* rk, const std::string& topic,
+                                 std::chrono::milliseconds timeout = std::chrono::seconds{10});
+
 // Whether the cluster knows `topic` (a metadata request; works on the mock).
 bool topic_exists(const std::string& brokers, const std::string& topic,
                   std::chrono::milliseconds timeout);
