@@ -1,5 +1,6 @@
 #include "kastor/bridges/kafka.hpp"
 
+#include <algorithm>
 #include <thread>
 
 #include <librdkafka/rdkafka_mock.h>
@@ -115,6 +116,100 @@ caf::expected<int> partitions_of(rd_kafka_t* rk, const std::string& topic,
     n = md->topics[0].partition_cnt;
   rd_kafka_metadata_destroy(md);
   return n;
+}
+
+std::string stored_record::header(std::string_view name) const {
+  for (const auto& h : headers)
+    if (h.name == name)
+      return h.value;
+  return {};
+}
+
+caf::expected<std::vector<stored_record>> read_topic(const std::string& brokers,
+                                                     const std::string& topic,
+                                                     const std::map<int32_t, int64_t>& from,
+                                                     std::chrono::milliseconds timeout,
+                                                     std::map<int32_t, int64_t>* ends) {
+  auto conf = make_conf({{"bootstrap.servers", brokers},
+                         {"client.id", "kastor-reader"},
+                         {"group.id", "kastor-reader"},  // required by the consumer; never joined
+                         {"enable.auto.commit", "false"},
+                         {"enable.partition.eof", "true"},
+                         {"isolation.level", "read_committed"}});
+  if (!conf)
+    return conf.error();
+  char errstr[512];
+  rk_ptr rk{rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), errstr, sizeof(errstr))};
+  if (!rk)
+    return runtime::make_error(runtime::bridge_errc::kafka_fatal, std::string{"reader: "} + errstr);
+  (void) conf->release();
+  auto until = std::chrono::steady_clock::now() + timeout;
+  auto left = [&] {
+    return static_cast<int>(std::max<int64_t>(
+      1, std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now())
+           .count()));
+  };
+  auto n = partitions_of(rk.get(), topic, std::chrono::milliseconds{left()});
+  if (!n)
+    return n.error();
+  if (*n == 0)
+    return runtime::make_error(runtime::runtime_errc::invalid_config, "no topic '" + topic + "'");
+  auto wanted = from;
+  if (wanted.empty())
+    for (int32_t p = 0; p < *n; ++p)
+      wanted[p] = -1;
+  partition_list_ptr parts{rd_kafka_topic_partition_list_new(static_cast<int>(wanted.size()))};
+  size_t pending = 0;
+  for (auto [p, first] : wanted) {
+    if (p < 0 || p >= *n)
+      return runtime::make_error(runtime::runtime_errc::invalid_config,
+                                 topic + " has no partition " + std::to_string(p));
+    int64_t lo = 0, hi = 0;
+    if (auto err = rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), p, &lo, &hi, left()))
+      return kafka_error(err, "offsets of " + topic);
+    auto start = std::max(first, lo);
+    if (ends != nullptr)
+      (*ends)[p] = start;  // moved on at the partition's end (read_committed: its stable end)
+    if (hi > start) {
+      rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), p)->offset = start;
+      ++pending;
+    }
+  }
+  std::vector<stored_record> out;
+  if (pending > 0)
+    rd_kafka_assign(rk.get(), parts.get());
+  while (pending > 0) {
+    if (std::chrono::steady_clock::now() > until)
+      return runtime::make_error(runtime::runtime_errc::timeout,
+                                 "reading " + topic + " took longer than "
+                                   + std::to_string(timeout.count()) + " ms");
+    message_ptr msg{rd_kafka_consumer_poll(rk.get(), 200)};
+    if (!msg)
+      continue;
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (ends != nullptr)
+        (*ends)[msg->partition] = msg->offset;
+      --pending;
+      continue;
+    }
+    if (msg->err)
+      return kafka_error(msg->err, "reading " + topic);
+    stored_record r;
+    r.topic = topic;
+    r.partition = msg->partition;
+    r.offset = msg->offset;
+    r.timestamp_ms = rd_kafka_message_timestamp(msg.get(), nullptr);
+    if (msg->key)
+      r.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+    if (msg->payload)
+      r.value.assign(static_cast<const char*>(msg->payload), msg->len);
+    r.headers = read_headers(msg.get());
+    out.push_back(std::move(r));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const stored_record& a, const stored_record& b) {
+    return a.partition < b.partition;
+  });
+  return out;
 }
 
 bool topic_exists(const std::string& brokers, const std::string& topic,

@@ -26,30 +26,15 @@ using runtime::runtime_errc;
 constexpr const char* replay_log_topic = "kastor.dlq-replays";
 constexpr auto timeout = std::chrono::seconds{30};
 
-struct dlq_record {
-  std::string topic;
-  int32_t partition = 0;
-  int64_t offset = 0;
-  int64_t timestamp_ms = 0;
-  std::string key;
-  std::string value;
-  bridges::header_list headers;
-
-  std::string id() const { return topic + "/" + std::to_string(partition) + "@" + std::to_string(offset); }
-  // What a replay is recorded under: the origin record ("topic/partition@offset"
-  // from kastor-dlq-origin), so that one record dead-lettered twice is replayed
-  // once; the dead letter's own position when the origin is unknown.
-  std::string replay_key() const {
-    auto origin = header("kastor-dlq-origin");
-    return origin.empty() ? id() : origin;
-  }
-  std::string header(std::string_view name) const {
-    for (const auto& h : headers)
-      if (h.name == name)
-        return h.value;
-    return {};
-  }
-};
+// A dead letter as stored; what a replay is recorded under: the origin record
+// ("topic/partition@offset" from kastor-dlq-origin), so that one record
+// dead-lettered twice is replayed once; its own position when the origin is
+// unknown.
+using dlq_record = bridges::stored_record;
+std::string replay_key(const dlq_record& r) {
+  auto origin = r.header("kastor-dlq-origin");
+  return origin.empty() ? r.id() : origin;
+}
 
 caf::expected<bridges::rk_ptr> make_client(rd_kafka_type_t type, bridges::kafka_properties props) {
   auto conf = bridges::make_conf(props);
@@ -80,65 +65,9 @@ caf::expected<std::vector<std::string>> dlq_topics(rd_kafka_t* rk) {
   return std::vector<std::string>{names.begin(), names.end()};
 }
 
-// Every record of `topic` up to its end as of now (only committed ones).
 caf::expected<std::vector<dlq_record>> read_all(const std::string& brokers,
                                                 const std::string& topic) {
-  auto rk = make_client(RD_KAFKA_CONSUMER,
-                        {{"bootstrap.servers", brokers},
-                         {"group.id", "kastor-ctl-" + std::to_string(getpid())},
-                         {"enable.auto.commit", "false"},
-                         {"enable.partition.eof", "true"},
-                         {"isolation.level", "read_committed"}});
-  if (!rk)
-    return rk.error();
-  auto n = partitions_of(rk->get(), topic);
-  if (!n)
-    return n.error();
-  if (*n == 0)
-    return make_error(runtime_errc::invalid_config, "no topic '" + topic + "'");
-  bridges::partition_list_ptr parts{rd_kafka_topic_partition_list_new(*n)};
-  int pending = 0;
-  for (int p = 0; p < *n; ++p) {
-    int64_t lo = 0, hi = 0;
-    auto err = rd_kafka_query_watermark_offsets(rk->get(), topic.c_str(), p, &lo, &hi, 10000);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-      return bridges::kafka_error(err, "offsets of " + topic);
-    if (hi > lo) {
-      rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), p)->offset = lo;
-      ++pending;
-    }
-  }
-  std::vector<dlq_record> out;
-  if (pending == 0)
-    return out;
-  rd_kafka_assign(rk->get(), parts.get());
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (pending > 0) {
-    if (std::chrono::steady_clock::now() > until)
-      return make_error(runtime_errc::timeout, "reading " + topic + " took longer than 30 s");
-    bridges::message_ptr msg{rd_kafka_consumer_poll(rk->get(), 200)};
-    if (!msg)
-      continue;
-    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      --pending;
-      continue;
-    }
-    if (msg->err)
-      return bridges::kafka_error(msg->err, "reading " + topic);
-    dlq_record r;
-    r.topic = topic;
-    r.partition = msg->partition;
-    r.offset = msg->offset;
-    r.timestamp_ms = rd_kafka_message_timestamp(msg.get(), nullptr);
-    if (msg->key)
-      r.key.assign(static_cast<const char*>(msg->key), msg->key_len);
-    if (msg->payload)
-      r.value.assign(static_cast<const char*>(msg->payload), msg->len);
-    r.headers = bridges::read_headers(msg.get());
-    out.push_back(std::move(r));
-  }
-  rd_kafka_consumer_close(rk->get());
-  return out;
+  return bridges::read_topic(brokers, topic, {}, timeout);
 }
 
 std::string iso_time(int64_t ms) {
@@ -203,7 +132,7 @@ int list(const dlq_options& o, rd_kafka_t* rk) {
     for (const auto& r : *records) {
       if (oldest == 0 || (r.timestamp_ms > 0 && r.timestamp_ms < oldest))
         oldest = r.timestamp_ms;
-      done += replayed->count(r.replay_key());
+      done += replayed->count(replay_key(r));
       auto reason = r.header("kastor-dlq-reason");
       ++reasons[reason.size() > 100 ? reason.substr(0, 97) + "..." : reason];
     }
@@ -229,7 +158,7 @@ int show(const dlq_options& o) {
     if (shown++ == static_cast<size_t>(o.limit))
       break;
     std::printf("%s  key=%s  time=%s%s\n", r.id().c_str(), r.key.c_str(),
-                iso_time(r.timestamp_ms).c_str(), replayed->count(r.replay_key()) ? "  (replayed)" : "");
+                iso_time(r.timestamp_ms).c_str(), replayed->count(replay_key(r)) ? "  (replayed)" : "");
     for (const auto& h : r.headers)
       if (h.name.rfind("kastor-dlq-", 0) == 0)
         std::printf("  %s: %s\n", h.name.substr(11).c_str(), h.value.c_str());
@@ -296,8 +225,8 @@ int replay(const dlq_options& o) {
     if (!o.all && !wanted.count({r.partition, r.offset}))
       continue;
     found.insert({r.partition, r.offset});
-    if (!replayed->insert(r.replay_key()).second) {  // before, or twice in this topic
-      std::printf("%s: %s already replayed, skipped\n", r.id().c_str(), r.replay_key().c_str());
+    if (!replayed->insert(replay_key(r)).second) {  // before, or twice in this topic
+      std::printf("%s: %s already replayed, skipped\n", r.id().c_str(), replay_key(r).c_str());
       ++skipped;
       continue;
     }
@@ -363,7 +292,7 @@ int replay(const dlq_options& o) {
           .text("from", id)
           .integer("at", runtime::wall_clock_ms())
           .close();
-        auto key = r->replay_key();
+        auto key = replay_key(*r);
         err = produce(RD_KAFKA_V_TOPIC(replay_log_topic), RD_KAFKA_V_KEY(key.data(), key.size()),
                       RD_KAFKA_V_VALUE(mark.data(), mark.size()),
                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -81,6 +82,34 @@ caf::error ensure_topics(const std::string& brokers, const std::vector<topic_spe
 // Partition count of `topic` (a metadata request); 0 when it does not exist.
 caf::expected<int> partitions_of(rd_kafka_t* rk, const std::string& topic,
                                  std::chrono::milliseconds timeout = std::chrono::seconds{10});
+
+// One record as stored in a topic.
+struct stored_record {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  int64_t timestamp_ms = 0;
+  std::string key;
+  std::string value;
+  header_list headers;
+
+  std::string id() const {
+    return topic + "/" + std::to_string(partition) + "@" + std::to_string(offset);
+  }
+  std::string header(std::string_view name) const;
+};
+
+// Every committed record (read_committed) of `topic` up to its end as of the
+// call, partition by partition in offset order. `from`: partition -> first
+// offset to read (-1: its start); empty: every partition from its start.
+// `ends` (if given) receives, per partition read, the offset to go on from
+// next time. No consumer group is joined. Errors: no such topic or partition
+// (runtime_errc::invalid_config), not done within `timeout` (timeout), or the
+// consumer's error.
+caf::expected<std::vector<stored_record>> read_topic(
+  const std::string& brokers, const std::string& topic, const std::map<int32_t, int64_t>& from = {},
+  std::chrono::milliseconds timeout = std::chrono::seconds{30},
+  std::map<int32_t, int64_t>* ends = nullptr);
 
 // Whether the cluster knows `topic` (a metadata request; works on the mock).
 bool topic_exists(const std::string& brokers, const std::string& topic,
