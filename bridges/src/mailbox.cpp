@@ -216,6 +216,8 @@ void kafka_mailbox::bind(caf::actor target) {
 void kafka_mailbox::finished(const runtime::record_meta& m) {
   std::lock_guard<std::mutex> guard{mtx_};
   completions_.push_back({m.topic, m.partition, m.offset, m.incarnation});
+  if (!unfinished_turns_.empty())
+    unfinished_turns_.erase({m.topic, m.partition, m.offset});
   if (last_started_ && last_started_->offset == m.offset && last_started_->partition == m.partition
       && last_started_->topic == m.topic)
     last_started_.reset();  // done: a later death is not its fault
@@ -223,6 +225,8 @@ void kafka_mailbox::finished(const runtime::record_meta& m) {
 
 void kafka_mailbox::started(const runtime::record_meta& m) {
   std::lock_guard<std::mutex> guard{mtx_};
+  if (m.incarnation != 0)
+    unfinished_turns_.insert({m.topic, m.partition, m.offset});
   last_started_ = completion{m.topic, m.partition, m.offset, m.incarnation};
   turn_ = last_started_;
   turn_since_ = std::chrono::steady_clock::now();
@@ -248,6 +252,7 @@ void kafka_mailbox::actor_died() {
                               last_started_->offset);
   last_started_.reset();
   turn_.reset();
+  unfinished_turns_.clear();  // nothing of the dead actor finishes any more
 }
 
 std::optional<std::string> kafka_mailbox::failure() const {
@@ -286,7 +291,7 @@ void kafka_mailbox::clear_suspect() {
 }
 
 bool kafka_mailbox::current(const runtime::record_meta& m) const {
-  return m.incarnation == 0 || m.incarnation == incarnation_.load();
+  return m.incarnation == 0 || (m.incarnation == incarnation_.load() && !handing_off_.load());
 }
 
 mailbox_stats kafka_mailbox::stats() const {
@@ -305,6 +310,10 @@ void kafka_mailbox::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_
     for (int i = 0; i < parts->cnt; ++i)
       parts_[{parts->elems[i].topic, parts->elems[i].partition}] =
         std::make_unique<partition_state>();
+    // The role's state for these partitions is in place before any of their
+    // records is taken (they are taken on this thread, after this returns).
+    if (opts_.on_assign)
+      opts_.on_assign(partition_numbers(parts));
     // Before the assignment fetches the committed offsets: fencing the last
     // producer of this partition set aborts what it left open.
     if (opts_.exactly_once)
@@ -315,30 +324,104 @@ void kafka_mailbox::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_
       rd_kafka_pause_partitions(rk_.get(), parts);
     else
       rd_kafka_resume_partitions(rk_.get(), parts);
-    log()->info("mailbox group={} event=assigned partitions={}", opts_.group_id, parts->cnt);
+    auto since = revoked_at_;
+    log()->info("mailbox group={} event=assigned partitions={} unassigned_ms={}", opts_.group_id,
+                parts->cnt,
+                since == std::chrono::steady_clock::time_point{}
+                  ? -1
+                  : std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - since)
+                      .count());
     std::lock_guard<std::mutex> guard{mtx_};
     stats_.joined = true;
     stats_.assigned_partitions = parts_.size();
   } else {
-    // Revoked (eager protocol): commit the finished prefix, forget the rest;
-    // the next owner receives the unfinished records again.
+    // Revoked (eager protocol). Handed off cleanly: nothing new starts, the
+    // turns already started finish (up to handoff_deadline), the finished
+    // prefix is committed, and only then are the partitions released; the
+    // next owner receives the unfinished records again. Lost (this member was
+    // too slow and the group moved on): nothing is committed, the records
+    // are someone else's already.
+    const bool lost = rd_kafka_assignment_lost(rk_.get()) != 0;
+    auto began = std::chrono::steady_clock::now();
+    size_t waited = 0;
+    if (!lost)
+      waited = hand_off();
     drain_completions();
-    store_offsets();
+    if (!lost)
+      store_offsets();
     if (opts_.exactly_once)
-      end_transactions();
-    else if (opts_.commit && !parts_.empty())
+      end_transactions();  // commits only when every record in it finished (never when lost)
+    else if (opts_.commit && !parts_.empty() && !lost)
       rd_kafka_commit(rk_.get(), nullptr, 0);
     ++incarnation_;
+    handing_off_ = false;
     parts_.clear();
     in_flight_ = 0;
     rd_kafka_resume_partitions(rk_.get(), parts);  // clear our pause for the next owner here
     rd_kafka_assign(rk_.get(), nullptr);
-    log()->info("mailbox group={} event=revoked partitions={} reason={}", opts_.group_id,
-                parts->cnt, rd_kafka_err2str(err));
+    if (opts_.on_revoke)
+      opts_.on_revoke(partition_numbers(parts), lost);
+    revoked_at_ = std::chrono::steady_clock::now();
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(revoked_at_ - began);
+    log()->info("mailbox group={} event={} partitions={} handoff_ms={} turns_finished={}",
+                opts_.group_id, lost ? "lost" : "revoked", parts->cnt, took.count(), waited);
     std::lock_guard<std::mutex> guard{mtx_};
     stats_.assigned_partitions = 0;
     stats_.in_flight = 0;
+    ++stats_.handoffs;
+    if (lost)
+      ++stats_.lost_assignments;
+    stats_.longest_handoff_ms = std::max<int64_t>(stats_.longest_handoff_ms, took.count());
   }
+}
+
+// The partition numbers of an assignment (every topic of a role is
+// co-partitioned, so the numbers name the keys).
+std::vector<int32_t> kafka_mailbox::partition_numbers(
+  const rd_kafka_topic_partition_list_t* parts) {
+  std::vector<int32_t> out;
+  for (int i = 0; i < parts->cnt; ++i)
+    out.push_back(parts->elems[i].partition);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+// Waits (on the poll thread, inside the revocation) until the records whose
+// turn has started are finished, at most handoff_deadline. At-least-once:
+// records delivered but not started are skipped by the actor from now on
+// (current() is false), the new owner handles them. Exactly-once: every
+// record in the open transaction is waited for, so that it can commit.
+size_t kafka_mailbox::hand_off() {
+  size_t waited = 0;
+  if (!opts_.exactly_once)
+    handing_off_ = true;
+  auto until = std::chrono::steady_clock::now() + opts_.handoff_deadline;
+  for (;;) {
+    drain_completions();
+    size_t open = 0;
+    if (opts_.exactly_once) {
+      for (const auto& [tp, ps] : parts_)
+        for (const auto& [offset, rec] : ps->in_flight)
+          if (rec.sent && !rec.done)
+            ++open;
+    } else {
+      std::lock_guard<std::mutex> guard{mtx_};
+      open = unfinished_turns_.size();
+    }
+    waited = std::max(waited, open);
+    if (open == 0 || txn_failed_.load() || failure().has_value())
+      break;
+    if (std::chrono::steady_clock::now() >= until) {
+      log()->warn("mailbox group={} event=handoff_deadline unfinished={} deadline_ms={}: released "
+                  "anyway, the next owner handles them again",
+                  opts_.group_id, open, opts_.handoff_deadline.count());
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{2});
+  }
+  return waited;
 }
 
 void kafka_mailbox::run() {
@@ -504,6 +587,7 @@ void kafka_mailbox::apply_rejections() {
 void kafka_mailbox::rejected(const runtime::record_meta& m, const std::string& reason) {
   std::lock_guard<std::mutex> guard{mtx_};
   rejections_.emplace_back(completion{m.topic, m.partition, m.offset, m.incarnation}, reason);
+  unfinished_turns_.erase({m.topic, m.partition, m.offset});
   if (last_started_ && last_started_->offset == m.offset && last_started_->partition == m.partition
       && last_started_->topic == m.topic)
     last_started_.reset();

@@ -54,6 +54,9 @@ void mailbox_slot::retire(std::shared_ptr<kafka_mailbox> mb) {
     retired_.pauses += s.pauses;
     retired_.transactions += s.transactions;
     retired_.aborts += s.aborts;
+    retired_.handoffs += s.handoffs;
+    retired_.lost_assignments += s.lost_assignments;
+    retired_.longest_handoff_ms = std::max(retired_.longest_handoff_ms, s.longest_handoff_ms);
   });
 }
 
@@ -77,6 +80,9 @@ mailbox_stats mailbox_slot::stats() const {
   s.pauses += retired_.pauses;
   s.transactions += retired_.transactions;
   s.aborts += retired_.aborts;
+  s.handoffs += retired_.handoffs;
+  s.lost_assignments += retired_.lost_assignments;
+  s.longest_handoff_ms = std::max(s.longest_handoff_ms, retired_.longest_handoff_ms);
   return s;
 }
 

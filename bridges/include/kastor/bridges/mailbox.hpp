@@ -9,6 +9,13 @@
 // again to the new incarnation with attempt + 1. A record that cannot be
 // decoded goes to `<topic>.dlq` with the reason in its headers.
 //
+// Rebalances: a revoked partition is handed off cleanly: the mailbox takes
+// nothing new from it, the actor skips what it was given but has not started,
+// the turns already started finish (up to handoff_deadline), the finished
+// prefix is committed, and only then is the partition released. A lost
+// assignment (this member was too slow, the group moved on) commits nothing.
+// on_assign/on_revoke let the role restore and drop its keys' state.
+//
 // Backpressure: above `high_water` records in flight the assigned partitions
 // are paused; below `low_water` they are resumed, so memory stays bounded
 // however far behind the group is.
@@ -41,6 +48,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -127,6 +135,15 @@ struct mailbox_options {
   // (down to 1), doubling again with each commit, so a record that keeps
   // failing is soon alone in its transaction and the others get through.
   size_t max_transaction_records = 1000;
+  // Hand-off on a revocation: how long the records whose turn has started
+  // may take to finish before the partitions are released anyway.
+  std::chrono::milliseconds handoff_deadline{2000};
+  // Ownership of keys, on the poll thread: on_assign(partitions) before any
+  // record of them is taken (e.g. restore the keys' state); on_revoke after
+  // they are released, lost = true when the group moved on without a clean
+  // hand-off (drop what was built from them, commit nothing).
+  std::function<void(const std::vector<int32_t>&)> on_assign;
+  std::function<void(const std::vector<int32_t>&, bool lost)> on_revoke;
 };
 
 struct mailbox_stats {
@@ -143,6 +160,9 @@ struct mailbox_stats {
   size_t assigned_partitions = 0;
   uint64_t transactions = 0;  // exactly-once: committed
   uint64_t aborts = 0;        // exactly-once: aborted (work since then redone)
+  uint64_t handoffs = 0;      // revocations (each a hand-off, or a lost assignment)
+  uint64_t lost_assignments = 0;
+  int64_t longest_handoff_ms = 0;  // revocation to release, the longest
 };
 
 class kafka_mailbox : public runtime::completion_sink,
@@ -202,6 +222,8 @@ private:
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* parts, void* opaque);
   void rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
+  static std::vector<int32_t> partition_numbers(const rd_kafka_topic_partition_list_t* parts);
+  size_t hand_off();
   void run();
   void handle(message_ptr msg);
   void answer(const rd_kafka_message_t* msg);
@@ -254,6 +276,8 @@ private:
   std::atomic<bool> draining_{false};
   std::atomic<bool> drain_seen_{false};  // the poll thread has stopped taking records
   std::atomic<bool> rebound_{false};     // bind() happened since the last redelivery check
+  std::atomic<bool> handing_off_{false};  // revoked: no new turn starts (current() is false)
+  std::chrono::steady_clock::time_point revoked_at_{};
   uint64_t received_ = 0;
   std::chrono::steady_clock::time_point next_dead_letter_retry_{};
   std::chrono::milliseconds dead_letter_backoff_{0};
@@ -277,6 +301,8 @@ private:
   caf::actor target_;
   std::vector<completion> completions_;
   std::optional<completion> last_started_;
+  // Records whose turn started and that are not finished yet (hand-off).
+  std::set<std::tuple<std::string, int32_t, int64_t>> unfinished_turns_;
   // The turn in progress (started, not turn_done) and when it began.
   std::optional<completion> turn_;
   std::chrono::steady_clock::time_point turn_since_{};
