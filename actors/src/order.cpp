@@ -2,6 +2,7 @@
 
 #include "checks.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace kastor::actors {
@@ -32,6 +33,12 @@ rt::any_message snapshot_at(const rt::order_snapshot& snap, int64_t now_ms) {
 
 }  // namespace
 
+bool further_along(const rt::order_snapshot& a, const rt::order_snapshot& b) {
+  if (rank(a.status) != rank(b.status))
+    return rank(a.status) > rank(b.status);
+  return a.updated_at_ms > b.updated_at_ms;
+}
+
 int64_t item_count_of(const rt::order_created& msg) {
   int64_t n = 0;
   for (const auto& item : msg.items)
@@ -42,10 +49,13 @@ int64_t item_count_of(const rt::order_created& msg) {
 // Each handler works on a copy of the entry and stores it only after the
 // reply is built, so a throw (e.g. bad_alloc) leaves the book as it was.
 
-std::vector<rt::any_message> order_book::handle(const rt::record_meta&,
+std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
                                                 const rt::order_created& msg,
                                                 int64_t now_ms) {
   detail::require_id(msg.order_id, "order_created");
+  apply_changes();
+  if (passivated_.count(msg.order_id) > 0)
+    return {};  // finished long ago: its final snapshot is in the changelog
   entry e;
   if (auto it = orders_.find(msg.order_id); it != orders_.end())
     e = it->second;
@@ -67,14 +77,18 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta&,
     out.emplace_back(rt::payment_request{e.snap.order_id, e.snap.customer_id,
                                          e.snap.total_cents});
   out.push_back(snapshot_at(e.snap, now_ms));
-  orders_[msg.order_id] = std::move(e);
+  e.partition = meta.partition;
+  stored(msg.order_id, std::move(e), now_ms);
   return out;
 }
 
-std::vector<rt::any_message> order_book::handle(const rt::record_meta&,
+std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
                                                 const rt::payment_result& msg,
                                                 int64_t now_ms) {
   const bool ok = detail::payment_ok(msg);
+  apply_changes();
+  if (passivated_.count(msg.order_id) > 0)
+    return {};
   entry e;
   if (auto it = orders_.find(msg.order_id); it != orders_.end()) {
     e = it->second;
@@ -98,14 +112,18 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta&,
   // else: a duplicate (or a conflicting late result): the first outcome stands.
   std::vector<rt::any_message> out;
   out.push_back(snapshot_at(e.snap, now_ms));
-  orders_[msg.order_id] = std::move(e);
+  e.partition = meta.partition;
+  stored(msg.order_id, std::move(e), now_ms);
   return out;
 }
 
-std::vector<rt::any_message> order_book::handle(const rt::record_meta&,
+std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
                                                 const rt::email_sent& msg,
                                                 int64_t now_ms) {
   detail::require_id(msg.order_id, "email_sent");
+  apply_changes();
+  if (passivated_.count(msg.order_id) > 0)
+    return {};
   entry e;
   if (auto it = orders_.find(msg.order_id); it != orders_.end()) {
     e = it->second;
@@ -125,11 +143,105 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta&,
   }
   std::vector<rt::any_message> out;
   out.push_back(snapshot_at(e.snap, now_ms));
-  orders_[msg.order_id] = std::move(e);
+  e.partition = meta.partition;
+  stored(msg.order_id, std::move(e), now_ms);
   return out;
 }
 
+void order_book::stored(const std::string& id, entry e, int64_t now_ms) {
+  bool newly_finished = e.snap.status == rt::status_notified
+                        && (orders_.count(id) == 0 || orders_[id].snap.status != rt::status_notified);
+  orders_[id] = std::move(e);
+  if (newly_finished)
+    finished_.emplace_back(now_ms, id);
+  passivate(now_ms);
+}
+
+void order_book::passivate(int64_t now_ms) {
+  while (!finished_.empty() && now_ms - finished_.front().first >= passivate_after_ms_) {
+    auto id = std::move(finished_.front().second);
+    finished_.pop_front();
+    auto it = orders_.find(id);
+    if (it == orders_.end() || it->second.snap.status != rt::status_notified)
+      continue;  // released meanwhile
+    passivated_[id] = it->second.partition;
+    orders_.erase(it);
+  }
+}
+
+void order_book::adopt(int32_t partition, const std::vector<rt::order_snapshot>& restored) {
+  std::lock_guard<std::mutex> guard{changes_mtx_};
+  changes_.push_back({true, {partition}, restored});
+  has_changes_ = true;
+}
+
+void order_book::release(const std::vector<int32_t>& partitions) {
+  std::lock_guard<std::mutex> guard{changes_mtx_};
+  changes_.push_back({false, partitions, {}});
+  has_changes_ = true;
+}
+
+void order_book::apply_changes() const {
+  if (!has_changes_.load())
+    return;
+  std::vector<change> todo;
+  {
+    std::lock_guard<std::mutex> guard{changes_mtx_};
+    todo.swap(changes_);
+    has_changes_ = false;
+  }
+  for (auto& c : todo) {
+    auto mine = [&c](int32_t p) {
+      return std::find(c.partitions.begin(), c.partitions.end(), p) != c.partitions.end();
+    };
+    if (!c.adopt) {
+      std::erase_if(orders_, [&](const auto& kv) { return mine(kv.second.partition); });
+      std::erase_if(passivated_, [&](const auto& kv) { return mine(kv.second); });
+      continue;
+    }
+    // Merged with what is held (the node may have held the partition before
+    // and catches up with the changelog): per order the furthest along.
+    const int32_t p = c.partitions.front();
+    for (auto& snap : c.restored) {
+      if (passivated_.count(snap.order_id) > 0)
+        continue;  // final already
+      auto it = orders_.find(snap.order_id);
+      if (it != orders_.end() && !further_along(snap, it->second.snap)) {
+        it->second.partition = p;
+        continue;
+      }
+      if (snap.status == rt::status_notified) {
+        if (it != orders_.end())
+          orders_.erase(it);
+        passivated_[snap.order_id] = p;
+        continue;
+      }
+      entry e = it != orders_.end() ? it->second : entry{};
+      e.created_seen = e.created_seen || snap.item_count > 0;  // only order_created sets items
+      e.partition = p;
+      e.snap = snap;
+      orders_[snap.order_id] = std::move(e);
+    }
+  }
+}
+
+size_t order_book::active() const {
+  apply_changes();
+  return orders_.size();
+}
+
+size_t order_book::passivated() const {
+  apply_changes();
+  return passivated_.size();
+}
+
+bool order_book::is_passivated(const std::string& order_id) const {
+  apply_changes();
+  return passivated_.count(order_id) > 0;
+}
+
 std::optional<rt::order_snapshot> order_book::find(const std::string& order_id) const {
+  apply_changes();
   auto it = orders_.find(order_id);
   if (it == orders_.end())
     return std::nullopt;
@@ -137,6 +249,7 @@ std::optional<rt::order_snapshot> order_book::find(const std::string& order_id) 
 }
 
 std::optional<rt::order_snapshot> order_book::find_created(const std::string& order_id) const {
+  apply_changes();
   auto it = orders_.find(order_id);
   if (it == orders_.end() || !it->second.created_seen)
     return std::nullopt;
@@ -144,6 +257,7 @@ std::optional<rt::order_snapshot> order_book::find_created(const std::string& or
 }
 
 bool order_book::emailed(const std::string& order_id) const {
+  apply_changes();
   auto it = orders_.find(order_id);
   return it != orders_.end() && it->second.emailed;
 }

@@ -43,6 +43,8 @@ const std::vector<std::pair<std::string, std::string>>& config_defaults() {
     {"mailbox.retry-backoff-min-ms", std::to_string(d.retry_backoff_min.count())},
     {"mailbox.retry-backoff-max-ms", std::to_string(d.retry_backoff_max.count())},
     {"mailbox.turn-deadline-ms", std::to_string(d.turn_deadline.count())},
+    {"mailbox.handoff-deadline-ms", std::to_string(d.handoff_deadline.count())},
+    {"order.passivate-after-ms", std::to_string(d.passivate_after.count())},
     {"exactly-once", ""},
     {"mailbox.commit-interval-ms", std::to_string(d.commit_interval.count())},
     {"copy.from", ""},
@@ -299,6 +301,10 @@ caf::expected<node_config> make_config(const config_layers& l) {
   if (auto err = parse_int<int>(l, "mailbox.max-attempts", 1, 1000, c.max_attempts))
     return err;
   if (auto err = parse_ms(l, "mailbox.turn-deadline-ms", 0, 3'600'000, c.turn_deadline))
+    return err;
+  if (auto err = parse_ms(l, "mailbox.handoff-deadline-ms", 0, 600'000, c.handoff_deadline))
+    return err;
+  if (auto err = parse_ms(l, "order.passivate-after-ms", 0, 86'400'000, c.passivate_after))
     return err;
   if (auto err = parse_ms(l, "mailbox.commit-interval-ms", 1, 60'000, c.commit_interval))
     return err;

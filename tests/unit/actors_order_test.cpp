@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -343,4 +344,108 @@ TEST(OrderBook, OrdersAreIndependent) {
   EXPECT_EQ(book.find("o-1")->status, rt::status_pending);
   EXPECT_EQ(book.find("o-2")->status, rt::status_paid);
   EXPECT_EQ(book.size(), 2u);
+}
+
+// Ownership: orders move with their partition (restored from order-state).
+
+namespace {
+
+rt::record_meta meta_on(int32_t partition) {
+  auto m = meta();
+  m.partition = partition;
+  return m;
+}
+
+rt::order_snapshot snapshot(const std::string& id, const char* status, int64_t updated) {
+  rt::order_snapshot s{id, "c-1", 10498, 3, status, "", "", "", 1'000, updated};
+  if (std::string{status} != rt::status_pending)
+    s.payment_status = rt::payment_succeeded;
+  return s;
+}
+
+}  // namespace
+
+TEST(OrderBook, AdoptedPartitionRestoresEachOrderFurthestAlong) {
+  order_book book;
+  // Given a changelog where a stale PENDING write (a zombie's) came after PAID
+  book.adopt(4, {snapshot("o-1", rt::status_pending, 1'500), snapshot("o-1", rt::status_paid, 2'000),
+                 snapshot("o-1", rt::status_pending, 2'100)});
+  // Then the order is PAID, with the fields of its order_created
+  auto s = book.find_created("o-1");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, rt::status_paid);
+  EXPECT_EQ(s->item_count, 3);
+  // And a redelivered order_created asks for no second payment
+  auto out = book.handle(meta_on(4), created("o-1"), 3'000);
+  EXPECT_TRUE(all_of<rt::payment_request>(out).empty());
+  // And its email makes it NOTIFIED
+  EXPECT_EQ(only_snapshot(book.handle(meta_on(4), emailed("o-1"), 3'100)).status,
+            rt::status_notified);
+}
+
+TEST(OrderBook, RestoredPendingOrderStillRequestsPayment) {
+  order_book book;
+  book.adopt(1, {snapshot("o-1", rt::status_pending, 1'500)});
+  auto out = book.handle(meta_on(1), created("o-1"), 2'000);
+  EXPECT_EQ(all_of<rt::payment_request>(out).size(), 1u);
+}
+
+TEST(OrderBook, ReleasedPartitionDropsOnlyItsOrders) {
+  order_book book;
+  book.handle(meta_on(1), created("o-1"), 1'500);
+  book.handle(meta_on(2), created("o-2"), 1'500);
+  book.release({1});
+  EXPECT_EQ(book.find("o-1"), std::nullopt);
+  ASSERT_TRUE(book.find("o-2"));
+  // Taken back later: what the changelog says, not what was held before
+  book.adopt(1, {snapshot("o-1", rt::status_paid, 2'000)});
+  EXPECT_EQ(book.find("o-1")->status, rt::status_paid);
+  EXPECT_EQ(book.size(), 2u);
+}
+
+TEST(OrderBook, RestoredFinishedOrderIsPassivatedAndDuplicatesEmitNothing) {
+  order_book book;
+  book.adopt(0, {snapshot("o-1", rt::status_notified, 3'000)});
+  EXPECT_TRUE(book.is_passivated("o-1"));
+  EXPECT_EQ(book.active(), 0u);
+  // A late duplicate must not write a guessed (PENDING) snapshot over the final one
+  EXPECT_TRUE(book.handle(meta_on(0), emailed("o-1"), 4'000).empty());
+  EXPECT_TRUE(book.handle(meta_on(0), paid("o-1"), 4'000).empty());
+  EXPECT_TRUE(book.handle(meta_on(0), created("o-1"), 4'000).empty());
+  book.release({0});
+  EXPECT_EQ(book.size(), 0u);
+}
+
+TEST(OrderBook, FinishedOrderIdleLongerThanPassivateAfterKeepsOnlyItsId) {
+  order_book book{100};
+  book.handle(meta_on(0), created("o-1"), 1'000);
+  book.handle(meta_on(0), paid("o-1"), 1'010);
+  book.handle(meta_on(0), emailed("o-1"), 1'020);
+  EXPECT_EQ(book.active(), 1u);  // NOTIFIED, not idle yet
+  book.handle(meta_on(0), created("o-2"), 1'050);
+  EXPECT_EQ(book.active(), 2u);
+  book.handle(meta_on(0), created("o-3"), 1'200);  // o-1 idle for 180 ms
+  EXPECT_TRUE(book.is_passivated("o-1"));
+  EXPECT_EQ(book.active(), 2u);  // o-2 (PENDING) stays, however idle
+  EXPECT_EQ(book.size(), 3u);
+}
+
+TEST(OrderBook, OwnershipChangesFromAnotherThreadApplyBeforeTheNextTurn) {
+  order_book book;
+  std::thread other{[&] { book.adopt(3, {snapshot("o-9", rt::status_paid, 2'000)}); }};
+  other.join();
+  auto out = book.handle(meta_on(3), emailed("o-9"), 3'000);
+  EXPECT_EQ(only_snapshot(out).status, rt::status_notified);
+}
+
+TEST(OrderBook, AdoptMergesTheChangelogTailWithWhatIsHeld) {
+  order_book book;
+  book.handle(meta_on(2), created("o-1"), 1'500);
+  book.handle(meta_on(2), created("o-2"), 1'500);
+  book.handle(meta_on(2), paid("o-2"), 1'600);
+  // Taken back after someone else moved o-1 on; o-2's tail holds a stale write
+  book.adopt(2, {snapshot("o-1", rt::status_paid, 2'000), snapshot("o-2", rt::status_pending, 2'100)});
+  EXPECT_EQ(book.find("o-1")->status, rt::status_paid);
+  EXPECT_EQ(book.find("o-2")->status, rt::status_paid);
+  EXPECT_TRUE(book.find_created("o-1"));
 }

@@ -1,5 +1,6 @@
 #include "kastor/apps/node.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -76,19 +77,6 @@ void ask(caf::actor_system& sys, caf::actor target, std::function<void(std::opti
   });
 }
 
-// Whether `a` is further along than `b`: a later status, or the same one
-// updated later.
-bool further_along(const runtime::order_snapshot& a, const runtime::order_snapshot& b) {
-  auto rank = [](const std::string& s) {
-    return s == runtime::status_notified                                        ? 2
-           : s == runtime::status_paid || s == runtime::status_payment_failed ? 1
-                                                                                : 0;
-  };
-  if (rank(a.status) != rank(b.status))
-    return rank(a.status) > rank(b.status);
-  return a.updated_at_ms > b.updated_at_ms;
-}
-
 // (get, id) -> zero or one snapshot, for any state with find(id).
 template <class State>
 caf::message_handler snapshot_query(std::shared_ptr<State> state) {
@@ -99,6 +87,81 @@ caf::message_handler snapshot_query(std::shared_ptr<State> state) {
     return out;
   }};
 }
+
+// The order role's keys follow its partitions. On each assignment the orders
+// of every assigned partition are caught up from order-state (from its start,
+// or from where this node read it last: what others wrote meanwhile is in the
+// tail) before any of its records is taken; partitions no longer assigned are
+// dropped, and so is everything of a lost assignment.
+class order_changelog {
+public:
+  order_changelog(std::shared_ptr<actors::order_book> book, std::string brokers, std::string node)
+      : book_(std::move(book)), brokers_(std::move(brokers)), node_(std::move(node)) {}
+
+  void assigned(const std::vector<int32_t>& parts) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    std::vector<int32_t> gone;
+    for (auto& [p, pos] : position_)
+      if (std::find(parts.begin(), parts.end(), p) == parts.end())
+        gone.push_back(p);
+    forget(gone);
+    std::map<int32_t, int64_t> from;
+    for (auto p : parts)
+      from[p] = position_.count(p) ? position_[p] : -1;
+    if (from.empty())
+      return;
+    auto began = std::chrono::steady_clock::now();
+    std::map<int32_t, int64_t> ends;
+    auto records = bridges::read_topic(brokers_, std::string{bridges::topic_order_state}, from,
+                                       std::chrono::seconds{20}, &ends);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - began).count();
+    if (!records) {
+      // Going on without it: orders of these partitions are rebuilt from
+      // their next records (fields guessed until their order_created).
+      log_->error("node={} event=order_state_restore_failed partitions={} error={}", node_,
+                  parts.size(), runtime::describe(records.error()));
+      return;
+    }
+    std::map<int32_t, std::vector<runtime::order_snapshot>> by_partition;
+    for (const auto& r : *records) {
+      if (r.value.empty())
+        continue;  // a tombstone
+      auto v = bridges::decode_value("order_snapshot", r.value);
+      if (auto* snap = v ? std::get_if<runtime::order_snapshot>(&*v) : nullptr)
+        by_partition[r.partition].push_back(std::move(*snap));
+    }
+    for (auto p : parts)
+      book_->adopt(p, by_partition[p]);
+    for (auto [p, end] : ends)
+      position_[p] = end;
+    log_->info("node={} event=order_state_restored partitions={} records={} ms={}", node_,
+               parts.size(), records->size(), ms);
+  }
+
+  void revoked(const std::vector<int32_t>& parts, bool lost) {
+    if (!lost)
+      return;  // kept: if they come back, only the changelog's tail is read
+    std::lock_guard<std::mutex> guard{mtx_};
+    forget(parts);
+  }
+
+private:
+  void forget(const std::vector<int32_t>& parts) {
+    if (parts.empty())
+      return;
+    book_->release(parts);
+    for (auto p : parts)
+      position_.erase(p);
+  }
+
+  std::shared_ptr<actors::order_book> book_;
+  std::string brokers_;
+  std::string node_;
+  std::shared_ptr<spdlog::logger> log_ = runtime::logger("kastor.node");
+  std::mutex mtx_;  // a replaced mailbox's last callback may overlap the next one's first
+  std::map<int32_t, int64_t> position_;  // partition -> next order-state offset to read
+};
 
 }  // namespace
 
@@ -121,6 +184,7 @@ struct node::impl {
   // Requests to the order actor that owns a key, wherever it runs (gateway).
   std::shared_ptr<bridges::remote_requester> requester;
   caf::actor order_owner;
+  std::shared_ptr<order_changelog> order_state;  // the order role's, while it runs here
   std::shared_ptr<actors::jsonl_ledger> payment_ledger;
   std::shared_ptr<actors::jsonl_ledger> email_outbox;
   std::shared_ptr<gateway::backend> backend;
@@ -145,6 +209,7 @@ struct node::impl {
     o.retry_backoff_min = cfg.retry_backoff_min;
     o.retry_backoff_max = cfg.retry_backoff_max;
     o.turn_deadline = cfg.turn_deadline;
+    o.handoff_deadline = cfg.handoff_deadline;
     o.supervisor_path = "root/" + role;
     o.node_id = cfg.node_id;
     o.last_exit_reason = [log = supervision, path = "root/" + role + "/worker"] {
@@ -158,6 +223,12 @@ struct node::impl {
       o.requests_topic = bridges::request_topic("order");
       o.topics.push_back(o.requests_topic);
       o.replies = producer;
+      if (auto state = order_state) {
+        o.on_assign = [state](const std::vector<int32_t>& parts) { state->assigned(parts); };
+        o.on_revoke = [state](const std::vector<int32_t>& parts, bool lost) {
+          state->revoked(parts, lost);
+        };
+      }
       o.on_request = [sys = sys.get(), orders = orders](const bridges::inbound_request& req,
                                                         bridges::reply_fn reply) {
         if (req.kind != "get") {
@@ -372,7 +443,7 @@ public:
                     if (auto* s = std::get_if<runtime::order_snapshot>(&*v)) {
                       // The view can be ahead of an owner that just took
                       // the key over: the further along of the two.
-                      done(here && further_along(*here, *s) ? *here : *s);
+                      done(here && actors::further_along(*here, *s) ? *here : *s);
                       return;
                     }
                 local();
@@ -472,7 +543,8 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
   try {
     caf::error err;
     if (c.has_role("order")) {
-      auto book = std::make_shared<actors::order_book>();
+      auto book = std::make_shared<actors::order_book>(c.passivate_after.count());
+      p->order_state = std::make_shared<order_changelog>(book, c.brokers, c.node_id);
       caf::message_handler owned{[book](runtime::owned_atom, const std::string& id) {
         std::vector<runtime::order_snapshot> out;
         if (auto s = book->find_created(id))

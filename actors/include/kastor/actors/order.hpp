@@ -19,13 +19,29 @@
 // An order first seen through a later record gets item_count 0 and
 // created_at = now until its order_created arrives and fills them in.
 //
-// Thread-safety: none; one actor owns an order_book.
+// Ownership (keys move with their partitions): the book holds the orders of
+// the partitions its node owns. adopt() installs a partition's orders as the
+// compacted changelog (order-state) holds them (merged with what is held),
+// release() drops a partition's
+// orders; both may be called from any thread (the mailbox's rebalance) and
+// take effect before the next handle() or find(). An order is tagged with the
+// partition of the record that touched it (every input topic is
+// co-partitioned with order-state). A NOTIFIED order idle for passivate_after
+// is passivated: only its id is kept (a terminal order never changes again,
+// its final snapshot is in the changelog), and a later duplicate for it
+// emits nothing.
+//
+// Thread-safety: one actor owns an order_book; adopt() and release() may be
+// called from any thread.
 // Exceptions: std::invalid_argument for a message without order id, or a
 // payment_result whose status is neither SUCCEEDED nor DECLINED (the adapter
 // dead-letters it). A handle() that throws has changed nothing.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <deque>
+#include <mutex>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -38,6 +54,9 @@ namespace kastor::actors {
 
 class order_book {
 public:
+  explicit order_book(int64_t passivate_after_ms = 60000)
+      : passivate_after_ms_(passivate_after_ms) {}
+
   // From the gateway. New id: store as PENDING, emit payment_request and the
   // snapshot. Known id still PENDING: emit both again. Past PENDING: emit
   // only the snapshot (never a second payment request).
@@ -62,20 +81,56 @@ public:
   // Only an order whose order_created this book handled: the others are
   // guesses built from a later event (e.g. after the key moved here).
   std::optional<runtime::order_snapshot> find_created(const std::string& order_id) const;
-  size_t size() const { return orders_.size(); }
+  // Orders known: held in full or passivated.
+  size_t size() const { return active() + passivated(); }
 
   // Whether the email of an order went out (also before its payment outcome).
   bool emailed(const std::string& order_id) const;
+
+  // Any thread: `partition` is this book's now, its orders as `restored`
+  // holds them (snapshots of the partition's changelog, in any order, merged
+  // with what the book holds: per order the furthest along counts, so a
+  // stale write by a zombie owner never moves an order back, and a node that
+  // held the partition before only needs the changelog's tail).
+  void adopt(int32_t partition, const std::vector<runtime::order_snapshot>& restored);
+  // Any thread: these partitions are someone else's now; their orders go.
+  void release(const std::vector<int32_t>& partitions);
+
+  // Orders held in full, and passivated ones (ids only).
+  size_t active() const;
+  size_t passivated() const;
+  bool is_passivated(const std::string& order_id) const;
 
 private:
   struct entry {
     runtime::order_snapshot snap;
     bool created_seen = false;  // fields came from order_created, not guessed
     bool emailed = false;
+    int32_t partition = -1;
+  };
+  struct change {
+    bool adopt = false;
+    std::vector<int32_t> partitions;
+    std::vector<runtime::order_snapshot> restored;
   };
 
-  std::unordered_map<std::string, entry> orders_;
+  void apply_changes() const;
+  void stored(const std::string& id, entry e, int64_t now_ms);
+  void passivate(int64_t now_ms);
+
+  int64_t passivate_after_ms_;
+  mutable std::unordered_map<std::string, entry> orders_;
+  mutable std::unordered_map<std::string, int32_t> passivated_;  // id -> partition
+  // NOTIFIED orders by when they became so (passivation candidates).
+  std::deque<std::pair<int64_t, std::string>> finished_;
+  mutable std::mutex changes_mtx_;
+  mutable std::vector<change> changes_;
+  mutable std::atomic<bool> has_changes_{false};
 };
+
+// Whether `a` is further along than `b`: a later status (the state machine
+// only moves forward), or the same one updated later.
+bool further_along(const runtime::order_snapshot& a, const runtime::order_snapshot& b);
 
 // Units in an order: the sum of its items' quantities.
 int64_t item_count_of(const runtime::order_created& msg);

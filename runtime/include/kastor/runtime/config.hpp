@@ -63,6 +63,12 @@ struct node_config {
   std::chrono::milliseconds retry_backoff_min{100};
   std::chrono::milliseconds retry_backoff_max{10000};
   std::chrono::milliseconds turn_deadline{10000};  // mailbox.turn-deadline-ms (0: none)
+  // A revoked partition's started turns may take this long to finish before
+  // it is released anyway (mailbox.handoff-deadline-ms).
+  std::chrono::milliseconds handoff_deadline{2000};
+  // A finished (NOTIFIED) order idle this long keeps only its id in memory
+  // (order.passivate-after-ms); its state is in order-state.
+  std::chrono::milliseconds passivate_after{60000};
   // exactly-once: roles whose consume -> handle -> produce turns run in Kafka
   // transactions (read_committed input, outputs and offsets committed
   // together every mailbox.commit-interval-ms). Others are at-least-once.
