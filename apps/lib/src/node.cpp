@@ -530,6 +530,10 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
   runtime::register_message_types(*p->sys_cfg);
   p->sys_cfg->add_message_type<std::vector<runtime::order_snapshot>>("order_snapshots");
   p->sys_cfg->set("logger.verbosity", caf::atom("quiet"));
+  // Work sharing: idle workers wait on a condition variable. CAF 0.17's
+  // default work stealing polls (50 us sleeps), which on a small machine
+  // running several nodes and brokers cost more CPU than the work itself.
+  p->sys_cfg->set("scheduler.policy", caf::atom("sharing"));
   p->sys = std::make_unique<caf::actor_system>(*p->sys_cfg);
 
   auto producer = bridges::kafka_publisher::make(p->producer_for(""));
