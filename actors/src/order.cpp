@@ -105,7 +105,7 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
     e.snap.reason = msg.reason;
     e.snap.transaction_id = msg.transaction_id;
     advance(e.snap, ok ? rt::status_paid : rt::status_payment_failed);
-    if (e.emailed)
+    if (e.snap.emailed)
       advance(e.snap, rt::status_notified);
     e.snap.updated_at_ms = now_ms;
   }
@@ -133,8 +133,8 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
     e.snap.status = rt::status_pending;
     e.snap.created_at_ms = now_ms;
   }
-  if (!e.emailed) {
-    e.emailed = true;
+  if (!e.snap.emailed) {
+    e.snap.emailed = true;
     // Before the payment outcome the order stays where it is; the outcome
     // moves it straight to NOTIFIED (see the payment_result handler).
     if (!e.snap.payment_status.empty())
@@ -208,6 +208,7 @@ void order_book::apply_changes() const {
       auto it = orders_.find(snap.order_id);
       if (it != orders_.end() && !further_along(snap, it->second.snap)) {
         it->second.partition = p;
+        it->second.snap.emailed = it->second.snap.emailed || snap.emailed;
         continue;
       }
       if (snap.status == rt::status_notified) {
@@ -219,7 +220,9 @@ void order_book::apply_changes() const {
       entry e = it != orders_.end() ? it->second : entry{};
       e.created_seen = e.created_seen || snap.item_count > 0;  // only order_created sets items
       e.partition = p;
+      bool emailed = e.snap.emailed || snap.emailed;
       e.snap = snap;
+      e.snap.emailed = emailed;
       orders_[snap.order_id] = std::move(e);
     }
   }
@@ -259,7 +262,7 @@ std::optional<rt::order_snapshot> order_book::find_created(const std::string& or
 bool order_book::emailed(const std::string& order_id) const {
   apply_changes();
   auto it = orders_.find(order_id);
-  return it != orders_.end() && it->second.emailed;
+  return it != orders_.end() && it->second.snap.emailed;
 }
 
 }  // namespace kastor::actors

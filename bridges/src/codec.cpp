@@ -690,6 +690,8 @@ header_list encode_headers(const any_message& m, const outgoing_meta& meta) {
   };
   if (!meta.reply_to.empty())
     result.push_back({std::string{hdr_reply_to}, meta.reply_to});
+  if (const auto* snap = std::get_if<runtime::order_snapshot>(&m); snap && snap->emailed)
+    result.push_back({std::string{hdr_order_emailed}, "true"});
   return result;
 }
 
@@ -749,6 +751,9 @@ caf::expected<decoded> decode_record(std::string_view topic, int32_t partition,
   auto message = decode_value(r->type, value);
   if (!message)
     return std::move(message.error());
+  if (auto* snap = std::get_if<runtime::order_snapshot>(&*message))
+    if (const auto* h = find_header(headers, hdr_order_emailed))
+      snap->emailed = h->value == "true";
   decoded result{std::move(*message), {}};
   auto& meta = result.meta;
   meta.topic = std::string{topic};

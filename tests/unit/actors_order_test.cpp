@@ -79,7 +79,7 @@ TEST(OrderBook, NewOrderIsPendingAndRequestsPayment) {
             (rt::payment_request{"o-1", "c-1", 10498}));
   auto snap = std::get<rt::order_snapshot>(out[1]);
   EXPECT_EQ(snap, (rt::order_snapshot{"o-1", "c-1", 10498, 3, rt::status_pending, "", "", "",
-                                      1'000, 1'500}));
+                                      1'000, 1'500, false}));
   EXPECT_EQ(book.find("o-1"), snap);
   EXPECT_EQ(book.size(), 1u);
 }
@@ -229,7 +229,7 @@ TEST(OrderBook, PaymentResultForAnUnknownOrderCreatesIt) {
   auto snap = only_snapshot(book.handle(meta(), paid("o-9"), 5'000));
   // Then the order exists, built from the result, and is PAID
   EXPECT_EQ(snap, (rt::order_snapshot{"o-9", "c-1", 10498, 0, rt::status_paid,
-                                      rt::payment_succeeded, "", "tx-o-9", 5'000, 5'000}));
+                                      rt::payment_succeeded, "", "tx-o-9", 5'000, 5'000, false}));
   EXPECT_EQ(book.find("o-9"), snap);
   EXPECT_EQ(book.size(), 1u);
 }
@@ -357,7 +357,7 @@ rt::record_meta meta_on(int32_t partition) {
 }
 
 rt::order_snapshot snapshot(const std::string& id, const char* status, int64_t updated) {
-  rt::order_snapshot s{id, "c-1", 10498, 3, status, "", "", "", 1'000, updated};
+  rt::order_snapshot s{id, "c-1", 10498, 3, status, "", "", "", 1'000, updated, false};
   if (std::string{status} != rt::status_pending)
     s.payment_status = rt::payment_succeeded;
   return s;
@@ -448,4 +448,17 @@ TEST(OrderBook, AdoptMergesTheChangelogTailWithWhatIsHeld) {
   EXPECT_EQ(book.find("o-1")->status, rt::status_paid);
   EXPECT_EQ(book.find("o-2")->status, rt::status_paid);
   EXPECT_TRUE(book.find_created("o-1"));
+}
+
+TEST(OrderBook, RestoredOrderEmailedBeforeItsPaymentOutcomeBecomesNotified) {
+  // Given a changelog whose last word on the order: emailed, outcome unknown
+  // (the email_sent record was committed by the previous owner)
+  auto s = snapshot("o-1", rt::status_pending, 2'000);
+  s.emailed = true;
+  order_book book;
+  book.adopt(5, {s});
+  // When its payment result arrives at the new owner
+  auto out = book.handle(meta_on(5), paid("o-1"), 3'000);
+  // Then the order is finished, no second email needed
+  EXPECT_EQ(only_snapshot(out).status, rt::status_notified);
 }

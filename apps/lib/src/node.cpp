@@ -128,8 +128,10 @@ public:
       if (r.value.empty())
         continue;  // a tombstone
       auto v = bridges::decode_value("order_snapshot", r.value);
-      if (auto* snap = v ? std::get_if<runtime::order_snapshot>(&*v) : nullptr)
+      if (auto* snap = v ? std::get_if<runtime::order_snapshot>(&*v) : nullptr) {
+        snap->emailed = r.header(bridges::hdr_order_emailed) == "true";
         by_partition[r.partition].push_back(std::move(*snap));
+      }
     }
     for (auto p : parts)
       book_->adopt(p, by_partition[p]);

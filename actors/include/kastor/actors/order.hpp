@@ -105,7 +105,6 @@ private:
   struct entry {
     runtime::order_snapshot snap;
     bool created_seen = false;  // fields came from order_created, not guessed
-    bool emailed = false;
     int32_t partition = -1;
   };
   struct change {

@@ -32,6 +32,8 @@ inline constexpr std::string_view hdr_correlation_id = "kastor-correlation-id";
 inline constexpr std::string_view hdr_trace_id = "kastor-trace-id";
 inline constexpr std::string_view hdr_attempt = "kastor-attempt";
 inline constexpr std::string_view hdr_reply_to = "kastor-reply-to";
+// On an order_snapshot whose email went out ("true"; absent otherwise).
+inline constexpr std::string_view hdr_order_emailed = "kastor-order-emailed";
 
 // The schema version this build writes and the oldest it reads.
 inline constexpr int32_t schema_version_current = 1;
