@@ -1,5 +1,7 @@
 #include "kastor/bridges/mailbox.hpp"
 
+#include <algorithm>
+
 #include <caf/all.hpp>
 
 #include "kastor/bridges/codec.hpp"
@@ -86,6 +88,12 @@ auto log() {
 
 constexpr std::chrono::milliseconds txn_call_timeout{30000};
 
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
 // FNV-1a: a stable name for a set of partitions.
 std::string fingerprint(const std::vector<std::string>& items) {
   uint64_t h = 1469598103934665603ULL;
@@ -147,7 +155,10 @@ caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_option
     {"enable.auto.offset.store", "false"},
     {"auto.commit.interval.ms", "500"},
     {"session.timeout.ms", std::to_string(opts.session_timeout_ms)},
-    {"heartbeat.interval.ms", std::to_string(std::max(100, opts.session_timeout_ms / 4))},
+    // Heartbeats are how members learn that a rebalance began (a dead member
+    // found, a node added): every second at most, not session / 4.
+    {"heartbeat.interval.ms",
+     std::to_string(std::clamp(opts.session_timeout_ms / 10, 100, 1000))},
     {"fetch.wait.max.ms", std::to_string(opts.fetch_wait_max_ms)},
     {"queued.max.messages.kbytes", "8192"},
     {"enable.partition.eof", "false"},
@@ -179,12 +190,9 @@ caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_option
   self->log_queue_ = rd_kafka_queue_new(self->rk_.get());
   rd_kafka_set_log_queue(self->rk_.get(), self->log_queue_);
   rd_kafka_poll_set_consumer(self->rk_.get());
-  partition_list_ptr topics{rd_kafka_topic_partition_list_new(
-    static_cast<int>(self->opts_.topics.size()))};
-  for (const auto& t : self->opts_.topics)
-    rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
-  if (auto err = rd_kafka_subscribe(self->rk_.get(), topics.get()))
-    return kafka_error(err, "subscribe " + self->opts_.group_id);
+  if (!self->opts_.standby || self->opts_.standby->load())
+    if (auto err = self->subscribe())
+      return err;
   if (self->opts_.exactly_once)
     self->txn_out_ = std::make_shared<txn_gate>(self);
   return self;
@@ -193,6 +201,7 @@ caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_option
 kafka_mailbox::kafka_mailbox(mailbox_options opts) : opts_(std::move(opts)) {
   if (!opts_.failures)
     opts_.failures = std::make_shared<failure_memory>();
+  stats_.standing_by = opts_.standby && !opts_.standby->load();
 }
 
 kafka_mailbox::~kafka_mailbox() {
@@ -291,7 +300,13 @@ void kafka_mailbox::clear_suspect() {
 }
 
 bool kafka_mailbox::current(const runtime::record_meta& m) const {
-  return m.incarnation == 0 || (m.incarnation == incarnation_.load() && !handing_off_.load());
+  if (m.incarnation == 0)
+    return true;
+  if (m.incarnation != incarnation_.load() || handing_off_.load())
+    return false;
+  // The poll loop stood still (see check_stall): it may not own this any more.
+  auto last = last_tick_ms_.load();
+  return !stall_guard() || last == 0 || steady_ms() - last <= stall_limit_ms();
 }
 
 mailbox_stats kafka_mailbox::stats() const {
@@ -305,6 +320,12 @@ void kafka_mailbox::on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t err,
 }
 
 void kafka_mailbox::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
+  suspect_ = false;  // the group has spoken
+  struct tick {  // (a hand-off or a restore may take a while: not a stall)
+    kafka_mailbox* mb;
+    ~tick() { mb->last_tick_ms_ = steady_ms(); }
+  } ticked{this};
+  last_tick_ms_ = steady_ms();
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     ++incarnation_;
     for (int i = 0; i < parts->cnt; ++i)
@@ -399,6 +420,7 @@ size_t kafka_mailbox::hand_off() {
     handing_off_ = true;
   auto until = std::chrono::steady_clock::now() + opts_.handoff_deadline;
   for (;;) {
+    last_tick_ms_ = steady_ms();
     drain_completions();
     size_t open = 0;
     if (opts_.exactly_once) {
@@ -424,8 +446,94 @@ size_t kafka_mailbox::hand_off() {
   return waited;
 }
 
+// At-least-once: a poll loop that stood still longer than half the session
+// timeout (the process was paused, or starved) may have been replaced by the
+// group meanwhile: its records may be someone else's already. Until the
+// group says (a rebalance), or a session timeout passes without one, nothing
+// is handed out and the actor starts nothing (current() is false), so a
+// zombie writes nothing. Without a rebalance, the records are taken again.
+void kafka_mailbox::check_stall() {
+  if (!stall_guard())
+    return;
+  auto now = steady_ms();
+  auto last = last_tick_ms_.exchange(now);
+  if (!suspect_ && last != 0 && now - last > stall_limit_ms() && !parts_.empty()) {
+    suspect_ = true;
+    suspect_since_ms_ = now;
+    ++incarnation_;  // what the actor was given and has not started is not started
+    log()->warn("mailbox group={} event=stalled ms={}: taking nothing until the group confirms "
+                "the assignment", opts_.group_id, now - last);
+    std::lock_guard<std::mutex> guard{mtx_};
+    ++stats_.stalls;
+    return;
+  }
+  if (suspect_ && now - suspect_since_ms_ > opts_.session_timeout_ms + 1000) {
+    // Still a member: fetch again from one past the last record taken, and
+    // give the actor every unfinished record again.
+    suspect_ = false;
+    log()->info("mailbox group={} event=stall_cleared: the assignment stood", opts_.group_id);
+    partition_list_ptr at{rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size()))};
+    for (auto& [tp, ps] : parts_) {
+      if (ps->next_offset >= 0)
+        rd_kafka_topic_partition_list_add(at.get(), tp.first.c_str(), tp.second)->offset =
+          ps->next_offset;
+      for (auto& [key, pk] : ps->parked)
+        pk.head_out = false;  // retried by retry_parked()
+      for (auto& [offset, rec] : ps->in_flight)
+        if (rec.message)
+          rec.meta.incarnation = incarnation_;
+      for (auto& [offset, rec] : ps->in_flight)
+        deliver(*ps, rec);
+    }
+    if (at->cnt > 0)
+      if (auto* e = rd_kafka_seek_partitions(rk_.get(), at.get(), 0)) {
+        log()->warn("mailbox group={} seek after a stall: {}", opts_.group_id,
+                    rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+      }
+  }
+}
+
+caf::error kafka_mailbox::subscribe() {
+  partition_list_ptr topics{rd_kafka_topic_partition_list_new(static_cast<int>(opts_.topics.size()))};
+  for (const auto& t : opts_.topics)
+    rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+  if (auto err = rd_kafka_subscribe(rk_.get(), topics.get()))
+    return kafka_error(err, "subscribe " + opts_.group_id);
+  subscribed_ = true;
+  std::lock_guard<std::mutex> guard{mtx_};
+  stats_.standing_by = false;
+  return {};
+}
+
+// A standby joins the group while its flag is set and leaves it (a clean
+// hand-off: the revocation runs in a later poll) when it is cleared.
+void kafka_mailbox::follow_standby() {
+  if (!opts_.standby || draining_.load())
+    return;
+  bool want = opts_.standby->load();
+  if (want == subscribed_)
+    return;
+  if (want) {
+    if (auto err = subscribe())
+      log()->error("mailbox group={} event=standby_join_failed error={}", opts_.group_id,
+                   runtime::describe(err));
+    else
+      log()->warn("mailbox group={} event=standby_joined", opts_.group_id);
+    return;
+  }
+  rd_kafka_unsubscribe(rk_.get());
+  subscribed_ = false;
+  log()->warn("mailbox group={} event=standby_left", opts_.group_id);
+  std::lock_guard<std::mutex> guard{mtx_};
+  stats_.standing_by = true;
+  stats_.joined = false;
+}
+
 void kafka_mailbox::run() {
   while (!stopping_.load()) {
+    follow_standby();
+    check_stall();
     redeliver_if_rebound();
     // Seen before the count: every record taken before this point is in the
     // count drain_completions() publishes, and none is taken after it.
@@ -474,6 +582,8 @@ void kafka_mailbox::handle(message_ptr owned) {
     return;  // not (or no longer) assigned
   if (draining_.load())
     return;  // shutting down: not taken, so not committed; the next owner reads it
+  if (suspect_)
+    return;  // after a stall: not taken (fetched again if the assignment stood)
   ++received_;
   auto& ps = *it->second;
   ps.next_offset = std::max(ps.next_offset, msg->offset + 1);

@@ -14,7 +14,10 @@
 // the turns already started finish (up to handoff_deadline), the finished
 // prefix is committed, and only then is the partition released. A lost
 // assignment (this member was too slow, the group moved on) commits nothing.
-// on_assign/on_revoke let the role restore and drop its keys' state.
+// on_assign/on_revoke let the role restore and drop its keys' state. A poll
+// loop that stood still past half the session timeout (a paused process) may
+// be a zombie: at-least-once, it hands out nothing and its actor starts
+// nothing until the group confirms or replaces the assignment.
 //
 // Backpressure: above `high_water` records in flight the assigned partitions
 // are paused; below `low_water` they are resumed, so memory stays bounded
@@ -144,6 +147,9 @@ struct mailbox_options {
   // hand-off (drop what was built from them, commit nothing).
   std::function<void(const std::vector<int32_t>&)> on_assign;
   std::function<void(const std::vector<int32_t>&, bool lost)> on_revoke;
+  // Non-null: a standby instance of the role, in the group only while the
+  // flag is set (it joins and leaves, handing off cleanly, as it changes).
+  std::shared_ptr<std::atomic<bool>> standby;
 };
 
 struct mailbox_stats {
@@ -161,6 +167,8 @@ struct mailbox_stats {
   uint64_t transactions = 0;  // exactly-once: committed
   uint64_t aborts = 0;        // exactly-once: aborted (work since then redone)
   uint64_t handoffs = 0;      // revocations (each a hand-off, or a lost assignment)
+  uint64_t stalls = 0;        // poll loop stood still past half the session timeout
+  bool standing_by = false;   // a standby not in its group (not running the role now)
   uint64_t lost_assignments = 0;
   int64_t longest_handoff_ms = 0;  // revocation to release, the longest
 };
@@ -224,6 +232,11 @@ private:
   void rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
   static std::vector<int32_t> partition_numbers(const rd_kafka_topic_partition_list_t* parts);
   size_t hand_off();
+  caf::error subscribe();
+  void follow_standby();
+  void check_stall();
+  bool stall_guard() const { return opts_.commit && !opts_.exactly_once; }
+  int64_t stall_limit_ms() const { return opts_.session_timeout_ms / 2; }
   void run();
   void handle(message_ptr msg);
   void answer(const rd_kafka_message_t* msg);
@@ -278,6 +291,12 @@ private:
   std::atomic<bool> rebound_{false};     // bind() happened since the last redelivery check
   std::atomic<bool> handing_off_{false};  // revoked: no new turn starts (current() is false)
   std::chrono::steady_clock::time_point revoked_at_{};
+  // The poll loop's last round (steady ms), and whether it stood still so
+  // long that the assignment may be gone (at-least-once; see check_stall).
+  std::atomic<int64_t> last_tick_ms_{0};
+  bool suspect_ = false;
+  bool subscribed_ = false;
+  int64_t suspect_since_ms_ = 0;
   uint64_t received_ = 0;
   std::chrono::steady_clock::time_point next_dead_letter_retry_{};
   std::chrono::milliseconds dead_letter_backoff_{0};
