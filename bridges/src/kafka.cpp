@@ -212,6 +212,67 @@ caf::expected<std::vector<stored_record>> read_topic(const std::string& brokers,
   return out;
 }
 
+namespace {
+
+// Kafka's ConsumerProtocol assignment: int16 version, then [topic, [partition]].
+std::map<std::string, std::vector<int32_t>> parse_assignment(const void* data, size_t size) {
+  std::map<std::string, std::vector<int32_t>> out;
+  const auto* p = static_cast<const unsigned char*>(data);
+  size_t pos = 0;
+  auto need = [&](size_t n) { return p != nullptr && pos + n <= size; };
+  auto i16 = [&] {
+    int16_t v = static_cast<int16_t>((p[pos] << 8) | p[pos + 1]);
+    pos += 2;
+    return v;
+  };
+  auto i32 = [&] {
+    int32_t v = static_cast<int32_t>((uint32_t{p[pos]} << 24) | (uint32_t{p[pos + 1]} << 16)
+                                     | (uint32_t{p[pos + 2]} << 8) | uint32_t{p[pos + 3]});
+    pos += 4;
+    return v;
+  };
+  if (!need(6))
+    return out;
+  i16();  // version
+  for (int32_t topics = i32(); topics > 0 && need(2); --topics) {
+    auto len = i16();
+    if (len < 0 || !need(static_cast<size_t>(len) + 4))
+      return out;
+    std::string topic{reinterpret_cast<const char*>(p + pos), static_cast<size_t>(len)};
+    pos += static_cast<size_t>(len);
+    auto& parts = out[topic];
+    for (int32_t n = i32(); n > 0 && need(4); --n)
+      parts.push_back(i32());
+  }
+  return out;
+}
+
+}  // namespace
+
+caf::expected<group_description> describe_group(rd_kafka_t* rk, const std::string& group,
+                                                std::chrono::milliseconds timeout) {
+  const rd_kafka_group_list* list = nullptr;
+  if (auto err = rd_kafka_list_groups(rk, group.c_str(), &list, static_cast<int>(timeout.count())))
+    return kafka_error(err, "describe group " + group);
+  group_description out;
+  out.state = "Dead";
+  if (list->group_cnt > 0) {
+    const auto& g = list->groups[0];
+    out.state = g.state ? g.state : "";
+    out.coordinator = g.broker.id;
+    for (int i = 0; i < g.member_cnt; ++i) {
+      const auto& m = g.members[i];
+      group_member gm;
+      gm.client_id = m.client_id ? m.client_id : "";
+      gm.host = m.client_host ? m.client_host : "";
+      gm.assignment = parse_assignment(m.member_assignment, m.member_assignment_size);
+      out.members.push_back(std::move(gm));
+    }
+  }
+  rd_kafka_group_list_destroy(list);
+  return out;
+}
+
 bool topic_exists(const std::string& brokers, const std::string& topic,
                   std::chrono::milliseconds timeout) {
   auto conf = make_conf({{"bootstrap.servers", brokers}, {"client.id", "kastor-admin"}});

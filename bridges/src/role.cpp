@@ -55,6 +55,7 @@ void mailbox_slot::retire(std::shared_ptr<kafka_mailbox> mb) {
     retired_.transactions += s.transactions;
     retired_.aborts += s.aborts;
     retired_.handoffs += s.handoffs;
+    retired_.stalls += s.stalls;
     retired_.lost_assignments += s.lost_assignments;
     retired_.longest_handoff_ms = std::max(retired_.longest_handoff_ms, s.longest_handoff_ms);
   });
@@ -81,6 +82,7 @@ mailbox_stats mailbox_slot::stats() const {
   s.transactions += retired_.transactions;
   s.aborts += retired_.aborts;
   s.handoffs += retired_.handoffs;
+  s.stalls += retired_.stalls;
   s.lost_assignments += retired_.lost_assignments;
   s.longest_handoff_ms = std::max(s.longest_handoff_ms, retired_.longest_handoff_ms);
   return s;
@@ -108,6 +110,23 @@ runtime::child_spec mailbox_bridge_child(std::shared_ptr<kafka_mailbox> first,
     return parent->system().spawn(bridge_actor, mb, slot);
   };
   return c;
+}
+
+std::string role_client_id(const std::string& node, const std::string& role, bool standby) {
+  return node + "-" + role + (standby ? "-standby" : "");
+}
+
+role_member parse_role_client_id(const std::string& client_id, const std::string& role) {
+  auto ends_with = [&](const std::string& suffix) {
+    return client_id.size() > suffix.size()
+           && client_id.compare(client_id.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  for (bool standby : {true, false}) {
+    auto suffix = "-" + role + (standby ? "-standby" : "");
+    if (ends_with(suffix))
+      return {client_id.substr(0, client_id.size() - suffix.size()), standby};
+  }
+  return {client_id, false};
 }
 
 }  // namespace kastor::bridges

@@ -14,6 +14,10 @@ bool node_config::has_role(const std::string& r) const {
   return std::find(roles.begin(), roles.end(), r) != roles.end();
 }
 
+bool node_config::is_standby(const std::string& r) const {
+  return std::find(standby.begin(), standby.end(), r) != standby.end();
+}
+
 bool node_config::is_exactly_once(const std::string& role) const {
   return std::find(exactly_once.begin(), exactly_once.end(), role) != exactly_once.end();
 }
@@ -46,6 +50,7 @@ const std::vector<std::pair<std::string, std::string>>& config_defaults() {
     {"mailbox.handoff-deadline-ms", std::to_string(d.handoff_deadline.count())},
     {"order.passivate-after-ms", std::to_string(d.passivate_after.count())},
     {"exactly-once", ""},
+    {"roles.standby", ""},
     {"mailbox.commit-interval-ms", std::to_string(d.commit_interval.count())},
     {"copy.from", ""},
     {"copy.to", ""},
@@ -231,9 +236,20 @@ caf::expected<node_config> make_config(const config_layers& l) {
       return bad("exactly-once", l.at("exactly-once").first, l.at("exactly-once").second,
                  "'" + r + "' is a view of every record (it commits nothing): exactly-once is "
                  "for order, payment, email and copy");
+  if (auto err = parse_roles(l, "roles.standby", c.standby))
+    return err;
+  for (const auto& r : c.standby) {
+    const auto& [v, origin] = l.at("roles.standby");
+    if (r == "analytics" || r == "gateway")
+      return bad("roles.standby", v, origin,
+                 "'" + r + "' is a per-node view, not a shared role: standby is for order, "
+                 "payment, email and copy");
+    if (c.has_role(r))
+      return bad("roles.standby", v, origin, "'" + r + "' is in roles already (this node runs it)");
+  }
   text("copy.from", c.copy_from);
   text("copy.to", c.copy_to);
-  if (c.has_role("copy")) {
+  if (c.has_role("copy") || c.is_standby("copy")) {
     if (c.copy_from.empty() || c.copy_to.empty())
       return make_error(runtime_errc::invalid_config,
                         "the copy role needs copy.from and copy.to (its input and output topics)");

@@ -162,3 +162,24 @@ TEST(Config, TheSampleFileListsEveryKeyWithItsDefault) {
 }
 
 }  // namespace
+
+TEST(Config, StandbyRolesAreSharedRolesThisNodeDoesNotRun) {
+  auto c = make_config(layers({{"roles", "order,gateway"}, {"roles.standby", "payment, email"},
+                               {"mailbox.handoff-deadline-ms", "500"},
+                               {"order.passivate-after-ms", "1000"}}));
+  ASSERT_TRUE(c) << describe(c.error());
+  EXPECT_TRUE(c->is_standby("payment"));
+  EXPECT_TRUE(c->is_standby("email"));
+  EXPECT_FALSE(c->has_role("payment"));
+  EXPECT_EQ(c->handoff_deadline.count(), 500);
+  EXPECT_EQ(c->passivate_after.count(), 1000);
+  EXPECT_TRUE(make_config({})->standby.empty());
+  EXPECT_NE(error_of(layers({{"roles.standby", "gateway"}})).find("per-node view"),
+            std::string::npos);
+  EXPECT_NE(error_of(layers({{"roles", "order,payment"}, {"roles.standby", "payment"}}))
+              .find("in roles already"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"roles.standby", "shipping"}})).find("unknown role"),
+            std::string::npos);
+  EXPECT_NE(error_of(layers({{"mailbox.handoff-deadline-ms", "-1"}})).find("between"),
+            std::string::npos);
+}

@@ -192,6 +192,15 @@ struct node::impl {
   std::shared_ptr<gateway::backend> backend;
   std::unique_ptr<gateway::http_server> http;
   bool stopped = false;
+  // Standby roles (roles.standby) and the thread that starts and stops them.
+  struct standby_role {
+    std::string role;
+    std::shared_ptr<std::atomic<bool>> active;
+    int empty_rounds = 0;  // checks in a row that found no other node in the group
+  };
+  std::vector<standby_role> standbys;
+  std::thread standby_watch;
+  std::atomic<bool> watch_stop{false};
 
   bridges::mailbox_options mailbox_for(const std::string& role, bool broadcast) const {
     bridges::mailbox_options o;
@@ -202,7 +211,9 @@ struct node::impl {
     o.group_id = cfg.group_prefix + "." + role;
     if (broadcast)  // every node reads everything, afresh on every start
       o.group_id += "." + cfg.node_id + "." + new_order_id().substr(0, 8);
-    o.client_id = cfg.node_id + "-" + role;
+    o.client_id = bridges::role_client_id(cfg.node_id, role, cfg.is_standby(role));
+    if (cfg.is_standby(role))
+      o.standby = std::make_shared<std::atomic<bool>>(false);
     o.high_water = static_cast<size_t>(cfg.mailbox_high_water);
     o.low_water = static_cast<size_t>(cfg.mailbox_low_water);
     o.session_timeout_ms = cfg.session_timeout_ms;
@@ -296,6 +307,8 @@ struct node::impl {
     if (!mb)
       return mb.error();
     mailboxes.emplace_back(role, mailboxes_slot);
+    if (opts.standby)
+      standbys.push_back({role, opts.standby, 0});
     runtime::role_io io{producer, nullptr, &wall_clock_ms, delay, nullptr};
     if (role == "copy" && !opts.exactly_once) {
       auto made = bridges::kafka_publisher::make(producer_for("copy"));
@@ -340,6 +353,57 @@ struct node::impl {
     order_owner = bridges::spawn_remote_proxy(*sys, requester, "order", std::chrono::seconds{2});
   }
 
+  // Every second: a standby role whose group has no member of another node
+  // (twice in a row) is started here; one started here is stopped as soon as
+  // a node that runs it (not a standby) is in the group again.
+  void watch_standbys() {
+    auto conf = bridges::make_conf({{"bootstrap.servers", cfg.brokers},
+                                    {"client.id", cfg.node_id + "-standby-watch"},
+                                    {"log_level", "2"}});
+    char errstr[512];
+    bridges::rk_ptr rk{conf ? rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), errstr, sizeof(errstr))
+                            : nullptr};
+    if (!rk) {
+      log->error("node={} event=standby_watch_failed: standby roles stay stopped", cfg.node_id);
+      return;
+    }
+    while (!watch_stop.load()) {
+      for (auto& s : standbys) {
+        auto desc = bridges::describe_group(rk.get(), cfg.group_prefix + "." + s.role,
+                                            std::chrono::seconds{5});
+        if (!desc)
+          continue;  // unknown: nothing changes
+        bool other = false, dedicated = false;
+        std::string who_runs;
+        for (const auto& m : desc->members) {
+          auto who = bridges::parse_role_client_id(m.client_id, s.role);
+          if (who.node == cfg.node_id)
+            continue;
+          other = true;
+          if (!who.standby) {
+            dedicated = true;
+            who_runs = who.node;
+          }
+        }
+        if (!s.active->load()) {
+          s.empty_rounds = other ? 0 : s.empty_rounds + 1;
+          if (s.empty_rounds >= 2) {
+            log->warn("node={} event=standby_started role={}: no node runs it", cfg.node_id,
+                      s.role);
+            s.active->store(true);
+          }
+        } else if (dedicated) {
+          log->warn("node={} event=standby_stopped role={}: node {} runs it again", cfg.node_id,
+                    s.role, who_runs);
+          s.active->store(false);
+          s.empty_rounds = 0;
+        }
+      }
+      for (int i = 0; i < 10 && !watch_stop.load(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    }
+  }
+
   std::string data_file(const std::string& name) const {
     return (std::filesystem::path{cfg.data_dir} / name).string();
   }
@@ -350,7 +414,10 @@ struct node::impl {
       return false;
     for (const auto& [role, slot] : mailboxes) {
       auto mb = slot->get();
-      if (!mb || !mb->stats().joined)
+      if (!mb)
+        return false;
+      auto s = mb->stats();
+      if (!s.joined && !s.standing_by)
         return false;
     }
     return true;
@@ -546,9 +613,10 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
   if (c.has_role("gateway"))
     p->start_requests();
 
+  auto runs = [&c](const std::string& role) { return c.has_role(role) || c.is_standby(role); };
   try {
     caf::error err;
-    if (c.has_role("order")) {
+    if (runs("order")) {
       auto book = std::make_shared<actors::order_book>(c.passivate_after.count());
       p->order_state = std::make_shared<order_changelog>(book, c.brokers, c.node_id);
       caf::message_handler owned{[book](runtime::owned_atom, const std::string& id) {
@@ -560,7 +628,7 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
       err = p->add_role("order", book, false, std::chrono::milliseconds{0},
                         snapshot_query(book).or_else(owned), p->orders);
     }
-    if (!err && c.has_role("payment")) {
+    if (!err && runs("payment")) {
       p->payment_ledger = std::make_shared<actors::jsonl_ledger>(
         p->data_file("payment-ledger.jsonl"), "orderId");
       actors::payment_rules rules;
@@ -568,7 +636,7 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
       err = p->add_role("payment", std::make_shared<actors::payment_service>(rules, p->payment_ledger),
                         false, c.payment_latency, {}, nullptr);
     }
-    if (!err && c.has_role("email")) {
+    if (!err && runs("email")) {
       p->email_outbox = std::make_shared<actors::jsonl_ledger>(p->data_file("email-outbox.jsonl"),
                                                                "emailKey");
       err = p->add_role("email", std::make_shared<actors::email_service>(p->email_outbox), false,
@@ -581,7 +649,7 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
       err = p->add_role("analytics", book, true, std::chrono::milliseconds{0}, query,
                         p->analytics);
     }
-    if (!err && c.has_role("copy"))
+    if (!err && runs("copy"))
       err = p->add_role("copy", std::make_shared<actors::copy_stage>(), false,
                         std::chrono::milliseconds{0}, {}, nullptr);
     if (!err && c.has_role("gateway")) {
@@ -602,6 +670,8 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
   auto root = p->supervisor_for("root");
   root.children = p->role_supervisors;
   p->root = runtime::spawn_supervisor(*p->sys, root);
+  if (!p->standbys.empty())
+    p->standby_watch = std::thread{[raw = p.get()] { raw->watch_standbys(); }};
 
   if (c.has_role("gateway")) {
     p->backend = std::make_shared<node_backend>(p.get());
@@ -667,7 +737,10 @@ void node::stop() {
   if (p.stopped)
     return;
   p.stopped = true;
-  // 1. No new orders, no more questions to other nodes.
+  // 1. No new orders, no more questions to other nodes, no standby changes.
+  p.watch_stop = true;
+  if (p.standby_watch.joinable())
+    p.standby_watch.join();
   if (p.http)
     p.http->stop();
   if (p.requester)

@@ -16,6 +16,7 @@
 #include "kastor/apps/commands.hpp"
 #include "kastor/bridges/codec.hpp"
 #include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/role.hpp"
 #include "kastor/bridges/remote.hpp"
 #include "kastor/bridges/routes.hpp"
 #include "kastor/runtime/errors.hpp"
@@ -25,39 +26,6 @@ namespace kastor::apps {
 namespace {
 
 namespace json = boost::json;
-
-// Kafka's ConsumerProtocol assignment: int16 version, then [topic, [partition]].
-std::map<std::string, std::vector<int32_t>> parse_assignment(const void* data, size_t size) {
-  std::map<std::string, std::vector<int32_t>> out;
-  const auto* p = static_cast<const unsigned char*>(data);
-  size_t pos = 0;
-  auto need = [&](size_t n) { return p != nullptr && pos + n <= size; };
-  auto i16 = [&] {
-    int16_t v = static_cast<int16_t>((p[pos] << 8) | p[pos + 1]);
-    pos += 2;
-    return v;
-  };
-  auto i32 = [&] {
-    int32_t v = static_cast<int32_t>((uint32_t{p[pos]} << 24) | (uint32_t{p[pos + 1]} << 16)
-                                     | (uint32_t{p[pos + 2]} << 8) | uint32_t{p[pos + 3]});
-    pos += 4;
-    return v;
-  };
-  if (!need(6))
-    return out;
-  i16();  // version
-  for (int32_t topics = i32(); topics > 0 && need(2); --topics) {
-    auto len = i16();
-    if (len < 0 || !need(static_cast<size_t>(len) + 4))
-      return out;
-    std::string topic{reinterpret_cast<const char*>(p + pos), static_cast<size_t>(len)};
-    pos += static_cast<size_t>(len);
-    auto& parts = out[topic];
-    for (int32_t n = i32(); n > 0 && need(4); --n)
-      parts.push_back(i32());
-  }
-  return out;
-}
 
 // "0-2,5" for {0,1,2,5}.
 std::string ranges(std::vector<int32_t> parts) {
@@ -121,9 +89,9 @@ std::optional<json::object> role_status(const std::string& brokers, const std::s
     error = errstr;
     return std::nullopt;
   }
-  const rd_kafka_group_list* list = nullptr;
-  if (auto err = rd_kafka_list_groups(rk.get(), group.c_str(), &list, 10000)) {
-    error = std::string{"list group "} + group + ": " + rd_kafka_err2str(err);
+  auto desc = bridges::describe_group(rk.get(), group, std::chrono::seconds{10});
+  if (!desc) {
+    error = runtime::describe(desc.error());
     return std::nullopt;
   }
   json::object r;
@@ -136,36 +104,27 @@ std::optional<json::object> role_status(const std::string& brokers, const std::s
   if (role == "order")
     topics.insert(bridges::request_topic("order"));
   json::array members;
-  if (list->group_cnt > 0) {
-    const auto& g = list->groups[0];
-    r["state"] = g.state ? g.state : "";
-    for (int i = 0; i < g.member_cnt; ++i) {
-      const auto& m = g.members[i];
-      std::string client = m.client_id ? m.client_id : "";
-      auto suffix = "-" + role;
-      auto node = client.size() > suffix.size()
-                      && client.compare(client.size() - suffix.size(), suffix.size(), suffix) == 0
-                    ? client.substr(0, client.size() - suffix.size())
-                    : client;
-      json::object mo;
-      mo["node"] = node;
-      mo["clientId"] = client;
-      mo["host"] = m.client_host ? m.client_host : "";
-      json::object parts;
-      for (auto& [topic, ps] : parse_assignment(m.member_assignment, m.member_assignment_size)) {
-        topics.insert(topic);
-        json::array a;
-        for (auto p : ps)
-          a.push_back(p);
-        parts[topic] = std::move(a);
-      }
-      mo["partitions"] = std::move(parts);
-      members.push_back(std::move(mo));
+  r["state"] = desc->state;
+  if (desc->coordinator >= 0)
+    r["coordinator"] = desc->coordinator;  // the broker id of the group's coordinator
+  for (const auto& m : desc->members) {
+    auto who = bridges::parse_role_client_id(m.client_id, role);
+    json::object mo;
+    mo["node"] = who.node;
+    mo["standby"] = who.standby;
+    mo["clientId"] = m.client_id;
+    mo["host"] = m.host;
+    json::object parts;
+    for (const auto& [topic, ps] : m.assignment) {
+      topics.insert(topic);
+      json::array a;
+      for (auto p : ps)
+        a.push_back(p);
+      parts[topic] = std::move(a);
     }
-  } else {
-    r["state"] = "Dead";
+    mo["partitions"] = std::move(parts);
+    members.push_back(std::move(mo));
   }
-  rd_kafka_group_list_destroy(list);
   r["members"] = std::move(members);
   // Lag: what is in each partition and not yet committed by the group.
   json::object lag;  // topic -> partition -> records not yet committed (-1: unknown)
@@ -249,12 +208,14 @@ int run_status(const status_options& o) {
   for (const auto& v : roles) {
     const auto& r = v.as_object();
     const auto& members = r.at("members").as_array();
-    std::printf("%-8s group %s  %s, %zu member%s, lag %lld\n",
+    const auto* coord = r.if_contains("coordinator");
+    std::printf("%-8s group %s  %s, %zu member%s, lag %lld%s\n",
                 std::string{r.at("role").as_string()}.c_str(),
                 std::string{r.at("group").as_string()}.c_str(),
                 std::string{r.at("state").as_string()}.c_str(), members.size(),
                 members.size() == 1 ? "" : "s",
-                static_cast<long long>(r.at("totalLag").as_int64()));
+                static_cast<long long>(r.at("totalLag").as_int64()),
+                coord ? (", coordinator broker " + std::to_string(coord->as_int64())).c_str() : "");
     for (const auto& mv : members) {
       const auto& m = mv.as_object();
       std::string owns;
@@ -264,7 +225,9 @@ int run_status(const status_options& o) {
           parts.push_back(static_cast<int32_t>(p.as_int64()));
         owns += (owns.empty() ? "" : "; ") + std::string{topic} + " " + ranges(parts);
       }
-      std::printf("  node %s (%s): %s\n", std::string{m.at("node").as_string()}.c_str(),
+      const auto* standby = m.if_contains("standby");
+      std::printf("  node %s%s (%s): %s\n", std::string{m.at("node").as_string()}.c_str(),
+                  standby && standby->as_bool() ? " (standby)" : "",
                   std::string{m.at("host").as_string()}.c_str(),
                   owns.empty() ? "(no partitions)" : owns.c_str());
     }

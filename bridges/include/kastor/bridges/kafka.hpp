@@ -111,6 +111,20 @@ caf::expected<std::vector<stored_record>> read_topic(
   std::chrono::milliseconds timeout = std::chrono::seconds{30},
   std::map<int32_t, int64_t>* ends = nullptr);
 
+// A consumer group as its coordinator describes it.
+struct group_member {
+  std::string client_id;
+  std::string host;
+  std::map<std::string, std::vector<int32_t>> assignment;  // topic -> partitions
+};
+struct group_description {
+  std::string state;     // "Stable", "PreparingRebalance", "Empty", "Dead" (unknown group)...
+  int32_t coordinator = -1;  // broker id
+  std::vector<group_member> members;
+};
+caf::expected<group_description> describe_group(rd_kafka_t* rk, const std::string& group,
+                                                std::chrono::milliseconds timeout);
+
 // Whether the cluster knows `topic` (a metadata request; works on the mock).
 bool topic_exists(const std::string& brokers, const std::string& topic,
                   std::chrono::milliseconds timeout);

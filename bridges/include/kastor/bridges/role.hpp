@@ -99,4 +99,14 @@ runtime::child_spec mailbox_worker_child(std::string name, std::shared_ptr<State
   return c;
 }
 
+// A role's consumer on a node is named "<node>-<role>", with "-standby"
+// appended for a standby instance (one a node starts only while no other node
+// runs the role); kastor ctl status and the standby watch read them back.
+std::string role_client_id(const std::string& node, const std::string& role, bool standby);
+struct role_member {
+  std::string node;  // the client id itself when it is not in this form
+  bool standby = false;
+};
+role_member parse_role_client_id(const std::string& client_id, const std::string& role);
+
 }  // namespace kastor::bridges

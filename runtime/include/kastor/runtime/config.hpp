@@ -35,6 +35,10 @@ inline const std::vector<std::string>& known_roles() {
 struct node_config {
   std::string node_id;                 // node.id: default "<hostname>-<pid>"
   std::vector<std::string> roles;      // roles: default every known role
+  // roles.standby: roles this node starts only while no node runs them (their
+  // consumer group has no member but standbys), and stops again as soon as
+  // a node that runs them is back. Not in `roles`; not analytics or gateway.
+  std::vector<std::string> standby;
   std::string brokers;                 // brokers: bootstrap servers "host:port,..."
   std::string http_host = "127.0.0.1"; // http: "host:port" of the gateway
   uint16_t http_port = 8080;
@@ -88,6 +92,7 @@ struct node_config {
   std::string log_level = "info";      // log.level: trace|debug|info|warn|error|off
 
   bool has_role(const std::string& r) const;
+  bool is_standby(const std::string& r) const;
   bool is_exactly_once(const std::string& role) const;
   std::string http_address() const { return http_host + ":" + std::to_string(http_port); }
 };
