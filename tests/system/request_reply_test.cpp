@@ -3,7 +3,8 @@
 // `kastor node --roles order` processes share the order role; this test is a
 // third node that asks them through Kafka. When the owner of a key is killed
 // (kill -9), a request for that key fails at its deadline with a timeout, not
-// later and not never; once the group has rebalanced, the survivor answers.
+// later and not never; once the group has rebalanced, the survivor answers,
+// with the orders as the dead node left them (restored from order-state).
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
@@ -220,14 +221,23 @@ TEST_F(RequestReply, TheOwnerAnswersItsDeathIsATimelyTimeoutAndTheSurvivorAnswer
   EXPECT_GE(lost.took, 1900ms);
   EXPECT_LE(lost.took, 4000ms) << "the deadline error came late";
 
-  // And once the group rebalanced, the survivor answers for the moved key
+  // And once the group rebalanced, the survivor answers for the moved key,
+  // with the order as the dead owner left it (restored from order-state)
   auto survivor = ids_[1 - victim];
   answer after;
   EXPECT_TRUE(test::eventually([&] {
     after = ask(first[0]);
-    return after.replied;
-  }, 60s)) << "no answer after the rebalance; logs in " << dir_;
+    return after.replied && after.status == "ok";
+  }, 60s)) << "no answer after the rebalance: " << after.status << "; logs in " << dir_;
   EXPECT_EQ(after.node, survivor);
+  for (const auto& id : first) {  // every order of both nodes is the survivor's now
+    auto a = ask(id);
+    EXPECT_EQ(a.status, "ok") << id;
+    EXPECT_EQ(a.node, survivor) << id;
+    auto snap = bridges::decode_value("order_snapshot", a.body);
+    ASSERT_TRUE(snap) << a.body;
+    EXPECT_EQ(std::get<runtime::order_snapshot>(*snap).total_cents, 1234) << id;
+  }
   // (status: the survivor owns every partition now)
   EXPECT_TRUE(test::eventually([&] {
     auto now = owned(order_status());
