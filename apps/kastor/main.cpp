@@ -143,6 +143,29 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   ctl_status->add_flag("--json", status.json, "print JSON");
 
+  kastor::apps::load_options load;
+  auto* ctl_load = ctl_cmd->add_subcommand(
+    "load", "offer sample orders through gateways, recording each request's outcome");
+  ctl_load->add_option("--gateways", load.gateways, "HOST:PORT[,HOST:PORT...]")->required();
+  ctl_load->add_option("--rate", load.rate, "orders/s offered")->check(CLI::Range(0.1, 100000.0));
+  ctl_load->add_option("--duration", load.duration_s, "seconds")->check(CLI::Range(1, 86400));
+  ctl_load->add_option("--concurrency", load.concurrency)->check(CLI::Range(1, 256));
+  ctl_load->add_option("--history", load.history, "file the outcomes are appended to")->required();
+  ctl_load->add_option("--key-prefix", load.key_prefix, "Idempotency-Key prefix (one per run)");
+
+  kastor::apps::check_options check;
+  int check_wait = 120;
+  auto* ctl_check = ctl_cmd->add_subcommand(
+    "check", "check the fault suite's invariants over a load history, Kafka and the ledgers");
+  ctl_check->add_option("--brokers", check.brokers, "bootstrap servers")->required();
+  ctl_check->add_option("--history", check.history, "what ctl load recorded")->required();
+  ctl_check->add_option("--ledgers", check.ledgers, "folder with the nodes' ledgers")->required();
+  ctl_check->add_option("--wait", check_wait, "seconds to wait for acknowledged orders")
+    ->check(CLI::Range(0, 86400));
+  ctl_check->add_option("--faults", check.faults, "file listing the faults injected");
+  ctl_check->add_option("--rss-samples", check.rss_samples, "file of 'pid rss_kb' samples");
+  ctl_check->add_option("--max-rss-mb", check.max_rss_mb)->check(CLI::Range(1, 1000000));
+
   kastor::apps::dlq_options dlq;
   auto* ctl_dlq = ctl_cmd->add_subcommand("dlq", "dead-letter topics, straight on Kafka");
   ctl_dlq->require_subcommand(1);
@@ -204,6 +227,14 @@ int main(int argc, char** argv) {
     }
   if (ctl_status->parsed())
     return kastor::apps::run_status(status);
+  if (ctl_load->parsed()) {
+    load.stop = &stop_requested;
+    return kastor::apps::run_load(load);
+  }
+  if (ctl_check->parsed()) {
+    check.wait = std::chrono::seconds{check_wait};
+    return kastor::apps::run_check(check);
+  }
   if (ctl_sup->parsed()) {
     ctl.verb = "supervision";
     return kastor::apps::run_ctl(ctl);

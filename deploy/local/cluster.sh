@@ -36,7 +36,10 @@ Commands:
 
 Environment: KASTOR_BIN ($KASTOR_BIN), KASTOR_CLUSTER_DIR ($DIR),
 KASTOR_CLUSTER_HTTP_BASE ($HTTP_BASE), KASTOR_CLUSTER_PORT_BASE ($PORT_BASE, brokers).
-Node i: id node-i, data in $DIR/node-i, log $DIR/node-i/node.log.
+Node i: id node-i, log $DIR/node-i/node.log. Every node's data.dir is
+$DIR/provider: the payment ledger and the email outbox stand for the external
+payment provider and mail service, which deduplicate by orderId and email key
+(as real ones do with idempotency keys), so all nodes share them.
 EOF
 }
 
@@ -60,7 +63,7 @@ start_node() { # index
   local flags=()
   [[ -f $DIR/node-flags ]] && mapfile -t flags <"$DIR/node-flags"
   setsid "$KASTOR_BIN" node --brokers "$(bootstrap)" --node-id "node-$i" \
-    --http "127.0.0.1:$port" --data-dir "$DIR/node-$i" \
+    --http "127.0.0.1:$port" --data-dir "$DIR/provider" \
     --set "topic.replication=$(cat "$DIR/brokers")" "${flags[@]}" \
     >>"$DIR/node-$i/node.log" 2>&1 </dev/null &
   echo $! >"$DIR/node-$i/pid"

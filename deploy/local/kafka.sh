@@ -359,6 +359,10 @@ write_server_properties() { # dir node count base extra-configs...
     echo "transaction.state.log.replication.factor=$rf"
     echo "transaction.state.log.min.isr=$misr"
     echo "group.initial.rebalance.delay.ms=0"
+    # A killed broker is fenced (its partitions and groups move) after 4 s
+    # without a heartbeat, not the default 9 s.
+    echo "broker.session.timeout.ms=4000"
+    echo "broker.heartbeat.interval.ms=1000"
     echo "share.coordinator.state.topic.replication.factor=$rf"
     echo "share.coordinator.state.topic.min.isr=$misr"
     if (($# > 0)); then

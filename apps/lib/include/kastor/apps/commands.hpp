@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -76,5 +77,34 @@ struct status_options {
 // owns, and the lag of every partition. 0, 1 on a Kafka error, 2 on bad
 // arguments.
 int run_status(const status_options& opts);
+
+struct load_options {
+  std::string gateways;        // HOST:PORT,HOST:PORT,... tried round robin
+  double rate = 20;            // orders/s offered
+  int duration_s = 60;
+  int concurrency = 8;
+  std::string history;         // appended: one line per request with its outcome
+  std::string key_prefix = "chaos";  // Idempotency-Key = prefix-N (the order id follows from it)
+  const std::atomic<bool>* stop = nullptr;
+};
+// kastor ctl load: offers sample orders at `rate` for `duration_s` through
+// the gateways and records each request's outcome (ok / failed / unknown).
+// 0, 1 when the history could not be written, 2 on bad arguments.
+int run_load(const load_options& opts);
+
+struct check_options {
+  std::string brokers;
+  std::string history;         // what ctl load recorded
+  std::string ledgers;         // a folder searched for payment-ledger.jsonl / email-outbox.jsonl
+  std::chrono::seconds wait{120};  // for every acknowledged order to be terminal
+  std::string faults;          // optional: the faults injected, one per line (for the report)
+  std::string rss_samples;     // optional: "pid rss_kb" lines sampled during the run
+  int max_rss_mb = 1024;
+};
+// kastor ctl check: waits until every acknowledged order is terminal (or the
+// wait ends), then checks the fault suite's invariants over the history, every
+// pipeline topic and the ledgers, and prints the report naming the order ids
+// that broke one. 0 when all hold, 1 when one does not, 2 on bad arguments.
+int run_check(const check_options& opts);
 
 }  // namespace kastor::apps

@@ -1,0 +1,509 @@
+// kastor ctl load / kastor ctl check: the client and the checker of the fault
+// suite (deploy/local/chaos.sh runs the faults in between).
+//
+// load records every request with what the client saw: ok (202 with the order
+// id), failed (definitely not written: no gateway took the connection, a 4xx,
+// or a 503 that says the write failed) or unknown (a timeout, a broken
+// connection, a 5xx whose write may have happened). Every request carries an
+// Idempotency-Key, so even an unknown request names the order it would have
+// made. check waits until every acknowledged order is terminal (or a
+// deadline), then checks the invariants over everything in Kafka and in the
+// provider ledgers.
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "kastor/actors/ledger.hpp"
+#include "kastor/actors/order.hpp"
+#include "kastor/apps/commands.hpp"
+#include "kastor/apps/driver.hpp"
+#include "kastor/apps/http_client.hpp"
+#include "kastor/apps/idempotency.hpp"
+#include "kastor/bridges/codec.hpp"
+#include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/routes.hpp"
+#include "kastor/runtime/errors.hpp"
+#include "kastor/runtime/role_actor.hpp"
+
+namespace kastor::apps {
+
+namespace {
+
+struct endpoint {
+  std::string host;
+  uint16_t port = 0;
+};
+
+std::optional<endpoint> parse_endpoint(const std::string& s) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return std::nullopt;
+  int port = 0;
+  try {
+    size_t used = 0;
+    port = std::stoi(s.substr(colon + 1), &used);
+    if (used != s.size() - colon - 1)
+      return std::nullopt;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (port <= 0 || port > 65535)
+    return std::nullopt;
+  return endpoint{s.substr(0, colon), static_cast<uint16_t>(port)};
+}
+
+// One line of the history: key, order id, outcome, gateway, start, end, detail.
+struct request_record {
+  std::string key;
+  std::string order_id;
+  std::string outcome;  // ok | failed | unknown
+  std::string gateway;
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  std::string detail;
+};
+
+std::string one_line(std::string s) {
+  for (auto& c : s)
+    if (c == '\t' || c == '\n' || c == '\r')
+      c = ' ';
+  return s.substr(0, 200);
+}
+
+}  // namespace
+
+int run_load(const load_options& o) {
+  std::vector<endpoint> gateways;
+  std::stringstream list{o.gateways};
+  for (std::string item; std::getline(list, item, ',');) {
+    auto e = parse_endpoint(item);
+    if (!e) {
+      std::fprintf(stderr, "kastor ctl load: bad gateway '%s' (want HOST:PORT)\n", item.c_str());
+      return 2;
+    }
+    gateways.push_back(*e);
+  }
+  if (gateways.empty()) {
+    std::fprintf(stderr, "kastor ctl load: --gateways HOST:PORT[,HOST:PORT...] is required\n");
+    return 2;
+  }
+  std::ofstream history{o.history, std::ios::app};
+  if (!history) {
+    std::fprintf(stderr, "kastor ctl load: cannot write '%s'\n", o.history.c_str());
+    return 2;
+  }
+  std::mutex mtx;
+  std::atomic<int> next{0};
+  std::map<std::string, size_t> counts;
+  const int total = static_cast<int>(o.rate * o.duration_s);
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> workers;
+  for (int w = 0; w < o.concurrency; ++w)
+    workers.emplace_back([&, w] {
+      // One keep-alive client per gateway per worker; a dead one is rebuilt.
+      std::vector<std::unique_ptr<http_client>> clients(gateways.size());
+      for (;;) {
+        int k = next.fetch_add(1);
+        if (k >= total || (o.stop && o.stop->load()))
+          return;
+        std::this_thread::sleep_until(
+          start + std::chrono::microseconds{static_cast<int64_t>(k * 1e6 / o.rate)});
+        request_record r;
+        r.key = o.key_prefix + "-" + std::to_string(k);
+        r.order_id = order_id_for_key(r.key);
+        r.start_ms = runtime::wall_clock_ms();
+        r.outcome = "failed";
+        r.detail = "no gateway took the connection";
+        // Round robin; a gateway that refuses the connection took nothing,
+        // so the next one is tried with the same key.
+        for (size_t a = 0; a < gateways.size(); ++a) {
+          size_t g = (static_cast<size_t>(k) + a) % gateways.size();
+          auto& c = clients[g];
+          if (!c)
+            c = std::make_unique<http_client>(gateways[g].host, gateways[g].port);
+          r.gateway = gateways[g].host + ":" + std::to_string(gateways[g].port);
+          auto reply = c->post_json("/api/orders", sample_order_json(k),
+                                    {{"Idempotency-Key", r.key}});
+          if (!reply) {
+            auto why = runtime::describe(reply.error());
+            c.reset();
+            if (why.find("refused") != std::string::npos)
+              continue;  // nothing was sent
+            r.outcome = "unknown";
+            r.detail = why;
+            break;
+          }
+          if (reply->status == 202) {
+            r.outcome = "ok";
+            r.detail = "";
+          } else if (reply->status == 503 && reply->body.find("outcome unknown") == std::string::npos) {
+            r.outcome = "failed";
+            r.detail = reply->body;
+          } else if (reply->status >= 400 && reply->status < 500) {
+            r.outcome = "failed";
+            r.detail = std::to_string(reply->status) + " " + reply->body;
+          } else {
+            r.outcome = "unknown";
+            r.detail = std::to_string(reply->status) + " " + reply->body;
+          }
+          break;
+        }
+        r.end_ms = runtime::wall_clock_ms();
+        std::lock_guard<std::mutex> guard{mtx};
+        ++counts[r.outcome];
+        history << r.key << '\t' << r.order_id << '\t' << r.outcome << '\t' << r.gateway << '\t'
+                << r.start_ms << '\t' << r.end_ms << '\t' << one_line(r.detail) << '\n';
+        (void) w;
+      }
+    });
+  for (auto& t : workers)
+    t.join();
+  history.flush();
+  std::printf("load: %d requests: %zu ok, %zu failed, %zu unknown\n",
+              std::min(total, next.load()), counts["ok"], counts["failed"], counts["unknown"]);
+  return history ? 0 : 1;
+}
+
+namespace {
+
+int rank(const std::string& status) {
+  if (status == runtime::status_notified)
+    return 2;
+  if (status == runtime::status_paid || status == runtime::status_payment_failed)
+    return 1;
+  return 0;
+}
+
+struct invariant {
+  std::string name;
+  size_t checked = 0;
+  std::vector<std::string> broken;  // order ids (with a word on how)
+};
+
+std::vector<std::string> files_named(const std::string& dir, const std::string& name) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator{dir, ec};
+       !ec && it != std::filesystem::recursive_directory_iterator{}; it.increment(ec))
+    if (it->is_regular_file() && it->path().filename() == name)
+      out.push_back(it->path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+int run_check(const check_options& o) {
+  if (o.brokers.empty() || o.history.empty()) {
+    std::fprintf(stderr, "kastor ctl check: --brokers and --history are required\n");
+    return 2;
+  }
+  std::ifstream in{o.history};
+  if (!in) {
+    std::fprintf(stderr, "kastor ctl check: cannot read '%s'\n", o.history.c_str());
+    return 2;
+  }
+  std::vector<request_record> history;
+  for (std::string line; std::getline(in, line);) {
+    std::stringstream ss{line};
+    request_record r;
+    std::string start, end;
+    std::getline(ss, r.key, '\t');
+    std::getline(ss, r.order_id, '\t');
+    std::getline(ss, r.outcome, '\t');
+    std::getline(ss, r.gateway, '\t');
+    std::getline(ss, start, '\t');
+    std::getline(ss, end, '\t');
+    std::getline(ss, r.detail);
+    if (r.order_id.empty() || (r.outcome != "ok" && r.outcome != "failed" && r.outcome != "unknown")) {
+      std::fprintf(stderr, "kastor ctl check: %s: bad line '%s'\n", o.history.c_str(), line.c_str());
+      return 2;
+    }
+    r.start_ms = std::atoll(start.c_str());
+    r.end_ms = std::atoll(end.c_str());
+    history.push_back(std::move(r));
+  }
+  std::map<std::string, const request_record*> by_id;
+  std::map<std::string, size_t> outcomes;
+  for (const auto& r : history) {
+    by_id[r.order_id] = &r;
+    ++outcomes[r.outcome];
+  }
+
+  // 1. Wait until every acknowledged order is terminal in order-state.
+  auto state_topic = std::string{bridges::topic_order_state};
+  auto until = std::chrono::steady_clock::now() + o.wait;
+  std::vector<bridges::stored_record> states;
+  std::map<std::string, runtime::order_snapshot> furthest;
+  size_t waiting = 0;
+  for (;;) {
+    auto read = bridges::read_topic(o.brokers, state_topic, {}, std::chrono::seconds{60});
+    if (!read) {
+      std::fprintf(stderr, "kastor ctl check: reading %s: %s\n", state_topic.c_str(),
+                   runtime::describe(read.error()).c_str());
+      if (std::chrono::steady_clock::now() >= until)
+        return 1;
+    } else {
+      states = std::move(*read);
+      furthest.clear();
+      for (const auto& rec : states) {
+        auto v = bridges::decode_value("order_snapshot", rec.value);
+        auto* s = v ? std::get_if<runtime::order_snapshot>(&*v) : nullptr;
+        if (!s)
+          continue;
+        auto [it, fresh] = furthest.try_emplace(s->order_id, *s);
+        if (!fresh && actors::further_along(*s, it->second))
+          it->second = *s;
+      }
+      waiting = 0;
+      for (const auto& r : history)
+        if (r.outcome == "ok"
+            && (!furthest.count(r.order_id) || furthest[r.order_id].status != runtime::status_notified))
+          ++waiting;
+      if (waiting == 0 || std::chrono::steady_clock::now() >= until)
+        break;
+      std::printf("check: %zu acknowledged orders not terminal yet\n", waiting);
+      std::fflush(stdout);
+    }
+    std::this_thread::sleep_for(std::chrono::seconds{2});  // a CLI polling Kafka, not a test
+  }
+
+  // 2. Everything else that happened.
+  std::map<std::string, std::vector<bridges::stored_record>> topics;
+  for (const auto& t : bridges::all_topics()) {
+    if (t == state_topic || (t.size() > 4 && t.compare(t.size() - 4, 4, ".dlq") == 0))
+      continue;
+    auto read = bridges::read_topic(o.brokers, t, {}, std::chrono::seconds{60});
+    if (!read) {
+      std::fprintf(stderr, "kastor ctl check: reading %s: %s\n", t.c_str(),
+                   runtime::describe(read.error()).c_str());
+      return 1;
+    }
+    topics[t] = std::move(*read);
+  }
+  topics[state_topic] = states;
+  std::vector<std::unique_ptr<actors::jsonl_ledger>> charges, emails;
+  for (const auto& f : files_named(o.ledgers, "payment-ledger.jsonl"))
+    charges.push_back(std::make_unique<actors::jsonl_ledger>(f, "orderId"));
+  for (const auto& f : files_named(o.ledgers, "email-outbox.jsonl"))
+    emails.push_back(std::make_unique<actors::jsonl_ledger>(f, "emailKey"));
+
+  invariant lost{"acknowledged orders reach a terminal state", 0, {}};
+  invariant charged{"no order charged twice", 0, {}};
+  invariant mailed{"no order emailed twice", 0, {}};
+  invariant failed{"no effect for a request that definitely failed", 0, {}};
+  invariant ordered{"per-order events in order in every topic", 0, {}};
+  invariant memory{"node memory stays bounded", 0, {}};
+
+  std::set<std::string> created;
+  for (const auto& rec : topics[std::string{bridges::topic_order_created}])
+    created.insert(rec.key);
+  for (const auto& r : history) {
+    size_t c = 0, e = 0;
+    for (auto& l : charges)
+      c += l->count(r.order_id);
+    for (auto& l : emails)
+      e += l->count(r.order_id + "/PAYMENT_SUCCEEDED") + l->count(r.order_id + "/PAYMENT_FAILED");
+    ++charged.checked;
+    ++mailed.checked;
+    if (c > 1)
+      charged.broken.push_back(r.order_id + " (" + std::to_string(c) + " charges)");
+    if (e > 1)
+      mailed.broken.push_back(r.order_id + " (" + std::to_string(e) + " emails)");
+    if (r.outcome == "ok") {
+      ++lost.checked;
+      auto it = furthest.find(r.order_id);
+      if (it == furthest.end())
+        lost.broken.push_back(r.order_id + " (no state)");
+      else if (it->second.status != runtime::status_notified)
+        lost.broken.push_back(r.order_id + " (" + it->second.status + ")");
+    } else if (r.outcome == "failed") {
+      ++failed.checked;
+      if (created.count(r.order_id) || c > 0 || e > 0)
+        failed.broken.push_back(r.order_id);
+    }
+  }
+  // Every record of an order in one partition of each topic; its snapshots
+  // never go back; its payment outcome never changes.
+  for (const auto& [topic, records] : topics) {
+    std::map<std::string, int32_t> partition_of;
+    std::map<std::string, int> last_rank;
+    std::map<std::string, std::string> outcome_of;
+    std::set<std::string> bad;
+    for (const auto& rec : records) {
+      if (!by_id.count(rec.key))
+        continue;  // not this run's
+      ++ordered.checked;
+      auto [p, fresh] = partition_of.try_emplace(rec.key, rec.partition);
+      if (!fresh && p->second != rec.partition && bad.insert(rec.key).second)
+        ordered.broken.push_back(rec.key + " (" + topic + ": in two partitions)");
+      if (topic == state_topic) {
+        auto v = bridges::decode_value("order_snapshot", rec.value);
+        if (auto* s = v ? std::get_if<runtime::order_snapshot>(&*v) : nullptr) {
+          auto [lr, first] = last_rank.try_emplace(rec.key, rank(s->status));
+          if (!first && rank(s->status) < lr->second && bad.insert(rec.key).second)
+            ordered.broken.push_back(rec.key + " (" + topic + ": " + s->status + " at "
+                                     + rec.id() + " after a later status)");
+          lr->second = std::max(lr->second, rank(s->status));
+        }
+      } else if (topic == bridges::topic_payment_results) {
+        auto v = bridges::decode_value("payment_result", rec.value);
+        if (auto* s = v ? std::get_if<runtime::payment_result>(&*v) : nullptr) {
+          auto [oc, first] = outcome_of.try_emplace(rec.key, s->status);
+          if (!first && oc->second != s->status && bad.insert(rec.key).second)
+            ordered.broken.push_back(rec.key + " (" + topic + ": " + oc->second + " then "
+                                     + s->status + ")");
+        }
+      }
+    }
+  }
+  // Memory: the RSS samples the fault script took (pid rss_kb per line).
+  int64_t max_rss_kb = 0;
+  if (!o.rss_samples.empty()) {
+    std::ifstream rs{o.rss_samples};
+    for (std::string line; std::getline(rs, line);) {
+      std::stringstream ss{line};
+      std::string pid;
+      int64_t kb = 0;
+      if (ss >> pid >> kb) {
+        ++memory.checked;
+        max_rss_kb = std::max(max_rss_kb, kb);
+        if (kb > o.max_rss_mb * 1024 && memory.broken.size() < 1)
+          memory.broken.push_back("node pid " + pid + " at " + std::to_string(kb / 1024) + " MB");
+      }
+    }
+  }
+
+  // Pauses. A partition of the order role pauses while an order of it waits
+  // (written, not yet handled) and no other order of it is handled: per
+  // partition, the gaps between consecutive first snapshots during which the
+  // later order was already written. And from each ack to NOTIFIED.
+  std::map<std::string, int64_t> created_at, notified_at;
+  std::map<std::string, std::pair<int64_t, int32_t>> first_state;  // id -> (time, partition)
+  for (const auto& rec : topics[std::string{bridges::topic_order_created}])
+    created_at.try_emplace(rec.key, rec.timestamp_ms);
+  for (const auto& rec : states) {
+    first_state.try_emplace(rec.key, rec.timestamp_ms, rec.partition);
+    auto v = bridges::decode_value("order_snapshot", rec.value);
+    if (auto* s = v ? std::get_if<runtime::order_snapshot>(&*v) : nullptr)
+      if (s->status == runtime::status_notified)
+        notified_at.try_emplace(rec.key, rec.timestamp_ms);
+  }
+  struct pause {
+    int64_t from = 0, ms = 0;
+    int32_t partition = -1;
+  };
+  std::vector<pause> pauses;
+  {
+    std::map<int32_t, std::vector<std::pair<int64_t, int64_t>>> handled;  // p -> (handled, written)
+    for (const auto& r : history)
+      if (created_at.count(r.order_id) && first_state.count(r.order_id)) {
+        auto [at, p] = first_state[r.order_id];
+        handled[p].emplace_back(at, created_at[r.order_id]);
+      }
+    for (auto& [p, v] : handled) {
+      std::sort(v.begin(), v.end());
+      for (size_t k = 1; k < v.size(); ++k) {
+        auto from = std::max(v[k - 1].first, v[k].second);
+        if (v[k].first > from)
+          pauses.push_back({from, v[k].first - from, p});
+      }
+    }
+  }
+  // The longest pause overlapping [from, to).
+  auto longest_pause_in = [&](int64_t from, int64_t to) {
+    pause best;
+    for (const auto& x : pauses)
+      if (x.from < to && x.from + x.ms > from && x.ms > best.ms)
+        best = x;
+    return best;
+  };
+  int64_t longest_e2e = 0;
+  std::vector<int64_t> e2e;
+  for (const auto& r : history) {
+    if (r.outcome != "ok" || !notified_at.count(r.order_id))
+      continue;
+    e2e.push_back(std::max<int64_t>(0, notified_at[r.order_id] - r.end_ms));
+    longest_e2e = std::max(longest_e2e, e2e.back());
+  }
+  std::sort(e2e.begin(), e2e.end());
+  auto pct = [&](double q) {
+    return e2e.empty() ? 0 : e2e[std::min(e2e.size() - 1, static_cast<size_t>(q * e2e.size()))];
+  };
+  size_t unknown_created = 0;
+  for (const auto& r : history)
+    if (r.outcome == "unknown" && created.count(r.order_id))
+      ++unknown_created;
+
+  std::printf("== kastor fault suite report ==\n");
+  std::printf("requests: %zu (ok %zu, failed %zu, unknown %zu; %zu of the unknown were written)\n",
+              history.size(), outcomes["ok"], outcomes["failed"], outcomes["unknown"],
+              unknown_created);
+  if (!o.faults.empty()) {
+    // "<epoch ms> what" per line: each with the longest wait of an order
+    // written between it and the next fault (how long partitions stood still).
+    std::vector<std::pair<int64_t, std::string>> faults;
+    std::ifstream fs{o.faults};
+    for (std::string line; std::getline(fs, line);) {
+      char* end = nullptr;
+      long long at = std::strtoll(line.c_str(), &end, 10);
+      if (end != line.c_str() && *end == ' ')
+        faults.emplace_back(at, end + 1);
+      else
+        faults.emplace_back(0, line);
+    }
+    int64_t t0 = history.empty() ? 0 : history.front().start_ms;
+    for (const auto& r : history)
+      t0 = std::min(t0, r.start_ms);
+    std::printf("faults (and the longest partition pause overlapping the time until the next one):\n");
+    for (size_t i = 0; i < faults.size(); ++i) {
+      auto [at, what] = faults[i];
+      if (at == 0) {
+        std::printf("  %s\n", what.c_str());
+        continue;
+      }
+      int64_t next = INT64_MAX;
+      for (size_t j = i + 1; j < faults.size(); ++j)
+        if (faults[j].first != 0) {
+          next = faults[j].first;
+          break;
+        }
+      auto p = longest_pause_in(at, next);
+      std::printf("  +%6.1f s  %-58s pause %6lld ms (partition %d)\n", (at - t0) / 1000.0,
+                  what.c_str(), static_cast<long long>(p.ms), p.partition);
+    }
+  }
+  bool ok = true;
+  for (const auto* inv : {&lost, &charged, &mailed, &failed, &ordered, &memory}) {
+    std::printf("%-4s %s: %zu checked, %zu broken\n", inv->broken.empty() ? "ok" : "FAIL",
+                inv->name.c_str(), inv->checked, inv->broken.size());
+    for (size_t i = 0; i < inv->broken.size() && i < 20; ++i)
+      std::printf("       %s\n", inv->broken[i].c_str());
+    if (inv->broken.size() > 20)
+      std::printf("       ... and %zu more\n", inv->broken.size() - 20);
+    ok = ok && inv->broken.empty();
+  }
+  auto longest = longest_pause_in(INT64_MIN, INT64_MAX);
+  std::printf("longest partition pause (order role): %lld ms (partition %d, +%.1f s)\n",
+              static_cast<long long>(longest.ms), longest.partition,
+              history.empty() ? 0.0 : (longest.from - history.front().start_ms) / 1000.0);
+  std::printf("ack -> NOTIFIED: p50 %lld ms, p99 %lld ms, max %lld ms\n",
+              static_cast<long long>(pct(0.5)), static_cast<long long>(pct(0.99)),
+              static_cast<long long>(longest_e2e));
+  if (!o.rss_samples.empty())
+    std::printf("node memory: max RSS %lld MB (limit %d MB)\n",
+                static_cast<long long>(max_rss_kb / 1024), o.max_rss_mb);
+  std::printf("result: %s\n", ok ? "PASS" : "FAIL");
+  return ok ? 0 : 1;
+}
+
+}  // namespace kastor::apps

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# The fault suite: a local cluster (cluster.sh), orders offered through every
+# gateway while a schedule of faults runs, then heal, wait, and check the
+# invariants over everything that happened (kastor ctl check). Prints the
+# report; exits 0 only when every invariant holds.
+set -euo pipefail
+
+PROG=$(basename "$0")
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO_ROOT=$(cd "$HERE/../.." && pwd)
+export KASTOR_BIN=${KASTOR_BIN:-$REPO_ROOT/build/bin/kastor}
+export KASTOR_CLUSTER_DIR=${KASTOR_CLUSTER_DIR:-/tmp/kastor-chaos}
+DIR=$KASTOR_CLUSTER_DIR
+HTTP_BASE=${KASTOR_CLUSTER_HTTP_BASE:-18080}
+
+usage() {
+  cat <<EOF
+Usage: $PROG [--duration S] [--rate R] [--nodes N] [--session-timeout-ms MS]
+             [--max-rss-mb MB] [--no-faults] [--keep] [-- NODE-FLAGS...]
+
+Starts 3 brokers and N kastor nodes (default 3), offers R orders/s (default 30)
+for S seconds (default 90) through every gateway, and meanwhile, spread over
+the run: kill -9 a node and restart it; pause a node (SIGSTOP) past the session
+timeout and resume it; kill the broker leading order-created partition 0 and
+restart it; add a node; kill the order group's coordinator broker and restart
+it. Then it heals everything, waits until every acknowledged order is terminal
+and runs \`kastor ctl check\`: no acknowledged order lost, no order charged or
+emailed twice, no effect of a definitely failed request, per-order events in
+order, node memory under --max-rss-mb (default 1024). --no-faults runs the
+same load and checks without any fault (a baseline, or a throughput figure
+with --nodes 1..8). The cluster is stopped at the end unless --keep. Files: $DIR/chaos (history, faults, samples).
+
+Environment: KASTOR_BIN ($KASTOR_BIN), KASTOR_CLUSTER_DIR ($DIR), and
+cluster.sh's KASTOR_CLUSTER_HTTP_BASE / KASTOR_CLUSTER_PORT_BASE.
+EOF
+}
+
+die() { echo "$PROG: $*" >&2; exit 2; }
+note() { echo "$PROG: $*" >&2; }
+
+duration=90 rate=30 nodes=3 session=10000 max_rss=1024 keep=0 faults=1
+while (($#)); do
+  case $1 in
+    --duration) duration=${2:?}; shift 2 ;;
+    --rate) rate=${2:?}; shift 2 ;;
+    --nodes) nodes=${2:?}; shift 2 ;;
+    --session-timeout-ms) session=${2:?}; shift 2 ;;
+    --max-rss-mb) max_rss=${2:?}; shift 2 ;;
+    --keep) keep=1; shift ;;
+    --no-faults) faults=0; shift ;;
+    -h | --help) usage; exit 0 ;;
+    --) shift; break ;;
+    *) usage >&2; die "unknown option '$1'" ;;
+  esac
+done
+[[ $duration =~ ^[0-9]+$ ]] && ((duration >= 30)) || die "--duration must be at least 30 (seconds)"
+[[ $rate =~ ^[0-9]+$ ]] && ((rate >= 1)) || die "--rate must be a whole number of orders/s >= 1"
+[[ $nodes =~ ^[0-9]+$ ]] && ((nodes >= 1 && nodes <= 8)) || die "--nodes must be 1 to 8"
+((faults == 0 || nodes >= 3)) || die "the fault schedule needs --nodes 3 or more"
+[[ $session =~ ^[0-9]+$ ]] && ((session >= 6000)) || die "--session-timeout-ms must be >= 6000 (the brokers' minimum)"
+[[ $max_rss =~ ^[0-9]+$ ]] || die "--max-rss-mb must be a number"
+[[ -x $KASTOR_BIN ]] || die "kastor binary '$KASTOR_BIN' not found (make build, or set KASTOR_BIN)"
+command -v kcat >/dev/null || die "kcat is needed to find partition leaders (apt-get install kcat)"
+
+cluster() { bash "$HERE/cluster.sh" "$@"; }
+now_ms() { date +%s%3N; }
+
+pids=()  # our background jobs (load, sampler), stopped on exit
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  if ((keep == 0)); then cluster down >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+
+cluster up --brokers 3 --nodes "$nodes" -- --set "kafka.session-timeout-ms=$session" "$@"
+bootstrap=$(cat "$DIR/bootstrap")
+work=$DIR/chaos
+mkdir -p "$work"
+: >"$work/faults"
+: >"$work/rss"
+fault() { echo "$(now_ms) $*" >>"$work/faults"; note "fault: $*"; }
+
+# Memory of every node, once a second.
+(
+  while true; do
+    for f in "$DIR"/node-*/pid; do
+      p=$(cat "$f" 2>/dev/null) || continue
+      kb=$(awk '/^VmRSS:/{print $2}' "/proc/$p/status" 2>/dev/null) || continue
+      [[ -n $kb ]] && echo "$p $kb" >>"$work/rss"
+    done
+    sleep 1
+  done
+) &
+pids+=($!)
+
+# The load: every gateway there is or will be (the added node's too).
+gateways=""
+for ((i = 1; i <= nodes + 1; i++)); do gateways+="${gateways:+,}127.0.0.1:$((HTTP_BASE + i))"; done
+start=$SECONDS
+"$KASTOR_BIN" ctl load --gateways "$gateways" --rate "$rate" --duration "$duration" \
+  --history "$work/history" --key-prefix "chaos-$(now_ms)" >"$work/load.out" 2>&1 &
+load=$!
+pids+=("$load")
+
+at() { # fraction-of-the-run (percent): wait until then
+  local due=$((start + duration * $1 / 100))
+  while ((SECONDS < due)); do sleep 0.2; done
+}
+leader_of() { # topic partition -> broker id
+  kcat -b "$bootstrap" -L -t "$1" 2>/dev/null |
+    awk -v p="$2" '$1 == "partition" && $2 == p "," {print $4; exit}' | tr -d ,
+}
+coordinator_of() { # role -> broker id of its group's coordinator
+  "$KASTOR_BIN" ctl status --brokers "$bootstrap" 2>/dev/null |
+    awk -v r="$1" '$1 == r { for (i = 1; i <= NF; i++) if ($i == "coordinator") print $(i + 2) }' |
+    head -1
+}
+pause_s=$(((session + 4000) / 1000))
+
+schedule() {
+at 10
+fault "kill -9 node 2"
+cluster kill-node 2
+at 25
+fault "restart node 2"
+cluster restart-node 2
+at 32
+fault "pause node 3 for ${pause_s} s (session timeout $((session / 1000)) s)"
+cluster pause-node 3
+sleep "$pause_s"
+fault "resume node 3"
+cluster resume-node 3
+at 50
+b=$(leader_of order-created 0)
+[[ -n $b ]] || b=1
+fault "kill -9 broker $b (leader of order-created partition 0)"
+cluster kill-broker "$b"
+at 62
+fault "restart broker $b"
+cluster start-broker "$b"
+at 66
+fault "add node $((nodes + 1)) under load"
+cluster add-node
+at 75
+c=$(coordinator_of order)
+[[ -n $c ]] || c=2
+fault "kill -9 broker $c (coordinator of the order group)"
+cluster kill-broker "$c"
+at 87
+fault "restart broker $c"
+cluster start-broker "$c"
+echo "(not injected: a network cut; see deploy/local/README.md)" >>"$work/faults"
+}
+if ((faults)); then schedule; else echo "(none: --no-faults)" >>"$work/faults"; fi
+
+wait "$load" || true
+cat "$work/load.out"
+# Heal: every node up (one the schedule left down is restarted).
+for f in "$DIR"/node-*/pid; do
+  i=${f%/pid}
+  i=${i##*/node-}
+  p=$(cat "$f")
+  if ! kill -0 "$p" 2>/dev/null || [[ $(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) == Z ]]; then
+    fault "heal: restart node $i"
+    cluster restart-node "$i"
+  fi
+done
+rc=0
+"$KASTOR_BIN" ctl check --brokers "$bootstrap" --history "$work/history" --ledgers "$DIR/provider" \
+  --faults "$work/faults" --rss-samples "$work/rss" --max-rss-mb "$max_rss" --wait 180 || rc=$?
+exit "$rc"
