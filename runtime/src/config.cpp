@@ -35,6 +35,7 @@ const std::vector<std::pair<std::string, std::string>>& config_defaults() {
     {"group.prefix", d.group_prefix},
     {"payment.decline-over", "1000.00"},
     {"payment.latency-ms", std::to_string(d.payment_latency.count())},
+    {"payment.concurrency", std::to_string(d.payment_concurrency)},
     {"data.dir", d.data_dir},
     {"mailbox.high-water", std::to_string(d.mailbox_high_water)},
     {"mailbox.low-water", std::to_string(d.mailbox_low_water)},
@@ -287,6 +288,8 @@ caf::expected<node_config> make_config(const config_layers& l) {
       return bad("payment.decline-over", v, origin, "expected an amount like 1000.00");
     c.payment_decline_over_cents = static_cast<int64_t>(amount * 100.0 + 0.5);
   }
+  if (auto err = parse_int<int>(l, "payment.concurrency", 0, 100000, c.payment_concurrency))
+    return err;
   if (auto err = parse_ms(l, "payment.latency-ms", 0, 60000, c.payment_latency))
     return err;
   text("data.dir", c.data_dir);

@@ -118,7 +118,7 @@ TEST_F(MailboxTest, ARecordWhoseActorCrashedIsDeliveredAgainToTheRestartedActor)
   auto mb = bridges::kafka_mailbox::make(options("redelivery"));
   ASSERT_TRUE(mb);
   auto mailbox = *mb;
-  runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr};
+  runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr, 0};
   auto log = std::make_shared<runtime::supervision_log>();
   auto sup = supervise_role(sys, state, io, mailbox, log, 10);
   // When 60 requests arrive
@@ -170,7 +170,7 @@ TEST_F(MailboxTest, APoisonRecordGoesToTheDeadLetterTopicAndThePartitionMovesOn)
   auto log = std::make_shared<runtime::supervision_log>();
   opts.last_exit_reason = [log] { return log->last_exit_reason("root/payment/worker"); };
   auto mailbox = *bridges::kafka_mailbox::make(opts);
-  runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr};
+  runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr, 0};
   auto sup = supervise_role(sys, state, io, mailbox, log, 10);
   // When 10 requests arrive
   publish_requests(10, "p-");
@@ -211,7 +211,7 @@ TEST_F(MailboxTest, APoisonKeyIsQuarantinedInOrderWhileEveryOtherKeyFlows) {
   opts.retry_backoff_min = 50ms;
   opts.supervisor_path = "root/payment";
   auto mailbox = *bridges::kafka_mailbox::make(opts);
-  runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr};
+  runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr, 0};
   auto log = std::make_shared<runtime::supervision_log>();
   auto sup = supervise_role(sys, state, io, mailbox, log, 100);
   std::promise<runtime::publish_outcome> done;
@@ -257,7 +257,7 @@ TEST_F(MailboxTest, ARecordItsActorRejectsIsDeadLetteredAtOnceWithoutACrash) {
   auto opts = options("rejected");
   opts.supervisor_path = "root/payment";
   auto mailbox = *bridges::kafka_mailbox::make(opts);
-  runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr};
+  runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr, 0};
   auto log = std::make_shared<runtime::supervision_log>();
   auto sup = supervise_role(sys, state, io, mailbox, log, 10);
   // When six requests arrive
@@ -300,7 +300,7 @@ TEST_F(MailboxTest, AnOutputThatViolatesItsSchemaSendsItsInputToTheDlqUnpublishe
   auto mailbox = *bridges::kafka_mailbox::make(opts);
   auto log = std::make_shared<runtime::supervision_log>();
   auto sup = supervise_role(sys, std::make_shared<buggy_state>(),
-                            runtime::role_io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr},
+                            runtime::role_io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr, 0},
                             mailbox, log, 10);
   publish_requests(3, "s-");
   // Then s-1 is dead-lettered with the violation, the others answered, no crash
@@ -340,7 +340,7 @@ TEST_F(MailboxTest, APoisonRecordsFailureCountSurvivesItsBridgeRestarting) {
   opts.failures = slot->failures();
   auto log = std::make_shared<runtime::supervision_log>();
   auto mailbox = *bridges::kafka_mailbox::make(opts);
-  runtime::role_io io{producer, nullptr, &runtime::wall_clock_ms, 0ms, nullptr};
+  runtime::role_io io{producer, nullptr, &runtime::wall_clock_ms, 0ms, nullptr, 0};
   runtime::supervisor_spec spec;
   spec.path = "root/payment";
   spec.max_restarts = 10;
@@ -478,7 +478,7 @@ TEST_F(MailboxTest, AFailedPublishRestartsTheActorAndTheRecordIsHandledAgain) {
   auto failing = std::make_shared<failing_publisher>(producer, "f-4");
   auto state = std::make_shared<answering_state>();
   auto mailbox = *bridges::kafka_mailbox::make(options("failed-publish"));
-  runtime::role_io io{failing, mailbox, &runtime::wall_clock_ms, 0ms, nullptr};
+  runtime::role_io io{failing, mailbox, &runtime::wall_clock_ms, 0ms, nullptr, 0};
   auto log = std::make_shared<runtime::supervision_log>();
   auto sup = supervise_role(sys, state, io, mailbox, log, 5);
   // When ten requests arrive
@@ -509,7 +509,7 @@ TEST_F(MailboxTest, ARecordWhoseOutputCanNeverBeWrittenIsDeadLetteredAndTheRestF
   auto opts = options("never-written");
   opts.max_attempts = 3;
   auto mailbox = *bridges::kafka_mailbox::make(opts);
-  runtime::role_io io{failing, mailbox, &runtime::wall_clock_ms, 0ms, nullptr};
+  runtime::role_io io{failing, mailbox, &runtime::wall_clock_ms, 0ms, nullptr, 0};
   auto sup = supervise_role(sys, state, io, mailbox, nullptr, 10);
   // When eight requests arrive
   publish_requests(8, "g-");

@@ -47,7 +47,7 @@ TEST(Quarantine, APoisonKeyAmongTenThousandRecordsOfAHundredKeysStopsOnlyItself)
   auto state = std::make_shared<test::keyed_state>();
   auto log = std::make_shared<runtime::supervision_log>();
   auto sup = test::supervise_role(
-    sys, state, runtime::role_io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr},
+    sys, state, runtime::role_io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr, 0},
     mailbox, log, 100);
   // When 10,000 records arrive, 100 per key, in order per key
   std::promise<runtime::publish_outcome> written;

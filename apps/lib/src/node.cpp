@@ -309,7 +309,8 @@ struct node::impl {
     mailboxes.emplace_back(role, mailboxes_slot);
     if (opts.standby)
       standbys.push_back({role, opts.standby, 0});
-    runtime::role_io io{producer, nullptr, &wall_clock_ms, delay, nullptr};
+    runtime::role_io io{producer, nullptr, &wall_clock_ms, delay, nullptr,
+                        role == "payment" ? cfg.payment_concurrency : 0};
     if (role == "copy" && !opts.exactly_once) {
       auto made = bridges::kafka_publisher::make(producer_for("copy"));
       if (!made)

@@ -48,6 +48,7 @@ struct node_config {
   std::string group_prefix = "kastor"; // group.prefix: consumer group = prefix + "." + role
   int64_t payment_decline_over_cents = 100000;  // payment.decline-over (1000.00)
   std::chrono::milliseconds payment_latency{0}; // payment.latency-ms: fake provider latency
+  int payment_concurrency = 0;  // payment.concurrency: charges in flight per node (0: no limit)
   std::string data_dir = "kastor-data";  // data.dir: email outbox and payment ledger
   int mailbox_high_water = 2000;       // mailbox.high-water: pause partitions above
   int mailbox_low_water = 1000;        // mailbox.low-water: resume below

@@ -21,6 +21,8 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
+#include <functional>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -44,6 +46,10 @@ struct role_io {
   std::function<int64_t()> now_ms;          // injectable clock
   std::chrono::milliseconds handle_delay{0};  // simulated service latency
   std::shared_ptr<chaos_injector> chaos;      // null: no fault injection
+  // With handle_delay: at most this many records in their delay at once (a
+  // provider client with that many calls in flight); later ones wait their
+  // turn in order. 0: no limit (every record's delay overlaps the others').
+  int max_concurrent = 0;
 };
 
 // Registers every message type of messages.hpp with CAF.
@@ -53,11 +59,19 @@ int64_t wall_clock_ms();
 
 namespace detail {
 
+// Records waiting for a free slot of a bounded simulated service (role_io::
+// max_concurrent), each as "start its delay unless it was revoked meanwhile".
+struct delay_slots {
+  int busy = 0;
+  std::deque<std::function<bool()>> waiting;
+};
+
 template <class State>
 struct role_context {
   caf::event_based_actor* self;
   std::shared_ptr<State> state;
   role_io io;
+  std::shared_ptr<delay_slots> slots = std::make_shared<delay_slots>();
 
   template <class T>
   void handle(const record_meta& m, const T& x) const {
@@ -129,17 +143,42 @@ struct role_context {
   auto receive() const {
     auto ctx = *this;
     return [ctx](const record_meta& m, const T& x) {
-      if (ctx.io.handle_delay.count() > 0)
-        ctx.self->delayed_send(ctx.self, ctx.io.handle_delay, process_atom::value, m, x);
-      else
+      if (ctx.io.handle_delay.count() <= 0) {
         ctx.handle(m, x);
+        return;
+      }
+      if (ctx.io.max_concurrent > 0 && ctx.slots->busy >= ctx.io.max_concurrent) {
+        ctx.slots->waiting.emplace_back([ctx, m, x] {
+          if (!ctx.io.acks->current(m))
+            return false;  // revoked while waiting: its new owner handles it
+          ctx.start_delay(m, x);
+          return true;
+        });
+        return;
+      }
+      ctx.start_delay(m, x);
     };
+  }
+
+  template <class T>
+  void start_delay(const record_meta& m, const T& x) const {
+    ++slots->busy;
+    self->delayed_send(self, io.handle_delay, process_atom::value, m, x);
   }
 
   template <class T>
   auto delayed() const {
     auto ctx = *this;
-    return [ctx](process_atom, const record_meta& m, const T& x) { ctx.handle(m, x); };
+    return [ctx](process_atom, const record_meta& m, const T& x) {
+      --ctx.slots->busy;
+      ctx.handle(m, x);
+      while (!ctx.slots->waiting.empty()
+             && (ctx.io.max_concurrent <= 0 || ctx.slots->busy < ctx.io.max_concurrent)) {
+        auto next = std::move(ctx.slots->waiting.front());
+        ctx.slots->waiting.pop_front();
+        next();
+      }
+    };
   }
 };
 
