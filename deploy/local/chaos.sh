@@ -16,7 +16,7 @@ HTTP_BASE=${KASTOR_CLUSTER_HTTP_BASE:-18080}
 usage() {
   cat <<EOF
 Usage: $PROG [--duration S] [--rate R] [--nodes N] [--session-timeout-ms MS]
-             [--max-rss-mb MB] [--no-faults] [--keep] [-- NODE-FLAGS...]
+             [--max-rss-mb MB] [--no-faults [--brokers 1|3]] [--keep] [-- NODE-FLAGS...]
 
 Starts 3 brokers and N kastor nodes (default 3), offers R orders/s (default 30)
 for S seconds (default 90) through every gateway, and meanwhile, spread over
@@ -28,7 +28,7 @@ and runs \`kastor ctl check\`: no acknowledged order lost, no order charged or
 emailed twice, no effect of a definitely failed request, per-order events in
 order, node memory under --max-rss-mb (default 1024). --no-faults runs the
 same load and checks without any fault (a baseline, or a throughput figure
-with --nodes 1..8). The cluster is stopped at the end unless --keep. Files: $DIR/chaos (history, faults, samples).
+with --nodes 1..8; --brokers 1 for a lighter Kafka). The cluster is stopped at the end unless --keep. Files: $DIR/chaos (history, faults, samples).
 
 Environment: KASTOR_BIN ($KASTOR_BIN), KASTOR_CLUSTER_DIR ($DIR), and
 cluster.sh's KASTOR_CLUSTER_HTTP_BASE / KASTOR_CLUSTER_PORT_BASE.
@@ -38,7 +38,7 @@ EOF
 die() { echo "$PROG: $*" >&2; exit 2; }
 note() { echo "$PROG: $*" >&2; }
 
-duration=90 rate=30 nodes=3 session=10000 max_rss=1024 keep=0 faults=1
+duration=90 rate=30 nodes=3 session=10000 max_rss=1024 keep=0 faults=1 brokers=3
 while (($#)); do
   case $1 in
     --duration) duration=${2:?}; shift 2 ;;
@@ -48,6 +48,7 @@ while (($#)); do
     --max-rss-mb) max_rss=${2:?}; shift 2 ;;
     --keep) keep=1; shift ;;
     --no-faults) faults=0; shift ;;
+    --brokers) brokers=${2:?}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     --) shift; break ;;
     *) usage >&2; die "unknown option '$1'" ;;
@@ -57,6 +58,8 @@ done
 [[ $rate =~ ^[0-9]+$ ]] && ((rate >= 1)) || die "--rate must be a whole number of orders/s >= 1"
 [[ $nodes =~ ^[0-9]+$ ]] && ((nodes >= 1 && nodes <= 8)) || die "--nodes must be 1 to 8"
 ((faults == 0 || nodes >= 3)) || die "the fault schedule needs --nodes 3 or more"
+[[ $brokers == 1 || $brokers == 3 ]] || die "--brokers must be 1 or 3"
+((faults == 0 || brokers == 3)) || die "the fault schedule needs 3 brokers (kills one)"
 [[ $session =~ ^[0-9]+$ ]] && ((session >= 6000)) || die "--session-timeout-ms must be >= 6000 (the brokers' minimum)"
 [[ $max_rss =~ ^[0-9]+$ ]] || die "--max-rss-mb must be a number"
 [[ -x $KASTOR_BIN ]] || die "kastor binary '$KASTOR_BIN' not found (make build, or set KASTOR_BIN)"
@@ -73,7 +76,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cluster up --brokers 3 --nodes "$nodes" -- --set "kafka.session-timeout-ms=$session" "$@"
+cluster up --brokers "$brokers" --nodes "$nodes" -- --set "kafka.session-timeout-ms=$session" "$@"
 bootstrap=$(cat "$DIR/bootstrap")
 work=$DIR/chaos
 mkdir -p "$work"

@@ -435,6 +435,18 @@ int run_check(const check_options& o) {
     e2e.push_back(std::max<int64_t>(0, notified_at[r.order_id] - r.end_ms));
     longest_e2e = std::max(longest_e2e, e2e.back());
   }
+  // Throughput: acknowledged orders finished per second, from the first
+  // request to the last NOTIFIED.
+  int64_t first_start = INT64_MAX, last_done = 0;
+  size_t done = 0;
+  for (const auto& r : history) {
+    first_start = std::min(first_start, r.start_ms);
+    if (r.outcome == "ok" && notified_at.count(r.order_id)) {
+      ++done;
+      last_done = std::max(last_done, notified_at[r.order_id]);
+    }
+  }
+  double throughput = last_done > first_start ? done * 1000.0 / (last_done - first_start) : 0;
   std::sort(e2e.begin(), e2e.end());
   auto pct = [&](double q) {
     return e2e.empty() ? 0 : e2e[std::min(e2e.size() - 1, static_cast<size_t>(q * e2e.size()))];
@@ -496,6 +508,8 @@ int run_check(const check_options& o) {
   std::printf("longest partition pause (order role): %lld ms (partition %d, +%.1f s)\n",
               static_cast<long long>(longest.ms), longest.partition,
               history.empty() ? 0.0 : (longest.from - history.front().start_ms) / 1000.0);
+  std::printf("throughput: %zu orders NOTIFIED in %.1f s = %.1f orders/s\n", done,
+              last_done > first_start ? (last_done - first_start) / 1000.0 : 0.0, throughput);
   std::printf("ack -> NOTIFIED: p50 %lld ms, p99 %lld ms, max %lld ms\n",
               static_cast<long long>(pct(0.5)), static_cast<long long>(pct(0.99)),
               static_cast<long long>(longest_e2e));
