@@ -16,7 +16,8 @@ HTTP_BASE=${KASTOR_CLUSTER_HTTP_BASE:-18080}
 usage() {
   cat <<EOF
 Usage: $PROG [--duration S] [--rate R] [--nodes N] [--session-timeout-ms MS]
-             [--max-rss-mb MB] [--no-faults [--brokers 1|3]] [--keep] [-- NODE-FLAGS...]
+             [--partitions P] [--max-rss-mb MB] [--no-faults [--brokers 1|3]] [--keep]
+             [-- NODE-FLAGS...]
 
 Starts 3 brokers and N kastor nodes (default 3), offers R orders/s (default 30)
 for S seconds (default 90) through every gateway, and meanwhile, spread over
@@ -28,7 +29,8 @@ and runs \`kastor ctl check\`: no acknowledged order lost, no order charged or
 emailed twice, no effect of a definitely failed request, per-order events in
 order, node memory under --max-rss-mb (default 1024). --no-faults runs the
 same load and checks without any fault (a baseline, or a throughput figure
-with --nodes 1..8; --brokers 1 for a lighter Kafka). The cluster is stopped at the end unless --keep. Files: $DIR/chaos (history, faults, samples).
+with --nodes 1..8; --brokers 1 for a lighter Kafka; --partitions a multiple of
+the node count, or the busiest node sets the pace). The cluster is stopped at the end unless --keep. Files: $DIR/chaos (history, faults, samples).
 
 Environment: KASTOR_BIN ($KASTOR_BIN), KASTOR_CLUSTER_DIR ($DIR), and
 cluster.sh's KASTOR_CLUSTER_HTTP_BASE / KASTOR_CLUSTER_PORT_BASE.
@@ -38,7 +40,7 @@ EOF
 die() { echo "$PROG: $*" >&2; exit 2; }
 note() { echo "$PROG: $*" >&2; }
 
-duration=90 rate=30 nodes=3 session=10000 max_rss=1024 keep=0 faults=1 brokers=3
+duration=90 rate=30 nodes=3 session=10000 max_rss=1024 keep=0 faults=1 brokers=3 partitions=6
 while (($#)); do
   case $1 in
     --duration) duration=${2:?}; shift 2 ;;
@@ -49,6 +51,7 @@ while (($#)); do
     --keep) keep=1; shift ;;
     --no-faults) faults=0; shift ;;
     --brokers) brokers=${2:?}; shift 2 ;;
+    --partitions) partitions=${2:?}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     --) shift; break ;;
     *) usage >&2; die "unknown option '$1'" ;;
@@ -76,7 +79,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cluster up --brokers "$brokers" --nodes "$nodes" -- --set "kafka.session-timeout-ms=$session" "$@"
+cluster up --brokers "$brokers" --nodes "$nodes" --partitions "$partitions" -- --set "kafka.session-timeout-ms=$session" "$@"
 bootstrap=$(cat "$DIR/bootstrap")
 work=$DIR/chaos
 mkdir -p "$work"

@@ -18,8 +18,9 @@ usage() {
 Usage: $PROG COMMAND [ARGS]
 
 Commands:
-  up [--brokers 1|3] [--nodes N] [-- NODE-FLAGS...]
-      Start Kafka (default 3 brokers: RF 3, min.insync.replicas=2) and N kastor
+  up [--brokers 1|3] [--nodes N] [--partitions P] [-- NODE-FLAGS...]
+      Start Kafka (default 3 brokers: RF 3, min.insync.replicas=2; P partitions
+      per topic, default 6: a multiple of the node counts you plan) and N kastor
       nodes (default 2), each with every role and its gateway on
       127.0.0.1:$HTTP_BASE+i. NODE-FLAGS are passed to every node (e.g. --set
       payment.latency-ms=20). Waits until every node answers /readyz.
@@ -78,10 +79,11 @@ start_node() { # index
 }
 
 cmd_up() {
-  local brokers=3 nodes=2
+  local brokers=3 nodes=2 partitions=6
   while (($#)); do
     case $1 in
       --brokers) brokers=${2:?}; shift 2 ;;
+      --partitions) partitions=${2:?}; shift 2 ;;
       --nodes) nodes=${2:?}; shift 2 ;;
       --) shift; break ;;
       *) die "up: unknown option '$1'" ;;
@@ -89,6 +91,7 @@ cmd_up() {
   done
   [[ $brokers == 1 || $brokers == 3 ]] || die "--brokers must be 1 or 3"
   [[ $nodes =~ ^[0-9]+$ ]] && ((nodes >= 1 && nodes <= 16)) || die "--nodes must be 1 to 16"
+  [[ $partitions =~ ^[0-9]+$ ]] && ((partitions >= 1 && partitions <= 1000)) || die "--partitions must be 1 to 1000"
   [[ -x $KASTOR_BIN ]] || die "kastor binary '$KASTOR_BIN' not found (make build, or set KASTOR_BIN)"
   [[ -e $DIR/bootstrap ]] && die "$DIR holds a cluster already ($PROG down first)"
   mkdir -p "$DIR"
@@ -96,7 +99,8 @@ cmd_up() {
   printf '%s\n' "$@" | sed '/^$/d' >"$DIR/node-flags"
   echo "$brokers" >"$DIR/brokers"
   local line
-  line=$(kafka start --brokers "$brokers" --port-base "$PORT_BASE" --dir "$DIR/kafka" | tail -1)
+  line=$(KASTOR_TOPIC_PARTITIONS=$partitions kafka start --brokers "$brokers" --port-base "$PORT_BASE" \
+    --dir "$DIR/kafka" | tail -1)
   [[ $line == bootstrap.servers=* ]] || die "kafka did not start"
   echo "${line#bootstrap.servers=}" >"$DIR/bootstrap"
   for ((i = 1; i <= nodes; i++)); do start_node "$i"; done

@@ -94,6 +94,7 @@ Environment:
   KASTOR_KAFKA_HEAP            JVM heap options (default "-Xms256m -Xmx512m")
   KASTOR_KAFKA_JVM_OPTS        extra JVM options
   KASTOR_BIN                   kastor binary used by create-topics
+  KASTOR_TOPIC_PARTITIONS      partitions of each topic create-topics makes (default 6)
 
 Run folder layout: $RUN_MARKER, cluster.id, bootstrap, broker-count, log4j.properties,
 broker-N/{server.properties,pid,data/,logs/server.log,logs/controller.log,stdout.log}.
@@ -480,9 +481,10 @@ create_topics() { # bootstrap broker-count (the topics' replication factor)
     note "kastor binary '$bin' not found or not executable: topics not created (build it, or set KASTOR_BIN)"
     return 0
   fi
-  note "creating topics: $bin topics create --brokers $1 --replication $rf"
-  if ! "$bin" topics create --brokers "$1" --replication "$rf" >&2; then
-    note "'$bin topics create --brokers $1 --replication $rf' failed"
+  local parts=${KASTOR_TOPIC_PARTITIONS:-6}
+  note "creating topics: $bin topics create --brokers $1 --replication $rf --partitions $parts"
+  if ! "$bin" topics create --brokers "$1" --replication "$rf" --partitions "$parts" >&2; then
+    note "'$bin topics create --brokers $1 --replication $rf --partitions $parts' failed"
     return 1
   fi
 }
