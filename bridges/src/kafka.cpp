@@ -1,6 +1,7 @@
 #include "kastor/bridges/kafka.hpp"
 
 #include <algorithm>
+#include <set>
 #include <thread>
 
 #include <librdkafka/rdkafka_mock.h>
@@ -176,6 +177,7 @@ caf::expected<std::vector<stored_record>> read_topic(const std::string& brokers,
     }
   }
   std::vector<stored_record> out;
+  std::set<int32_t> at_end;
   if (pending > 0)
     rd_kafka_assign(rk.get(), parts.get());
   while (pending > 0) {
@@ -187,9 +189,12 @@ caf::expected<std::vector<stored_record>> read_topic(const std::string& brokers,
     if (!msg)
       continue;
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      if (ends != nullptr)
-        (*ends)[msg->partition] = msg->offset;
-      --pending;
+      // (sent again whenever a partition's end moves on: count each once)
+      if (at_end.insert(msg->partition).second) {
+        if (ends != nullptr)
+          (*ends)[msg->partition] = msg->offset;
+        --pending;
+      }
       continue;
     }
     if (msg->err)
@@ -256,6 +261,11 @@ caf::expected<group_description> describe_group(rd_kafka_t* rk, const std::strin
     return kafka_error(err, "describe group " + group);
   group_description out;
   out.state = "Dead";
+  if (list->group_cnt > 0 && list->groups[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    auto err = list->groups[0].err;
+    rd_kafka_group_list_destroy(list);
+    return kafka_error(err, "describe group " + group);
+  }
   if (list->group_cnt > 0) {
     const auto& g = list->groups[0];
     out.state = g.state ? g.state : "";

@@ -63,6 +63,7 @@ struct kafka_mailbox::partition_state {
   std::map<int64_t, in_flight_record> in_flight;
   int64_t next_offset = -1;  // one past the highest offset received
   int64_t stored = -1;       // last offset handed to offsets_store
+  int64_t dropped_from = -1;  // the first record not taken while suspect (see check_stall)
   std::map<std::string, parked_key> parked;  // by record key
   // Exactly-once: a dead letter of this partition failed to be written;
   // nothing of it goes out before then (its records stay in offset order).
@@ -232,8 +233,20 @@ void kafka_mailbox::finished(const runtime::record_meta& m) {
     last_started_.reset();  // done: a later death is not its fault
 }
 
+bool kafka_mailbox::try_start(const runtime::record_meta& m) {
+  std::lock_guard<std::mutex> guard{mtx_};  // the lock a hand-off sets handing_off_ under
+  if (!current(m))
+    return false;
+  start_locked(m);
+  return true;
+}
+
 void kafka_mailbox::started(const runtime::record_meta& m) {
   std::lock_guard<std::mutex> guard{mtx_};
+  start_locked(m);
+}
+
+void kafka_mailbox::start_locked(const runtime::record_meta& m) {
   if (m.incarnation != 0)
     unfinished_turns_.insert({m.topic, m.partition, m.offset});
   last_started_ = completion{m.topic, m.partition, m.offset, m.incarnation};
@@ -333,8 +346,15 @@ void kafka_mailbox::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_
         std::make_unique<partition_state>();
     // The role's state for these partitions is in place before any of their
     // records is taken (they are taken on this thread, after this returns).
-    if (opts_.on_assign)
-      opts_.on_assign(partition_numbers(parts));
+    if (opts_.on_assign && !opts_.on_assign(this, partition_numbers(parts))) {
+      // Without its state the role must not run: nothing is taken, and the
+      // bridge restarts (a new consumer, a rebalance, another try).
+      log()->error("mailbox group={} event=assign_failed: the role's state could not be "
+                   "restored; the bridge restarts", opts_.group_id);
+      draining_ = true;
+      std::lock_guard<std::mutex> guard{mtx_};
+      failure_ = "the role's state for its new partitions could not be restored";
+    }
     // Before the assignment fetches the committed offsets: fencing the last
     // producer of this partition set aborts what it left open.
     if (opts_.exactly_once)
@@ -366,23 +386,31 @@ void kafka_mailbox::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_
     const bool lost = rd_kafka_assignment_lost(rk_.get()) != 0;
     auto began = std::chrono::steady_clock::now();
     size_t waited = 0;
-    if (!lost)
+    if (lost) {
+      std::lock_guard<std::mutex> guard{mtx_};
+      handing_off_ = true;  // nothing more starts: these records are someone else's
+    } else {
       waited = hand_off();
+    }
     drain_completions();
     if (!lost)
       store_offsets();
     if (opts_.exactly_once)
-      end_transactions();  // commits only when every record in it finished (never when lost)
+      end_transactions(lost);  // commits only when every record in it finished, never when lost
     else if (opts_.commit && !parts_.empty() && !lost)
       rd_kafka_commit(rk_.get(), nullptr, 0);
     ++incarnation_;
-    handing_off_ = false;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      handing_off_ = false;
+      unfinished_turns_.clear();  // whatever did not finish is the next owner's
+    }
     parts_.clear();
     in_flight_ = 0;
     rd_kafka_resume_partitions(rk_.get(), parts);  // clear our pause for the next owner here
     rd_kafka_assign(rk_.get(), nullptr);
     if (opts_.on_revoke)
-      opts_.on_revoke(partition_numbers(parts), lost);
+      opts_.on_revoke(this, partition_numbers(parts), lost);
     revoked_at_ = std::chrono::steady_clock::now();
     auto took = std::chrono::duration_cast<std::chrono::milliseconds>(revoked_at_ - began);
     log()->info("mailbox group={} event={} partitions={} handoff_ms={} turns_finished={}",
@@ -416,12 +444,15 @@ std::vector<int32_t> kafka_mailbox::partition_numbers(
 // record in the open transaction is waited for, so that it can commit.
 size_t kafka_mailbox::hand_off() {
   size_t waited = 0;
-  if (!opts_.exactly_once)
+  if (!opts_.exactly_once) {
+    std::lock_guard<std::mutex> guard{mtx_};  // no try_start() slips past this
     handing_off_ = true;
+  }
   auto until = std::chrono::steady_clock::now() + opts_.handoff_deadline;
   for (;;) {
     last_tick_ms_ = steady_ms();
     drain_completions();
+    apply_rejections();  // a rejected record in the transaction is dead-lettered, then done
     size_t open = 0;
     if (opts_.exactly_once) {
       for (const auto& [tp, ps] : parts_)
@@ -460,6 +491,7 @@ void kafka_mailbox::check_stall() {
   if (!suspect_ && last != 0 && now - last > stall_limit_ms() && !parts_.empty()) {
     suspect_ = true;
     suspect_since_ms_ = now;
+    drain_completions();  // what finished before the pause is not handed out again
     ++incarnation_;  // what the actor was given and has not started is not started
     log()->warn("mailbox group={} event=stalled ms={}: taking nothing until the group confirms "
                 "the assignment", opts_.group_id, now - last);
@@ -474,16 +506,22 @@ void kafka_mailbox::check_stall() {
     log()->info("mailbox group={} event=stall_cleared: the assignment stood", opts_.group_id);
     partition_list_ptr at{rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size()))};
     for (auto& [tp, ps] : parts_) {
-      if (ps->next_offset >= 0)
-        rd_kafka_topic_partition_list_add(at.get(), tp.first.c_str(), tp.second)->offset =
-          ps->next_offset;
+      // From one past the last record taken; a partition that took nothing
+      // yet, from the first record dropped while suspect.
+      auto from = ps->next_offset >= 0 ? ps->next_offset : ps->dropped_from;
+      if (from >= 0)
+        rd_kafka_topic_partition_list_add(at.get(), tp.first.c_str(), tp.second)->offset = from;
+      ps->dropped_from = -1;
       for (auto& [key, pk] : ps->parked)
         pk.head_out = false;  // retried by retry_parked()
       for (auto& [offset, rec] : ps->in_flight)
+        rec.meta.incarnation = incarnation_;
+      for (auto& [offset, rec] : ps->in_flight) {
         if (rec.message)
-          rec.meta.incarnation = incarnation_;
-      for (auto& [offset, rec] : ps->in_flight)
-        deliver(*ps, rec);
+          deliver(*ps, rec);
+        else if (rec.dead_letter)
+          send_dead_letter(rec);  // its first write's report belongs to the old incarnation
+      }
     }
     if (at->cnt > 0)
       if (auto* e = rd_kafka_seek_partitions(rk_.get(), at.get(), 0)) {
@@ -582,10 +620,13 @@ void kafka_mailbox::handle(message_ptr owned) {
     return;  // not (or no longer) assigned
   if (draining_.load())
     return;  // shutting down: not taken, so not committed; the next owner reads it
-  if (suspect_)
-    return;  // after a stall: not taken (fetched again if the assignment stood)
-  ++received_;
   auto& ps = *it->second;
+  if (suspect_) {  // after a stall: not taken (fetched again if the assignment stood)
+    if (ps.dropped_from < 0 || msg->offset < ps.dropped_from)
+      ps.dropped_from = msg->offset;
+    return;
+  }
+  ++received_;
   ps.next_offset = std::max(ps.next_offset, msg->offset + 1);
   if (!opts_.requests_topic.empty() && opts_.requests_topic == topic) {
     answer(msg);  // not a message for the actor: answered, and its offset passes
@@ -1468,7 +1509,7 @@ bool kafka_mailbox::start_transactions(const rd_kafka_topic_partition_list_t* pa
 
 // The partitions go (revoke, stop): a transaction whose records all finished
 // commits; anything else aborts (the next owner redoes it).
-void kafka_mailbox::end_transactions() {
+void kafka_mailbox::end_transactions(bool lost) {
   if (!txn_)
     return;
   bool open = false;
@@ -1481,7 +1522,7 @@ void kafka_mailbox::end_transactions() {
     ++incarnation_;
   }
   if (open && !failure().has_value()) {
-    bool all_done = !txn_failed_.load();
+    bool all_done = !txn_failed_.load() && !lost;  // a lost assignment is not ours to commit
     for (const auto& [tp, ps] : parts_)
       for (const auto& [offset, rec] : ps->in_flight)
         if (rec.sent && !rec.done)

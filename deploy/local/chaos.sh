@@ -30,7 +30,8 @@ emailed twice, no effect of a definitely failed request, per-order events in
 order, node memory under --max-rss-mb (default 1024). --no-faults runs the
 same load and checks without any fault (a baseline, or a throughput figure
 with --nodes 1..8; --brokers 1 for a lighter Kafka; --partitions a multiple of
-the node count, or the busiest node sets the pace). The cluster is stopped at the end unless --keep. Files: $DIR/chaos (history, faults, samples).
+the node count, or the busiest node sets the pace). The cluster is stopped at the end unless --keep. Files (kept): ${DIR%/}-report/ (history, faults, RSS
+samples, the load's output).
 
 Environment: KASTOR_BIN ($KASTOR_BIN), KASTOR_CLUSTER_DIR ($DIR), and
 cluster.sh's KASTOR_CLUSTER_HTTP_BASE / KASTOR_CLUSTER_PORT_BASE.
@@ -81,7 +82,8 @@ trap cleanup EXIT
 
 cluster up --brokers "$brokers" --nodes "$nodes" --partitions "$partitions" -- --set "kafka.session-timeout-ms=$session" "$@"
 bootstrap=$(cat "$DIR/bootstrap")
-work=$DIR/chaos
+work=${DIR%/}-report  # kept after the cluster is gone
+rm -rf "$work"
 mkdir -p "$work"
 : >"$work/faults"
 : >"$work/rss"
@@ -138,7 +140,7 @@ sleep "$pause_s"
 fault "resume node 3"
 cluster resume-node 3
 at 50
-b=$(leader_of order-created 0)
+b=$(leader_of order-created 0 || true)
 [[ -n $b ]] || b=1
 fault "kill -9 broker $b (leader of order-created partition 0)"
 cluster kill-broker "$b"
@@ -149,7 +151,7 @@ at 66
 fault "add node $((nodes + 1)) under load"
 cluster add-node
 at 75
-c=$(coordinator_of order)
+c=$(coordinator_of order || true)
 [[ -n $c ]] || c=2
 fault "kill -9 broker $c (coordinator of the order group)"
 cluster kill-broker "$c"

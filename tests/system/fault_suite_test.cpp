@@ -78,9 +78,16 @@ TEST(FaultSuite, CheckerNamesTheOrdersThatBreakAnInvariant) {
   EXPECT_NE(out.find("       " + failed_but_written), std::string::npos) << out;
   EXPECT_NE(out.find(charged_twice + " (2 charges)"), std::string::npos) << out;
   EXPECT_NE(out.find("result: FAIL"), std::string::npos) << out;
-  // And bad input is a usage error
-  EXPECT_EQ(run(std::string{KASTOR_BIN} + " ctl check --brokers " + brokers
-                  + " --history /nonexistent/history --ledgers " + dir.string(), out), 2) << out;
+  // And bad input is a usage error: no history, a malformed one, no ledger folder
+  auto check = std::string{KASTOR_BIN} + " ctl check --wait 0 --brokers " + brokers;
+  EXPECT_EQ(run(check + " --history /nonexistent/history --ledgers " + dir.string(), out), 2)
+    << out;
+  std::ofstream{dir / "bad"} << "k\tid\tok\tgw\tnot-a-time\t2\t\n";
+  EXPECT_EQ(run(check + " --history " + (dir / "bad").string() + " --ledgers " + dir.string(), out),
+            2) << out;
+  EXPECT_NE(out.find("bad times"), std::string::npos) << out;
+  EXPECT_EQ(run(check + " --history " + (dir / "history").string() + " --ledgers /nonexistent",
+                out), 2) << out;
   std::filesystem::remove_all(dir);
 }
 
@@ -104,4 +111,7 @@ TEST(FaultSuite, ShortScheduleKeepsEveryInvariant) {
                      "add node", "coordinator of the order group"})
     EXPECT_NE(out.find(fault), std::string::npos) << fault;
   EXPECT_FALSE(std::filesystem::exists(dir)) << "chaos.sh leaves no cluster behind";
+  EXPECT_TRUE(std::filesystem::exists(dir.string() + "-report/history"));
+  if (!HasFailure())
+    std::filesystem::remove_all(dir.string() + "-report");
 }

@@ -10,6 +10,7 @@
 // deadline), then checks the invariants over everything in Kafka and in the
 // provider ledgers.
 #include <algorithm>
+#include <charconv>
 #include <climits>
 #include <cstdint>
 #include <atomic>
@@ -228,10 +229,31 @@ int run_check(const check_options& o) {
       std::fprintf(stderr, "kastor ctl check: %s: bad line '%s'\n", o.history.c_str(), line.c_str());
       return 2;
     }
-    r.start_ms = std::atoll(start.c_str());
-    r.end_ms = std::atoll(end.c_str());
+    auto number = [](const std::string& t, int64_t& out) {
+      auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
+      return ec == std::errc{} && p == t.data() + t.size();
+    };
+    if (!number(start, r.start_ms) || !number(end, r.end_ms)) {
+      std::fprintf(stderr, "kastor ctl check: %s: bad times in line '%s'\n", o.history.c_str(),
+                   line.c_str());
+      return 2;
+    }
     history.push_back(std::move(r));
   }
+  if (history.empty()) {
+    std::fprintf(stderr, "kastor ctl check: %s holds no request\n", o.history.c_str());
+    return 2;
+  }
+  std::error_code fs_ec;
+  if (!std::filesystem::is_directory(o.ledgers, fs_ec)) {
+    std::fprintf(stderr, "kastor ctl check: --ledgers '%s' is not a folder\n", o.ledgers.c_str());
+    return 2;
+  }
+  for (const auto* f : {&o.faults, &o.rss_samples})
+    if (!f->empty() && !std::ifstream{*f}) {
+      std::fprintf(stderr, "kastor ctl check: cannot read '%s'\n", f->c_str());
+      return 2;
+    }
   std::map<std::string, const request_record*> by_id;
   std::map<std::string, size_t> outcomes;
   for (const auto& r : history) {
@@ -366,6 +388,22 @@ int run_check(const check_options& o) {
       }
     }
   }
+  // How often an effect was asked for again (redelivery, a zombie, a moved
+  // partition) and the provider's or mail service's idempotency caught it:
+  // results and sent-notices beyond the first per order.
+  auto repeats = [&](std::string_view topic) {
+    std::map<std::string, size_t> n;
+    for (const auto& rec : topics[std::string{topic}])
+      if (by_id.count(rec.key))
+        ++n[rec.key];
+    size_t extra = 0;
+    for (const auto& [id, c] : n)
+      extra += c - 1;
+    return extra;
+  };
+  size_t charge_repeats = repeats(bridges::topic_payment_results);
+  size_t email_repeats = repeats(bridges::topic_email_sent);
+
   // Memory: the RSS samples the fault script took (pid rss_kb per line).
   int64_t max_rss_kb = 0;
   if (!o.rss_samples.empty()) {
@@ -494,7 +532,9 @@ int run_check(const check_options& o) {
                   what.c_str(), static_cast<long long>(p.ms), p.partition);
     }
   }
-  bool ok = true;
+  bool ok = outcomes["ok"] > 0;
+  if (!ok)
+    std::printf("FAIL no request was acknowledged: the run proves nothing\n");
   for (const auto* inv : {&lost, &charged, &mailed, &failed, &ordered, &memory}) {
     std::printf("%-4s %s: %zu checked, %zu broken\n", inv->broken.empty() ? "ok" : "FAIL",
                 inv->name.c_str(), inv->checked, inv->broken.size());
@@ -505,6 +545,8 @@ int run_check(const check_options& o) {
     ok = ok && inv->broken.empty();
   }
   auto longest = longest_pause_in(INT64_MIN, INT64_MAX);
+  std::printf("effects asked for again and deduplicated by their ledger: %zu charges, %zu "
+              "emails\n", charge_repeats, email_repeats);
   std::printf("longest partition pause (order role): %lld ms (partition %d, +%.1f s)\n",
               static_cast<long long>(longest.ms), longest.partition,
               history.empty() ? 0.0 : (longest.from - history.front().start_ms) / 1000.0);

@@ -92,14 +92,18 @@ caf::message_handler snapshot_query(std::shared_ptr<State> state) {
 // of every assigned partition are caught up from order-state (from its start,
 // or from where this node read it last: what others wrote meanwhile is in the
 // tail) before any of its records is taken; partitions no longer assigned are
-// dropped, and so is everything of a lost assignment.
+// dropped, and so is everything of a lost assignment. If order-state cannot
+// be read (three tries), the assignment fails and the bridge restarts: the
+// role never runs on a partition without its orders.
 class order_changelog {
 public:
   order_changelog(std::shared_ptr<actors::order_book> book, std::string brokers, std::string node)
       : book_(std::move(book)), brokers_(std::move(brokers)), node_(std::move(node)) {}
 
-  void assigned(const std::vector<int32_t>& parts) {
+  // False when the partitions' orders could not be read (after retries).
+  bool assigned(const void* mailbox, const std::vector<int32_t>& parts) {
     std::lock_guard<std::mutex> guard{mtx_};
+    current_ = mailbox;
     std::vector<int32_t> gone;
     for (auto& [p, pos] : position_)
       if (std::find(parts.begin(), parts.end(), p) == parts.end())
@@ -109,20 +113,27 @@ public:
     for (auto p : parts)
       from[p] = position_.count(p) ? position_[p] : -1;
     if (from.empty())
-      return;
+      return true;
     auto began = std::chrono::steady_clock::now();
     std::map<int32_t, int64_t> ends;
-    auto records = bridges::read_topic(brokers_, std::string{bridges::topic_order_state}, from,
-                                       std::chrono::seconds{20}, &ends);
+    caf::expected<std::vector<bridges::stored_record>> records{std::vector<bridges::stored_record>{}};
+    for (int attempt = 1; attempt <= 3; ++attempt) {
+      ends.clear();
+      records = bridges::read_topic(brokers_, std::string{bridges::topic_order_state}, from,
+                                    std::chrono::seconds{10}, &ends);
+      if (records)
+        break;
+      log_->warn("node={} event=order_state_restore_failed attempt={} partitions={} error={}",
+                 node_, attempt, parts.size(), runtime::describe(records.error()));
+      if (attempt < 3)
+        std::this_thread::sleep_for(std::chrono::milliseconds{500 * attempt});
+    }
+    if (!records) {
+      forget(parts);  // nothing half-known stays behind
+      return false;
+    }
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - began).count();
-    if (!records) {
-      // Going on without it: orders of these partitions are rebuilt from
-      // their next records (fields guessed until their order_created).
-      log_->error("node={} event=order_state_restore_failed partitions={} error={}", node_,
-                  parts.size(), runtime::describe(records.error()));
-      return;
-    }
     std::map<int32_t, std::vector<runtime::order_snapshot>> by_partition;
     for (const auto& r : *records) {
       if (r.value.empty())
@@ -139,12 +150,15 @@ public:
       position_[p] = end;
     log_->info("node={} event=order_state_restored partitions={} records={} ms={}", node_,
                parts.size(), records->size(), ms);
+    return true;
   }
 
-  void revoked(const std::vector<int32_t>& parts, bool lost) {
+  void revoked(const void* mailbox, const std::vector<int32_t>& parts, bool lost) {
     if (!lost)
       return;  // kept: if they come back, only the changelog's tail is read
     std::lock_guard<std::mutex> guard{mtx_};
+    if (mailbox != current_)
+      return;  // a replaced mailbox's late word: its successor owns what it adopted
     forget(parts);
   }
 
@@ -162,6 +176,7 @@ private:
   std::string node_;
   std::shared_ptr<spdlog::logger> log_ = runtime::logger("kastor.node");
   std::mutex mtx_;  // a replaced mailbox's last callback may overlap the next one's first
+  const void* current_ = nullptr;        // the mailbox that was assigned last
   std::map<int32_t, int64_t> position_;  // partition -> next order-state offset to read
 };
 
@@ -237,9 +252,11 @@ struct node::impl {
       o.topics.push_back(o.requests_topic);
       o.replies = producer;
       if (auto state = order_state) {
-        o.on_assign = [state](const std::vector<int32_t>& parts) { state->assigned(parts); };
-        o.on_revoke = [state](const std::vector<int32_t>& parts, bool lost) {
-          state->revoked(parts, lost);
+        o.on_assign = [state](const void* mb, const std::vector<int32_t>& parts) {
+          return state->assigned(mb, parts);
+        };
+        o.on_revoke = [state](const void* mb, const std::vector<int32_t>& parts, bool lost) {
+          state->revoked(mb, parts, lost);
         };
       }
       o.on_request = [sys = sys.get(), orders = orders](const bridges::inbound_request& req,
@@ -355,7 +372,7 @@ struct node::impl {
   }
 
   // Every second: a standby role whose group has no member of another node
-  // (twice in a row) is started here; one started here is stopped as soon as
+  // (five times in a row; a check that fails counts for nothing) is started here; one started here is stopped as soon as
   // a node that runs it (not a standby) is in the group again.
   void watch_standbys() {
     auto conf = bridges::make_conf({{"bootstrap.servers", cfg.brokers},
@@ -387,8 +404,10 @@ struct node::impl {
           }
         }
         if (!s.active->load()) {
+          // Five checks in a row (5 s): a group briefly empty (its node's
+          // bridge restarting, its coordinator moving) is not a dead role.
           s.empty_rounds = other ? 0 : s.empty_rounds + 1;
-          if (s.empty_rounds >= 2) {
+          if (s.empty_rounds >= 5) {
             log->warn("node={} event=standby_started role={}: no node runs it", cfg.node_id,
                       s.role);
             s.active->store(true);

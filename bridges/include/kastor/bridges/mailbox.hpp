@@ -141,12 +141,15 @@ struct mailbox_options {
   // Hand-off on a revocation: how long the records whose turn has started
   // may take to finish before the partitions are released anyway.
   std::chrono::milliseconds handoff_deadline{2000};
-  // Ownership of keys, on the poll thread: on_assign(partitions) before any
-  // record of them is taken (e.g. restore the keys' state); on_revoke after
+  // Ownership of keys, on the poll thread, each call naming the mailbox (a
+  // replaced one's last calls may come after its successor's first):
+  // on_assign(mailbox, partitions) before any record of them is taken (e.g.
+  // restore the keys' state; false: it could not be, and the mailbox fails
+  // without taking anything, so that its bridge restarts); on_revoke after
   // they are released, lost = true when the group moved on without a clean
   // hand-off (drop what was built from them, commit nothing).
-  std::function<void(const std::vector<int32_t>&)> on_assign;
-  std::function<void(const std::vector<int32_t>&, bool lost)> on_revoke;
+  std::function<bool(const void* mailbox, const std::vector<int32_t>&)> on_assign;
+  std::function<void(const void* mailbox, const std::vector<int32_t>&, bool lost)> on_revoke;
   // Non-null: a standby instance of the role, in the group only while the
   // flag is set (it joins and leaves, handing off cleanly, as it changes).
   std::shared_ptr<std::atomic<bool>> standby;
@@ -188,6 +191,7 @@ public:
 
   void finished(const runtime::record_meta& m) override;
   void started(const runtime::record_meta& m) override;
+  bool try_start(const runtime::record_meta& m) override;
   void clear_suspect() override;
   void turn_done(const runtime::record_meta& m) override;
   void actor_died() override;
@@ -271,7 +275,8 @@ private:
   bool reinit_transactions(const std::string& why);
   caf::expected<std::shared_ptr<kafka_publisher>> make_transactional() const;
   bool start_transactions(const rd_kafka_topic_partition_list_t* parts);
-  void end_transactions();
+  void end_transactions(bool lost = false);
+  void start_locked(const runtime::record_meta& m);
   void fail(const std::string& why);
 
   mailbox_options opts_;

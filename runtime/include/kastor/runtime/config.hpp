@@ -36,8 +36,8 @@ struct node_config {
   std::string node_id;                 // node.id: default "<hostname>-<pid>"
   std::vector<std::string> roles;      // roles: default every known role
   // roles.standby: roles this node starts only while no node runs them (their
-  // consumer group has no member but standbys), and stops again as soon as
-  // a node that runs them is back. Not in `roles`; not analytics or gateway.
+  // consumer group has had no member but standbys for 5 s), and stops again as
+  // soon as a node that runs them is back. Not in `roles`; not analytics or gateway.
   std::vector<std::string> standby;
   std::string brokers;                 // brokers: bootstrap servers "host:port,..."
   std::string http_host = "127.0.0.1"; // http: "host:port" of the gateway

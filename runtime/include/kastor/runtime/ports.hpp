@@ -74,6 +74,15 @@ public:
     (void) m;
     return true;
   }
+  // current() and started() as one step: false (and nothing started) when
+  // the record is not current. A mailbox overrides it so that no turn can
+  // start between its check and a revocation's hand-off.
+  virtual bool try_start(const record_meta& m) {
+    if (!current(m))
+      return false;
+    started(m);
+    return true;
+  }
 };
 
 }  // namespace kastor::runtime

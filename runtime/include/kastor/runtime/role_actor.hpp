@@ -21,9 +21,8 @@
 #pragma once
 
 #include <chrono>
-#include <deque>
-#include <functional>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -75,10 +74,9 @@ struct role_context {
 
   template <class T>
   void handle(const record_meta& m, const T& x) const {
-    if (!io.acks->current(m))
-      return;  // revoked meanwhile: its new owner handles it
     if constexpr (requires(State& s) { s.handle(m, x, int64_t{0}); }) {
-      io.acks->started(m);
+      if (!io.acks->try_start(m))
+        return;  // revoked meanwhile: its new owner handles it
       if (io.chaos && inject_before(m))
         return;
       std::vector<any_message> out;

@@ -89,7 +89,8 @@ struct load_options {
 };
 // kastor ctl load: offers sample orders at `rate` for `duration_s` through
 // the gateways and records each request's outcome (ok / failed / unknown).
-// 0, 1 when the history could not be written, 2 on bad arguments.
+// 0, 1 when writing the history failed, 2 on bad arguments (or a history
+// file that cannot be opened).
 int run_load(const load_options& opts);
 
 struct check_options {
@@ -104,7 +105,9 @@ struct check_options {
 // kastor ctl check: waits until every acknowledged order is terminal (or the
 // wait ends), then checks the fault suite's invariants over the history, every
 // pipeline topic and the ledgers, and prints the report naming the order ids
-// that broke one. 0 when all hold, 1 when one does not, 2 on bad arguments.
+// that broke one. 0 when all hold, 1 when one does not (or nothing was
+// acknowledged), 2 on bad arguments (no or a malformed history, no ledger
+// folder, an unreadable faults or samples file).
 int run_check(const check_options& opts);
 
 }  // namespace kastor::apps
