@@ -25,9 +25,10 @@ void advance(rt::order_snapshot& snap, const char* to) {
     snap.status = to;
 }
 
-rt::any_message snapshot_at(const rt::order_snapshot& snap, int64_t now_ms) {
+rt::any_message snapshot_at(const rt::order_snapshot& snap, int64_t now_ms, int64_t epoch) {
   auto out = snap;
   out.updated_at_ms = now_ms;
+  out.epoch = epoch;
   return out;
 }
 
@@ -76,8 +77,8 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
   if (e.snap.status == rt::status_pending)
     out.emplace_back(rt::payment_request{e.snap.order_id, e.snap.customer_id,
                                          e.snap.total_cents});
-  out.push_back(snapshot_at(e.snap, now_ms));
   e.partition = meta.partition;
+  out.push_back(snapshot_at(e.snap, now_ms, epoch_of(e.partition)));
   stored(msg.order_id, std::move(e), now_ms);
   return out;
 }
@@ -111,8 +112,8 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
   }
   // else: a duplicate (or a conflicting late result): the first outcome stands.
   std::vector<rt::any_message> out;
-  out.push_back(snapshot_at(e.snap, now_ms));
   e.partition = meta.partition;
+  out.push_back(snapshot_at(e.snap, now_ms, epoch_of(e.partition)));
   stored(msg.order_id, std::move(e), now_ms);
   return out;
 }
@@ -142,10 +143,15 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
     e.snap.updated_at_ms = now_ms;
   }
   std::vector<rt::any_message> out;
-  out.push_back(snapshot_at(e.snap, now_ms));
   e.partition = meta.partition;
+  out.push_back(snapshot_at(e.snap, now_ms, epoch_of(e.partition)));
   stored(msg.order_id, std::move(e), now_ms);
   return out;
+}
+
+int64_t order_book::epoch_of(int32_t partition) const {
+  auto it = epochs_.find(partition);
+  return it == epochs_.end() ? 0 : it->second;
 }
 
 void order_book::stored(const std::string& id, entry e, int64_t now_ms) {
@@ -169,15 +175,16 @@ void order_book::passivate(int64_t now_ms) {
   }
 }
 
-void order_book::adopt(int32_t partition, const std::vector<rt::order_snapshot>& restored) {
+void order_book::adopt(int32_t partition, const std::vector<rt::order_snapshot>& restored,
+                       int64_t epoch) {
   std::lock_guard<std::mutex> guard{changes_mtx_};
-  changes_.push_back({true, {partition}, restored});
+  changes_.push_back({true, {partition}, restored, epoch});
   has_changes_ = true;
 }
 
 void order_book::release(const std::vector<int32_t>& partitions) {
   std::lock_guard<std::mutex> guard{changes_mtx_};
-  changes_.push_back({false, partitions, {}});
+  changes_.push_back({false, partitions, {}, 0});
   has_changes_ = true;
 }
 
@@ -197,8 +204,11 @@ void order_book::apply_changes() const {
     if (!c.adopt) {
       std::erase_if(orders_, [&](const auto& kv) { return mine(kv.second.partition); });
       std::erase_if(passivated_, [&](const auto& kv) { return mine(kv.second); });
+      for (auto p : c.partitions)
+        epochs_.erase(p);
       continue;
     }
+    epochs_[c.partitions.front()] = c.epoch;
     // Merged with what is held (the node may have held the partition before
     // and catches up with the changelog): per order the furthest along.
     const int32_t p = c.partitions.front();
@@ -223,6 +233,7 @@ void order_book::apply_changes() const {
       bool emailed = e.snap.emailed || snap.emailed;
       e.snap = snap;
       e.snap.emailed = emailed;
+      e.snap.epoch = 0;  // stamped when written
       orders_[snap.order_id] = std::move(e);
     }
   }

@@ -690,9 +690,24 @@ header_list encode_headers(const any_message& m, const outgoing_meta& meta) {
   };
   if (!meta.reply_to.empty())
     result.push_back({std::string{hdr_reply_to}, meta.reply_to});
-  if (const auto* snap = std::get_if<runtime::order_snapshot>(&m); snap && snap->emailed)
-    result.push_back({std::string{hdr_order_emailed}, "true"});
+  if (const auto* snap = std::get_if<runtime::order_snapshot>(&m)) {
+    if (snap->emailed)
+      result.push_back({std::string{hdr_order_emailed}, "true"});
+    if (snap->epoch > 0)
+      result.push_back({std::string{hdr_epoch}, std::to_string(snap->epoch)});
+  }
   return result;
+}
+
+void read_snapshot_headers(const header_list& headers, runtime::order_snapshot& snap) {
+  if (const auto* h = find_header(headers, hdr_order_emailed))
+    snap.emailed = h->value == "true";
+  if (const auto* h = find_header(headers, hdr_epoch)) {
+    int64_t e = 0;
+    auto [p, ec] = std::from_chars(h->value.data(), h->value.data() + h->value.size(), e);
+    if (ec == std::errc{} && p == h->value.data() + h->value.size() && e > 0)
+      snap.epoch = e;
+  }
 }
 
 caf::expected<any_message> decode_value(std::string_view type, std::string_view value) {
@@ -752,8 +767,7 @@ caf::expected<decoded> decode_record(std::string_view topic, int32_t partition,
   if (!message)
     return std::move(message.error());
   if (auto* snap = std::get_if<runtime::order_snapshot>(&*message))
-    if (const auto* h = find_header(headers, hdr_order_emailed))
-      snap->emailed = h->value == "true";
+    read_snapshot_headers(headers, *snap);
   decoded result{std::move(*message), {}};
   auto& meta = result.meta;
   meta.topic = std::string{topic};

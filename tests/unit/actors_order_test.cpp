@@ -79,7 +79,7 @@ TEST(OrderBook, NewOrderIsPendingAndRequestsPayment) {
             (rt::payment_request{"o-1", "c-1", 10498}));
   auto snap = std::get<rt::order_snapshot>(out[1]);
   EXPECT_EQ(snap, (rt::order_snapshot{"o-1", "c-1", 10498, 3, rt::status_pending, "", "", "",
-                                      1'000, 1'500, false}));
+                                      1'000, 1'500, false, 0}));
   EXPECT_EQ(book.find("o-1"), snap);
   EXPECT_EQ(book.size(), 1u);
 }
@@ -229,7 +229,7 @@ TEST(OrderBook, PaymentResultForAnUnknownOrderCreatesIt) {
   auto snap = only_snapshot(book.handle(meta(), paid("o-9"), 5'000));
   // Then the order exists, built from the result, and is PAID
   EXPECT_EQ(snap, (rt::order_snapshot{"o-9", "c-1", 10498, 0, rt::status_paid,
-                                      rt::payment_succeeded, "", "tx-o-9", 5'000, 5'000, false}));
+                                      rt::payment_succeeded, "", "tx-o-9", 5'000, 5'000, false, 0}));
   EXPECT_EQ(book.find("o-9"), snap);
   EXPECT_EQ(book.size(), 1u);
 }
@@ -357,7 +357,7 @@ rt::record_meta meta_on(int32_t partition) {
 }
 
 rt::order_snapshot snapshot(const std::string& id, const char* status, int64_t updated) {
-  rt::order_snapshot s{id, "c-1", 10498, 3, status, "", "", "", 1'000, updated, false};
+  rt::order_snapshot s{id, "c-1", 10498, 3, status, "", "", "", 1'000, updated, false, 0};
   if (std::string{status} != rt::status_pending)
     s.payment_status = rt::payment_succeeded;
   return s;
@@ -461,4 +461,15 @@ TEST(OrderBook, RestoredOrderEmailedBeforeItsPaymentOutcomeBecomesNotified) {
   auto out = book.handle(meta_on(5), paid("o-1"), 3'000);
   // Then the order is finished, no second email needed
   EXPECT_EQ(only_snapshot(out).status, rt::status_notified);
+}
+
+TEST(OrderBook, SnapshotsOfAnAdoptedPartitionCarryItsEpoch) {
+  order_book book;
+  book.adopt(2, {}, 1'700'000'000'000);
+  auto out = book.handle(meta_on(2), created("o-1"), 1'000);
+  EXPECT_EQ(all_of<rt::order_snapshot>(out).front().epoch, 1'700'000'000'000);
+  // A partition not adopted (or released) writes without one
+  EXPECT_EQ(all_of<rt::order_snapshot>(book.handle(meta_on(3), created("o-2"), 1'000)).front().epoch, 0);
+  book.release({2});
+  EXPECT_EQ(all_of<rt::order_snapshot>(book.handle(meta_on(2), created("o-3"), 1'000)).front().epoch, 0);
 }

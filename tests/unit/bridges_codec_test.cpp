@@ -47,7 +47,7 @@ std::vector<any_message> samples() {
     runtime::email_sent{"o-5", "c-5", runtime::notify_payment_succeeded, 1700000000789},
     runtime::order_snapshot{"o-6", "c-6", 9998, 2, runtime::status_paid,
                             runtime::payment_succeeded, "", "tx-6", 1700000000000,
-                            1700000001000, false},
+                            1700000001000, false, 0},
   };
 }
 
@@ -188,7 +188,7 @@ TEST(Codec, EveryTypeEncodesItsFieldsInCamelCase) {
      R"({"orderId":"o","customerId":"c","type":"PAYMENT_SUCCEEDED","totalAmount":0.05,"message":"hi"})"},
     {runtime::email_sent{"o", "c", "PAYMENT_FAILED", 7},
      R"({"orderId":"o","customerId":"c","kind":"PAYMENT_FAILED","sentAt":7})"},
-    {runtime::order_snapshot{"o", "c", 9998, 2, "PAID", "SUCCEEDED", "", "tx", 1, 2, false},
+    {runtime::order_snapshot{"o", "c", 9998, 2, "PAID", "SUCCEEDED", "", "tx", 1, 2, false, 0},
      R"({"orderId":"o","customerId":"c","totalAmount":99.98,"itemCount":2,"status":"PAID",)"
      R"("paymentStatus":"SUCCEEDED","reason":"","transactionId":"tx","createdAt":1,"updatedAt":2})"},
   };
@@ -215,16 +215,19 @@ TEST(Codec, ReplyToHeaderIsWrittenOnlyWhenSet) {
   EXPECT_EQ(headers.back(), (header{"kastor-reply-to", "node-7.replies"}));
 }
 
-TEST(Codec, AnEmailedOrderSnapshotCarriesItInAHeaderNotInItsJson) {
-  runtime::order_snapshot snap{"o", "c", 100, 1, "PENDING", "", "", "", 1, 2, true};
+TEST(Codec, AnOrderSnapshotsEmailedMarkAndEpochAreHeadersNotJson) {
+  runtime::order_snapshot snap{"o", "c", 100, 1, "PENDING", "", "", "", 1, 2, true, 7};
   const auto headers = encode_headers(snap, outgoing_meta{"m-1", "", "", 1, ""});
-  EXPECT_EQ(headers.back(), (header{"kastor-order-emailed", "true"}));
+  EXPECT_EQ(headers[6], (header{"kastor-order-emailed", "true"}));
+  EXPECT_EQ(headers[7], (header{"kastor-epoch", "7"}));
   EXPECT_EQ(encode_value(snap).find("emailed"), std::string::npos);  // seed 002's JSON
+  EXPECT_EQ(encode_value(snap).find("poch"), std::string::npos);
   auto in = decode_record("order-state", 0, 1, "o", encode_value(snap), headers, 1);
   ASSERT_TRUE(in);
   EXPECT_EQ(in->message, runtime::any_message{snap});
-  // Not emailed: no header, and false when read back
+  // Not emailed, no epoch: no headers, and false / 0 when read back
   snap.emailed = false;
+  snap.epoch = 0;
   EXPECT_EQ(encode_headers(snap, outgoing_meta{"m-1", "", "", 1, ""}).size(), 6u);
 }
 
@@ -493,7 +496,7 @@ TEST(Codec, AbsentOptionalFieldsTakeTheirDefaults) {
             (runtime::notification_event{"o", "", "T", 0, ""}));
   EXPECT_EQ(decode_as<runtime::order_snapshot>("order_snapshot",
                                                R"({"orderId":"o","status":"PAID"})"),
-            (runtime::order_snapshot{"o", "", 0, 0, "PAID", "", "", "", 0, 0, false}));
+            (runtime::order_snapshot{"o", "", 0, 0, "PAID", "", "", "", 0, 0, false, 0}));
 }
 
 TEST(Codec, NullOptionalFieldsTakeTheirDefaults) {

@@ -266,6 +266,7 @@ int run_check(const check_options& o) {
   auto until = std::chrono::steady_clock::now() + o.wait;
   std::vector<bridges::stored_record> states;
   std::map<std::string, runtime::order_snapshot> furthest;
+  std::set<std::string> stale_ids;  // order-state records readers skip (topic/partition@offset)
   size_t waiting = 0;
   for (;;) {
     auto read = bridges::read_topic(o.brokers, state_topic, {}, std::chrono::seconds{60});
@@ -277,11 +278,22 @@ int run_check(const check_options& o) {
     } else {
       states = std::move(*read);
       furthest.clear();
+      stale_ids.clear();
+      std::map<int32_t, int64_t> max_epoch;
       for (const auto& rec : states) {
         auto v = bridges::decode_value("order_snapshot", rec.value);
         auto* s = v ? std::get_if<runtime::order_snapshot>(&*v) : nullptr;
         if (!s)
           continue;
+        // A write under an older epoch than one already in the partition is
+        // a paused owner's late output: readers skip it (see node.cpp).
+        bridges::read_snapshot_headers(rec.headers, *s);
+        auto& seen = max_epoch[rec.partition];
+        if (s->epoch < seen) {
+          stale_ids.insert(rec.id());
+          continue;
+        }
+        seen = s->epoch;
         auto [it, fresh] = furthest.try_emplace(s->order_id, *s);
         if (!fresh && actors::further_along(*s, it->second))
           it->second = *s;
@@ -369,6 +381,8 @@ int run_check(const check_options& o) {
       if (!fresh && p->second != rec.partition && bad.insert(rec.key).second)
         ordered.broken.push_back(rec.key + " (" + topic + ": in two partitions)");
       if (topic == state_topic) {
+        if (stale_ids.count(rec.id()))
+          continue;  // skipped by every reader
         auto v = bridges::decode_value("order_snapshot", rec.value);
         if (auto* s = v ? std::get_if<runtime::order_snapshot>(&*v) : nullptr) {
           auto [lr, first] = last_rank.try_emplace(rec.key, rank(s->status));
@@ -547,6 +561,8 @@ int run_check(const check_options& o) {
   auto longest = longest_pause_in(INT64_MIN, INT64_MAX);
   std::printf("effects asked for again and deduplicated by their ledger: %zu charges, %zu "
               "emails\n", charge_repeats, email_repeats);
+  std::printf("late order-state writes of a replaced owner (older epoch), skipped by readers: %zu\n",
+              stale_ids.size());
   std::printf("longest partition pause (order role): %lld ms (partition %d, +%.1f s)\n",
               static_cast<long long>(longest.ms), longest.partition,
               history.empty() ? 0.0 : (longest.from - history.front().start_ms) / 1000.0);

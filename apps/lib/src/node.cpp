@@ -92,7 +92,10 @@ caf::message_handler snapshot_query(std::shared_ptr<State> state) {
 // of every assigned partition are caught up from order-state (from its start,
 // or from where this node read it last: what others wrote meanwhile is in the
 // tail) before any of its records is taken; partitions no longer assigned are
-// dropped, and so is everything of a lost assignment. If order-state cannot
+// dropped, and so is everything of a lost assignment. Each assignment writes
+// with a new epoch, higher than any before in the partition, and the restore
+// skips a snapshot whose epoch is below one it has read: a paused node's
+// queued writes that land after its successor's do not count. If order-state cannot
 // be read (three tries), the assignment fails and the bridge restarts: the
 // role never runs on a partition without its orders.
 class order_changelog {
@@ -134,22 +137,35 @@ public:
     }
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - began).count();
+    // In offset order per partition: a snapshot written under an older epoch
+    // than one already seen is a late write of an earlier owner: skipped.
     std::map<int32_t, std::vector<runtime::order_snapshot>> by_partition;
+    size_t stale = 0;
     for (const auto& r : *records) {
       if (r.value.empty())
         continue;  // a tombstone
       auto v = bridges::decode_value("order_snapshot", r.value);
-      if (auto* snap = v ? std::get_if<runtime::order_snapshot>(&*v) : nullptr) {
-        snap->emailed = r.header(bridges::hdr_order_emailed) == "true";
-        by_partition[r.partition].push_back(std::move(*snap));
+      auto* snap = v ? std::get_if<runtime::order_snapshot>(&*v) : nullptr;
+      if (!snap)
+        continue;
+      bridges::read_snapshot_headers(r.headers, *snap);
+      auto& seen = max_epoch_[r.partition];
+      if (snap->epoch < seen) {
+        ++stale;
+        continue;
       }
+      seen = snap->epoch;
+      by_partition[r.partition].push_back(std::move(*snap));
     }
+    // This owner's epoch: above every epoch in the partition so far, and the
+    // assignment's time (a later owner is assigned later).
+    auto now = runtime::wall_clock_ms();
     for (auto p : parts)
-      book_->adopt(p, by_partition[p]);
+      book_->adopt(p, by_partition[p], std::max(now, max_epoch_[p] + 1));
     for (auto [p, end] : ends)
       position_[p] = end;
-    log_->info("node={} event=order_state_restored partitions={} records={} ms={}", node_,
-               parts.size(), records->size(), ms);
+    log_->info("node={} event=order_state_restored partitions={} records={} stale_skipped={} ms={}",
+               node_, parts.size(), records->size(), stale, ms);
     return true;
   }
 
@@ -167,8 +183,10 @@ private:
     if (parts.empty())
       return;
     book_->release(parts);
-    for (auto p : parts)
+    for (auto p : parts) {
       position_.erase(p);
+      max_epoch_.erase(p);
+    }
   }
 
   std::shared_ptr<actors::order_book> book_;
@@ -178,6 +196,7 @@ private:
   std::mutex mtx_;  // a replaced mailbox's last callback may overlap the next one's first
   const void* current_ = nullptr;        // the mailbox that was assigned last
   std::map<int32_t, int64_t> position_;  // partition -> next order-state offset to read
+  std::map<int32_t, int64_t> max_epoch_;  // partition -> highest writer epoch read so far
 };
 
 }  // namespace

@@ -92,7 +92,10 @@ public:
   // with what the book holds: per order the furthest along counts, so a
   // stale write by a zombie owner never moves an order back, and a node that
   // held the partition before only needs the changelog's tail).
-  void adopt(int32_t partition, const std::vector<runtime::order_snapshot>& restored);
+  // Snapshots of the partition are written with `epoch` from then on (see
+  // order_snapshot::epoch).
+  void adopt(int32_t partition, const std::vector<runtime::order_snapshot>& restored,
+             int64_t epoch = 0);
   // Any thread: these partitions are someone else's now; their orders go.
   void release(const std::vector<int32_t>& partitions);
 
@@ -111,15 +114,18 @@ private:
     bool adopt = false;
     std::vector<int32_t> partitions;
     std::vector<runtime::order_snapshot> restored;
+    int64_t epoch = 0;
   };
 
   void apply_changes() const;
+  int64_t epoch_of(int32_t partition) const;
   void stored(const std::string& id, entry e, int64_t now_ms);
   void passivate(int64_t now_ms);
 
   int64_t passivate_after_ms_;
   mutable std::unordered_map<std::string, entry> orders_;
   mutable std::unordered_map<std::string, int32_t> passivated_;  // id -> partition
+  mutable std::unordered_map<int32_t, int64_t> epochs_;  // partition -> epoch its snapshots carry
   // NOTIFIED orders by when they became so (passivation candidates).
   std::deque<std::pair<int64_t, std::string>> finished_;
   mutable std::mutex changes_mtx_;

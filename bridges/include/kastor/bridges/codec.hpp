@@ -34,6 +34,8 @@ inline constexpr std::string_view hdr_attempt = "kastor-attempt";
 inline constexpr std::string_view hdr_reply_to = "kastor-reply-to";
 // On an order_snapshot whose email went out ("true"; absent otherwise).
 inline constexpr std::string_view hdr_order_emailed = "kastor-order-emailed";
+// On an order_snapshot: its writer's ownership epoch (decimal; absent: 0).
+inline constexpr std::string_view hdr_epoch = "kastor-epoch";
 
 // The schema version this build writes and the oldest it reads.
 inline constexpr int32_t schema_version_current = 1;
@@ -61,6 +63,9 @@ struct outgoing_meta {
 
 // The JSON value of a message (seed 002 wire format). Deterministic.
 std::string encode_value(const runtime::any_message& m);
+
+// The fields of an order_snapshot kept in headers (emailed, epoch), read into it.
+void read_snapshot_headers(const header_list& headers, runtime::order_snapshot& snap);
 
 // The headers of a message: type, schema version and `meta`.
 header_list encode_headers(const runtime::any_message& m, const outgoing_meta& meta);

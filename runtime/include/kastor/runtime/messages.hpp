@@ -105,6 +105,10 @@ struct order_snapshot {
   // the JSON (seed 002's order has no such field): the bridge carries it in
   // the kastor-order-emailed header, so a restored order knows it.
   bool emailed = false;
+  // The writer's ownership epoch of the order's partition (kastor-epoch
+  // header; 0: none): a later owner writes with a higher one, so a reader
+  // skips a late write of an earlier owner (a paused node's queued output).
+  int64_t epoch = 0;
   friend bool operator==(const order_snapshot&, const order_snapshot&) = default;
 };
 
@@ -168,7 +172,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_snapshot& x) {
   return f(caf::meta::type_name("order_snapshot"), x.order_id, x.customer_id,
            x.total_cents, x.item_count, x.status, x.payment_status, x.reason,
-           x.transaction_id, x.created_at_ms, x.updated_at_ms, x.emailed);
+           x.transaction_id, x.created_at_ms, x.updated_at_ms, x.emailed, x.epoch);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, record_meta& x) {
