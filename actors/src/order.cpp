@@ -11,17 +11,8 @@ namespace rt = kastor::runtime;
 
 namespace {
 
-// Position in the state machine; a status only ever moves to a higher rank.
-int rank(const std::string& status) {
-  if (status == rt::status_notified)
-    return 2;
-  if (status == rt::status_paid || status == rt::status_payment_failed)
-    return 1;
-  return 0;  // PENDING
-}
-
 void advance(rt::order_snapshot& snap, const char* to) {
-  if (rank(to) > rank(snap.status))
+  if (status_rank(to) > status_rank(snap.status))
     snap.status = to;
 }
 
@@ -34,9 +25,17 @@ rt::any_message snapshot_at(const rt::order_snapshot& snap, int64_t now_ms, int6
 
 }  // namespace
 
+int status_rank(const std::string& status) {
+  if (status == rt::status_notified)
+    return 2;
+  if (status == rt::status_paid || status == rt::status_payment_failed)
+    return 1;
+  return 0;  // PENDING
+}
+
 bool further_along(const rt::order_snapshot& a, const rt::order_snapshot& b) {
-  if (rank(a.status) != rank(b.status))
-    return rank(a.status) > rank(b.status);
+  if (status_rank(a.status) != status_rank(b.status))
+    return status_rank(a.status) > status_rank(b.status);
   return a.updated_at_ms > b.updated_at_ms;
 }
 

@@ -217,6 +217,30 @@ caf::expected<std::vector<stored_record>> read_topic(const std::string& brokers,
   return out;
 }
 
+std::vector<live_snapshot> live_snapshots(const std::vector<stored_record>& records,
+                                          std::map<int32_t, int64_t>& max_epoch,
+                                          std::vector<std::string>* skipped) {
+  std::vector<live_snapshot> out;
+  for (const auto& r : records) {
+    if (r.value.empty())
+      continue;  // a tombstone
+    auto v = decode_value("order_snapshot", r.value);
+    auto* snap = v ? std::get_if<runtime::order_snapshot>(&*v) : nullptr;
+    if (!snap)
+      continue;
+    read_snapshot_headers(r.headers, *snap);
+    auto& seen = max_epoch[r.partition];
+    if (snap->epoch < seen) {
+      if (skipped)
+        skipped->push_back(r.id());
+      continue;
+    }
+    seen = snap->epoch;
+    out.push_back({&r, std::move(*snap)});
+  }
+  return out;
+}
+
 namespace {
 
 // Kafka's ConsumerProtocol assignment: int16 version, then [topic, [partition]].

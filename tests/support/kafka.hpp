@@ -22,6 +22,15 @@ inline std::string system_brokers() {
   return b ? b : "";
 }
 
+// In a system test's SetUp: skips it without a real Kafka, else makes sure the
+// pipeline's topics exist (6 partitions, replication 1).
+#define KASTOR_SYSTEM_KAFKA_WITH_TOPICS()                                                   \
+  do {                                                                                      \
+    if (::kastor::test::system_brokers().empty())                                           \
+      GTEST_SKIP() << "needs a real Kafka: run through `make test` (KASTOR_BROKERS)";       \
+    ASSERT_EQ(::kastor::apps::create_topics(::kastor::test::system_brokers(), 6, 1), 0);    \
+  } while (false)
+
 struct kafka_record {
   std::string key, value;
   std::map<std::string, std::string> headers;

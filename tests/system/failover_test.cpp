@@ -25,9 +25,7 @@ using test::system_brokers;
 class Failover : public ::testing::Test {
 protected:
   void SetUp() override {
-    if (system_brokers().empty())
-      GTEST_SKIP() << "needs a real Kafka: run through `make test` (KASTOR_BROKERS)";
-    ASSERT_EQ(apps::create_topics(system_brokers(), 6, 1), 0);
+    KASTOR_SYSTEM_KAFKA_WITH_TOPICS();
     tag_ = std::to_string(getpid());
     prefix_ = "fo" + tag_;
     dir_ = std::filesystem::temp_directory_path() / ("kastor-fo-" + tag_);

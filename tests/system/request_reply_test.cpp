@@ -41,9 +41,7 @@ struct answer {
 class RequestReply : public ::testing::Test {
 protected:
   void SetUp() override {
-    if (system_brokers().empty())
-      GTEST_SKIP() << "needs a real Kafka: run through `make test` (KASTOR_BROKERS)";
-    ASSERT_EQ(apps::create_topics(system_brokers(), 6, 1), 0);
+    KASTOR_SYSTEM_KAFKA_WITH_TOPICS();
     tag_ = std::to_string(getpid());
     me_ = "rr-test-" + tag_;
     ASSERT_FALSE(bridges::ensure_topics(system_brokers(), {{bridges::reply_topic(me_), 1, 1, false}},

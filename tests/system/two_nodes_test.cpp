@@ -27,9 +27,7 @@ using test::group_members;
 class TwoNodes : public ::testing::Test {
 protected:
   void SetUp() override {
-    if (system_brokers().empty())
-      GTEST_SKIP() << "needs a real Kafka: run through `make test` (KASTOR_BROKERS)";
-    ASSERT_EQ(apps::create_topics(system_brokers(), 6, 1), 0);
+    KASTOR_SYSTEM_KAFKA_WITH_TOPICS();
     dir_ = std::filesystem::temp_directory_path() / ("kastor-system-" + std::to_string(getpid()));
     std::filesystem::create_directories(dir_);
     prefix_ = "sys" + std::to_string(getpid());

@@ -176,14 +176,6 @@ int run_load(const load_options& o) {
 
 namespace {
 
-int rank(const std::string& status) {
-  if (status == runtime::status_notified)
-    return 2;
-  if (status == runtime::status_paid || status == runtime::status_payment_failed)
-    return 1;
-  return 0;
-}
-
 struct invariant {
   std::string name;
   size_t checked = 0;
@@ -278,26 +270,15 @@ int run_check(const check_options& o) {
     } else {
       states = std::move(*read);
       furthest.clear();
-      stale_ids.clear();
       std::map<int32_t, int64_t> max_epoch;
-      for (const auto& rec : states) {
-        auto v = bridges::decode_value("order_snapshot", rec.value);
-        auto* s = v ? std::get_if<runtime::order_snapshot>(&*v) : nullptr;
-        if (!s)
-          continue;
-        // A write under an older epoch than one already in the partition is
-        // a paused owner's late output: readers skip it (see node.cpp).
-        bridges::read_snapshot_headers(rec.headers, *s);
-        auto& seen = max_epoch[rec.partition];
-        if (s->epoch < seen) {
-          stale_ids.insert(rec.id());
-          continue;
-        }
-        seen = s->epoch;
-        auto [it, fresh] = furthest.try_emplace(s->order_id, *s);
-        if (!fresh && actors::further_along(*s, it->second))
-          it->second = *s;
+      std::vector<std::string> stale;
+      for (auto& live : bridges::live_snapshots(states, max_epoch, &stale)) {
+        const auto& s = live.snapshot;
+        auto [it, fresh] = furthest.try_emplace(s.order_id, s);
+        if (!fresh && actors::further_along(s, it->second))
+          it->second = s;
       }
+      stale_ids = std::set<std::string>{stale.begin(), stale.end()};
       waiting = 0;
       for (const auto& r : history)
         if (r.outcome == "ok"
@@ -385,11 +366,11 @@ int run_check(const check_options& o) {
           continue;  // skipped by every reader
         auto v = bridges::decode_value("order_snapshot", rec.value);
         if (auto* s = v ? std::get_if<runtime::order_snapshot>(&*v) : nullptr) {
-          auto [lr, first] = last_rank.try_emplace(rec.key, rank(s->status));
-          if (!first && rank(s->status) < lr->second && bad.insert(rec.key).second)
+          auto [lr, first] = last_rank.try_emplace(rec.key, actors::status_rank(s->status));
+          if (!first && actors::status_rank(s->status) < lr->second && bad.insert(rec.key).second)
             ordered.broken.push_back(rec.key + " (" + topic + ": " + s->status + " at "
                                      + rec.id() + " after a later status)");
-          lr->second = std::max(lr->second, rank(s->status));
+          lr->second = std::max(lr->second, actors::status_rank(s->status));
         }
       } else if (topic == bridges::topic_payment_results) {
         auto v = bridges::decode_value("payment_result", rec.value);

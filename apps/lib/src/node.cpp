@@ -137,26 +137,11 @@ public:
     }
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - began).count();
-    // In offset order per partition: a snapshot written under an older epoch
-    // than one already seen is a late write of an earlier owner: skipped.
+    // A late write of an earlier owner (an older epoch) is skipped.
     std::map<int32_t, std::vector<runtime::order_snapshot>> by_partition;
-    size_t stale = 0;
-    for (const auto& r : *records) {
-      if (r.value.empty())
-        continue;  // a tombstone
-      auto v = bridges::decode_value("order_snapshot", r.value);
-      auto* snap = v ? std::get_if<runtime::order_snapshot>(&*v) : nullptr;
-      if (!snap)
-        continue;
-      bridges::read_snapshot_headers(r.headers, *snap);
-      auto& seen = max_epoch_[r.partition];
-      if (snap->epoch < seen) {
-        ++stale;
-        continue;
-      }
-      seen = snap->epoch;
-      by_partition[r.partition].push_back(std::move(*snap));
-    }
+    std::vector<std::string> stale;
+    for (auto& live : bridges::live_snapshots(*records, max_epoch_, &stale))
+      by_partition[live.record->partition].push_back(std::move(live.snapshot));
     // This owner's epoch: above every epoch in the partition so far, and the
     // assignment's time (a later owner is assigned later).
     auto now = runtime::wall_clock_ms();
@@ -165,7 +150,7 @@ public:
     for (auto [p, end] : ends)
       position_[p] = end;
     log_->info("node={} event=order_state_restored partitions={} records={} stale_skipped={} ms={}",
-               node_, parts.size(), records->size(), stale, ms);
+               node_, parts.size(), records->size(), stale.size(), ms);
     return true;
   }
 

@@ -133,6 +133,10 @@ private:
   mutable std::atomic<bool> has_changes_{false};
 };
 
+// An order status's place in the state machine: PENDING 0, PAID and
+// PAYMENT_FAILED 1, NOTIFIED 2 (a status only ever moves to a higher one).
+int status_rank(const std::string& status);
+
 // Whether `a` is further along than `b`: a later status (the state machine
 // only moves forward), or the same one updated later.
 bool further_along(const runtime::order_snapshot& a, const runtime::order_snapshot& b);
