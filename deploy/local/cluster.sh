@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A local kastor cluster: Kafka brokers (through kafka.sh) and N `kastor node`
 # processes on 127.0.0.1, with one command per fault: kill a node (kill -9),
-# pause and resume one (SIGSTOP/SIGCONT), kill and restart a broker.
+# pause and resume one (SIGSTOP/SIGCONT), kill and restart a broker, and with
+# --netns cut a node off the network and heal it.
 # Only processes this script started are signalled, by their recorded pids.
 set -euo pipefail
 
@@ -18,20 +19,30 @@ usage() {
 Usage: $PROG COMMAND [ARGS]
 
 Commands:
-  up [--brokers 1|3] [--nodes N] [--partitions P] [-- NODE-FLAGS...]
+  up [--brokers 1|3] [--nodes N] [--partitions P] [--netns] [-- NODE-FLAGS...]
       Start Kafka (default 3 brokers: RF 3, min.insync.replicas=2; P partitions
       per topic, default 6: a multiple of the node counts you plan) and N kastor
       nodes (default 2), each with every role and its gateway on
       127.0.0.1:$HTTP_BASE+i. NODE-FLAGS are passed to every node (e.g. --set
       payment.latency-ms=20). Waits until every node answers /readyz.
+      --netns (root; needs ip and socat): every node runs in a network
+      namespace of its own whose only way out is its relay (socat, over unix
+      sockets in the node's folder): the brokers' ports inside it lead to the
+      brokers, and its gateway port outside leads in. Every address stays
+      127.0.0.1, so the node, the brokers and clients see the same ports.
   add-node           Start one more node (the next index) and wait until it is ready.
   kill-node I        kill -9 node I.
   pause-node I       SIGSTOP node I (it keeps its sockets and stops answering).
   resume-node I      SIGCONT node I.
+  cut-node I         (--netns) Cut node I off the network: its relay stops
+                     (SIGSTOP), so the node keeps running but its connections
+                     to the brokers and to its gateway carry nothing, as in a
+                     partition where packets are dropped (nothing is refused).
+  heal-node I        (--netns) Heal node I's network (SIGCONT its relay).
   restart-node I     Start node I again (after kill-node) and wait until it is ready.
   kill-broker N      kill -9 broker N (kafka.sh kill-broker).
   start-broker N     Restart broker N (kafka.sh start-broker).
-  status             Each node: pid, up/paused/down, its gateway; then
+  status             Each node: pid, up/paused/down (and cut), its gateway; then
                      \`kastor ctl status\` (partitions per node, lag).
   down               Stop every node (SIGTERM, then SIGKILL after 20 s), then Kafka.
 
@@ -61,9 +72,13 @@ start_node() { # index
   local pid
   pid=$(node_pid "$i")
   if alive "$pid"; then die "node $i is running (pid $pid)"; fi
-  local flags=()
+  local flags=() inside=()
   [[ -f $DIR/node-flags ]] && mapfile -t flags <"$DIR/node-flags"
-  setsid "$KASTOR_BIN" node --brokers "$(bootstrap)" --node-id "node-$i" \
+  if [[ -e $DIR/netns ]]; then
+    start_relay "$i"
+    inside=(ip netns exec "$(netns_of "$i")")
+  fi
+  setsid "${inside[@]}" "$KASTOR_BIN" node --brokers "$(bootstrap)" --node-id "node-$i" \
     --http "127.0.0.1:$port" --data-dir "$DIR/provider" \
     --set "topic.replication=$(cat "$DIR/brokers")" "${flags[@]}" \
     >>"$DIR/node-$i/node.log" 2>&1 </dev/null &
@@ -78,11 +93,109 @@ start_node() { # index
   note "node $i ready: pid $(node_pid "$i"), http://127.0.0.1:$port"
 }
 
+# --- Network namespaces (up --netns) ----------------------------------------
+# Node i runs in namespace `kastor-<cluster>-i` with only its loopback. Its
+# relay, one process group in a session of its own (pid in net/relay.pid),
+# joins it to the host through unix sockets in $DIR/node-i/net/: inside, each
+# broker port of 127.0.0.1 leads out to the broker; outside, the node's gateway
+# port leads in. Cutting the node stops the relay's group (SIGSTOP): the kernel
+# still accepts connections and buffers a little, nothing gets through, and
+# nobody is told: the way a network partition looks to both ends. Healing
+# resumes it, and what was buffered flows on, as after a real partition.
+netns_of() { echo "kastor-$(printf %s "$DIR" | cksum | cut -d' ' -f1)-$1"; }
+broker_ports() { bootstrap | tr ',' '\n' | sed 's/.*://'; }
+relay_pid() { cat "$DIR/node-$1/net/relay.pid" 2>/dev/null || true; }
+# The relay's group leader, checked by its marker so a reused pid is left alone.
+relay_alive() {
+  local p=$1
+  alive "$p" && tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "kastor-relay $DIR/node-$2/net"
+}
+
+check_netns_tools() {
+  (($(id -u) == 0)) || die "--netns needs root (network namespaces)"
+  command -v ip >/dev/null || die "--netns needs ip (apt-get install iproute2)"
+  command -v socat >/dev/null || die "--netns needs socat (apt-get install socat)"
+}
+
+start_relay() { # index: namespace (made once) and relay (started if not running)
+  local i=$1 ns net=$DIR/node-$1/net port=$((HTTP_BASE + $1))
+  ns=$(netns_of "$i")
+  mkdir -p "$net"
+  relay_alive "$(relay_pid "$i")" "$i" && return 0
+  if ! ip netns list | awk '{print $1}' | grep -qx "$ns"; then
+    ip netns add "$ns" || die "cannot make network namespace $ns"
+  fi
+  ip netns exec "$ns" ip link set lo up
+  rm -f "$net"/*.sock
+  local ports
+  ports=$(broker_ports | tr '\n' ' ')
+  # shellcheck disable=SC2016 # expanded by the relay's own shell
+  setsid bash -c '
+    net=$1 ns=$2 http=$3; shift 3
+    for p in "$@"; do
+      socat "UNIX-LISTEN:$net/broker-$p.sock,fork,unlink-early" "TCP:127.0.0.1:$p,nodelay" &
+      ip netns exec "$ns" socat "TCP-LISTEN:$p,bind=127.0.0.1,fork,reuseaddr,nodelay" \
+        "UNIX-CONNECT:$net/broker-$p.sock" &
+    done
+    ip netns exec "$ns" socat "UNIX-LISTEN:$net/http.sock,fork,unlink-early" "TCP:127.0.0.1:$http,nodelay" &
+    socat "TCP-LISTEN:$http,bind=127.0.0.1,fork,reuseaddr,nodelay" "UNIX-CONNECT:$net/http.sock" &
+    wait' "kastor-relay $net" "$net" "$ns" "$port" $ports >>"$net/relay.log" 2>&1 </dev/null &
+  echo $! >"$net/relay.pid"
+  rm -f "$net/cut"
+  # Ready when every socket and every listening port is there.
+  local until=$((SECONDS + 10)) p missing
+  while :; do
+    missing=0
+    for p in $ports; do
+      [[ -S $net/broker-$p.sock ]] || missing=1
+      ip netns exec "$ns" ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || missing=1
+    done
+    [[ -S $net/http.sock ]] || missing=1
+    ss -Hltn "sport = :$port" 2>/dev/null | grep -q . || missing=1
+    ((missing == 0)) && break
+    relay_alive "$(relay_pid "$i")" "$i" || die "node $i: relay exited; log: $net/relay.log"
+    ((SECONDS < until)) || die "node $i: relay not listening within 10 s; log: $net/relay.log"
+    sleep 0.1
+  done
+}
+
+cut_node() { # index cut|heal: stop or resume the node's relay
+  local i=$1 how=$2 p
+  check_index "$i"
+  [[ -e $DIR/netns ]] || die "$how-node needs a cluster started with up --netns"
+  p=$(relay_pid "$i")
+  relay_alive "$p" "$i" || die "node $i has no relay running"
+  if [[ $how == cut ]]; then
+    [[ -e $DIR/node-$i/net/cut ]] && die "node $i is cut off already"
+    kill -STOP -- "-$p"
+    touch "$DIR/node-$i/net/cut"
+    note "node $i: cut off the network (relay group $p stopped)"
+  else
+    [[ -e $DIR/node-$i/net/cut ]] || die "node $i is not cut off"
+    kill -CONT -- "-$p"
+    rm -f "$DIR/node-$i/net/cut"
+    note "node $i: network healed"
+  fi
+}
+
+stop_relays() { # every relay, then every namespace
+  local i p
+  for i in $(sort -nu "$DIR/nodes" 2>/dev/null); do
+    p=$(relay_pid "$i")
+    if relay_alive "$p" "$i"; then
+      kill -CONT -- "-$p" 2>/dev/null || true
+      kill -TERM -- "-$p" 2>/dev/null || true
+    fi
+    ip netns del "$(netns_of "$i")" 2>/dev/null || true
+  done
+}
+
 cmd_up() {
-  local brokers=3 nodes=2 partitions=6
+  local brokers=3 nodes=2 partitions=6 netns=0
   while (($#)); do
     case $1 in
       --brokers) brokers=${2:?}; shift 2 ;;
+      --netns) netns=1; shift ;;
       --partitions) partitions=${2:?}; shift 2 ;;
       --nodes) nodes=${2:?}; shift 2 ;;
       --) shift; break ;;
@@ -94,7 +207,9 @@ cmd_up() {
   [[ $partitions =~ ^[0-9]+$ ]] && ((partitions >= 1 && partitions <= 1000)) || die "--partitions must be 1 to 1000"
   [[ -x $KASTOR_BIN ]] || die "kastor binary '$KASTOR_BIN' not found (make build, or set KASTOR_BIN)"
   [[ -e $DIR/bootstrap ]] && die "$DIR holds a cluster already ($PROG down first)"
+  ((netns == 0)) || check_netns_tools
   mkdir -p "$DIR"
+  ((netns == 0)) || : >"$DIR/netns"
   : >"$DIR/nodes"
   printf '%s\n' "$@" | sed '/^$/d' >"$DIR/node-flags"
   echo "$brokers" >"$DIR/brokers"
@@ -126,6 +241,7 @@ cmd_status() {
     if ! alive "$pid"; then state=down
     elif [[ $(proc_state "$pid") == T ]]; then state=paused
     else state=up; fi
+    [[ -e $DIR/node-$i/net/cut ]] && state+=",cut"
     echo "node-$i pid=$pid $state http://127.0.0.1:$((HTTP_BASE + i))"
   done
   kafka status --dir "$DIR/kafka" || true
@@ -136,6 +252,8 @@ cmd_down() {
   [[ -d $DIR ]] || { note "nothing in $DIR"; return 0; }
   local i pid
   for i in $(sort -nu "$DIR/nodes" 2>/dev/null); do
+    # a node cut off could not flush its producer while it stops
+    if [[ -e $DIR/node-$i/net/cut ]]; then (cut_node "$i" heal) || true; fi
     pid=$(node_pid "$i")
     if alive "$pid"; then
       kill -CONT "$pid" 2>/dev/null || true
@@ -148,6 +266,7 @@ cmd_down() {
     while alive "$pid" && ((SECONDS < until)); do sleep 0.2; done
     if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
   done
+  stop_relays
   if [[ -e $DIR/kafka.state ]]; then kafka stop --dir "$DIR/kafka" || true; fi
   rm -rf "$DIR"
   note "stopped"
@@ -163,6 +282,8 @@ main() {
     kill-node) signal_node KILL "${1:?node index}" ;;
     pause-node) signal_node STOP "${1:?node index}" ;;
     resume-node) signal_node CONT "${1:?node index}" ;;
+    cut-node) cut_node "${1:?node index}" cut ;;
+    heal-node) cut_node "${1:?node index}" heal ;;
     restart-node) check_index "${1:?node index}"; start_node "$1" ;;
     kill-broker) kafka kill-broker "${1:?broker number}" --dir "$DIR/kafka" ;;
     start-broker) kafka start-broker "${1:?broker number}" --dir "$DIR/kafka" ;;

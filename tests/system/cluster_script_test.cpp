@@ -3,6 +3,9 @@
 // broker on other ports, so it runs beside the suite's Kafka.)
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cctype>
 #include <filesystem>
 #include <regex>
 
@@ -93,6 +96,67 @@ TEST_F(ClusterScript, UpKillPauseRestartAddAndDown) {
   EXPECT_FALSE(ready(3));
   EXPECT_FALSE(std::filesystem::exists(dir_));
   dir_.clear();
+}
+
+// Network namespaces need root; CI and `make test` run as root.
+TEST_F(ClusterScript, CutANodeOffTheNetworkAndHealIt) {
+  if (geteuid() != 0)
+    GTEST_SKIP() << "network namespaces need root";
+  std::string out;
+  // Given two nodes, each in a network namespace of its own
+  ASSERT_EQ(run("up --netns --brokers 1 --nodes 2 -- --log-level warn"
+                " --set kafka.session-timeout-ms=6000", &out), 0) << out;
+  EXPECT_TRUE(ready(1)) << "the gateway is reached through the node's relay";
+  EXPECT_TRUE(ready(2));
+  auto members_of_order = [&] {
+    std::string s;
+    run("status", &s);
+    std::smatch m;
+    return std::regex_search(s, m, std::regex{"order +group \\S+ +\\S+, ([0-9]+) member"})
+             ? std::stoi(m[1]) : -1;
+  };
+  ASSERT_TRUE(test::eventually([&] { return members_of_order() == 2; }, 60s));
+  // When node 1 is cut off the network
+  ASSERT_EQ(run("cut-node 1", &out), 0) << out;
+  ASSERT_EQ(run("status", &out), 0) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex{"node-1 pid=[0-9]+ up,cut"})) << out;
+  // Then it is still running, but the group drops it after the session
+  // timeout and node 2 takes all its partitions
+  EXPECT_TRUE(test::eventually([&] { return members_of_order() == 1; }, 60s));
+  ASSERT_EQ(run("status", &out), 0) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex{"node-1 pid=[0-9]+ up,cut"})) << out;
+  EXPECT_NE(out.find("node node-2"), std::string::npos) << out;
+  EXPECT_EQ(out.find("node node-1"), std::string::npos) << out;
+  // And cutting it twice is an error that says why
+  EXPECT_NE(run("cut-node 1", &out), 0);
+  EXPECT_NE(out.find("cut off already"), std::string::npos) << out;
+  // When the network is healed, node 1 rejoins and answers again
+  ASSERT_EQ(run("heal-node 1", &out), 0) << out;
+  EXPECT_TRUE(test::eventually([&] { return members_of_order() == 2; }, 60s));
+  EXPECT_TRUE(test::eventually([&] { return ready(1); }, 30s));
+  EXPECT_NE(run("heal-node 1", &out), 0);
+  EXPECT_NE(out.find("not cut off"), std::string::npos) << out;
+  // The node runs in a namespace of its own; down removes the relays and it
+  auto ns = apps::run_capture("ip netns identify \"$(cat " + (dir_ / "node-1" / "pid").string()
+                              + ")\"");
+  while (!ns.empty() && std::isspace(static_cast<unsigned char>(ns.back())))
+    ns.pop_back();
+  EXPECT_EQ(ns.rfind("kastor-", 0), 0u) << ns;
+  ASSERT_EQ(run("down", &out), 0) << out;
+  EXPECT_FALSE(ready(1));
+  if (!ns.empty()) {
+    auto netns = apps::run_capture("ip netns list");
+    EXPECT_EQ(netns.find(ns), std::string::npos) << netns;
+  }
+  dir_.clear();
+}
+
+TEST_F(ClusterScript, CutNodeNeedsAClusterWithNetworkNamespaces) {
+  std::string out;
+  ASSERT_EQ(run("up --brokers 1 --nodes 1 -- --log-level warn", &out), 0) << out;
+  EXPECT_NE(run("cut-node 1", &out), 0);
+  EXPECT_NE(out.find("needs a cluster started with up --netns"), std::string::npos) << out;
+  EXPECT_TRUE(ready(1));
 }
 
 }  // namespace
