@@ -165,6 +165,10 @@ int main(int argc, char** argv) {
   ctl_check->add_option("--faults", check.faults, "file listing the faults injected");
   ctl_check->add_option("--rss-samples", check.rss_samples, "file of 'pid rss_kb' samples");
   ctl_check->add_option("--max-rss-mb", check.max_rss_mb)->check(CLI::Range(1, 1000000));
+  ctl_check->add_option("--lag-samples", check.lag_samples, "file of 'epoch_ms role lag' samples");
+  ctl_check->add_option("--max-lag", check.max_lag, "bound on every sampled lag (0: none)")
+    ->check(CLI::Range(int64_t{0}, int64_t{1'000'000'000'000}));
+  ctl_check->add_option("--prefix", check.prefix, "the nodes' group.prefix");
 
   kastor::apps::dlq_options dlq;
   auto* ctl_dlq = ctl_cmd->add_subcommand("dlq", "dead-letter topics, straight on Kafka");

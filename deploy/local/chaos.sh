@@ -16,22 +16,29 @@ HTTP_BASE=${KASTOR_CLUSTER_HTTP_BASE:-18080}
 usage() {
   cat <<EOF
 Usage: $PROG [--duration S] [--rate R] [--nodes N] [--session-timeout-ms MS]
-             [--partitions P] [--max-rss-mb MB] [--no-faults [--brokers 1|3]] [--keep]
-             [-- NODE-FLAGS...]
+             [--partitions P] [--max-rss-mb MB] [--max-lag N] [--no-faults [--brokers 1|3]]
+             [--no-netns] [--keep] [-- NODE-FLAGS...]
 
 Starts 3 brokers and N kastor nodes (default 3), offers R orders/s (default 30)
 for S seconds (default 90) through every gateway, and meanwhile, spread over
 the run: kill -9 a node and restart it; pause a node (SIGSTOP) past the session
 timeout and resume it; kill the broker leading order-created partition 0 and
-restart it; add a node; kill the order group's coordinator broker and restart
-it. Then it heals everything, waits until every acknowledged order is terminal
+restart it; add a node; cut node 1 off the network past the session timeout
+and heal it; kill the order group's coordinator broker and restart it. Then
+it heals everything, waits until every acknowledged order is terminal
 and runs \`kastor ctl check\`: no acknowledged order lost, no order charged or
 emailed twice, no effect of a definitely failed request, per-order events in
-order, node memory under --max-rss-mb (default 1024). --no-faults runs the
+order, every role's lag back to 0, node memory under --max-rss-mb (default
+1024) and every role's lag (sampled every 5 s) under --max-lag (default a
+minute of the offered load: rate x 3 records x 60). --no-faults runs the
 same load and checks without any fault (a baseline, or a throughput figure
 with --nodes 1..8; --brokers 1 for a lighter Kafka; --partitions a multiple of
-the node count, or the busiest node sets the pace). The cluster is stopped at the end unless --keep. Files (kept): ${DIR%/}-report/ (history, faults, RSS
-samples, the load's output).
+the node count, or the busiest node sets the pace). The network cut needs
+each node in a network namespace (cluster.sh up --netns: root, ip, socat);
+where that cannot be had, or with --no-netns, the cut is left out and the
+report says so. The cluster is stopped at the end unless --keep. Files
+(kept): ${DIR%/}-report/ (history, faults, RSS and lag samples, the load's
+output, every node's log).
 
 Environment: KASTOR_BIN ($KASTOR_BIN), KASTOR_CLUSTER_DIR ($DIR), and
 cluster.sh's KASTOR_CLUSTER_HTTP_BASE / KASTOR_CLUSTER_PORT_BASE.
@@ -42,6 +49,7 @@ die() { echo "$PROG: $*" >&2; exit 2; }
 note() { echo "$PROG: $*" >&2; }
 
 duration=90 rate=30 nodes=3 session=10000 max_rss=1024 keep=0 faults=1 brokers=3 partitions=6
+netns=auto max_lag=""
 while (($#)); do
   case $1 in
     --duration) duration=${2:?}; shift 2 ;;
@@ -49,8 +57,10 @@ while (($#)); do
     --nodes) nodes=${2:?}; shift 2 ;;
     --session-timeout-ms) session=${2:?}; shift 2 ;;
     --max-rss-mb) max_rss=${2:?}; shift 2 ;;
+    --max-lag) max_lag=${2:?}; shift 2 ;;
     --keep) keep=1; shift ;;
     --no-faults) faults=0; shift ;;
+    --no-netns) netns=0; shift ;;
     --brokers) brokers=${2:?}; shift 2 ;;
     --partitions) partitions=${2:?}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
@@ -66,6 +76,9 @@ done
 ((faults == 0 || brokers == 3)) || die "the fault schedule needs 3 brokers (kills one)"
 [[ $session =~ ^[0-9]+$ ]] && ((session >= 6000)) || die "--session-timeout-ms must be >= 6000 (the brokers' minimum)"
 [[ $max_rss =~ ^[0-9]+$ ]] || die "--max-rss-mb must be a number"
+# A role reads about 3 records per order: a minute of the offered load.
+max_lag=${max_lag:-$((rate * 3 * 60))}
+[[ $max_lag =~ ^[0-9]+$ ]] || die "--max-lag must be a number of records"
 [[ -x $KASTOR_BIN ]] || die "kastor binary '$KASTOR_BIN' not found (make build, or set KASTOR_BIN)"
 command -v kcat >/dev/null || die "kcat is needed to find partition leaders (apt-get install kcat)"
 
@@ -76,17 +89,41 @@ pids=()  # our background jobs (load, sampler), stopped on exit
 cleanup() {
   local p
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # the nodes' logs go with the report (a node that died on its own says why there)
+  if [[ -n ${work:-} && -d $work ]]; then
+    local log i
+    for log in "$DIR"/node-*/node.log; do
+      [[ -e $log ]] || continue
+      i=${log%/node.log}
+      cp "$log" "$work/${i##*/}.log" 2>/dev/null || true
+    done
+  fi
   if ((keep == 0)); then cluster down >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 
-cluster up --brokers "$brokers" --nodes "$nodes" --partitions "$partitions" -- --set "kafka.session-timeout-ms=$session" "$@"
+# The network cut needs the nodes in namespaces of their own.
+netns_why=""
+if [[ $netns == auto ]]; then
+  netns=1
+  if (($(id -u) != 0)); then netns_why="needs root"
+  elif ! command -v socat >/dev/null; then netns_why="needs socat (apt-get install socat)"
+  elif ! ip netns list >/dev/null 2>&1; then netns_why="needs ip netns"; fi
+  [[ -z $netns_why ]] || netns=0
+elif ((netns == 0)); then netns_why="--no-netns"
+fi
+up_flags=()
+((netns == 0)) || up_flags+=(--netns)
+
+cluster up --brokers "$brokers" --nodes "$nodes" --partitions "$partitions" "${up_flags[@]}" \
+  -- --set "kafka.session-timeout-ms=$session" "$@"
 bootstrap=$(cat "$DIR/bootstrap")
 work=${DIR%/}-report  # kept after the cluster is gone
 rm -rf "$work"
 mkdir -p "$work"
 : >"$work/faults"
 : >"$work/rss"
+: >"$work/lag"
 fault() { echo "$(now_ms) $*" >>"$work/faults"; note "fault: $*"; }
 
 # Memory of every node, once a second.
@@ -98,6 +135,19 @@ fault() { echo "$(now_ms) $*" >>"$work/faults"; note "fault: $*"; }
       [[ -n $kb ]] && echo "$p $kb" >>"$work/rss"
     done
     sleep 1
+  done
+) &
+pids+=($!)
+
+# Lag of every role's group, every 5 s (what `kastor ctl status` reads; a
+# partition whose leader is down counts as 0 until it answers again).
+(
+  while true; do
+    t=$(now_ms)
+    "$KASTOR_BIN" ctl status --brokers "$bootstrap" 2>/dev/null |
+      awk -v t="$t" '$2 == "group" { for (i = 1; i < NF; i++) if ($i == "lag") { l = $(i + 1); sub(",", "", l); print t, $1, l } }' \
+        >>"$work/lag" || true
+    sleep 5
   done
 ) &
 pids+=($!)
@@ -127,44 +177,62 @@ coordinator_of() { # role -> broker id of its group's coordinator
 pause_s=$(((session + 4000) / 1000))
 
 schedule() {
-at 10
+at 8
 fault "kill -9 node 2"
 cluster kill-node 2
-at 25
+at 20
 fault "restart node 2"
 cluster restart-node 2
-at 32
+at 27
 fault "pause node 3 for ${pause_s} s (session timeout $((session / 1000)) s)"
 cluster pause-node 3
 sleep "$pause_s"
 fault "resume node 3"
 cluster resume-node 3
-at 50
+at 44
 b=$(leader_of order-created 0 || true)
 [[ -n $b ]] || b=1
 fault "kill -9 broker $b (leader of order-created partition 0)"
 cluster kill-broker "$b"
-at 62
+at 52
 fault "restart broker $b"
 cluster start-broker "$b"
-at 66
+at 58
 fault "add node $((nodes + 1)) under load"
 cluster add-node
-at 75
+if ((netns)); then
+  at 63
+  fault "cut node 1 off the network for ${pause_s} s (session timeout $((session / 1000)) s)"
+  cluster cut-node 1
+  sleep "$pause_s"
+  fault "heal node 1's network"
+  cluster heal-node 1
+else
+  echo "(not injected: a network cut; it $netns_why)" >>"$work/faults"
+fi
+at 80
 c=$(coordinator_of order || true)
 [[ -n $c ]] || c=2
 fault "kill -9 broker $c (coordinator of the order group)"
 cluster kill-broker "$c"
-at 87
+at 88
+sleep 4  # down for a while however late the schedule runs
 fault "restart broker $c"
 cluster start-broker "$c"
-echo "(not injected: a network cut; see deploy/local/README.md)" >>"$work/faults"
 }
 if ((faults)); then schedule; else echo "(none: --no-faults)" >>"$work/faults"; fi
 
 wait "$load" || true
 cat "$work/load.out"
-# Heal: every node up (one the schedule left down is restarted).
+# Heal: every node up (one the schedule left down is restarted), and back on
+# the network.
+for f in "$DIR"/node-*/net/cut; do
+  [[ -e $f ]] || continue
+  i=${f%/net/cut}
+  i=${i##*/node-}
+  fault "heal: network of node $i"
+  cluster heal-node "$i"
+done
 for f in "$DIR"/node-*/pid; do
   i=${f%/pid}
   i=${i##*/node-}
@@ -176,5 +244,6 @@ for f in "$DIR"/node-*/pid; do
 done
 rc=0
 "$KASTOR_BIN" ctl check --brokers "$bootstrap" --history "$work/history" --ledgers "$DIR/provider" \
-  --faults "$work/faults" --rss-samples "$work/rss" --max-rss-mb "$max_rss" --wait 180 || rc=$?
+  --faults "$work/faults" --rss-samples "$work/rss" --max-rss-mb "$max_rss" \
+  --lag-samples "$work/lag" --max-lag "$max_lag" --wait 180 || rc=$?
 exit "$rc"

@@ -241,7 +241,7 @@ int run_check(const check_options& o) {
     std::fprintf(stderr, "kastor ctl check: --ledgers '%s' is not a folder\n", o.ledgers.c_str());
     return 2;
   }
-  for (const auto* f : {&o.faults, &o.rss_samples})
+  for (const auto* f : {&o.faults, &o.rss_samples, &o.lag_samples})
     if (!f->empty() && !std::ifstream{*f}) {
       std::fprintf(stderr, "kastor ctl check: cannot read '%s'\n", f->c_str());
       return 2;
@@ -292,7 +292,37 @@ int run_check(const check_options& o) {
     std::this_thread::sleep_for(std::chrono::seconds{2});  // a CLI polling Kafka, not a test
   }
 
-  // 2. Everything else that happened.
+  // 2. Healed means drained: every role's group has committed all its input.
+  // Offsets are committed a little after the records are handled, so this
+  // waits (for what is left of --wait, and up to 30 s past it).
+  invariant drained{"every role's group commits all its input (lag 0 after healing)", 0, {}};
+  {
+    auto lag_until = std::max(until, std::chrono::steady_clock::now()
+                                       + std::min<std::chrono::seconds>(o.wait, std::chrono::seconds{30}));
+    for (;;) {
+      std::string error;
+      auto lags = pipeline_lag(o.brokers, o.prefix, error);
+      std::vector<std::string> behind;
+      if (!lags)
+        behind.push_back("lag unknown: " + error);
+      else
+        for (const auto& [role, l] : *lags)
+          if (l.records != 0 || l.unknown != 0)
+            behind.push_back(role + ": lag " + std::to_string(l.records)
+                             + (l.unknown ? " (" + std::to_string(l.unknown) + " partitions unknown)"
+                                          : ""));
+      if (behind.empty() || std::chrono::steady_clock::now() >= lag_until) {
+        drained.checked = lags ? lags->size() : 1;
+        drained.broken = std::move(behind);
+        break;
+      }
+      std::printf("check: not drained yet (%s)\n", behind.front().c_str());
+      std::fflush(stdout);
+      std::this_thread::sleep_for(std::chrono::seconds{2});  // a CLI polling Kafka, not a test
+    }
+  }
+
+  // 3. Everything else that happened.
   std::map<std::string, std::vector<bridges::stored_record>> topics;
   for (const auto& t : bridges::all_topics()) {
     if (t == state_topic || (t.size() > 4 && t.compare(t.size() - 4, 4, ".dlq") == 0))
@@ -416,6 +446,27 @@ int run_check(const check_options& o) {
     }
   }
 
+  // Lag: the samples the fault script took (epoch_ms role lag per line), the
+  // highest per role, each over --max-lag broken.
+  invariant lag_bound{"lag stays bounded during the run", 0, {}};
+  std::map<std::string, int64_t> max_lag;
+  if (!o.lag_samples.empty()) {
+    std::ifstream ls{o.lag_samples};
+    for (std::string line; std::getline(ls, line);) {
+      std::stringstream ss{line};
+      int64_t at = 0, lag = 0;
+      std::string role;
+      if (!(ss >> at >> role >> lag))
+        continue;
+      ++lag_bound.checked;
+      auto& m = max_lag[role];
+      m = std::max(m, lag);
+      if (o.max_lag > 0 && lag > o.max_lag && lag_bound.broken.size() < 20)
+        lag_bound.broken.push_back(role + " lag " + std::to_string(lag) + " at epoch ms "
+                                   + std::to_string(at));
+    }
+  }
+
   // Pauses. A partition of the order role pauses while an order of it waits
   // (written, not yet handled) and no other order of it is handled: per
   // partition, the gaps between consecutive first snapshots during which the
@@ -530,7 +581,13 @@ int run_check(const check_options& o) {
   bool ok = outcomes["ok"] > 0;
   if (!ok)
     std::printf("FAIL no request was acknowledged: the run proves nothing\n");
-  for (const auto* inv : {&lost, &charged, &mailed, &failed, &ordered, &memory}) {
+  std::vector<const invariant*> checked_invariants{&lost, &charged, &mailed, &failed, &ordered,
+                                                   &drained};
+  if (!o.rss_samples.empty())
+    checked_invariants.push_back(&memory);
+  if (!o.lag_samples.empty())
+    checked_invariants.push_back(&lag_bound);
+  for (const auto* inv : checked_invariants) {
     std::printf("%-4s %s: %zu checked, %zu broken\n", inv->broken.empty() ? "ok" : "FAIL",
                 inv->name.c_str(), inv->checked, inv->broken.size());
     for (size_t i = 0; i < inv->broken.size() && i < 20; ++i)
@@ -555,6 +612,14 @@ int run_check(const check_options& o) {
   if (!o.rss_samples.empty())
     std::printf("node memory: max RSS %lld MB (limit %d MB)\n",
                 static_cast<long long>(max_rss_kb / 1024), o.max_rss_mb);
+  if (!o.lag_samples.empty()) {
+    std::string per;
+    for (const auto& [role, m] : max_lag)
+      per += (per.empty() ? "" : ", ") + role + " " + std::to_string(m);
+    std::printf("lag during the run: max %s records (%zu samples, bound %s)\n",
+                per.empty() ? "-" : per.c_str(), lag_bound.checked,
+                o.max_lag > 0 ? std::to_string(o.max_lag).c_str() : "none");
+  }
   std::printf("result: %s\n", ok ? "PASS" : "FAIL");
   return ok ? 0 : 1;
 }

@@ -128,7 +128,7 @@ std::optional<json::object> role_status(const std::string& brokers, const std::s
   r["members"] = std::move(members);
   // Lag: what is in each partition and not yet committed by the group.
   json::object lag;  // topic -> partition -> records not yet committed (-1: unknown)
-  int64_t total = 0;
+  int64_t total = 0, unknown = 0;
   bool stuck = false;
   for (const auto& topic : topics) {
     auto count = bridges::partitions_of(rk.get(), topic);
@@ -153,6 +153,7 @@ std::optional<json::object> role_status(const std::string& brokers, const std::s
         w = watermarks(rk.get(), topic, p, std::min(left, std::chrono::milliseconds{2000}), stuck);
       if (!w) {
         per[std::to_string(p)] = -1;
+        ++unknown;
         continue;
       }
       auto [low, high] = *w;
@@ -165,6 +166,7 @@ std::optional<json::object> role_status(const std::string& brokers, const std::s
   }
   r["lag"] = std::move(lag);
   r["totalLag"] = total;
+  r["unknownLag"] = unknown;  // partitions whose lag could not be read in time
   // Never joined the group: nothing to leave (closing could wait for a
   // coordinator that is down). A query still blocked uses the handle: keep it.
   if (stuck)
@@ -175,6 +177,20 @@ std::optional<json::object> role_status(const std::string& brokers, const std::s
 }
 
 }  // namespace
+
+std::optional<std::map<std::string, role_lag>> pipeline_lag(const std::string& brokers,
+                                                            const std::string& prefix,
+                                                            std::string& error) {
+  std::map<std::string, role_lag> out;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds{20};
+  for (const auto* role : {"order", "payment", "email"}) {
+    auto r = role_status(brokers, role, prefix + "." + role, until, error);
+    if (!r)
+      return std::nullopt;
+    out[role] = {r->at("totalLag").as_int64(), r->at("unknownLag").as_int64()};
+  }
+  return out;
+}
 
 int run_status(const status_options& o) {
   if (o.brokers.empty()) {

@@ -4,6 +4,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,6 +81,18 @@ struct status_options {
 // arguments.
 int run_status(const status_options& opts);
 
+struct role_lag {
+  int64_t records = 0;   // in the role's input, not yet committed by its group
+  int64_t unknown = 0;   // partitions whose lag could not be read (leader down)
+};
+// The lag of the pipeline roles' groups (order, payment, email) under
+// `prefix`, as `kastor ctl status` computes it; nullopt and `error` on a
+// Kafka error. Blocks for at most about 20 s (a partition whose leader does
+// not answer is counted in `unknown`).
+std::optional<std::map<std::string, role_lag>> pipeline_lag(const std::string& brokers,
+                                                            const std::string& prefix,
+                                                            std::string& error);
+
 struct load_options {
   std::string gateways;        // HOST:PORT,HOST:PORT,... tried round robin
   double rate = 20;            // orders/s offered
@@ -101,6 +116,9 @@ struct check_options {
   std::string faults;          // optional: the faults injected, one per line (for the report)
   std::string rss_samples;     // optional: "pid rss_kb" lines sampled during the run
   int max_rss_mb = 1024;
+  std::string lag_samples;     // optional: "epoch_ms role lag" lines sampled during the run
+  int64_t max_lag = 0;         // bound on every sampled lag (0: none)
+  std::string prefix = "kastor";  // the nodes' group.prefix (for the final lag)
 };
 // kastor ctl check: waits until every acknowledged order is terminal (or the
 // wait ends), then checks the fault suite's invariants over the history, every
