@@ -10,7 +10,7 @@ CTEST_ARGS ?=
 
 APT_PACKAGES := cmake ninja-build g++ pkg-config libcaf-dev librdkafka-dev \
 	libboost1.81-dev libboost-json1.81-dev libspdlog-dev libgtest-dev libgmock-dev \
-	libcli11-dev kcat socat iproute2 openjdk-17-jre-headless maven
+	libcli11-dev kcat socat iproute2 procps openjdk-17-jre-headless maven
 
 .PHONY: all deps kafka build test test-unit demo bench clean
 

@@ -34,11 +34,11 @@ minute of the offered load: rate x 3 records x 60). --no-faults runs the
 same load and checks without any fault (a baseline, or a throughput figure
 with --nodes 1..8; --brokers 1 for a lighter Kafka; --partitions a multiple of
 the node count, or the busiest node sets the pace). The network cut needs
-each node in a network namespace (cluster.sh up --netns: root, ip, socat);
-where that cannot be had, or with --no-netns, the cut is left out and the
-report says so. The cluster is stopped at the end unless --keep. Files
+each node in a network namespace (cluster.sh up --netns: root, ip netns,
+socat); where that cannot be had, or with --no-netns or --no-faults, the
+nodes run without and the cut is left out (the report says why). The cluster is stopped at the end unless --keep. Files
 (kept): ${DIR%/}-report/ (history, faults, RSS and lag samples, the load's
-output, every node's log).
+output, every node's and relay's log).
 
 Environment: KASTOR_BIN ($KASTOR_BIN), KASTOR_CLUSTER_DIR ($DIR), and
 cluster.sh's KASTOR_CLUSTER_HTTP_BASE / KASTOR_CLUSTER_PORT_BASE.
@@ -85,42 +85,49 @@ command -v kcat >/dev/null || die "kcat is needed to find partition leaders (apt
 cluster() { bash "$HERE/cluster.sh" "$@"; }
 now_ms() { date +%s%3N; }
 
-pids=()  # our background jobs (load, sampler), stopped on exit
+pids=()  # our background jobs (load, samplers), stopped on exit
+work=${DIR%/}-report  # kept after the cluster is gone
 cleanup() {
   local p
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   # the nodes' logs go with the report (a node that died on its own says why there)
-  if [[ -n ${work:-} && -d $work ]]; then
+  if [[ -d $work ]]; then
     local log i
-    for log in "$DIR"/node-*/node.log; do
+    for log in "$DIR"/node-*/node.log "$DIR"/node-*/net/relay.log; do
       [[ -e $log ]] || continue
-      i=${log%/node.log}
-      cp "$log" "$work/${i##*/}.log" 2>/dev/null || true
+      i=${log#"$DIR"/}
+      cp "$log" "$work/${i//\//-}" 2>/dev/null || true
     done
   fi
   if ((keep == 0)); then cluster down >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
+rm -rf "$work"
+mkdir -p "$work"
 
-# The network cut needs the nodes in namespaces of their own.
+# The network cut needs the nodes in namespaces of their own (and a run
+# without faults runs without them: its figures are the plain cluster's).
 netns_why=""
-if [[ $netns == auto ]]; then
-  netns=1
+if ((faults == 0)); then
+  netns=0 netns_why="--no-faults"
+elif [[ $netns == auto ]]; then
+  netns=1 probe=kastor-probe-$$
   if (($(id -u) != 0)); then netns_why="needs root"
   elif ! command -v socat >/dev/null; then netns_why="needs socat (apt-get install socat)"
-  elif ! ip netns list >/dev/null 2>&1; then netns_why="needs ip netns"; fi
+  elif ! ip netns add "$probe" 2>/dev/null; then netns_why="needs network namespaces (ip netns add failed)"
+  else ip netns del "$probe"; fi
   [[ -z $netns_why ]] || netns=0
 elif ((netns == 0)); then netns_why="--no-netns"
 fi
 up_flags=()
 ((netns == 0)) || up_flags+=(--netns)
+# The nodes' group.prefix, if NODE-FLAGS set one (status and check need it).
+prefix=kastor
+for f in "$@"; do [[ $f == group.prefix=* ]] && prefix=${f#group.prefix=}; done
 
 cluster up --brokers "$brokers" --nodes "$nodes" --partitions "$partitions" "${up_flags[@]}" \
   -- --set "kafka.session-timeout-ms=$session" "$@"
 bootstrap=$(cat "$DIR/bootstrap")
-work=${DIR%/}-report  # kept after the cluster is gone
-rm -rf "$work"
-mkdir -p "$work"
 : >"$work/faults"
 : >"$work/rss"
 : >"$work/lag"
@@ -140,14 +147,21 @@ fault() { echo "$(now_ms) $*" >>"$work/faults"; note "fault: $*"; }
 pids+=($!)
 
 # Lag of every role's group, every 5 s (what `kastor ctl status` reads; a
-# partition whose leader is down counts as 0 until it answers again).
+# partition whose leader is down counts as 0 until it answers again). A
+# status still running when the run ends is stopped with its sampler.
 (
+  st=""
+  trap '[[ -n $st ]] && kill "$st" 2>/dev/null; exit 0' TERM
   while true; do
     t=$(now_ms)
-    "$KASTOR_BIN" ctl status --brokers "$bootstrap" 2>/dev/null |
-      awk -v t="$t" '$2 == "group" { for (i = 1; i < NF; i++) if ($i == "lag") { l = $(i + 1); sub(",", "", l); print t, $1, l } }' \
-        >>"$work/lag" || true
-    sleep 5
+    "$KASTOR_BIN" ctl status --brokers "$bootstrap" --prefix "$prefix" >"$work/lag.now" 2>/dev/null &
+    st=$!
+    wait "$st" || true
+    awk -v t="$t" '$2 == "group" { for (i = 1; i < NF; i++) if ($i == "lag") { l = $(i + 1); sub(",", "", l); print t, $1, l } }' \
+      "$work/lag.now" >>"$work/lag" || true
+    sleep 5 &
+    st=$!
+    wait "$st" || true
   done
 ) &
 pids+=($!)
@@ -170,7 +184,7 @@ leader_of() { # topic partition -> broker id
     awk -v p="$2" '$1 == "partition" && $2 == p "," {print $4; exit}' | tr -d ,
 }
 coordinator_of() { # role -> broker id of its group's coordinator
-  "$KASTOR_BIN" ctl status --brokers "$bootstrap" 2>/dev/null |
+  "$KASTOR_BIN" ctl status --brokers "$bootstrap" --prefix "$prefix" 2>/dev/null |
     awk -v r="$1" '$1 == r { for (i = 1; i <= NF; i++) if ($i == "coordinator") print $(i + 2) }' |
     head -1
 }
@@ -208,7 +222,7 @@ if ((netns)); then
   fault "heal node 1's network"
   cluster heal-node 1
 else
-  echo "(not injected: a network cut; it $netns_why)" >>"$work/faults"
+  echo "(not injected: a network cut: $netns_why)" >>"$work/faults"
 fi
 at 80
 c=$(coordinator_of order || true)
@@ -245,5 +259,5 @@ done
 rc=0
 "$KASTOR_BIN" ctl check --brokers "$bootstrap" --history "$work/history" --ledgers "$DIR/provider" \
   --faults "$work/faults" --rss-samples "$work/rss" --max-rss-mb "$max_rss" \
-  --lag-samples "$work/lag" --max-lag "$max_lag" --wait 180 || rc=$?
+  --lag-samples "$work/lag" --max-lag "$max_lag" --prefix "$prefix" --wait 180 || rc=$?
 exit "$rc"

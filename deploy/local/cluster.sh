@@ -129,6 +129,11 @@ start_relay() { # index: namespace (made once) and relay (started if not running
   rm -f "$net"/*.sock
   local ports
   ports=$(broker_ports | tr '\n' ' ')
+  # (a unix socket's path has room for 107 bytes)
+  ((${#net} + 24 <= 107)) || die "KASTOR_CLUSTER_DIR '$DIR' is too long for the relay's unix sockets"
+  if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+    die "node $i: port $port is in use (another cluster, or a relay left behind?)"
+  fi
   # shellcheck disable=SC2016 # expanded by the relay's own shell
   setsid bash -c '
     net=$1 ns=$2 http=$3; shift 3
@@ -140,10 +145,13 @@ start_relay() { # index: namespace (made once) and relay (started if not running
     ip netns exec "$ns" socat "UNIX-LISTEN:$net/http.sock,fork,unlink-early" "TCP:127.0.0.1:$http,nodelay" &
     socat "TCP-LISTEN:$http,bind=127.0.0.1,fork,reuseaddr,nodelay" "UNIX-CONNECT:$net/http.sock" &
     wait' "kastor-relay $net" "$net" "$ns" "$port" $ports >>"$net/relay.log" 2>&1 </dev/null &
-  echo $! >"$net/relay.pid"
+  local relay=$! until=$((SECONDS + 10)) p missing
+  echo "$relay" >"$net/relay.pid"
   rm -f "$net/cut"
+  # Until the forked child has exec'd, /proc shows this script's command line,
+  # without the relay's marker (a busy machine can take a while to get there).
+  while alive "$relay" && ! relay_alive "$relay" "$i" && ((SECONDS < until)); do sleep 0.05; done
   # Ready when every socket and every listening port is there.
-  local until=$((SECONDS + 10)) p missing
   while :; do
     missing=0
     for p in $ports; do
@@ -178,13 +186,23 @@ cut_node() { # index cut|heal: stop or resume the node's relay
   fi
 }
 
-stop_relays() { # every relay, then every namespace
-  local i p
-  for i in $(sort -nu "$DIR/nodes" 2>/dev/null); do
+stop_relays() { # every relay there is (also of a node that never got ready), then its namespace
+  local net i p mine
+  for net in "$DIR"/node-*/net; do
+    [[ -d $net ]] || continue
+    i=${net%/net}
+    i=${i##*/node-}
     p=$(relay_pid "$i")
-    if relay_alive "$p" "$i"; then
-      kill -CONT -- "-$p" 2>/dev/null || true
-      kill -TERM -- "-$p" 2>/dev/null || true
+    if [[ $p =~ ^[0-9]+$ ]]; then
+      # the relay's group, also when its leader is gone: only processes that
+      # carry this node's relay folder on their command line
+      mine=$(pgrep -g "$p" -f -- "$net" || true)
+      if [[ -n $mine ]]; then
+        # shellcheck disable=SC2086 # a list of pids
+        kill -CONT $mine 2>/dev/null || true
+        # shellcheck disable=SC2086
+        kill -TERM $mine 2>/dev/null || true
+      fi
     fi
     ip netns del "$(netns_of "$i")" 2>/dev/null || true
   done

@@ -206,8 +206,14 @@ launch_node() { # dir node
   # script stops it. In a non-interactive shell the background child is not a group
   # leader, so setsid execs in place and $! is the JVM's pid.
   setsid "${JAVA_ARGS[@]}" </dev/null >"$dir/broker-$n/stdout.log" 2>&1 &
-  echo $! > "$dir/broker-$n/pid"
-  disown $!   # no "Killed" job notice from bash after kill-broker
+  local pid=$! until=$((SECONDS + 20))
+  echo "$pid" > "$dir/broker-$n/pid"
+  disown "$pid"   # no "Killed" job notice from bash after kill-broker
+  # Until the forked child has exec'd the JVM, /proc shows this script's command
+  # line, without the marker node_pid looks for: on a busy machine that took long
+  # enough for wait_ready to take a starting broker for one that had exited.
+  while kill -0 "$pid" 2>/dev/null && ! pid_is_ours "$pid" "-Dkastor.kafka.node=$dir/broker-$n " \
+    && ((SECONDS < until)); do sleep 0.05; done
 }
 
 started_count() { # dir node

@@ -440,10 +440,12 @@ int run_check(const check_options& o) {
       if (ss >> pid >> kb) {
         ++memory.checked;
         max_rss_kb = std::max(max_rss_kb, kb);
-        if (kb > o.max_rss_mb * 1024 && memory.broken.size() < 1)
+        if (kb > o.max_rss_mb * 1024)
           memory.broken.push_back("node pid " + pid + " at " + std::to_string(kb / 1024) + " MB");
       }
     }
+    if (memory.checked == 0)
+      memory.broken.push_back("no memory sample in " + o.rss_samples);
   }
 
   // Lag: the samples the fault script took (epoch_ms role lag per line), the
@@ -461,10 +463,13 @@ int run_check(const check_options& o) {
       ++lag_bound.checked;
       auto& m = max_lag[role];
       m = std::max(m, lag);
-      if (o.max_lag > 0 && lag > o.max_lag && lag_bound.broken.size() < 20)
-        lag_bound.broken.push_back(role + " lag " + std::to_string(lag) + " at epoch ms "
+      if (o.max_lag > 0 && lag > o.max_lag)
+        lag_bound.broken.push_back(role + " lag " + std::to_string(lag) + " over "
+                                   + std::to_string(o.max_lag) + " at epoch ms "
                                    + std::to_string(at));
     }
+    if (lag_bound.checked == 0)  // a sampler that never got an answer proves nothing
+      lag_bound.broken.push_back("no lag sample in " + o.lag_samples);
   }
 
   // Pauses. A partition of the order role pauses while an order of it waits

@@ -87,8 +87,11 @@ struct role_lag {
 };
 // The lag of the pipeline roles' groups (order, payment, email) under
 // `prefix`, as `kastor ctl status` computes it; nullopt and `error` on a
-// Kafka error. Blocks for at most about 20 s (a partition whose leader does
-// not answer is counted in `unknown`).
+// Kafka error. Watermark queries share a 20 s deadline (a partition whose
+// leader does not answer in it is counted in `unknown`); describing each
+// group and reading its committed offsets may take up to 10 s more each
+// while a broker is down. A role whose input is read exactly-once shows
+// lag 1 per partition after a transaction: the commit marker is counted.
 std::optional<std::map<std::string, role_lag>> pipeline_lag(const std::string& brokers,
                                                             const std::string& prefix,
                                                             std::string& error);
