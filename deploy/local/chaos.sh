@@ -17,7 +17,7 @@ usage() {
   cat <<EOF
 Usage: $PROG [--duration S] [--rate R] [--nodes N] [--session-timeout-ms MS]
              [--partitions P] [--max-rss-mb MB] [--max-lag N] [--no-faults [--brokers 1|3]]
-             [--no-netns] [--keep] [-- NODE-FLAGS...]
+             [--only KINDS] [--no-netns] [--keep] [-- NODE-FLAGS...]
 
 Starts 3 brokers and N kastor nodes (default 3), offers R orders/s (default 30)
 for S seconds (default 90) through every gateway, and meanwhile, spread over
@@ -29,11 +29,13 @@ it heals everything, waits until every acknowledged order is terminal
 and runs \`kastor ctl check\`: no acknowledged order lost, no order charged or
 emailed twice, no effect of a definitely failed request, per-order events in
 order, every role's lag back to 0, node memory under --max-rss-mb (default
-1024) and every role's lag (sampled every 5 s) under --max-lag (default a
+1024) and every role's lag (sampled every 10 s) under --max-lag (default a
 minute of the offered load: rate x 3 records x 60). --no-faults runs the
 same load and checks without any fault (a baseline, or a throughput figure
 with --nodes 1..8; --brokers 1 for a lighter Kafka; --partitions a multiple of
-the node count, or the busiest node sets the pace). The network cut needs
+the node count, or the busiest node sets the pace). --only runs just the
+listed fault kinds at their usual times (kill, pause, leader, add, cut,
+coordinator; e.g. --only add to measure the hand-off alone). The network cut needs
 each node in a network namespace (cluster.sh up --netns: root, ip netns,
 socat); where that cannot be had, or with --no-netns or --no-faults, the
 nodes run without and the cut is left out (the report says why). The cluster is stopped at the end unless --keep. Files
@@ -49,7 +51,7 @@ die() { echo "$PROG: $*" >&2; exit 2; }
 note() { echo "$PROG: $*" >&2; }
 
 duration=90 rate=30 nodes=3 session=10000 max_rss=1024 keep=0 faults=1 brokers=3 partitions=6
-netns=auto max_lag=""
+netns=auto max_lag="" only=kill,pause,leader,add,cut,coordinator
 while (($#)); do
   case $1 in
     --duration) duration=${2:?}; shift 2 ;;
@@ -61,6 +63,7 @@ while (($#)); do
     --keep) keep=1; shift ;;
     --no-faults) faults=0; shift ;;
     --no-netns) netns=0; shift ;;
+    --only) only=${2:?}; shift 2 ;;
     --brokers) brokers=${2:?}; shift 2 ;;
     --partitions) partitions=${2:?}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
@@ -76,6 +79,11 @@ done
 ((faults == 0 || brokers == 3)) || die "the fault schedule needs 3 brokers (kills one)"
 [[ $session =~ ^[0-9]+$ ]] && ((session >= 6000)) || die "--session-timeout-ms must be >= 6000 (the brokers' minimum)"
 [[ $max_rss =~ ^[0-9]+$ ]] || die "--max-rss-mb must be a number"
+for k in ${only//,/ }; do
+  [[ $k =~ ^(kill|pause|leader|add|cut|coordinator)$ ]] ||
+    die "--only takes kill,pause,leader,add,cut,coordinator (a comma-separated subset), not '$k'"
+done
+[[ -n ${only//,/} ]] || die "--only needs at least one fault kind"
 # A role reads about 3 records per order: a minute of the offered load.
 max_lag=${max_lag:-$((rate * 3 * 60))}
 [[ $max_lag =~ ^[0-9]+$ ]] || die "--max-lag must be a number of records"
@@ -83,6 +91,7 @@ max_lag=${max_lag:-$((rate * 3 * 60))}
 command -v kcat >/dev/null || die "kcat is needed to find partition leaders (apt-get install kcat)"
 
 cluster() { bash "$HERE/cluster.sh" "$@"; }
+want() { [[ ,$only, == *,$1,* ]]; }  # is this fault kind in --only?
 now_ms() { date +%s%3N; }
 
 pids=()  # our background jobs (load, samplers), stopped on exit
@@ -110,6 +119,8 @@ mkdir -p "$work"
 netns_why=""
 if ((faults == 0)); then
   netns=0 netns_why="--no-faults"
+elif ! want cut; then
+  netns=0 netns_why="not in --only"
 elif [[ $netns == auto ]]; then
   netns=1 probe=kastor-probe-$$
   if (($(id -u) != 0)); then netns_why="needs root"
@@ -146,7 +157,7 @@ fault() { echo "$(now_ms) $*" >>"$work/faults"; note "fault: $*"; }
 ) &
 pids+=($!)
 
-# Lag of every role's group, every 5 s (what `kastor ctl status` reads; a
+# Lag of every role's group, every 10 s (what `kastor ctl status` reads; a
 # partition whose leader is down counts as 0 until it answers again). A
 # status still running when the run ends is stopped with its sampler.
 (
@@ -159,7 +170,7 @@ pids+=($!)
     wait "$st" || true
     awk -v t="$t" '$2 == "group" { for (i = 1; i < NF; i++) if ($i == "lag") { l = $(i + 1); sub(",", "", l); print t, $1, l } }' \
       "$work/lag.now" >>"$work/lag" || true
-    sleep 5 &
+    sleep 10 &
     st=$!
     wait "$st" || true
   done
@@ -191,30 +202,40 @@ coordinator_of() { # role -> broker id of its group's coordinator
 pause_s=$(((session + 4000) / 1000))
 
 schedule() {
-at 8
-fault "kill -9 node 2"
-cluster kill-node 2
-at 20
-fault "restart node 2"
-cluster restart-node 2
-at 27
-fault "pause node 3 for ${pause_s} s (session timeout $((session / 1000)) s)"
-cluster pause-node 3
-sleep "$pause_s"
-fault "resume node 3"
-cluster resume-node 3
-at 44
-b=$(leader_of order-created 0 || true)
-[[ -n $b ]] || b=1
-fault "kill -9 broker $b (leader of order-created partition 0)"
-cluster kill-broker "$b"
-at 52
-fault "restart broker $b"
-cluster start-broker "$b"
-at 58
-fault "add node $((nodes + 1)) under load"
-cluster add-node
-if ((netns)); then
+if want kill; then
+  at 8
+  fault "kill -9 node 2"
+  cluster kill-node 2
+  at 20
+  fault "restart node 2"
+  cluster restart-node 2
+fi
+if want pause; then
+  at 27
+  fault "pause node 3 for ${pause_s} s (session timeout $((session / 1000)) s)"
+  cluster pause-node 3
+  sleep "$pause_s"
+  fault "resume node 3"
+  cluster resume-node 3
+fi
+if want leader; then
+  at 44
+  b=$(leader_of order-created 0 || true)
+  [[ -n $b ]] || b=1
+  fault "kill -9 broker $b (leader of order-created partition 0)"
+  cluster kill-broker "$b"
+  at 52
+  fault "restart broker $b"
+  cluster start-broker "$b"
+fi
+if want add; then
+  at 58
+  fault "add node $((nodes + 1)) under load"
+  cluster add-node
+fi
+if ! want cut; then
+  :
+elif ((netns)); then
   at 63
   fault "cut node 1 off the network for ${pause_s} s (session timeout $((session / 1000)) s)"
   cluster cut-node 1
@@ -224,15 +245,17 @@ if ((netns)); then
 else
   echo "(not injected: a network cut: $netns_why)" >>"$work/faults"
 fi
-at 80
-c=$(coordinator_of order || true)
-[[ -n $c ]] || c=2
-fault "kill -9 broker $c (coordinator of the order group)"
-cluster kill-broker "$c"
-at 88
-sleep 4  # down for a while however late the schedule runs
-fault "restart broker $c"
-cluster start-broker "$c"
+if want coordinator; then
+  at 80
+  c=$(coordinator_of order || true)
+  [[ -n $c ]] || c=2
+  fault "kill -9 broker $c (coordinator of the order group)"
+  cluster kill-broker "$c"
+  at 88
+  sleep 4  # down for a while however late the schedule runs
+  fault "restart broker $c"
+  cluster start-broker "$c"
+fi
 }
 if ((faults)); then schedule; else echo "(none: --no-faults)" >>"$work/faults"; fi
 
