@@ -15,12 +15,13 @@ HTTP_BASE=${KASTOR_CLUSTER_HTTP_BASE:-18080}
 
 usage() {
   cat <<EOF
-Usage: $PROG [--duration S] [--rate R] [--nodes N] [--session-timeout-ms MS]
+Usage: $PROG [--duration S] [--rate R] [--concurrency C] [--nodes N] [--session-timeout-ms MS]
              [--partitions P] [--max-rss-mb MB] [--max-lag N] [--no-faults [--brokers 1|3]]
              [--only KINDS] [--no-netns] [--keep] [-- NODE-FLAGS...]
 
 Starts 3 brokers and N kastor nodes (default 3), offers R orders/s (default 30)
-for S seconds (default 90) through every gateway, and meanwhile, spread over
+for S seconds (default 90) through every gateway, at most C requests in flight
+(default 8: raise it for throughput runs, or the client sets the pace), and meanwhile, spread over
 the run: kill -9 a node and restart it; pause a node (SIGSTOP) past the session
 timeout and resume it; kill the broker leading order-created partition 0 and
 restart it; add a node; cut node 1 off the network past the session timeout
@@ -51,7 +52,7 @@ die() { echo "$PROG: $*" >&2; exit 2; }
 note() { echo "$PROG: $*" >&2; }
 
 duration=90 rate=30 nodes=3 session=10000 max_rss=1024 keep=0 faults=1 brokers=3 partitions=6
-netns=auto max_lag="" only=kill,pause,leader,add,cut,coordinator
+netns=auto max_lag="" concurrency=8 only=kill,pause,leader,add,cut,coordinator
 while (($#)); do
   case $1 in
     --duration) duration=${2:?}; shift 2 ;;
@@ -64,6 +65,7 @@ while (($#)); do
     --no-faults) faults=0; shift ;;
     --no-netns) netns=0; shift ;;
     --only) only=${2:?}; shift 2 ;;
+    --concurrency) concurrency=${2:?}; shift 2 ;;
     --brokers) brokers=${2:?}; shift 2 ;;
     --partitions) partitions=${2:?}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
@@ -73,6 +75,8 @@ while (($#)); do
 done
 [[ $duration =~ ^[0-9]+$ ]] && ((duration >= 30)) || die "--duration must be at least 30 (seconds)"
 [[ $rate =~ ^[0-9]+$ ]] && ((rate >= 1)) || die "--rate must be a whole number of orders/s >= 1"
+[[ $concurrency =~ ^[0-9]+$ ]] && ((concurrency >= 1 && concurrency <= 256)) ||
+  die "--concurrency must be 1 to 256 (requests the load has in flight)"
 [[ $nodes =~ ^[0-9]+$ ]] && ((nodes >= 1 && nodes <= 8)) || die "--nodes must be 1 to 8"
 ((faults == 0 || nodes >= 3)) || die "the fault schedule needs --nodes 3 or more"
 [[ $brokers == 1 || $brokers == 3 ]] || die "--brokers must be 1 or 3"
@@ -181,7 +185,7 @@ pids+=($!)
 gateways=""
 for ((i = 1; i <= nodes + 1; i++)); do gateways+="${gateways:+,}127.0.0.1:$((HTTP_BASE + i))"; done
 start=$SECONDS
-"$KASTOR_BIN" ctl load --gateways "$gateways" --rate "$rate" --duration "$duration" \
+"$KASTOR_BIN" ctl load --gateways "$gateways" --rate "$rate" --duration "$duration" --concurrency "$concurrency" \
   --history "$work/history" --key-prefix "chaos-$(now_ms)" >"$work/load.out" 2>&1 &
 load=$!
 pids+=("$load")
