@@ -10,17 +10,20 @@ namespace kastor::actors {
 namespace rt = kastor::runtime;
 
 email_message render_email(const rt::notification_event& ev) {
+  // A notification without an amount (seed 002's billing writes none) names
+  // none: nothing is made up.
   const auto amount = detail::money_text(ev.total_cents);
+  const auto of_amount = ev.amount_known ? " of " + amount : std::string{};
   email_message m;
   m.to = ev.customer_id;
   std::string body = "Hello " + ev.customer_id + ",\n\n";
   if (ev.type == rt::notify_payment_succeeded) {
     m.subject = "Order " + ev.order_id + " confirmed";
-    body += "we received your payment of " + amount + " for order " + ev.order_id +
+    body += "we received your payment" + of_amount + " for order " + ev.order_id +
             ". Your order is on its way.\n";
   } else if (ev.type == rt::notify_payment_failed) {
     m.subject = "Payment for order " + ev.order_id + " failed";
-    body += "your payment of " + amount + " for order " + ev.order_id +
+    body += "your payment" + of_amount + " for order " + ev.order_id +
             " could not be completed.\n";
     if (!ev.message.empty())
       body += ev.message + "\n";
@@ -28,7 +31,8 @@ email_message render_email(const rt::notification_event& ev) {
     // A type this build does not know (e.g. sent by a newer service): still
     // tell the customer, with the event's own message.
     m.subject = "Update on order " + ev.order_id;
-    body += "there is news about your order " + ev.order_id + " (" + amount + ").\n";
+    body += "there is news about your order " + ev.order_id
+            + (ev.amount_known ? " (" + amount + ")" : std::string{}) + ".\n";
     if (!ev.message.empty())
       body += ev.message + "\n";
   }

@@ -1,6 +1,7 @@
 #include "kastor/actors/order.hpp"
 
 #include "checks.hpp"
+#include "kastor/runtime/reject.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -108,8 +109,50 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
     if (e.snap.emailed)
       advance(e.snap, rt::status_notified);
     e.snap.updated_at_ms = now_ms;
+  } else if (e.snap.payment_status == msg.status && e.snap.transaction_id.empty()
+             && e.snap.reason.empty() && !(msg.transaction_id.empty() && msg.reason.empty())) {
+    // The outcome came first from a notification, which has no details.
+    e.snap.reason = msg.reason;
+    e.snap.transaction_id = msg.transaction_id;
+    e.snap.updated_at_ms = now_ms;
   }
   // else: a duplicate (or a conflicting late result): the first outcome stands.
+  std::vector<rt::any_message> out;
+  e.partition = meta.partition;
+  out.push_back(snapshot_at(e.snap, now_ms, epoch_of(e.partition)));
+  stored(msg.order_id, std::move(e), now_ms);
+  return out;
+}
+
+std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
+                                                const rt::notification_event& msg,
+                                                int64_t now_ms) {
+  detail::require_id(msg.order_id, "notification_event");
+  const bool ok = msg.type == rt::notify_payment_succeeded;
+  if (!ok && msg.type != rt::notify_payment_failed)
+    rt::reject("notification_event for order " + msg.order_id + " has unknown type '" + msg.type
+               + "'");
+  apply_changes();
+  if (passivated_.count(msg.order_id) > 0)
+    return {};
+  auto it = orders_.find(msg.order_id);
+  if (it != orders_.end() && !it->second.snap.payment_status.empty())
+    return {};  // the outcome is known (kastor's payment writes a payment_result too)
+  entry e;
+  if (it != orders_.end()) {
+    e = it->second;
+  } else {
+    e.snap.order_id = msg.order_id;
+    e.snap.customer_id = msg.customer_id;
+    e.snap.total_cents = msg.amount_known ? msg.total_cents : 0;
+    e.snap.status = rt::status_pending;
+    e.snap.created_at_ms = now_ms;
+  }
+  e.snap.payment_status = ok ? rt::payment_succeeded : rt::payment_declined;
+  advance(e.snap, ok ? rt::status_paid : rt::status_payment_failed);
+  if (e.snap.emailed)
+    advance(e.snap, rt::status_notified);
+  e.snap.updated_at_ms = now_ms;
   std::vector<rt::any_message> out;
   e.partition = meta.partition;
   out.push_back(snapshot_at(e.snap, now_ms, epoch_of(e.partition)));

@@ -64,6 +64,7 @@ rt::notification_event notification_for(const rt::payment_result& r) {
   ev.order_id = r.order_id;
   ev.customer_id = r.customer_id;
   ev.total_cents = r.total_cents;
+  ev.at_ms = r.processed_at_ms;
   auto amount = detail::money_text(r.total_cents);
   if (r.status == rt::payment_succeeded) {
     ev.type = rt::notify_payment_succeeded;

@@ -125,6 +125,8 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--seconds", bench.latency_seconds, "length of the latency run")
     ->check(CLI::Range(1, 3600));
   bench_cmd->add_option("--concurrency", bench.concurrency)->check(CLI::Range(1, 1024));
+  bench_cmd->add_option("--compression", bench.compression, "compression.type of every producer")
+    ->check(CLI::IsMember({"none", "gzip", "snappy", "lz4", "zstd"}));
 
   kastor::apps::ctl_options ctl;
   auto* ctl_cmd = app.add_subcommand("ctl", "talk to a running node's gateway");

@@ -131,6 +131,22 @@ void append_value(std::string& out, const json::value& v) {
   }
 }
 
+// Epoch milliseconds as JavaScript's Date.toISOString() writes them:
+// 2026-12-02T14:05:09.120Z.
+std::string format_iso8601_ms(int64_t ms) {
+  using namespace std::chrono;
+  const sys_time<milliseconds> t{milliseconds{ms}};
+  const auto day = floor<days>(t);
+  const year_month_day date{day};
+  const hh_mm_ss<milliseconds> time{t - day};
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", int{date.year()},
+                unsigned{date.month()}, unsigned{date.day()}, static_cast<int>(time.hours().count()),
+                static_cast<int>(time.minutes().count()), static_cast<int>(time.seconds().count()),
+                static_cast<int>(time.subseconds().count()));
+  return buf;
+}
+
 // -- Encoding ------------------------------------------------------------------
 
 // Field order is the seed 002 order (orderId first); every field is always
@@ -158,11 +174,13 @@ void write(std::string& out, const runtime::order_created& x) {
     .close();
 }
 
+// `amount` too: seed 002's billing service reads the amount from there.
 void write(std::string& out, const runtime::payment_request& x) {
   runtime::json_object_writer(out)
     .text("orderId", x.order_id)
     .text("customerId", x.customer_id)
     .money("totalAmount", x.total_cents)
+    .money("amount", x.total_cents)
     .close();
 }
 
@@ -178,14 +196,17 @@ void write(std::string& out, const runtime::payment_result& x) {
     .close();
 }
 
+// An amount that was never known is left out rather than written as 0;
+// `at` is an ISO 8601 time, as seed 002's billing service writes it.
 void write(std::string& out, const runtime::notification_event& x) {
-  runtime::json_object_writer(out)
-    .text("orderId", x.order_id)
-    .text("customerId", x.customer_id)
-    .text("type", x.type)
-    .money("totalAmount", x.total_cents)
-    .text("message", x.message)
-    .close();
+  runtime::json_object_writer w(out);
+  w.text("orderId", x.order_id).text("customerId", x.customer_id).text("type", x.type);
+  if (x.amount_known)
+    w.money("totalAmount", x.total_cents);
+  w.text("message", x.message);
+  if (x.at_ms != 0)
+    w.text("at", format_iso8601_ms(x.at_ms));
+  w.close();
 }
 
 void write(std::string& out, const runtime::email_sent& x) {
@@ -313,6 +334,14 @@ std::optional<int64_t> parse_iso8601_ms(std::string_view s) {
 
 enum class need { required, optional };
 
+// The name a money field is read from: the first of its names present (seed
+// 002's services write `amount` where kastor writes `totalAmount`).
+struct money_names {
+  std::string_view primary;
+  std::string_view alias;
+};
+constexpr money_names total_amount{"totalAmount", "amount"};
+
 // Reads the fields of one JSON object into a message. The first problem is
 // kept in `err` and every later read is skipped, so a decoder reads straight
 // through and checks once at the end. Field names in errors are full paths
@@ -418,6 +447,21 @@ public:
     }
     out = *cents;
     return true;
+  }
+
+  // A money field under either of its names; a required one missing under
+  // both fails naming both.
+  bool money(money_names names, int64_t& out, need n) {
+    if (!ok())
+      return false;
+    for (auto name : {names.primary, names.alias})
+      if (const auto* v = obj_.if_contains(json::string_view{name.data(), name.size()});
+          v != nullptr && !v->is_null())
+        return money(name, out, need::required);
+    if (n == need::required)
+      fail(bridge_errc::missing_field, "field '" + path(names.primary) + "' (or '"
+                                         + path(names.alias) + "') is required");
+    return false;
   }
 
   // An integer; a double is accepted when it is integral (2.0).
@@ -540,21 +584,23 @@ void read(field_reader& f, runtime::order_created& x) {
       x.items.push_back(std::move(item));
     }
   }
-  f.money("totalAmount", x.total_cents, need::required);
+  f.money(total_amount, x.total_cents, need::required);
   f.text("status", x.status, need::optional);
+  if (x.status == "CREATED")  // seed 002's order service: a new order
+    x.status = runtime::status_pending;
   f.timestamp("createdAt", x.created_at_ms);
 }
 
 void read(field_reader& f, runtime::payment_request& x) {
   f.id("orderId", x.order_id);
   f.text("customerId", x.customer_id, need::optional);
-  f.money("totalAmount", x.total_cents, need::required);
+  f.money(total_amount, x.total_cents, need::required);
 }
 
 void read(field_reader& f, runtime::payment_result& x) {
   f.id("orderId", x.order_id);
   f.text("customerId", x.customer_id, need::optional);
-  f.money("totalAmount", x.total_cents, need::optional);
+  f.money(total_amount, x.total_cents, need::optional);
   f.text("status", x.status, need::required);
   f.text("reason", x.reason, need::optional);
   f.text("transactionId", x.transaction_id, need::optional);
@@ -565,8 +611,9 @@ void read(field_reader& f, runtime::notification_event& x) {
   f.id("orderId", x.order_id);
   f.text("customerId", x.customer_id, need::optional);
   f.text("type", x.type, need::required);
-  f.money("totalAmount", x.total_cents, need::optional);
+  x.amount_known = f.money(total_amount, x.total_cents, need::optional);
   f.text("message", x.message, need::optional);
+  f.timestamp("at", x.at_ms);
 }
 
 void read(field_reader& f, runtime::email_sent& x) {

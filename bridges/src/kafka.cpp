@@ -119,6 +119,25 @@ caf::expected<int> partitions_of(rd_kafka_t* rk, const std::string& topic,
   return n;
 }
 
+std::optional<int32_t> key_partition(const std::string& partitioner, std::string_view key,
+                                     int32_t count) {
+  using fn = int32_t (*)(const rd_kafka_topic_t*, const void*, size_t, int32_t, void*, void*);
+  static const std::map<std::string, fn, std::less<>> placements{
+    // The *_random ones differ only for records without a key.
+    {"murmur2_random", &rd_kafka_msg_partitioner_murmur2},
+    {"murmur2", &rd_kafka_msg_partitioner_murmur2},
+    {"consistent_random", &rd_kafka_msg_partitioner_consistent},
+    {"consistent", &rd_kafka_msg_partitioner_consistent},
+    {"fnv1a_random", &rd_kafka_msg_partitioner_fnv1a},
+    {"fnv1a", &rd_kafka_msg_partitioner_fnv1a},
+  };
+  auto it = placements.find(partitioner);
+  if (key.empty() || count < 1 || it == placements.end())
+    return std::nullopt;
+  // None of these reads the topic or the opaques.
+  return it->second(nullptr, key.data(), key.size(), count, nullptr, nullptr);
+}
+
 std::string stored_record::header(std::string_view name) const {
   for (const auto& h : headers)
     if (h.name == name)

@@ -38,12 +38,17 @@ struct kafka_mailbox::in_flight_record {
   runtime::record_meta meta;
   std::optional<runtime::any_message> message;  // empty while being dead-lettered
   int failures = 0;  // times its actor died while handling it (opts_.failures, as last read)
-  struct dead_letter_copy {  // the original record, kept until the DLQ has it
+  // The original record on its way to `<topic>.dlq` or, forwarded, to its
+  // key's own partition; kept until the broker has it.
+  struct copy_out_record {
+    std::string topic;
+    int32_t partition = -1;  // -1: the partitioner's choice
+    bool forward = false;
     std::string key;
     std::string value;
     header_list headers;
   };
-  std::optional<dead_letter_copy> dead_letter;
+  std::optional<copy_out_record> copy_out;
   message_ptr raw;  // the original record (held, not copied), for a later dead letter
   // Exactly-once: handed out (to the actor, or to the DLQ) in the open
   // transaction, and finished in it (kept until the transaction commits).
@@ -341,6 +346,7 @@ void kafka_mailbox::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_
   last_tick_ms_ = steady_ms();
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     ++incarnation_;
+    partition_counts_.clear();  // read again: partitions may have been added
     for (int i = 0; i < parts->cnt; ++i)
       parts_[{parts->elems[i].topic, parts->elems[i].partition}] =
         std::make_unique<partition_state>();
@@ -519,8 +525,8 @@ void kafka_mailbox::check_stall() {
       for (auto& [offset, rec] : ps->in_flight) {
         if (rec.message)
           deliver(*ps, rec);
-        else if (rec.dead_letter)
-          send_dead_letter(rec);  // its first write's report belongs to the old incarnation
+        else if (rec.copy_out)
+          send_copy(rec);  // its first write's report belongs to the old incarnation
       }
     }
     if (at->cnt > 0)
@@ -653,6 +659,12 @@ void kafka_mailbox::handle(message_ptr owned) {
     return;
   }
   decoded->meta.incarnation = incarnation_;
+  if (opts_.forward_misplaced) {
+    if (auto home = home_partition(topic, decoded->meta.key); home && *home != msg->partition) {
+      forward(*home, std::string{value}, std::move(headers), std::move(decoded->meta));
+      return;
+    }
+  }
   auto& rec = ps.in_flight[msg->offset];
   rec.failures = opts_.failures->get(topic, msg->partition, msg->offset);  // earlier consumers'
   rec.meta = std::move(decoded->meta);
@@ -693,6 +705,46 @@ void kafka_mailbox::answer(const rd_kafka_message_t* msg) {
                          log()->warn("mailbox event=reply_failed topic={} error={}", to, o.error);
                      });
   });
+}
+
+// Where the partitioner puts `key` in `topic` (nullopt: unknown). The
+// partition counts are read once per assignment, at the first record of
+// each topic (a count that cannot be read is tried again 10 s later; till
+// then nothing is forwarded).
+std::optional<int32_t> kafka_mailbox::home_partition(const std::string& topic,
+                                                     const std::string& key) {
+  auto& known = partition_counts_[topic];
+  const auto now = std::chrono::steady_clock::now();
+  if (known.count <= 0 && now >= known.retry_at) {
+    auto n = partitions_of(rk_.get(), topic, std::chrono::seconds{5});
+    known.count = n ? *n : 0;
+    known.retry_at = now + std::chrono::seconds{10};
+    if (known.count <= 0)
+      log()->warn("mailbox group={} event=partition_count_unknown topic={} error={}: records not "
+                  "on their key's partition are handled where they are until it is known",
+                  opts_.group_id, topic, n ? "no such topic" : runtime::describe(n.error()));
+  }
+  if (known.count <= 0)
+    return std::nullopt;
+  return key_partition(opts_.partitioner, key, known.count);
+}
+
+// A record that is not on its key's partition (a foreign producer wrote it
+// without a key, with another partitioner or to a partition it chose): this
+// role's state for the key lives with the partition the key belongs to, so
+// the record goes there, byte for byte (plus kastor-forwarded-from, and its
+// key when it had none), and its offset here passes once the copy is durable.
+void kafka_mailbox::forward(int32_t home, std::string value, header_list headers,
+                            runtime::record_meta meta) {
+  log()->info("mailbox group={} event=forwarded topic={} partition={} offset={} key={} to={}",
+              opts_.group_id, meta.topic, meta.partition, meta.offset, meta.key, home);
+  headers.push_back({"kastor-forwarded-from", meta.topic + "/" + std::to_string(meta.partition)
+                                                + "@" + std::to_string(meta.offset)});
+  auto& rec = parts_.at({meta.topic, meta.partition})->in_flight[meta.offset];
+  rec.copy_out = in_flight_record::copy_out_record{meta.topic, home, true, meta.key,
+                                                   std::move(value), std::move(headers)};
+  rec.meta = std::move(meta);
+  send_copy(rec);
 }
 
 // A record in flight to the DLQ with its original bytes and headers (not a
@@ -769,14 +821,16 @@ void kafka_mailbox::dead_letter(const std::string& key, const std::string& value
   if (!opts_.node_id.empty())
     headers.push_back({"kastor-dlq-node", opts_.node_id});
   headers.push_back({"kastor-dlq-time", std::to_string(runtime::wall_clock_ms())});
-  rec.dead_letter = in_flight_record::dead_letter_copy{key, value, std::move(headers)};
-  send_dead_letter(rec);
+  rec.copy_out = in_flight_record::copy_out_record{meta.topic + ".dlq", -1, false, key, value,
+                                                   std::move(headers)};
+  send_copy(rec);
 }
 
-// The offset is finished only once the dead letter is durable; a failed write
-// is retried (the record stays in flight, so nothing past it is committed).
-void kafka_mailbox::send_dead_letter(in_flight_record& rec) {
-  const auto& copy = *rec.dead_letter;
+// The offset is finished only once the copy (a dead letter, or a forward) is
+// durable; a failed write is retried (the record stays in flight, so nothing
+// past it is committed).
+void kafka_mailbox::send_copy(in_flight_record& rec) {
+  const auto& copy = *rec.copy_out;
   std::weak_ptr<kafka_mailbox> weak = weak_from_this();
   auto meta = rec.meta;
   auto* out = opts_.dead_letters.get();
@@ -794,16 +848,17 @@ void kafka_mailbox::send_dead_letter(in_flight_record& rec) {
     }
     out = txn_.get();
   }
+  const char* what = copy.forward ? "forward" : "dead_letter";
   out->produce(
-    meta.topic + ".dlq", copy.key, copy.value, copy.headers,
-    [weak, meta](const runtime::publish_outcome& o) {
+    copy.topic, copy.key, copy.value, copy.headers,
+    [weak, meta, what, forward = copy.forward](const runtime::publish_outcome& o) {
       auto self = weak.lock();
       if (!self)
         return;
       if (self->opts_.exactly_once && !o.ok()) {
-        log()->error("mailbox event=dead_letter_failed topic={} partition={} offset={} error={} "
+        log()->error("mailbox event={}_failed topic={} partition={} offset={} error={} "
                      "(the transaction aborts; its partition waits, then tries again)",
-                     meta.topic, meta.partition, meta.offset, o.error);
+                     what, meta.topic, meta.partition, meta.offset, o.error);
         std::lock_guard<std::mutex> guard{self->mtx_};
         ++self->stats_.dead_letters_failing;
         self->dead_letter_retries_.push_back(
@@ -813,17 +868,18 @@ void kafka_mailbox::send_dead_letter(in_flight_record& rec) {
       }
       std::lock_guard<std::mutex> guard{self->mtx_};
       if (o.ok()) {
-        ++self->stats_.dead_lettered;
+        ++(forward ? self->stats_.forwarded : self->stats_.dead_lettered);
         self->stats_.dead_letters_failing = 0;
         self->completions_.push_back({meta.topic, meta.partition, meta.offset, meta.incarnation});
       } else {
         ++self->stats_.dead_letters_failing;
-        log()->error("mailbox event=dead_letter_failed topic={} partition={} offset={} error={} "
-                     "(retrying)", meta.topic, meta.partition, meta.offset, o.error);
+        log()->error("mailbox event={}_failed topic={} partition={} offset={} error={} "
+                     "(retrying)", what, meta.topic, meta.partition, meta.offset, o.error);
         self->dead_letter_retries_.push_back(
           {meta.topic, meta.partition, meta.offset, meta.incarnation});
       }
-    });
+    },
+    copy.partition);
 }
 
 void kafka_mailbox::retry_dead_letters() {
@@ -853,8 +909,8 @@ void kafka_mailbox::retry_dead_letters() {
     if (it == parts_.end())
       continue;
     auto rec = it->second->in_flight.find(r.offset);
-    if (rec != it->second->in_flight.end() && rec->second.dead_letter)
-      send_dead_letter(rec->second);
+    if (rec != it->second->in_flight.end() && rec->second.copy_out)
+      send_copy(rec->second);
   }
 }
 
@@ -1218,8 +1274,8 @@ void kafka_mailbox::send_held() {
     for (auto& [offset, rec] : ps->in_flight) {
       if (rec.sent || rec.done)
         continue;
-      if (rec.dead_letter)
-        send_dead_letter(rec);
+      if (rec.copy_out)
+        send_copy(rec);
       else
         deliver(*ps, rec);
       if (holding())
@@ -1394,8 +1450,8 @@ void kafka_mailbox::rewind() {
       bool again = rec.sent || rec.done;
       rec.sent = rec.done = false;
       rec.meta.incarnation = incarnation_;
-      if (rec.dead_letter) {
-        send_dead_letter(rec);
+      if (rec.copy_out) {
+        send_copy(rec);
         continue;
       }
       if (!rec.message)

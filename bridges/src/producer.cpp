@@ -72,6 +72,18 @@ rd_kafka_headers_t* to_rd_headers(const header_list& headers) {
 
 }  // namespace
 
+std::optional<std::string> compression_not_portable(const std::string& codec) {
+  if (codec == "none" || codec == "gzip")
+    return std::nullopt;
+  if (codec == "lz4")
+    return "KafkaJS has no LZ4 codec (its consumers fail on every such record) and kafka-python "
+           "needs the lz4 package";
+  if (codec == "snappy")
+    return "KafkaJS needs the kafkajs-snappy codec and kafka-python the python-snappy package";
+  if (codec == "zstd")
+    return "KafkaJS needs a zstd codec package and kafka-python the zstandard package";
+  return "'" + codec + "' is not a codec every client knows";
+}
 
 caf::expected<std::shared_ptr<kafka_publisher>> kafka_publisher::make(producer_options opts) {
   kafka_properties props{
@@ -85,7 +97,8 @@ caf::expected<std::shared_ptr<kafka_publisher>> kafka_publisher::make(producer_o
      std::to_string(opts.transactional_id.empty()
                       ? opts.delivery_timeout.count()
                       : std::min(opts.delivery_timeout, opts.transaction_timeout).count())},
-    {"compression.type", "lz4"},
+    {"compression.type", opts.compression},
+    {"partitioner", opts.partitioner},
     // Backpressure comes from the mailboxes' high-water marks; this only has
     // to hold what they let through.
     {"queue.buffering.max.messages", "1000000"},
@@ -226,13 +239,13 @@ std::string kafka_publisher::next_message_id() {
 
 void kafka_publisher::produce(const std::string& topic, const std::string& key,
                               const std::string& value, const header_list& headers,
-                              runtime::publish_callback done) {
-  produce_one(topic, key, value, headers, batch_state::make(1, std::move(done)));
+                              runtime::publish_callback done, int32_t partition) {
+  produce_one(topic, partition, key, value, headers, batch_state::make(1, std::move(done)));
 }
 
-void kafka_publisher::produce_one(const std::string& topic, const std::string& key,
-                                  const std::string& value, const header_list& headers,
-                                  void* batch_ptr) {
+void kafka_publisher::produce_one(const std::string& topic, int32_t partition,
+                                  const std::string& key, const std::string& value,
+                                  const header_list& headers, void* batch_ptr) {
   auto* batch = static_cast<batch_state*>(batch_ptr);
   if (stopped_.load()) {
     batch->complete_one({"producer stopped", false, true});
@@ -242,6 +255,7 @@ void kafka_publisher::produce_one(const std::string& topic, const std::string& k
   for (int tries = 0;; ++tries) {
     auto err = rd_kafka_producev(
       rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+      RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
       RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
       RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
@@ -277,8 +291,10 @@ void kafka_publisher::publish(std::vector<runtime::any_message> batch,
                                                                   : meta.message_id;
     meta.trace_id = cause && !cause->trace_id.empty() ? cause->trace_id : meta.correlation_id;
     auto value = encode_value(msg);
-    auto topic = topic_.empty() ? std::string{route_of(msg).topic} + topic_suffix_ : topic_;
-    produce_one(topic, runtime::key_of(msg), value, encode_headers(msg, meta), state);
+    const auto& r = route_of(msg);
+    auto topic = topic_.empty() ? std::string{r.topic} + topic_suffix_ : topic_;
+    const int32_t partition = topic_.empty() && r.follows_cause && cause ? cause->partition : -1;
+    produce_one(topic, partition, runtime::key_of(msg), value, encode_headers(msg, meta), state);
   }
 }
 

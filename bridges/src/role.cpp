@@ -51,6 +51,7 @@ void mailbox_slot::retire(std::shared_ptr<kafka_mailbox> mb) {
     retired_.finished += s.finished;
     retired_.redelivered += s.redelivered;
     retired_.dead_lettered += s.dead_lettered;
+    retired_.forwarded += s.forwarded;
     retired_.pauses += s.pauses;
     retired_.transactions += s.transactions;
     retired_.aborts += s.aborts;
@@ -78,6 +79,7 @@ mailbox_stats mailbox_slot::stats() const {
   s.finished += retired_.finished;
   s.redelivered += retired_.redelivered;
   s.dead_lettered += retired_.dead_lettered;
+  s.forwarded += retired_.forwarded;
   s.pauses += retired_.pauses;
   s.transactions += retired_.transactions;
   s.aborts += retired_.aborts;

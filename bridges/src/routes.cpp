@@ -32,22 +32,25 @@ constexpr std::array<route, route_count> route_table{{
   {"notification_event", topic_notification_events, 3, false},
   {"email_sent", topic_email_sent, 4, false},
   // Only the latest state of an order matters to a gateway.
-  {"order_snapshot", topic_order_state, 5, true},
+  {"order_snapshot", topic_order_state, 5, true, true},
 }};
 
 struct role_topics {
   std::string_view role;
-  std::array<std::string_view, 3> topics;  // empty entries are unused
+  std::array<std::string_view, 4> topics;  // empty entries are unused
 };
 
 // What each role consumes. Order and analytics follow the whole life of an
-// order; payment and email only react to the one event addressed to them.
+// order (order also reads notification-events: a seed 002 billing service
+// tells the outcome only there); payment and email only react to the one
+// event addressed to them.
 constexpr std::array<role_topics, 5> role_table{{
-  {"order", {topic_order_created, topic_payment_results, topic_email_sent}},
-  {"payment", {topic_payment_requests, {}, {}}},
-  {"email", {topic_notification_events, {}, {}}},
-  {"analytics", {topic_order_created, topic_payment_results, topic_email_sent}},
-  {"gateway", {topic_order_state, {}, {}}},
+  {"order", {topic_order_created, topic_payment_results, topic_notification_events,
+             topic_email_sent}},
+  {"payment", {topic_payment_requests, {}, {}, {}}},
+  {"email", {topic_notification_events, {}, {}, {}}},
+  {"analytics", {topic_order_created, topic_payment_results, topic_email_sent, {}}},
+  {"gateway", {topic_order_state, {}, {}, {}}},
 }};
 
 }  // namespace

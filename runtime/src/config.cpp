@@ -62,6 +62,8 @@ const std::vector<std::pair<std::string, std::string>>& config_defaults() {
     {"kafka.session-timeout-ms", std::to_string(d.session_timeout_ms)},
     {"kafka.fetch-wait-max-ms", std::to_string(d.fetch_wait_max_ms)},
     {"kafka.transaction-timeout-ms", std::to_string(d.transaction_timeout.count())},
+    {"kafka.partitioner", d.partitioner},
+    {"kafka.compression", d.compression},
     {"log.level", d.log_level},
   };
   return defaults;
@@ -364,6 +366,18 @@ caf::expected<node_config> make_config(const config_layers& l) {
   // The broker's transaction.max.timeout.ms is 15 minutes by default.
   if (auto err = parse_ms(l, "kafka.transaction-timeout-ms", 1000, 900'000, c.transaction_timeout))
     return err;
+  static const std::vector<std::string> partitioners{
+    "murmur2_random", "murmur2", "consistent_random", "consistent", "fnv1a_random", "fnv1a"};
+  text("kafka.partitioner", c.partitioner);
+  if (std::find(partitioners.begin(), partitioners.end(), c.partitioner) == partitioners.end())
+    return bad("kafka.partitioner", c.partitioner, l.at("kafka.partitioner").second,
+               "expected murmur2_random (Java's placement), murmur2, consistent_random, "
+               "consistent, fnv1a_random or fnv1a");
+  static const std::vector<std::string> codecs{"none", "gzip", "snappy", "lz4", "zstd"};
+  text("kafka.compression", c.compression);
+  if (std::find(codecs.begin(), codecs.end(), c.compression) == codecs.end())
+    return bad("kafka.compression", c.compression, l.at("kafka.compression").second,
+               "expected none, gzip, snappy, lz4 or zstd");
   text("log.level", c.log_level);
   static const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
   if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end())

@@ -86,6 +86,19 @@ TEST(RenderEmail, AnUnknownTypeStillProducesAnEmailWithTheEventMessage) {
   EXPECT_TRUE(contains(m.body, "Your parcel left."));
 }
 
+TEST(RenderEmail, ANotificationWithoutAnAmountNamesNone) {
+  // Given a seed 002 billing notification: no amount at all
+  rt::notification_event ev{"o-4", "c-1", rt::notify_payment_succeeded, 0, "", false};
+  // Then the email names no amount (never "0.00")
+  auto m = render_email(ev);
+  EXPECT_FALSE(contains(m.body, "0.00")) << m.body;
+  EXPECT_TRUE(contains(m.body, "we received your payment for order o-4")) << m.body;
+  ev.type = rt::notify_payment_failed;
+  EXPECT_TRUE(contains(render_email(ev).body, "your payment for order o-4 could not")) << m.body;
+  ev.type = "ORDER_SHIPPED";
+  EXPECT_FALSE(contains(render_email(ev).body, "0.00"));
+}
+
 TEST(EmailService, AFirstNotificationSendsOneEmail) {
   auto outbox = memory_outbox();
   email_service svc(outbox);

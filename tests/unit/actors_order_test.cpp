@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "kastor/actors/order.hpp"
+#include "kastor/runtime/reject.hpp"
 
 namespace rt = kastor::runtime;
 using kastor::actors::order_book;
@@ -472,4 +473,70 @@ TEST(OrderBook, SnapshotsOfAnAdoptedPartitionCarryItsEpoch) {
   EXPECT_EQ(all_of<rt::order_snapshot>(book.handle(meta_on(3), created("o-2"), 1'000)).front().epoch, 0);
   book.release({2});
   EXPECT_EQ(all_of<rt::order_snapshot>(book.handle(meta_on(2), created("o-3"), 1'000)).front().epoch, 0);
+}
+
+// -- A seed 002 billing service in front of kastor: only notification-events --
+
+namespace {
+rt::notification_event billing_said(const std::string& id, const char* type) {
+  return {id, "c-1", type, 0, "", false, 2'500};
+}
+}  // namespace
+
+TEST(OrderBook, SeedBillingNotificationIsThePaymentOutcome) {
+  // Given a pending order and no payment_result for it
+  order_book book;
+  book.handle(meta(), created("o-1"), 1'000);
+  // When the seed's billing says the payment succeeded
+  auto snap = only_snapshot(
+    book.handle(meta(), billing_said("o-1", rt::notify_payment_succeeded), 2'000));
+  // Then the order is PAID, with the order's own amount kept
+  EXPECT_EQ(snap.status, rt::status_paid);
+  EXPECT_EQ(snap.payment_status, rt::payment_succeeded);
+  EXPECT_EQ(snap.total_cents, 10498);
+  // And a failed one elsewhere is PAYMENT_FAILED
+  book.handle(meta(), created("o-2"), 1'000);
+  auto failed = only_snapshot(
+    book.handle(meta(), billing_said("o-2", rt::notify_payment_failed), 2'000));
+  EXPECT_EQ(failed.status, rt::status_payment_failed);
+  EXPECT_EQ(failed.payment_status, rt::payment_declined);
+}
+
+TEST(OrderBook, NotificationAfterThePaymentResultEmitsNothing) {
+  // Given an order kastor's payment already answered (it writes both topics)
+  order_book book;
+  book.handle(meta(), created("o-1"), 1'000);
+  book.handle(meta(), paid("o-1"), 2'000);
+  // When its notification arrives, nothing changes and nothing is written
+  EXPECT_TRUE(
+    book.handle(meta(), billing_said("o-1", rt::notify_payment_failed), 3'000).empty());
+  EXPECT_EQ(book.find("o-1")->status, rt::status_paid);
+}
+
+TEST(OrderBook, PaymentResultAfterItsNotificationFillsInTheDetails) {
+  // Given an order whose notification came before its payment_result
+  order_book book;
+  book.handle(meta(), created("o-1"), 1'000);
+  book.handle(meta(), billing_said("o-1", rt::notify_payment_succeeded), 2'000);
+  // When the payment_result arrives, its transaction id is kept; the status stays
+  auto snap = only_snapshot(book.handle(meta(), paid("o-1"), 3'000));
+  EXPECT_EQ(snap.status, rt::status_paid);
+  EXPECT_EQ(snap.transaction_id, "tx-o-1");
+}
+
+TEST(OrderBook, EmailedOrderBecomesNotifiedOnTheBillingNotification) {
+  order_book book;
+  book.handle(meta(), created("o-1"), 1'000);
+  book.handle(meta(), emailed("o-1"), 1'500);
+  auto snap = only_snapshot(
+    book.handle(meta(), billing_said("o-1", rt::notify_payment_succeeded), 2'000));
+  EXPECT_EQ(snap.status, rt::status_notified);
+}
+
+TEST(OrderBook, NotificationOfAnUnknownKindIsRejectedAndChangesNothing) {
+  order_book book;
+  book.handle(meta(), created("o-1"), 1'000);
+  EXPECT_THROW(book.handle(meta(), billing_said("o-1", "ORDER_SHIPPED"), 2'000),
+               rt::rejection);
+  EXPECT_EQ(book.find("o-1")->status, rt::status_pending);
 }

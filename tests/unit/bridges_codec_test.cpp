@@ -1,5 +1,6 @@
 // Codec: runtime messages <-> Kafka records (seed 002 JSON + kastor headers).
 #include "kastor/bridges/codec.hpp"
+#include "kastor/runtime/schema.hpp"
 
 #include <cmath>
 #include <limits>
@@ -183,7 +184,9 @@ TEST(Codec, PaymentResultEncodesToTheGoldenText) {
 
 TEST(Codec, EveryTypeEncodesItsFieldsInCamelCase) {
   const std::vector<std::pair<any_message, std::string>> expected = {
-    {runtime::payment_request{"o", "c", 100}, R"({"orderId":"o","customerId":"c","totalAmount":1})"},
+    // `amount` as well: seed 002's billing reads the amount from there.
+    {runtime::payment_request{"o", "c", 100},
+     R"({"orderId":"o","customerId":"c","totalAmount":1,"amount":1})"},
     {runtime::notification_event{"o", "c", "PAYMENT_SUCCEEDED", 5, "hi"},
      R"({"orderId":"o","customerId":"c","type":"PAYMENT_SUCCEEDED","totalAmount":0.05,"message":"hi"})"},
     {runtime::email_sent{"o", "c", "PAYMENT_FAILED", 7},
@@ -422,9 +425,13 @@ TEST(Codec, EachTypeNamesItsMissingRequiredField) {
     {"email_sent", R"({"orderId":"o","sentAt":1})", "kind"},
     {"order_snapshot", R"({"orderId":"o","paymentStatus":"SUCCEEDED"})", "status"},
   };
-  for (const auto& e : examples)
+  for (const auto& e : examples) {
+    // An amount may come under seed 002's name too; the error names both.
+    const std::string field = e.field;
+    const auto named = field == "totalAmount" ? "'totalAmount' (or 'amount')" : "'" + field + "'";
     expect_error(decode_value(e.type, e.value), bridge_errc::missing_field,
-                 "bridge.missing_field: field '" + std::string{e.field} + "' is required");
+                 "bridge.missing_field: field " + named + " is required");
+  }
 }
 
 TEST(Codec, NullRequiredFieldIsMissing) {
@@ -493,7 +500,7 @@ TEST(Codec, AbsentOptionalFieldsTakeTheirDefaults) {
             (runtime::payment_result{"o", "", 0, "SUCCEEDED", "", "", 0}));
   EXPECT_EQ(decode_as<runtime::notification_event>("notification_event",
                                                    R"({"orderId":"o","type":"T"})"),
-            (runtime::notification_event{"o", "", "T", 0, ""}));
+            (runtime::notification_event{"o", "", "T", 0, "", false}));
   EXPECT_EQ(decode_as<runtime::order_snapshot>("order_snapshot",
                                                R"({"orderId":"o","status":"PAID"})"),
             (runtime::order_snapshot{"o", "", 0, 0, "PAID", "", "", "", 0, 0, false, 0}));
@@ -560,6 +567,79 @@ TEST(Codec, FieldOrderOnTheWireDoesNotMatter) {
     "order_created",
     R"({"createdAt":5,"status":"PAID","totalAmount":1,"items":[],"customerId":"c","orderId":"o"})");
   EXPECT_EQ(order, (runtime::order_created{"o", "c", {}, 100, "PAID", 5}));
+}
+
+// -- Seed 002's shapes (a KafkaJS or kafka-python service on the other side) ---------
+
+TEST(SeedShapes, PaymentRequestAmountIsReadAsTheTotal) {
+  // Given the seed order service's payment request {orderId, customerId, amount}
+  auto req = decode_as<runtime::payment_request>(
+    "payment_request", R"({"orderId":"o-1","customerId":"c-1","amount":99.98})");
+  // Then it is a request for 99.98
+  EXPECT_EQ(req, (runtime::payment_request{"o-1", "c-1", 9998}));
+}
+
+TEST(SeedShapes, TotalAmountWinsOverAmountWhenBothAreThere) {
+  auto req = decode_as<runtime::payment_request>(
+    "payment_request", R"({"orderId":"o","totalAmount":2,"amount":1})");
+  EXPECT_EQ(req.total_cents, 200);
+}
+
+TEST(SeedShapes, AWrongAmountUnderTheSeedNameIsNamedInTheError) {
+  expect_error(decode_value("payment_request", R"({"orderId":"o","amount":"12"})"),
+               bridge_errc::wrong_type, "field 'amount' must be a number, got string");
+}
+
+TEST(SeedShapes, PaymentRequestCarriesTheAmountUnderBothNames) {
+  // A seed billing service reads `amount`; kastor's readers `totalAmount`.
+  auto text = encode_value(runtime::payment_request{"o", "c", 4999});
+  auto parsed = boost::json::parse(text).as_object();
+  EXPECT_EQ(parsed.at("totalAmount").as_double(), 49.99);
+  EXPECT_EQ(parsed.at("amount").as_double(), 49.99);
+}
+
+TEST(SeedShapes, CreatedStatusIsReadAsPending) {
+  // Given the seed order service's order-created record with "status":"CREATED"
+  auto order = decode_as<runtime::order_created>(
+    "order_created",
+    R"({"orderId":"o","customerId":"c","items":[{"productId":"p","price":1,"quantity":2}],)"
+    R"("totalAmount":2,"status":"CREATED","createdAt":"2026-12-02T10:00:00.000Z"})");
+  // Then it is a PENDING order that passes the schema
+  EXPECT_EQ(order.status, runtime::status_pending);
+  EXPECT_EQ(runtime::schema_violation(order), std::nullopt);
+  EXPECT_EQ(order.created_at_ms, 1796205600000);
+}
+
+TEST(SeedShapes, BillingNotificationWithoutAmountKnowsItHasNone) {
+  // Given the seed billing service's notification {orderId, customerId, type, at}
+  auto ev = decode_as<runtime::notification_event>(
+    "notification_event",
+    R"({"orderId":"o","customerId":"c","type":"PAYMENT_SUCCEEDED","at":"2026-12-02T10:00:00.000Z"})");
+  // Then it has no amount (not an amount of 0) and its time is read
+  EXPECT_FALSE(ev.amount_known);
+  EXPECT_EQ(ev.total_cents, 0);
+  EXPECT_EQ(ev.at_ms, 1796205600000);
+  EXPECT_EQ(runtime::schema_violation(ev), std::nullopt);
+  // And written back it still has none (no invented 0)
+  EXPECT_EQ(encode_value(ev), R"({"orderId":"o","customerId":"c","type":"PAYMENT_SUCCEEDED",)"
+                              R"("message":"","at":"2026-12-02T10:00:00.000Z"})");
+}
+
+TEST(SeedShapes, KastorNotificationCarriesItsTimeAsTheSeedWritesIt) {
+  runtime::notification_event ev{"o", "c", runtime::notify_payment_failed, 150, "m", true,
+                                 1796205600123};
+  EXPECT_EQ(encode_value(ev), R"({"orderId":"o","customerId":"c","type":"PAYMENT_FAILED",)"
+                              R"("totalAmount":1.5,"message":"m","at":"2026-12-02T10:00:00.123Z"})");
+  EXPECT_EQ(decode_as<runtime::notification_event>("notification_event", encode_value(ev)), ev);
+}
+
+TEST(SeedShapes, HeaderlessSeedRecordsAreTypedByTheirTopic) {
+  // Given a kafka-python producer's record: no key, no headers
+  auto in = decode_record("notification-events", 2, 9, "",
+                          R"({"orderId":"o-9","customerId":"c","type":"PAYMENT_FAILED"})", {}, 1);
+  ASSERT_TRUE(in) << runtime::describe(in.error());
+  EXPECT_EQ(in->meta.type, "notification_event");
+  EXPECT_EQ(in->meta.key, "o-9");  // the order id is the key
 }
 
 // -- Money -----------------------------------------------------------------------------

@@ -37,7 +37,7 @@ std::string self_exe() {
 }
 
 // (a) The baseline: librdkafka alone, same record count and size.
-double raw_kafka(const std::string& brokers, int records, int bytes) {
+double raw_kafka(const std::string& brokers, int records, int bytes, const std::string& codec) {
   const std::string topic = "kastor-bench-raw";
   auto conf = bridges::make_conf({{"bootstrap.servers", brokers},
                                   {"group.id", "kastor-bench-raw-" + std::to_string(getpid())},
@@ -46,7 +46,7 @@ double raw_kafka(const std::string& brokers, int records, int bytes) {
                                   {"fetch.wait.max.ms", "10"}});
   auto pconf = bridges::make_conf({{"bootstrap.servers", brokers}, {"enable.idempotence", "true"},
                                    {"acks", "all"}, {"linger.ms", "5"},
-                                   {"compression.type", "lz4"}});
+                                   {"compression.type", codec}});
   if (!conf || !pconf)
     return 0;
   char err[512];
@@ -100,7 +100,8 @@ double raw_kafka(const std::string& brokers, int records, int bytes) {
 
 // (b) Through kastor's bridge: a source actor publishes payment requests, a
 // mailbox delivers them to a sink actor that finishes each one.
-double through_bridge(const std::string& brokers, int records, int bytes, int fetch_wait_ms) {
+double through_bridge(const std::string& brokers, int records, int bytes, int fetch_wait_ms,
+                      const std::string& codec) {
   caf::actor_system_config cfg;
   runtime::register_message_types(cfg);
   caf::actor_system sys{cfg};
@@ -109,6 +110,7 @@ double through_bridge(const std::string& brokers, int records, int bytes, int fe
   po.client_id = "kastor-bench";
   po.linger = std::chrono::milliseconds{5};
   po.topic_suffix = ".bench";  // never the pipeline's own topics
+  po.compression = codec;
   auto pub = bridges::kafka_publisher::make(po);
   bridges::mailbox_options mo;
   mo.brokers = brokers;
@@ -200,11 +202,12 @@ int run_bench(const bench_options& opts, const std::atomic<bool>&) {
     std::printf("broker: %s\n", brokers.c_str());
   }
   std::fflush(stdout);
-  double a = raw_kafka(brokers, opts.records, opts.record_bytes);
+  double a = raw_kafka(brokers, opts.records, opts.record_bytes, opts.compression);
   std::printf("(a) raw librdkafka produce+consume: %.0f records/s (%d records of %d bytes)\n", a,
               opts.records, opts.record_bytes);
   std::fflush(stdout);
-  double b = through_bridge(brokers, opts.records, opts.record_bytes, mock ? 5 : 100);
+  double b = through_bridge(brokers, opts.records, opts.record_bytes, mock ? 5 : 100,
+                            opts.compression);
   std::printf("(b) actor -> bridge -> Kafka -> bridge -> actor: %.0f records/s\n", b);
   std::printf("    ratio (b)/(a): %.2f\n", a > 0 ? b / a : 0.0);
   std::fflush(stdout);
@@ -216,6 +219,7 @@ int run_bench(const bench_options& opts, const std::atomic<bool>&) {
   child_process node_proc{
     {self_exe(), "node", "--brokers", brokers, "--http", "127.0.0.1:" + std::to_string(port),
      "--node-id", "bench", "--data-dir", data_dir, "--log-level", "warn", "--set",
+     "kafka.compression=" + opts.compression, "--set",
      "group.prefix=kastor-bench-" + std::to_string(getpid()), "--set", "http.threads=2", "--set",
      std::string{"kafka.session-timeout-ms="} + (mock ? "6000" : "10000"), "--set",
      std::string{"kafka.fetch-wait-max-ms="} + (mock ? "5" : "100")},

@@ -251,6 +251,10 @@ struct node::impl {
     // letters from it would be written again and again, so it only logs.
     o.dead_letters = broadcast ? nullptr : producer;
     if (role == "order") {
+      // An order's state lives with its key's partition: a record a foreign
+      // producer put elsewhere is sent on there.
+      o.forward_misplaced = true;
+      o.partitioner = cfg.partitioner;
       // Requests for an order go to the node owning its key's partitions.
       o.requests_topic = bridges::request_topic("order");
       o.topics.push_back(o.requests_topic);
@@ -300,6 +304,8 @@ struct node::impl {
     po.brokers = cfg.brokers;
     po.client_id = cfg.node_id + (name.empty() ? "" : "-" + name);
     po.linger = cfg.linger;
+    po.partitioner = cfg.partitioner;
+    po.compression = cfg.compression;
     if (name.rfind("copy", 0) == 0)
       po.topic = cfg.copy_to;
     return po;
@@ -687,6 +693,10 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
     return runtime::make_error(runtime::runtime_errc::invalid_config, e.what());
   }
 
+  if (auto why = bridges::compression_not_portable(c.compression))
+    p->log->warn("node={} event=compression_not_portable kafka.compression={}: {}; foreign "
+                 "clients of this node's topics need those codecs (none and gzip need nothing)",
+                 c.node_id, c.compression, *why);
   if (c.max_restarts < c.max_attempts)
     p->log->warn("node={} supervisor.max-restarts={} is below mailbox.max-attempts={}: one poison "
                  "record can make a role give up before it reaches the dead-letter topic",

@@ -71,6 +71,16 @@ public:
                                            const runtime::payment_result& msg,
                                            int64_t now_ms);
 
+  // From a billing service that writes no payment_result (seed 002's, in
+  // front of kastor): PAYMENT_SUCCEEDED / PAYMENT_FAILED is the payment
+  // outcome of an order that has none yet, as a payment_result would be (a
+  // payment_result arriving later fills in its reason and transaction id).
+  // Once the outcome is known it emits nothing: kastor's own payment writes
+  // both. Another type is rejected.
+  std::vector<runtime::any_message> handle(const runtime::record_meta& meta,
+                                           const runtime::notification_event& msg,
+                                           int64_t now_ms);
+
   // From email. With the payment outcome known -> NOTIFIED (terminal);
   // before it, the order is marked emailed. Emits the snapshot.
   std::vector<runtime::any_message> handle(const runtime::record_meta& meta,

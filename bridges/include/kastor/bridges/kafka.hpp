@@ -5,6 +5,8 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <vector>
@@ -82,6 +84,14 @@ caf::error ensure_topics(const std::string& brokers, const std::vector<topic_spe
 // Partition count of `topic` (a metadata request); 0 when it does not exist.
 caf::expected<int> partitions_of(rd_kafka_t* rk, const std::string& topic,
                                  std::chrono::milliseconds timeout = std::chrono::seconds{10});
+
+// The partition librdkafka's `partitioner` (kafka.partitioner) gives `key`
+// among `count` partitions; nullopt for an empty key, a count below 1 or a
+// partitioner without a fixed placement. murmur2 is the Java client's
+// (Utils.toPositive(Utils.murmur2(key)) % count), as KafkaJS's and
+// kafka-python's default partitioners are.
+std::optional<int32_t> key_partition(const std::string& partitioner, std::string_view key,
+                                     int32_t count);
 
 // One record as stored in a topic.
 struct stored_record {

@@ -153,6 +153,15 @@ struct mailbox_options {
   // Non-null: a standby instance of the role, in the group only while the
   // flag is set (it joins and leaves, handing off cleanly, as it changes).
   std::shared_ptr<std::atomic<bool>> standby;
+  // A keyed role (its state per key lives with the key's partition): a
+  // record that is not on the partition `partitioner` puts its key in (a
+  // foreign producer wrote it without a key, or with another partitioner, or
+  // to a partition it chose) is forwarded there, byte for byte with a
+  // kastor-forwarded-from header (and the key when it had none), through
+  // dead_letters' producer or, exactly-once, in the transaction; its offset
+  // passes once the copy is durable, and the key's owner handles it.
+  bool forward_misplaced = false;
+  std::string partitioner = "murmur2_random";  // as the producers' (kafka.partitioner)
 };
 
 struct mailbox_stats {
@@ -160,6 +169,7 @@ struct mailbox_stats {
   uint64_t finished = 0;      // records reported finished
   uint64_t redelivered = 0;   // deliveries to a new incarnation
   uint64_t dead_lettered = 0;
+  uint64_t forwarded = 0;     // records sent on to their key's partition (forward_misplaced)
   uint64_t dead_letters_failing = 0;  // dead-letter writes failing in a row (retried, backing off)
   uint64_t pauses = 0;        // times the partitions were paused
   size_t in_flight = 0;
@@ -246,7 +256,9 @@ private:
   void answer(const rd_kafka_message_t* msg);
   void dead_letter(const std::string& key, const std::string& value, header_list headers,
                    const std::string& reason, runtime::record_meta meta);
-  void send_dead_letter(in_flight_record& rec);
+  void send_copy(in_flight_record& rec);
+  std::optional<int32_t> home_partition(const std::string& topic, const std::string& key);
+  void forward(int32_t home, std::string value, header_list headers, runtime::record_meta meta);
   void retry_dead_letters();
   void deliver(const partition_state& ps, in_flight_record& r);
   void drain_completions();
@@ -303,6 +315,11 @@ private:
   bool subscribed_ = false;
   int64_t suspect_since_ms_ = 0;
   uint64_t received_ = 0;
+  struct partition_count {
+    int count = 0;  // 0: unknown
+    std::chrono::steady_clock::time_point retry_at{};
+  };
+  std::map<std::string, partition_count> partition_counts_;  // forward_misplaced
   std::chrono::steady_clock::time_point next_dead_letter_retry_{};
   std::chrono::milliseconds dead_letter_backoff_{0};
   caf::actor delivered_to_;

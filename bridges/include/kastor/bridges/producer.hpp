@@ -2,7 +2,9 @@
 //
 // publish() routes each message to its topic (routes.hpp), keys it by order
 // id, encodes it (codec.hpp) and calls back once the broker acknowledged the
-// whole batch: the delivery report becomes the reply. Many concurrent
+// whole batch: the delivery report becomes the reply. Keys are partitioned
+// like the Java client does (murmur2), so every common client puts a key
+// where kastor does; a changelog record follows its cause (route::follows_cause). Many concurrent
 // publishes share librdkafka's batches (linger.ms is small and paid once per
 // batch, not once per message).
 //
@@ -15,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -42,8 +45,18 @@ struct producer_options {
   // publishes then belong to the open transaction.
   std::string transactional_id;
   std::chrono::milliseconds transaction_timeout{10000};  // transaction.timeout.ms
+  // librdkafka's partitioner and compression.type (kafka.partitioner,
+  // kafka.compression). The defaults are what every common client reads and
+  // does: KafkaJS has no LZ4 codec and kafka-python needs extra packages for
+  // LZ4, Snappy and ZSTD; Java, KafkaJS and kafka-python partition by murmur2.
+  std::string partitioner = "murmur2_random";
+  std::string compression = "none";
   kafka_properties extra;  // applied last
 };
+
+// Whether records compressed with `codec` can be read by every common client
+// without extra packages (none and gzip); the reason when not.
+std::optional<std::string> compression_not_portable(const std::string& codec);
 
 class kafka_publisher : public runtime::publisher {
 public:
@@ -53,9 +66,11 @@ public:
   void publish(std::vector<runtime::any_message> batch, const runtime::record_meta* cause,
                runtime::publish_callback done) override;
 
-  // One raw record (dead letters, benchmarks). Empty key: no key.
+  // One raw record (dead letters, forwards, benchmarks). Empty key: no key;
+  // partition -1: the partitioner's choice.
   void produce(const std::string& topic, const std::string& key, const std::string& value,
-               const header_list& headers, runtime::publish_callback done);
+               const header_list& headers, runtime::publish_callback done,
+               int32_t partition = -1);
 
   // Fetches the metadata of every routed topic (and of `extra`) now, so the
   // first publish to each does not wait for a metadata round trip. Takes at
@@ -91,8 +106,8 @@ private:
   void run();
   std::string next_message_id();
   // Produces one record completing `batch` (an internal batch_state).
-  void produce_one(const std::string& topic, const std::string& key, const std::string& value,
-                   const header_list& headers, void* batch);
+  void produce_one(const std::string& topic, int32_t partition, const std::string& key,
+                   const std::string& value, const header_list& headers, void* batch);
 
   rk_ptr rk_;
   rd_kafka_queue_t* log_queue_ = nullptr;

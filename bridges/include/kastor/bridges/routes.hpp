@@ -24,6 +24,12 @@ struct route {
   std::string_view topic;  // the topic its records live in
   size_t index;            // its alternative in runtime::any_message
   bool compacted;          // the topic keeps only the latest record per key
+  // An entity's changelog: a record published while handling an input record
+  // goes to that record's partition number (the topics are co-partitioned),
+  // not where the partitioner would put its key, so that what a partition's
+  // owner writes (and the epoch it writes with) is where the next owner of
+  // that partition restores from.
+  bool follows_cause = false;
 };
 
 // Every route, in any_message order.

@@ -90,6 +90,14 @@ struct node_config {
   // data arrives, so this bounds idle polling, not latency (10 ms cost the
   // broker a third of a core per idle node). The mock is not woken: 5 there.
   int fetch_wait_max_ms = 100;
+  // kafka.partitioner: librdkafka's partitioner for keyed records;
+  // murmur2_random places a key where the Java client, KafkaJS and
+  // kafka-python do (consistent_random: librdkafka's CRC32, kastor's placement
+  // before it partitioned like Java).
+  std::string partitioner = "murmur2_random";
+  // kafka.compression: what producers compress with. none and gzip are read
+  // by every common client as installed; lz4, snappy and zstd are not.
+  std::string compression = "none";
   std::string log_level = "info";      // log.level: trace|debug|info|warn|error|off
 
   bool has_role(const std::string& r) const;

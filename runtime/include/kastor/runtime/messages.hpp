@@ -24,7 +24,8 @@ struct order_item {
   friend bool operator==(const order_item&, const order_item&) = default;
 };
 
-// Topic `order-created`: an order was accepted by a gateway.
+// Topic `order-created`: an order was accepted by a gateway. A seed 002
+// order service writes "status":"CREATED"; it is read as PENDING.
 struct order_created {
   std::string order_id;
   std::string customer_id;
@@ -35,7 +36,9 @@ struct order_created {
   friend bool operator==(const order_created&, const order_created&) = default;
 };
 
-// Topic `payment-requests`: the order role asks payment to charge.
+// Topic `payment-requests`: the order role asks payment to charge. The
+// amount is read from `totalAmount` or, as seed 002's order service writes
+// it, `amount`; both are written.
 struct payment_request {
   std::string order_id;
   std::string customer_id;
@@ -63,13 +66,18 @@ struct payment_result {
 inline constexpr const char* notify_payment_succeeded = "PAYMENT_SUCCEEDED";
 inline constexpr const char* notify_payment_failed = "PAYMENT_FAILED";
 
-// Topic `notification-events`: what the email role tells the customer.
+// Topic `notification-events`: what the email role tells the customer. A
+// seed 002 billing service writes only {orderId, customerId, type, at}: it is
+// also how the order role learns the payment outcome when no payment_result
+// comes (see order_book).
 struct notification_event {
   std::string order_id;
   std::string customer_id;
   std::string type;  // notify_payment_succeeded | notify_payment_failed
   int64_t total_cents = 0;
   std::string message;
+  bool amount_known = true;  // false: the record had no amount (total_cents is 0)
+  int64_t at_ms = 0;         // `at`: when the payment was processed (0: not given)
   friend bool operator==(const notification_event&, const notification_event&) = default;
 };
 
@@ -161,7 +169,7 @@ typename Inspector::result_type inspect(Inspector& f, payment_result& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, notification_event& x) {
   return f(caf::meta::type_name("notification_event"), x.order_id, x.customer_id,
-           x.type, x.total_cents, x.message);
+           x.type, x.total_cents, x.message, x.amount_known, x.at_ms);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, email_sent& x) {

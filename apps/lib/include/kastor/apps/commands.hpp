@@ -41,6 +41,7 @@ struct bench_options {
   int latency_seconds = 10;
   int concurrency = 64;
   std::string http = "127.0.0.1:0";
+  std::string compression = "none";  // every producer's compression.type, (a) to (c)
 };
 int run_bench(const bench_options& opts, const std::atomic<bool>& stop);
 
