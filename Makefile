@@ -12,7 +12,7 @@ APT_PACKAGES := cmake ninja-build g++ pkg-config libcaf-dev librdkafka-dev \
 	libboost1.81-dev libboost-json1.81-dev libspdlog-dev libgtest-dev libgmock-dev \
 	libcli11-dev kcat socat iproute2 procps openjdk-17-jre-headless maven
 
-.PHONY: all deps kafka build test test-unit demo bench clean
+.PHONY: all deps kafka interop build test test-unit demo bench clean
 
 all: build
 
@@ -31,13 +31,18 @@ deps:
 kafka: deps
 	bash deploy/local/kafka.sh fetch
 
+# The foreign clients of the interop tests, pinned (KafkaJS from npm,
+# kafka-python from PyPI), cached under ~/.cache/kastor/interop.
+interop: deps
+	bash tests/interop/install.sh
+
 build: deps
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 # Unit and integration tests, then system tests against a real single-broker
 # Kafka that deploy/local/kafka.sh starts and always stops.
-test: build kafka
+test: build kafka interop
 	KASTOR_BIN=$(CURDIR)/$(BUILD_DIR)/bin/kastor bash deploy/local/kafka.sh run --brokers 1 -- \
 	  ctest --test-dir $(BUILD_DIR) --output-on-failure --timeout 900 $(CTEST_ARGS)
 

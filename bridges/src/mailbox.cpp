@@ -116,6 +116,10 @@ std::string fingerprint(const std::vector<std::string>& items) {
 
 }  // namespace
 
+std::string forward_topic_of(const std::string& group_id) {
+  return group_id + "-repartition";
+}
+
 // Exactly-once: the bound actor's publisher. A publish belongs to the open
 // transaction only if its cause is a record of the current incarnation (not
 // rewound or revoked since); the check and the produce happen under the lock
@@ -659,7 +663,7 @@ void kafka_mailbox::handle(message_ptr owned) {
     return;
   }
   decoded->meta.incarnation = incarnation_;
-  if (opts_.forward_misplaced) {
+  if (!opts_.forward_topic.empty()) {
     if (auto home = home_partition(topic, decoded->meta.key); home && *home != msg->partition) {
       forward(*home, std::string{value}, std::move(headers), std::move(decoded->meta));
       return;
@@ -732,16 +736,19 @@ std::optional<int32_t> kafka_mailbox::home_partition(const std::string& topic,
 // A record that is not on its key's partition (a foreign producer wrote it
 // without a key, with another partitioner or to a partition it chose): this
 // role's state for the key lives with the partition the key belongs to, so
-// the record goes there, byte for byte (plus kastor-forwarded-from, and its
-// key when it had none), and its offset here passes once the copy is durable.
+// the record goes to that partition of the group's forward topic, byte for
+// byte, and its offset here passes once the copy is durable.
 void kafka_mailbox::forward(int32_t home, std::string value, header_list headers,
                             runtime::record_meta meta) {
-  log()->info("mailbox group={} event=forwarded topic={} partition={} offset={} key={} to={}",
-              opts_.group_id, meta.topic, meta.partition, meta.offset, meta.key, home);
+  log()->info("mailbox group={} event=forwarded topic={} partition={} offset={} key={} to={}/{}",
+              opts_.group_id, meta.topic, meta.partition, meta.offset, meta.key,
+              opts_.forward_topic, home);
+  if (find_header(headers, hdr_type) == nullptr)  // typed by its topic until now
+    headers.push_back({std::string{hdr_type}, meta.type});
   headers.push_back({"kastor-forwarded-from", meta.topic + "/" + std::to_string(meta.partition)
                                                 + "@" + std::to_string(meta.offset)});
   auto& rec = parts_.at({meta.topic, meta.partition})->in_flight[meta.offset];
-  rec.copy_out = in_flight_record::copy_out_record{meta.topic, home, true, meta.key,
+  rec.copy_out = in_flight_record::copy_out_record{opts_.forward_topic, home, true, meta.key,
                                                    std::move(value), std::move(headers)};
   rec.meta = std::move(meta);
   send_copy(rec);

@@ -524,3 +524,80 @@ TEST_F(MailboxTest, ARecordWhoseOutputCanNeverBeWrittenIsDeadLetteredAndTheRestF
 }
 
 }  // namespace
+
+// -- Records a foreign producer put off their key's partition --------------------
+
+namespace {
+// Records on which partition each order was handled.
+struct placement_state {
+  std::mutex mtx;
+  std::multimap<std::string, int32_t> handled;  // order id -> partition
+  std::vector<runtime::any_message> handle(const runtime::record_meta& m,
+                                           const runtime::payment_request& r, int64_t) {
+    std::lock_guard<std::mutex> guard{mtx};
+    handled.emplace(r.order_id, m.partition);
+    return {};
+  }
+};
+}  // namespace
+
+TEST_F(MailboxTest, AKeyedRoleForwardsARecordOffItsKeysPartitionAndHandlesItThere) {
+  // Given a keyed role's mailbox (its state per key lives with the key's partition)
+  caf::actor_system_config cfg;
+  runtime::register_message_types(cfg);
+  caf::actor_system sys{cfg};
+  auto state = std::make_shared<placement_state>();
+  auto opts = options("forwarding");
+  opts.forward_topic = bridges::forward_topic_of("forwarding");
+  ASSERT_FALSE(mock->create_topic({opts.forward_topic, 3, 1, false}));
+  opts.topics.push_back(opts.forward_topic);
+  auto mb = bridges::kafka_mailbox::make(opts);
+  ASSERT_TRUE(mb);
+  auto mailbox = *mb;
+  runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr, 0};
+  auto sup = supervise_role(sys, state, io, mailbox, std::make_shared<runtime::supervision_log>(), 10);
+  // When a foreign producer writes 12 keyed records each to the partition after
+  // its key's, and 3 header-less records without a key to partition 0
+  std::map<std::string, int32_t> home;
+  std::atomic<int> acked{0};
+  size_t misplaced = 0;
+  for (int i = 0; i < 15; ++i) {
+    auto id = "f-" + std::to_string(i);
+    home[id] = *bridges::key_partition("murmur2_random", id, 3);
+    const bool keyless = i >= 12;
+    const int32_t to = keyless ? 0 : (home[id] + 1) % 3;
+    misplaced += to != home[id] ? 1 : 0;
+    producer->produce("payment-requests", keyless ? "" : id,
+                      R"({"orderId":")" + id + R"(","customerId":"c","amount":1})", {},
+                      [&](const runtime::publish_outcome& o) { acked += o.ok() ? 1 : 0; }, to);
+  }
+  ASSERT_TRUE(test::eventually([&] { return acked.load() == 15; }));
+  // Then each is handled exactly once, on its key's partition
+  ASSERT_TRUE(test::eventually([&] {
+    std::lock_guard<std::mutex> guard{state->mtx};
+    return state->handled.size() >= 15;
+  }, 60s));
+  ASSERT_TRUE(test::eventually([&] { return mailbox->stats().in_flight == 0; }));
+  {
+    std::lock_guard<std::mutex> guard{state->mtx};
+    EXPECT_EQ(state->handled.size(), 15u);
+    for (const auto& [id, p] : state->handled)
+      EXPECT_EQ(p, home[id]) << id << " was handled off its key's partition";
+  }
+  EXPECT_EQ(mailbox->stats().forwarded, misplaced);
+  EXPECT_EQ(mailbox->stats().dead_lettered, 0u);
+  // And the input topic holds only the originals (its other readers see each
+  // record once); the copies, in the group's own topic, carry where they came
+  // from, their type and a key
+  EXPECT_EQ(test::read_topic(mock->bootstrap(), "payment-requests", 3, 16, 5s).size(), 15u);
+  auto copies = read_topic(opts.forward_topic, misplaced);
+  ASSERT_EQ(copies.size(), misplaced);
+  for (const auto& r : copies) {
+    EXPECT_FALSE(r.key.empty());
+    EXPECT_EQ(r.headers.at("kastor-type"), "payment_request");
+    EXPECT_NE(r.headers.at("kastor-forwarded-from").find("payment-requests/"), std::string::npos);
+  }
+  // And every original is committed
+  EXPECT_TRUE(test::eventually([&] { return committed("forwarding") == 15; }, 30s));
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}

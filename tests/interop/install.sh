@@ -18,12 +18,18 @@ if [[ -f $MARKER ]]; then
   echo "interop clients: $DIR (cached)"
   exit 0
 fi
-command -v node >/dev/null && command -v npm >/dev/null \
-  || { echo "interop: node and npm are needed (apt-get install nodejs npm)" >&2; exit 1; }
-command -v python3 >/dev/null \
-  || { echo "interop: python3 is needed" >&2; exit 1; }
-python3 -m pip --version >/dev/null 2>&1 \
-  || { echo "interop: python3's pip is needed (apt-get install python3-pip)" >&2; exit 1; }
+# Node.js, npm and pip from Debian when the machine has none.
+missing=()
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+command -v python3 >/dev/null || missing+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+if (( ${#missing[@]} )); then
+  echo "interop: installing ${missing[*]}"
+  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
 
 tmp="$DIR.tmp.$$"
 rm -rf "$tmp"

@@ -11,6 +11,7 @@
 #include "kastor/apps/node.hpp"
 #include "kastor/apps/topics.hpp"
 #include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/mailbox.hpp"
 #include "kastor/bridges/remote.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/logging.hpp"
@@ -105,6 +106,11 @@ int run_demo(demo_options opts, const std::atomic<bool>& stop) {
   auto& cfg = opts.node;
   cfg.brokers = (*mock)->bootstrap();
   // (the admin API that node::start would use does not work on the mock)
+  if (auto err = (*mock)->create_topic(
+        {bridges::forward_topic_of(cfg.group_prefix + ".order"), cfg.partitions, 1, false})) {
+    std::fprintf(stderr, "kastor demo: %s\n", runtime::describe(err).c_str());
+    return 2;
+  }
   if (auto err = (*mock)->create_topic({bridges::reply_topic(cfg.node_id), 1, 1, false})) {
     std::fprintf(stderr, "kastor demo: %s\n", runtime::describe(err).c_str());
     return 2;

@@ -253,7 +253,8 @@ struct node::impl {
     if (role == "order") {
       // An order's state lives with its key's partition: a record a foreign
       // producer put elsewhere is sent on there.
-      o.forward_misplaced = true;
+      o.forward_topic = bridges::forward_topic_of(o.group_id);
+      o.topics.push_back(o.forward_topic);
       o.partitioner = cfg.partitioner;
       // Requests for an order go to the node owning its key's partitions.
       o.requests_topic = bridges::request_topic("order");
@@ -360,6 +361,35 @@ struct node::impl {
     spec.strat = runtime::strategy::rest_for_one;
     spec.children = {bridges::mailbox_bridge_child(*mb, mailboxes_slot), worker};
     role_supervisors.push_back(runtime::supervisor_child(spec, std::chrono::seconds{8}));
+    return {};
+  }
+
+  // A keyed role's forward topic (mailbox_options::forward_topic), created
+  // if missing with as many partitions as `input`, the role's first input.
+  caf::error ensure_forward_topic(const std::string& role, const std::string& input) {
+    const auto topic = bridges::forward_topic_of(cfg.group_prefix + "." + role);
+    if (bridges::topic_exists(cfg.brokers, topic, std::chrono::seconds{10}))
+      return {};
+    auto conf = bridges::make_conf({{"bootstrap.servers", cfg.brokers},
+                                    {"client.id", cfg.node_id + "-admin"}});
+    if (!conf)
+      return conf.error();
+    char errstr[512];
+    bridges::rk_ptr rk{rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), errstr, sizeof(errstr))};
+    if (!rk)
+      return runtime::make_error(runtime::bridge_errc::kafka_fatal, errstr);
+    auto n = bridges::partitions_of(rk.get(), input);
+    if (!n)
+      return n.error();
+    if (*n == 0)
+      return runtime::make_error(runtime::runtime_errc::invalid_config,
+                                 "topic '" + input + "' does not exist (kastor topics create)");
+    if (auto err = bridges::ensure_topics(cfg.brokers, {{topic, *n, cfg.replication, false}},
+                                          std::chrono::seconds{15}))
+      return runtime::make_error(runtime::runtime_errc::invalid_config,
+                                 "the " + role + " role's forward topic " + topic
+                                   + " cannot be created: " + runtime::describe(err));
+    log->info("node={} event=forward_topic_created topic={} partitions={}", cfg.node_id, topic, *n);
     return {};
   }
 
@@ -646,7 +676,9 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
   auto runs = [&c](const std::string& role) { return c.has_role(role) || c.is_standby(role); };
   try {
     caf::error err;
-    if (runs("order")) {
+    if (runs("order"))
+      err = p->ensure_forward_topic("order", std::string{bridges::topic_order_created});
+    if (!err && runs("order")) {
       auto book = std::make_shared<actors::order_book>(c.passivate_after.count());
       p->order_state = std::make_shared<order_changelog>(book, c.brokers, c.node_id);
       caf::message_handler owned{[book](runtime::owned_atom, const std::string& id) {

@@ -84,6 +84,10 @@ private:
   std::map<std::tuple<std::string, int32_t, int64_t>, int> counts_;
 };
 
+// A keyed role's forward topic (mailbox_options::forward_topic):
+// "<group>-repartition", created by the node with its inputs' partition count.
+std::string forward_topic_of(const std::string& group_id);
+
 struct mailbox_options {
   std::string brokers;
   std::string group_id;
@@ -156,11 +160,16 @@ struct mailbox_options {
   // A keyed role (its state per key lives with the key's partition): a
   // record that is not on the partition `partitioner` puts its key in (a
   // foreign producer wrote it without a key, or with another partitioner, or
-  // to a partition it chose) is forwarded there, byte for byte with a
-  // kastor-forwarded-from header (and the key when it had none), through
-  // dead_letters' producer or, exactly-once, in the transaction; its offset
-  // passes once the copy is durable, and the key's owner handles it.
-  bool forward_misplaced = false;
+  // to a partition it chose) is forwarded to that partition of
+  // `forward_topic`, a topic of this group's own (forward_topic_of()), as
+  // Kafka Streams repartitions: co-partitioned with the inputs and in
+  // `topics`, so the key's owner reads it, and no other reader of the input
+  // topic sees the record twice. The copy is byte for byte, with
+  // kastor-forwarded-from, the kastor-type header (the forward topic carries
+  // every type) and the key when it had none; it goes through dead_letters'
+  // producer or, exactly-once, in the transaction, and the original's offset
+  // passes once it is durable. Empty: records are handled where they are.
+  std::string forward_topic;
   std::string partitioner = "murmur2_random";  // as the producers' (kafka.partitioner)
 };
 
@@ -169,7 +178,7 @@ struct mailbox_stats {
   uint64_t finished = 0;      // records reported finished
   uint64_t redelivered = 0;   // deliveries to a new incarnation
   uint64_t dead_lettered = 0;
-  uint64_t forwarded = 0;     // records sent on to their key's partition (forward_misplaced)
+  uint64_t forwarded = 0;     // records sent on to their key's partition (forward_topic)
   uint64_t dead_letters_failing = 0;  // dead-letter writes failing in a row (retried, backing off)
   uint64_t pauses = 0;        // times the partitions were paused
   size_t in_flight = 0;
@@ -319,7 +328,7 @@ private:
     int count = 0;  // 0: unknown
     std::chrono::steady_clock::time_point retry_at{};
   };
-  std::map<std::string, partition_count> partition_counts_;  // forward_misplaced
+  std::map<std::string, partition_count> partition_counts_;  // forward_topic
   std::chrono::steady_clock::time_point next_dead_letter_retry_{};
   std::chrono::milliseconds dead_letter_backoff_{0};
   caf::actor delivered_to_;
