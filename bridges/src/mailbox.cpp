@@ -663,7 +663,7 @@ void kafka_mailbox::handle(message_ptr owned) {
     return;
   }
   decoded->meta.incarnation = incarnation_;
-  if (!opts_.forward_topic.empty()) {
+  if (!opts_.forward_topic.empty() && (opts_.dead_letters || opts_.exactly_once)) {
     if (auto home = home_partition(topic, decoded->meta.key); home && *home != msg->partition) {
       forward(*home, std::string{value}, std::move(headers), std::move(decoded->meta));
       return;

@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "kastor/bridges/mailbox.hpp"
+
 #include <filesystem>
 #include <future>
 #include <set>
@@ -41,6 +43,8 @@ protected:
     cfg->log_level = "warn";
     // (the node's admin call to create it does not work on the mock)
     ASSERT_FALSE(mock_->create_topic({"kastor-replies." + cfg->node_id, 1, 1, false}));
+    ASSERT_FALSE(mock_->create_topic(
+      {bridges::forward_topic_of(cfg->group_prefix + ".order"), 3, 1, false}));
     auto n = apps::node::start(*cfg);
     ASSERT_TRUE(n) << runtime::describe(n.error());
     node_ = std::move(*n);

@@ -4,6 +4,8 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "kastor/bridges/mailbox.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -65,6 +67,9 @@ protected:
   void start_node(std::map<std::string, std::string> extra = {}) {
     auto cfg = runtime::make_config(layers(std::move(extra)));
     ASSERT_TRUE(cfg) << runtime::describe(cfg.error());
+    // (the node's admin call to create it does not work on the mock)
+    ASSERT_FALSE(mock_->create_topic(
+      {bridges::forward_topic_of(cfg->group_prefix + ".order"), 3, 1, false}));
     auto n = apps::node::start(*cfg);
     ASSERT_TRUE(n) << runtime::describe(n.error());
     node_ = std::move(*n);
