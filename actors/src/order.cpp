@@ -83,6 +83,40 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
   return out;
 }
 
+order_book::entry order_book::held_or_guessed(const std::string& id,
+                                             const std::string& customer_id,
+                                             int64_t total_cents, int64_t now_ms) const {
+  if (auto it = orders_.find(id); it != orders_.end())
+    return it->second;
+  // Unknown order (e.g. a request injected without order_created): what the
+  // message tells, until its order_created fills in the rest.
+  entry e;
+  e.snap.order_id = id;
+  e.snap.customer_id = customer_id;
+  e.snap.total_cents = total_cents;
+  e.snap.status = rt::status_pending;
+  e.snap.created_at_ms = now_ms;
+  return e;
+}
+
+void order_book::set_outcome(entry& e, bool ok, int64_t now_ms) {
+  e.snap.payment_status = ok ? rt::payment_succeeded : rt::payment_declined;
+  advance(e.snap, ok ? rt::status_paid : rt::status_payment_failed);
+  if (e.snap.emailed)
+    advance(e.snap, rt::status_notified);
+  e.snap.updated_at_ms = now_ms;
+}
+
+std::vector<rt::any_message> order_book::emit_snapshot(const rt::record_meta& meta, entry e,
+                                                       int64_t now_ms) {
+  std::vector<rt::any_message> out;
+  e.partition = meta.partition;
+  out.push_back(snapshot_at(e.snap, now_ms, epoch_of(e.partition)));
+  auto id = e.snap.order_id;
+  stored(id, std::move(e), now_ms);
+  return out;
+}
+
 std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
                                                 const rt::payment_result& msg,
                                                 int64_t now_ms) {
@@ -90,25 +124,11 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
   apply_changes();
   if (passivated_.count(msg.order_id) > 0)
     return {};
-  entry e;
-  if (auto it = orders_.find(msg.order_id); it != orders_.end()) {
-    e = it->second;
-  } else {
-    // Unknown order (e.g. a request injected without order_created).
-    e.snap.order_id = msg.order_id;
-    e.snap.customer_id = msg.customer_id;
-    e.snap.total_cents = msg.total_cents;
-    e.snap.status = rt::status_pending;
-    e.snap.created_at_ms = now_ms;
-  }
+  entry e = held_or_guessed(msg.order_id, msg.customer_id, msg.total_cents, now_ms);
   if (e.snap.payment_status.empty()) {
-    e.snap.payment_status = msg.status;
+    set_outcome(e, ok, now_ms);
     e.snap.reason = msg.reason;
     e.snap.transaction_id = msg.transaction_id;
-    advance(e.snap, ok ? rt::status_paid : rt::status_payment_failed);
-    if (e.snap.emailed)
-      advance(e.snap, rt::status_notified);
-    e.snap.updated_at_ms = now_ms;
   } else if (e.snap.payment_status == msg.status && e.snap.transaction_id.empty()
              && e.snap.reason.empty() && !(msg.transaction_id.empty() && msg.reason.empty())) {
     // The outcome came first from a notification, which has no details.
@@ -117,11 +137,7 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
     e.snap.updated_at_ms = now_ms;
   }
   // else: a duplicate (or a conflicting late result): the first outcome stands.
-  std::vector<rt::any_message> out;
-  e.partition = meta.partition;
-  out.push_back(snapshot_at(e.snap, now_ms, epoch_of(e.partition)));
-  stored(msg.order_id, std::move(e), now_ms);
-  return out;
+  return emit_snapshot(meta, std::move(e), now_ms);
 }
 
 std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
@@ -135,29 +151,13 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
   apply_changes();
   if (passivated_.count(msg.order_id) > 0)
     return {};
-  auto it = orders_.find(msg.order_id);
-  if (it != orders_.end() && !it->second.snap.payment_status.empty())
+  if (auto it = orders_.find(msg.order_id);
+      it != orders_.end() && !it->second.snap.payment_status.empty())
     return {};  // the outcome is known (kastor's payment writes a payment_result too)
-  entry e;
-  if (it != orders_.end()) {
-    e = it->second;
-  } else {
-    e.snap.order_id = msg.order_id;
-    e.snap.customer_id = msg.customer_id;
-    e.snap.total_cents = msg.amount_known ? msg.total_cents : 0;
-    e.snap.status = rt::status_pending;
-    e.snap.created_at_ms = now_ms;
-  }
-  e.snap.payment_status = ok ? rt::payment_succeeded : rt::payment_declined;
-  advance(e.snap, ok ? rt::status_paid : rt::status_payment_failed);
-  if (e.snap.emailed)
-    advance(e.snap, rt::status_notified);
-  e.snap.updated_at_ms = now_ms;
-  std::vector<rt::any_message> out;
-  e.partition = meta.partition;
-  out.push_back(snapshot_at(e.snap, now_ms, epoch_of(e.partition)));
-  stored(msg.order_id, std::move(e), now_ms);
-  return out;
+  entry e = held_or_guessed(msg.order_id, msg.customer_id,
+                            msg.amount_known ? msg.total_cents : 0, now_ms);
+  set_outcome(e, ok, now_ms);
+  return emit_snapshot(meta, std::move(e), now_ms);
 }
 
 std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
@@ -167,28 +167,16 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
   apply_changes();
   if (passivated_.count(msg.order_id) > 0)
     return {};
-  entry e;
-  if (auto it = orders_.find(msg.order_id); it != orders_.end()) {
-    e = it->second;
-  } else {
-    e.snap.order_id = msg.order_id;
-    e.snap.customer_id = msg.customer_id;
-    e.snap.status = rt::status_pending;
-    e.snap.created_at_ms = now_ms;
-  }
+  entry e = held_or_guessed(msg.order_id, msg.customer_id, 0, now_ms);
   if (!e.snap.emailed) {
     e.snap.emailed = true;
     // Before the payment outcome the order stays where it is; the outcome
-    // moves it straight to NOTIFIED (see the payment_result handler).
+    // moves it straight to NOTIFIED (see set_outcome).
     if (!e.snap.payment_status.empty())
       advance(e.snap, rt::status_notified);
     e.snap.updated_at_ms = now_ms;
   }
-  std::vector<rt::any_message> out;
-  e.partition = meta.partition;
-  out.push_back(snapshot_at(e.snap, now_ms, epoch_of(e.partition)));
-  stored(msg.order_id, std::move(e), now_ms);
-  return out;
+  return emit_snapshot(meta, std::move(e), now_ms);
 }
 
 int64_t order_book::epoch_of(int32_t partition) const {

@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "kastor/apps/commands.hpp"
 #include "kastor/apps/driver.hpp"
@@ -73,6 +74,23 @@ std::string text(const json::object& o, const char* key) {
   return v && v->is_string() ? std::string{v->as_string()} : std::string{};
 }
 
+// Where each partition of `topics` ends now, as (topic, partition, offset).
+std::vector<std::tuple<std::string, int32_t, int64_t>> topic_ends(
+  rd_kafka_t* rk, const std::vector<std::string>& topics) {
+  std::vector<std::tuple<std::string, int32_t, int64_t>> out;
+  for (const auto& t : topics) {
+    auto n = bridges::partitions_of(rk, t);
+    EXPECT_TRUE(n && *n > 0) << t;
+    for (int32_t p = 0; n && p < *n; ++p) {
+      int64_t lo = 0, hi = 0;
+      EXPECT_EQ(rd_kafka_query_watermark_offsets(rk, t.c_str(), p, &lo, &hi, 10000),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
+      out.emplace_back(t, p, hi);
+    }
+  }
+  return out;
+}
+
 // Commits `group`'s offsets at the current end of `topics`, so that a new
 // consumer of that group starts after what earlier tests left in the shared
 // topics (kastor's groups and the seed's KafkaJS ones alike).
@@ -85,16 +103,8 @@ void commit_at_end(const std::string& group, const std::vector<std::string>& top
   bridges::rk_ptr rk{rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), err, sizeof(err))};
   ASSERT_TRUE(rk) << err;
   bridges::partition_list_ptr list{rd_kafka_topic_partition_list_new(8)};
-  for (const auto& t : topics) {
-    auto n = bridges::partitions_of(rk.get(), t);
-    ASSERT_TRUE(n && *n > 0) << t;
-    for (int32_t p = 0; p < *n; ++p) {
-      int64_t lo = 0, hi = 0;
-      ASSERT_EQ(rd_kafka_query_watermark_offsets(rk.get(), t.c_str(), p, &lo, &hi, 10000),
-                RD_KAFKA_RESP_ERR_NO_ERROR);
-      rd_kafka_topic_partition_list_add(list.get(), t.c_str(), p)->offset = hi;
-    }
-  }
+  for (const auto& [t, p, end] : topic_ends(rk.get(), topics))
+    rd_kafka_topic_partition_list_add(list.get(), t.c_str(), p)->offset = end;
   ASSERT_EQ(rd_kafka_commit(rk.get(), list.get(), 0), RD_KAFKA_RESP_ERR_NO_ERROR) << group;
   rd_kafka_consumer_close(rk.get());
 }
@@ -123,16 +133,8 @@ protected:
     auto conf = bridges::make_conf({{"bootstrap.servers", system_brokers()}});
     char err[512];
     bridges::rk_ptr rk{rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), err, sizeof(err))};
-    for (const auto& t : pipeline_topics) {
-      auto n = bridges::partitions_of(rk.get(), t);
-      ASSERT_TRUE(n && *n > 0) << t;
-      for (int32_t p = 0; p < *n; ++p) {
-        int64_t lo = 0, hi = 0;
-        ASSERT_EQ(rd_kafka_query_watermark_offsets(rk.get(), t.c_str(), p, &lo, &hi, 10000),
-                  RD_KAFKA_RESP_ERR_NO_ERROR);
-        ends << t << " " << p << " " << hi << "\n";
-      }
-    }
+    for (const auto& [t, p, end] : topic_ends(rk.get(), pipeline_topics))
+      ends << t << " " << p << " " << end << "\n";
   }
 
   void TearDown() override {

@@ -127,6 +127,14 @@ private:
     int64_t epoch = 0;
   };
 
+  // The held entry of `id`, or a PENDING one guessed from a later message.
+  entry held_or_guessed(const std::string& id, const std::string& customer_id,
+                        int64_t total_cents, int64_t now_ms) const;
+  // The payment outcome (SUCCEEDED / DECLINED) reached; NOTIFIED if emailed.
+  static void set_outcome(entry& e, bool ok, int64_t now_ms);
+  // Stores `e` (tagged with the record's partition) and emits its snapshot.
+  std::vector<runtime::any_message> emit_snapshot(const runtime::record_meta& meta, entry e,
+                                                  int64_t now_ms);
   void apply_changes() const;
   int64_t epoch_of(int32_t partition) const;
   void stored(const std::string& id, entry e, int64_t now_ms);
