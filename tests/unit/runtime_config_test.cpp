@@ -68,6 +68,24 @@ TEST(Config, EveryBadValueIsAnErrorNamingTheKeyAndItsOrigin) {
   EXPECT_NE(error_of(layers({{"topic.partitions", "x"}})).find("(test)"), std::string::npos);
 }
 
+TEST(Config, ProducersPartitionLikeJavaAndCompressWithWhatEveryClientReads) {
+  auto c = make_config({});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->partitioner, "murmur2_random");
+  EXPECT_EQ(c->compression, "none");
+  auto set = make_config(layers({{"kafka.partitioner", "consistent_random"},
+                                 {"kafka.compression", "gzip"}}));
+  ASSERT_TRUE(set) << describe(set.error());
+  EXPECT_EQ(set->partitioner, "consistent_random");
+  EXPECT_EQ(set->compression, "gzip");
+  EXPECT_EQ(error_of(layers({{"kafka.partitioner", "java"}})),
+            "runtime.invalid_config: kafka.partitioner = 'java' (test): expected murmur2_random "
+            "(Java's placement), murmur2, consistent_random, consistent, fnv1a_random or fnv1a");
+  EXPECT_EQ(error_of(layers({{"kafka.compression", "LZ4"}})),
+            "runtime.invalid_config: kafka.compression = 'LZ4' (test): expected none, gzip, "
+            "snappy, lz4 or zstd");
+}
+
 TEST(Config, SupervisionAndChaosKeysAreParsedAndChecked) {
   auto c = make_config(layers({{"chaos", "payment.crash=0.05, order.hang=0.001"},
                                {"chaos.seed", "99"},

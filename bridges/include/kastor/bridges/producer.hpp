@@ -4,7 +4,8 @@
 // id, encodes it (codec.hpp) and calls back once the broker acknowledged the
 // whole batch: the delivery report becomes the reply. Keys are partitioned
 // like the Java client does (murmur2), so every common client puts a key
-// where kastor does; a changelog record follows its cause (route::follows_cause). Many concurrent
+// where kastor does; a changelog record follows its cause
+// (route::follows_cause). Many concurrent
 // publishes share librdkafka's batches (linger.ms is small and paid once per
 // batch, not once per message).
 //
