@@ -195,6 +195,29 @@ protected:
     return apps::run_capture(cmd + " 2>>" + log("python").string());
   }
 
+  // `n` sample orders through the gateway on `port`, every one accepted.
+  static apps::drive_result drive(uint16_t port, int n) {
+    apps::drive_options d;
+    d.port = port;
+    d.orders = n;
+    auto drove = apps::drive_orders(d);
+    EXPECT_EQ(drove.accepted.size(), static_cast<size_t>(n)) << "failed=" << drove.failed;
+    return drove;
+  }
+
+  // kafka-python produces `count` seed-shaped orders, the last `no_key` of
+  // them without a key; what it printed of each.
+  std::vector<json::object> python_orders(int count, int no_key) {
+    std::vector<json::object> produced;
+    std::istringstream lines{python({"orders", "--brokers", system_brokers(), "--count",
+                                     std::to_string(count), "--prefix", prefix_ + "-py",
+                                     "--no-key", std::to_string(no_key)})};
+    for (std::string line; std::getline(lines, line);)
+      produced.push_back(json::parse(line).as_object());
+    EXPECT_EQ(produced.size(), static_cast<size_t>(count)) << slurp(log("python"));
+    return produced;
+  }
+
   fs::path log(const std::string& name) const { return dir_ / (name + ".log"); }
 
   // The Java client's summary of `topics` since the test began.
@@ -290,11 +313,8 @@ TEST_F(Interop, KastorGatewayAndOrderWithSeedBillingAndNotification) {
   auto port = apps::free_port();
   start_node("kastor", "order,gateway", port);
   // When 20 orders arrive through kastor's gateway
-  apps::drive_options d;
-  d.port = port;
-  d.orders = 20;
-  auto drove = apps::drive_orders(d);
-  ASSERT_EQ(drove.accepted.size(), 20u) << "failed=" << drove.failed;
+  auto drove = drive(port, 20);
+  ASSERT_EQ(drove.accepted.size(), 20u);
   // Then every order reaches its payment outcome (no email role: none goes
   // further) as the seed's billing decided it
   apps::http_client c{"127.0.0.1", port};
@@ -334,10 +354,7 @@ TEST_F(Interop, PythonAndJavaReadEveryKastorTopicAndPythonOrdersAreProcessed) {
   // Given a node running every role, and 10 orders through its gateway
   auto port = apps::free_port();
   start_node("kastor", "order,payment,email,analytics,gateway", port);
-  apps::drive_options d;
-  d.port = port;
-  d.orders = 10;
-  auto drove = apps::drive_orders(d);
+  auto drove = drive(port, 10);
   ASSERT_EQ(drove.accepted.size(), 10u);
   auto check = apps::check_orders("127.0.0.1", port, drove.accepted,
                                   {(dir_ / "payment-ledger.jsonl").string()},
@@ -345,12 +362,8 @@ TEST_F(Interop, PythonAndJavaReadEveryKastorTopicAndPythonOrdersAreProcessed) {
   ASSERT_EQ(check.terminal, 10u);
   // When kafka-python produces 5 seed-shaped orders (header-less, "status":
   // "CREATED"), two of them without a key
-  std::vector<json::object> produced;
-  std::istringstream lines{python({"orders", "--brokers", system_brokers(), "--count", "5",
-                                   "--prefix", prefix_ + "-py", "--no-key", "2"})};
-  for (std::string line; std::getline(lines, line);)
-    produced.push_back(json::parse(line).as_object());
-  ASSERT_EQ(produced.size(), 5u) << slurp(log("python"));
+  auto produced = python_orders(5, 2);
+  ASSERT_EQ(produced.size(), 5u);
   // Then each is processed to NOTIFIED, with its items
   apps::http_client c{"127.0.0.1", port};
   for (const auto& p : produced) {
@@ -391,12 +404,8 @@ TEST_F(Interop, TwoNodesKeepPythonOrdersStateAcrossARebalance) {
   start_node("b", "order,gateway", ports[1]);
   ASSERT_TRUE(test::eventually([&] { return test::group_members(prefix_ + ".order") == 2; }, 60s));
   // When kafka-python produces 16 orders, 4 of them without a key
-  std::vector<json::object> produced;
-  std::istringstream lines{python({"orders", "--brokers", system_brokers(), "--count", "16",
-                                   "--prefix", prefix_ + "-py", "--no-key", "4"})};
-  for (std::string line; std::getline(lines, line);)
-    produced.push_back(json::parse(line).as_object());
-  ASSERT_EQ(produced.size(), 16u) << slurp(log("python"));
+  auto produced = python_orders(16, 4);
+  ASSERT_EQ(produced.size(), 16u);
   apps::http_client a{"127.0.0.1", ports[0]};
   for (const auto& p : produced)
     ASSERT_TRUE(test::eventually([&] { return status_of(a, text(p, "orderId")) == "PENDING"; }, 60s))
