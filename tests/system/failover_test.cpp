@@ -11,6 +11,7 @@
 
 #include "kastor/apps/commands.hpp"
 #include "kastor/apps/driver.hpp"
+#include "kastor/apps/http_client.hpp"
 #include "kastor/apps/process.hpp"
 #include "support/kafka.hpp"
 #include "support/wait.hpp"
@@ -97,6 +98,13 @@ TEST_F(Failover, AStandbyRunsARoleNoNodeRunsAndStepsBackWhenItsNodeReturns) {
   b_ = start(b, {"--roles", "payment,email"});
   a_ = start(a, {"--roles", "order,gateway", "--set", "roles.standby=payment,email", "--http",
                  "127.0.0.1:" + std::to_string(port_)});
+  // A's gateway must answer before orders are driven through it: B's group
+  // membership below says nothing about A (CI saw all 5 first orders refused).
+  apps::http_client gw{"127.0.0.1", port_};
+  ASSERT_TRUE(test::eventually([&] {
+    auto r = gw.get("/readyz");
+    return r && r->status == 200;
+  }, 90s)) << "A not ready; logs in " << dir_;
   // Given B runs payment and A only stands by
   ASSERT_TRUE(test::eventually([&] { return payment_members() == std::map<std::string, bool>{{b, false}}; },
                                90s)) << "logs in " << dir_;
