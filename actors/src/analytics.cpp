@@ -105,8 +105,8 @@ void finish_rate(analytics_totals& t) {
 // Each handler validates first, then decides what to count from a copy of the
 // order's facts, and stores the facts last: a throw counts nothing.
 
-std::vector<rt::any_message> analytics_book::handle(const rt::record_meta&,
-                                                    const rt::order_created& msg,
+std::vector<rt::message> analytics_book::handle(const rt::record_meta&,
+                                                    const actors::order_created& msg,
                                                     int64_t now_ms) {
   detail::require_id(msg.order_id, "order_created");
   expire(now_ms);
@@ -121,8 +121,8 @@ std::vector<rt::any_message> analytics_book::handle(const rt::record_meta&,
   return {};
 }
 
-std::vector<rt::any_message> analytics_book::handle(const rt::record_meta&,
-                                                    const rt::payment_result& msg,
+std::vector<rt::message> analytics_book::handle(const rt::record_meta&,
+                                                    const actors::payment_result& msg,
                                                     int64_t now_ms) {
   const bool ok = detail::payment_ok(msg);
   expire(now_ms);
@@ -136,8 +136,8 @@ std::vector<rt::any_message> analytics_book::handle(const rt::record_meta&,
   return {};
 }
 
-std::vector<rt::any_message> analytics_book::handle(const rt::record_meta&,
-                                                    const rt::email_sent& msg,
+std::vector<rt::message> analytics_book::handle(const rt::record_meta&,
+                                                    const actors::email_sent& msg,
                                                     int64_t now_ms) {
   detail::require_id(msg.order_id, "email_sent");
   expire(now_ms);

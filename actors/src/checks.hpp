@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "kastor/runtime/messages.hpp"
+#include "kastor/actors/messages.hpp"
 #include "kastor/runtime/reject.hpp"
 
 namespace kastor::actors::detail {
@@ -19,10 +19,10 @@ inline void require_id(const std::string& id, const char* what) {
 
 // Whether a payment result is a success; any status but SUCCEEDED or
 // DECLINED is rejected.
-inline bool payment_ok(const runtime::payment_result& msg) {
+inline bool payment_ok(const actors::payment_result& msg) {
   require_id(msg.order_id, "payment_result");
-  const bool ok = msg.status == runtime::payment_succeeded;
-  if (!ok && msg.status != runtime::payment_declined)
+  const bool ok = msg.status == actors::payment_succeeded;
+  if (!ok && msg.status != actors::payment_declined)
     runtime::reject("payment_result for order " + msg.order_id + " has unknown status '"
                     + msg.status + "'");
   return ok;

@@ -9,7 +9,7 @@ namespace kastor::actors {
 
 namespace rt = kastor::runtime;
 
-email_message render_email(const rt::notification_event& ev) {
+email_message render_email(const actors::notification_event& ev) {
   // A notification without an amount (seed 002's billing writes none) names
   // none: nothing is made up.
   const auto amount = detail::money_text(ev.total_cents);
@@ -17,11 +17,11 @@ email_message render_email(const rt::notification_event& ev) {
   email_message m;
   m.to = ev.customer_id;
   std::string body = "Hello " + ev.customer_id + ",\n\n";
-  if (ev.type == rt::notify_payment_succeeded) {
+  if (ev.type == actors::notify_payment_succeeded) {
     m.subject = "Order " + ev.order_id + " confirmed";
     body += "we received your payment" + of_amount + " for order " + ev.order_id +
             ". Your order is on its way.\n";
-  } else if (ev.type == rt::notify_payment_failed) {
+  } else if (ev.type == actors::notify_payment_failed) {
     m.subject = "Payment for order " + ev.order_id + " failed";
     body += "your payment" + of_amount + " for order " + ev.order_id +
             " could not be completed.\n";
@@ -55,21 +55,21 @@ namespace {
 
 // The email_sent of a recorded email. The key fixes order id and kind; the
 // customer and time are the recorded ones (the first send's).
-rt::email_sent recorded_email(const rt::notification_event& msg, const std::string& key,
+actors::email_sent recorded_email(const actors::notification_event& msg, const std::string& key,
                               const std::string& line) {
   auto obj = detail::parse_object(line);
   auto at = obj ? detail::get_int(*obj, "sentAt") : std::nullopt;
   if (!at)
     throw std::runtime_error("email outbox: record " + key + " lacks sentAt");
   auto customer = detail::get_string(*obj, "customerId");
-  return rt::email_sent{msg.order_id, customer.empty() ? msg.customer_id : customer,
+  return actors::email_sent{msg.order_id, customer.empty() ? msg.customer_id : customer,
                         msg.type, *at};
 }
 
 }  // namespace
 
-std::vector<rt::any_message> email_service::handle(const rt::record_meta&,
-                                                   const rt::notification_event& msg,
+std::vector<rt::message> email_service::handle(const rt::record_meta&,
+                                                   const actors::notification_event& msg,
                                                    int64_t now_ms) {
   if (msg.order_id.empty())
     rt::reject("notification_event without orderId");
@@ -96,7 +96,7 @@ std::vector<rt::any_message> email_service::handle(const rt::record_meta&,
     if (!recorded)
       throw std::runtime_error("email outbox: record " + key + " vanished");
   }
-  std::vector<rt::any_message> out;
+  std::vector<rt::message> out;
   out.emplace_back(recorded_email(msg, key, *recorded));
   return out;
 }

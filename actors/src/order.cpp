@@ -12,12 +12,12 @@ namespace rt = kastor::runtime;
 
 namespace {
 
-void advance(rt::order_snapshot& snap, const char* to) {
+void advance(actors::order_snapshot& snap, const char* to) {
   if (status_rank(to) > status_rank(snap.status))
     snap.status = to;
 }
 
-rt::any_message snapshot_at(const rt::order_snapshot& snap, int64_t now_ms, int64_t epoch) {
+rt::message snapshot_at(const actors::order_snapshot& snap, int64_t now_ms, int64_t epoch) {
   auto out = snap;
   out.updated_at_ms = now_ms;
   out.epoch = epoch;
@@ -27,20 +27,20 @@ rt::any_message snapshot_at(const rt::order_snapshot& snap, int64_t now_ms, int6
 }  // namespace
 
 int status_rank(const std::string& status) {
-  if (status == rt::status_notified)
+  if (status == actors::status_notified)
     return 2;
-  if (status == rt::status_paid || status == rt::status_payment_failed)
+  if (status == actors::status_paid || status == actors::status_payment_failed)
     return 1;
   return 0;  // PENDING
 }
 
-bool further_along(const rt::order_snapshot& a, const rt::order_snapshot& b) {
+bool further_along(const actors::order_snapshot& a, const actors::order_snapshot& b) {
   if (status_rank(a.status) != status_rank(b.status))
     return status_rank(a.status) > status_rank(b.status);
   return a.updated_at_ms > b.updated_at_ms;
 }
 
-int64_t item_count_of(const rt::order_created& msg) {
+int64_t item_count_of(const actors::order_created& msg) {
   int64_t n = 0;
   for (const auto& item : msg.items)
     n += item.quantity;
@@ -50,8 +50,8 @@ int64_t item_count_of(const rt::order_created& msg) {
 // Each handler works on a copy of the entry and stores it only after the
 // reply is built, so a throw (e.g. bad_alloc) leaves the book as it was.
 
-std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
-                                                const rt::order_created& msg,
+std::vector<rt::message> order_book::handle(const rt::record_meta& meta,
+                                                const actors::order_created& msg,
                                                 int64_t now_ms) {
   detail::require_id(msg.order_id, "order_created");
   apply_changes();
@@ -61,7 +61,7 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
   if (auto it = orders_.find(msg.order_id); it != orders_.end())
     e = it->second;
   else
-    e.snap.status = rt::status_pending;
+    e.snap.status = actors::status_pending;
   if (!e.created_seen) {
     // New, or created earlier from a payment result / email that only guessed
     // these fields: the gateway's order is the source of truth for them.
@@ -73,9 +73,9 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
     e.snap.updated_at_ms = now_ms;
     e.created_seen = true;
   }
-  std::vector<rt::any_message> out;
-  if (e.snap.status == rt::status_pending)
-    out.emplace_back(rt::payment_request{e.snap.order_id, e.snap.customer_id,
+  std::vector<rt::message> out;
+  if (e.snap.status == actors::status_pending)
+    out.emplace_back(actors::payment_request{e.snap.order_id, e.snap.customer_id,
                                          e.snap.total_cents});
   e.partition = meta.partition;
   out.push_back(snapshot_at(e.snap, now_ms, epoch_of(e.partition)));
@@ -94,22 +94,22 @@ order_book::entry order_book::held_or_guessed(const std::string& id,
   e.snap.order_id = id;
   e.snap.customer_id = customer_id;
   e.snap.total_cents = total_cents;
-  e.snap.status = rt::status_pending;
+  e.snap.status = actors::status_pending;
   e.snap.created_at_ms = now_ms;
   return e;
 }
 
 void order_book::set_outcome(entry& e, bool ok, int64_t now_ms) {
-  e.snap.payment_status = ok ? rt::payment_succeeded : rt::payment_declined;
-  advance(e.snap, ok ? rt::status_paid : rt::status_payment_failed);
+  e.snap.payment_status = ok ? actors::payment_succeeded : actors::payment_declined;
+  advance(e.snap, ok ? actors::status_paid : actors::status_payment_failed);
   if (e.snap.emailed)
-    advance(e.snap, rt::status_notified);
+    advance(e.snap, actors::status_notified);
   e.snap.updated_at_ms = now_ms;
 }
 
-std::vector<rt::any_message> order_book::emit_snapshot(const rt::record_meta& meta, entry e,
+std::vector<rt::message> order_book::emit_snapshot(const rt::record_meta& meta, entry e,
                                                        int64_t now_ms) {
-  std::vector<rt::any_message> out;
+  std::vector<rt::message> out;
   e.partition = meta.partition;
   out.push_back(snapshot_at(e.snap, now_ms, epoch_of(e.partition)));
   auto id = e.snap.order_id;
@@ -117,8 +117,8 @@ std::vector<rt::any_message> order_book::emit_snapshot(const rt::record_meta& me
   return out;
 }
 
-std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
-                                                const rt::payment_result& msg,
+std::vector<rt::message> order_book::handle(const rt::record_meta& meta,
+                                                const actors::payment_result& msg,
                                                 int64_t now_ms) {
   const bool ok = detail::payment_ok(msg);
   apply_changes();
@@ -140,12 +140,12 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
   return emit_snapshot(meta, std::move(e), now_ms);
 }
 
-std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
-                                                const rt::notification_event& msg,
+std::vector<rt::message> order_book::handle(const rt::record_meta& meta,
+                                                const actors::notification_event& msg,
                                                 int64_t now_ms) {
   detail::require_id(msg.order_id, "notification_event");
-  const bool ok = msg.type == rt::notify_payment_succeeded;
-  if (!ok && msg.type != rt::notify_payment_failed)
+  const bool ok = msg.type == actors::notify_payment_succeeded;
+  if (!ok && msg.type != actors::notify_payment_failed)
     rt::reject("notification_event for order " + msg.order_id + " has unknown type '" + msg.type
                + "'");
   apply_changes();
@@ -160,8 +160,8 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
   return emit_snapshot(meta, std::move(e), now_ms);
 }
 
-std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
-                                                const rt::email_sent& msg,
+std::vector<rt::message> order_book::handle(const rt::record_meta& meta,
+                                                const actors::email_sent& msg,
                                                 int64_t now_ms) {
   detail::require_id(msg.order_id, "email_sent");
   apply_changes();
@@ -173,7 +173,7 @@ std::vector<rt::any_message> order_book::handle(const rt::record_meta& meta,
     // Before the payment outcome the order stays where it is; the outcome
     // moves it straight to NOTIFIED (see set_outcome).
     if (!e.snap.payment_status.empty())
-      advance(e.snap, rt::status_notified);
+      advance(e.snap, actors::status_notified);
     e.snap.updated_at_ms = now_ms;
   }
   return emit_snapshot(meta, std::move(e), now_ms);
@@ -185,8 +185,8 @@ int64_t order_book::epoch_of(int32_t partition) const {
 }
 
 void order_book::stored(const std::string& id, entry e, int64_t now_ms) {
-  bool newly_finished = e.snap.status == rt::status_notified
-                        && (orders_.count(id) == 0 || orders_[id].snap.status != rt::status_notified);
+  bool newly_finished = e.snap.status == actors::status_notified
+                        && (orders_.count(id) == 0 || orders_[id].snap.status != actors::status_notified);
   orders_[id] = std::move(e);
   if (newly_finished)
     finished_.emplace_back(now_ms, id);
@@ -198,14 +198,14 @@ void order_book::passivate(int64_t now_ms) {
     auto id = std::move(finished_.front().second);
     finished_.pop_front();
     auto it = orders_.find(id);
-    if (it == orders_.end() || it->second.snap.status != rt::status_notified)
+    if (it == orders_.end() || it->second.snap.status != actors::status_notified)
       continue;  // released meanwhile
     passivated_[id] = it->second.partition;
     orders_.erase(it);
   }
 }
 
-void order_book::adopt(int32_t partition, const std::vector<rt::order_snapshot>& restored,
+void order_book::adopt(int32_t partition, const std::vector<actors::order_snapshot>& restored,
                        int64_t epoch) {
   std::lock_guard<std::mutex> guard{changes_mtx_};
   changes_.push_back({true, {partition}, restored, epoch});
@@ -251,7 +251,7 @@ void order_book::apply_changes() const {
         it->second.snap.emailed = it->second.snap.emailed || snap.emailed;
         continue;
       }
-      if (snap.status == rt::status_notified) {
+      if (snap.status == actors::status_notified) {
         if (it != orders_.end())
           orders_.erase(it);
         passivated_[snap.order_id] = p;
@@ -284,7 +284,7 @@ bool order_book::is_passivated(const std::string& order_id) const {
   return passivated_.count(order_id) > 0;
 }
 
-std::optional<rt::order_snapshot> order_book::find(const std::string& order_id) const {
+std::optional<actors::order_snapshot> order_book::find(const std::string& order_id) const {
   apply_changes();
   auto it = orders_.find(order_id);
   if (it == orders_.end())
@@ -292,7 +292,7 @@ std::optional<rt::order_snapshot> order_book::find(const std::string& order_id) 
   return it->second.snap;
 }
 
-std::optional<rt::order_snapshot> order_book::find_created(const std::string& order_id) const {
+std::optional<actors::order_snapshot> order_book::find_created(const std::string& order_id) const {
   apply_changes();
   auto it = orders_.find(order_id);
   if (it == orders_.end() || !it->second.created_seen)

@@ -1,662 +1,14 @@
 #include "kastor/bridges/codec.hpp"
 
-#include <array>
+#include <algorithm>
 #include <charconv>
-#include <chrono>
-#include <cmath>
-#include <limits>
-#include <type_traits>
-#include <utility>
-#include <variant>
-
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
-
-#include "kastor/bridges/routes.hpp"
-#include "kastor/runtime/json_text.hpp"
+#include <string>
 
 namespace kastor::bridges {
 
-namespace json = boost::json;
-using runtime::any_message;
-using runtime::format_cents;
 using runtime::bridge_errc;
 
 namespace {
-
-// -- JSON text, the way JavaScript's JSON.stringify writes it ------------------
-
-// Seed services are Node.js; printing like JSON.stringify keeps kastor's
-// records indistinguishable from theirs (and byte-stable for equal messages).
-
-template <class Integer>
-void append_integer(std::string& out, Integer v) {
-  char buf[24];
-  auto res = std::to_chars(buf, buf + sizeof(buf), v);
-  out.append(buf, res.ptr);
-}
-
-// Number.prototype.toString (ECMA-262, Number::toString): the shortest digits
-// that round-trip, laid out without exponent for 1e-7 < |v| < 1e21.
-void append_double(std::string& out, double v) {
-  if (!std::isfinite(v)) {
-    out += "null";  // what JSON.stringify writes for NaN and Infinity
-    return;
-  }
-  if (v == 0) {
-    out += '0';  // also for -0, as JavaScript does
-    return;
-  }
-  char buf[40];
-  auto res = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
-  std::string_view sci(buf, static_cast<size_t>(res.ptr - buf));  // -d.ddde+XX
-  if (sci.front() == '-') {
-    out += '-';
-    sci.remove_prefix(1);
-  }
-  const auto e_pos = sci.find('e');
-  std::string digits;
-  for (char c : sci.substr(0, e_pos))
-    if (c != '.')
-      digits += c;
-  int exponent = 0;
-  auto exp_text = sci.substr(e_pos + 1);
-  if (exp_text.front() == '+')
-    exp_text.remove_prefix(1);
-  std::from_chars(exp_text.data(), exp_text.data() + exp_text.size(), exponent);
-  // v = 0.digits * 10^n, with k digits.
-  const int k = static_cast<int>(digits.size());
-  const int n = exponent + 1;
-  if (k <= n && n <= 21) {
-    out += digits;
-    out.append(static_cast<size_t>(n - k), '0');
-  } else if (0 < n && n <= 21) {
-    out.append(digits, 0, static_cast<size_t>(n));
-    out += '.';
-    out.append(digits, static_cast<size_t>(n));
-  } else if (-6 < n && n <= 0) {
-    out += "0.";
-    out.append(static_cast<size_t>(-n), '0');
-    out += digits;
-  } else {
-    out += digits[0];
-    if (k > 1) {
-      out += '.';
-      out.append(digits, 1);
-    }
-    out += 'e';
-    out += n - 1 >= 0 ? '+' : '-';
-    append_integer(out, std::abs(n - 1));
-  }
-}
-
-void append_value(std::string& out, const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null: out += "null"; break;
-    case json::kind::bool_: out += v.get_bool() ? "true" : "false"; break;
-    case json::kind::int64: append_integer(out, v.get_int64()); break;
-    case json::kind::uint64: append_integer(out, v.get_uint64()); break;
-    case json::kind::double_: append_double(out, v.get_double()); break;
-    case json::kind::string: {
-      const auto& s = v.get_string();
-      runtime::append_json_string(out, std::string_view{s.data(), s.size()});
-      break;
-    }
-    case json::kind::array: {
-      out += '[';
-      bool first = true;
-      for (const auto& element : v.get_array()) {
-        if (!first)
-          out += ',';
-        first = false;
-        append_value(out, element);
-      }
-      out += ']';
-      break;
-    }
-    case json::kind::object: {
-      out += '{';
-      bool first = true;
-      for (const auto& kv : v.get_object()) {
-        if (!first)
-          out += ',';
-        first = false;
-        runtime::append_json_string(out, std::string_view{kv.key().data(), kv.key().size()});
-        out += ':';
-        append_value(out, kv.value());
-      }
-      out += '}';
-      break;
-    }
-  }
-}
-
-// Epoch milliseconds as JavaScript's Date.toISOString() writes them:
-// 2026-12-02T14:05:09.120Z.
-std::string format_iso8601_ms(int64_t ms) {
-  using namespace std::chrono;
-  const sys_time<milliseconds> t{milliseconds{ms}};
-  const auto day = floor<days>(t);
-  const year_month_day date{day};
-  const hh_mm_ss<milliseconds> time{t - day};
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", int{date.year()},
-                unsigned{date.month()}, unsigned{date.day()}, static_cast<int>(time.hours().count()),
-                static_cast<int>(time.minutes().count()), static_cast<int>(time.seconds().count()),
-                static_cast<int>(time.subseconds().count()));
-  return buf;
-}
-
-// -- Encoding ------------------------------------------------------------------
-
-// Field order is the seed 002 order (orderId first); every field is always
-// written, so equal messages give equal bytes.
-
-void write(std::string& out, const runtime::order_item& x) {
-  runtime::json_object_writer(out)
-    .text("productId", x.product_id)
-    .text("name", x.name)
-    .money("price", x.price_cents)
-    .integer("quantity", x.quantity)
-    .money("subtotal", x.subtotal_cents)
-    .close();
-}
-
-void write(std::string& out, const runtime::order_created& x) {
-  runtime::json_object_writer(out)
-    .text("orderId", x.order_id)
-    .text("customerId", x.customer_id)
-    .array("items", x.items,
-           [](std::string& o, const runtime::order_item& item) { write(o, item); })
-    .money("totalAmount", x.total_cents)
-    .text("status", x.status)
-    .integer("createdAt", x.created_at_ms)
-    .close();
-}
-
-// `amount` too: seed 002's billing service reads the amount from there.
-void write(std::string& out, const runtime::payment_request& x) {
-  runtime::json_object_writer(out)
-    .text("orderId", x.order_id)
-    .text("customerId", x.customer_id)
-    .money("totalAmount", x.total_cents)
-    .money("amount", x.total_cents)
-    .close();
-}
-
-void write(std::string& out, const runtime::payment_result& x) {
-  runtime::json_object_writer(out)
-    .text("orderId", x.order_id)
-    .text("customerId", x.customer_id)
-    .money("totalAmount", x.total_cents)
-    .text("status", x.status)
-    .text("reason", x.reason)
-    .text("transactionId", x.transaction_id)
-    .integer("processedAt", x.processed_at_ms)
-    .close();
-}
-
-// An amount that was never known is left out rather than written as 0;
-// `at` is an ISO 8601 time, as seed 002's billing service writes it.
-void write(std::string& out, const runtime::notification_event& x) {
-  runtime::json_object_writer w(out);
-  w.text("orderId", x.order_id).text("customerId", x.customer_id).text("type", x.type);
-  if (x.amount_known)
-    w.money("totalAmount", x.total_cents);
-  w.text("message", x.message);
-  if (x.at_ms != 0)
-    w.text("at", format_iso8601_ms(x.at_ms));
-  w.close();
-}
-
-void write(std::string& out, const runtime::email_sent& x) {
-  runtime::json_object_writer(out)
-    .text("orderId", x.order_id)
-    .text("customerId", x.customer_id)
-    .text("kind", x.kind)
-    .integer("sentAt", x.sent_at_ms)
-    .close();
-}
-
-void write(std::string& out, const runtime::order_snapshot& x) {
-  runtime::json_object_writer(out)
-    .text("orderId", x.order_id)
-    .text("customerId", x.customer_id)
-    .money("totalAmount", x.total_cents)
-    .integer("itemCount", x.item_count)
-    .text("status", x.status)
-    .text("paymentStatus", x.payment_status)
-    .text("reason", x.reason)
-    .text("transactionId", x.transaction_id)
-    .integer("createdAt", x.created_at_ms)
-    .integer("updatedAt", x.updated_at_ms)
-    .close();
-}
-
-// -- Decoding ------------------------------------------------------------------
-
-// The largest amount in cents a JavaScript service (doubles) holds exactly:
-// Number.MAX_SAFE_INTEGER. Beyond it a cent cannot be told from the next.
-constexpr int64_t max_abs_cents = (int64_t{1} << 53) - 1;
-
-const char* kind_name(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "boolean";
-    case json::kind::int64:
-    case json::kind::uint64:
-    case json::kind::double_: return "number";
-    case json::kind::string: return "string";
-    case json::kind::array: return "array";
-    case json::kind::object: return "object";
-  }
-  return "unknown";
-}
-
-std::string number_text(const json::value& v) {
-  std::string out;
-  append_value(out, v);
-  return out;
-}
-
-// ISO 8601 date-time, as JavaScript's Date.toISOString() or Python's
-// isoformat() write it: YYYY-MM-DDTHH:MM:SS[.fraction][Z|+HH:MM|-HH:MM|+HHMM].
-// Without an offset the time is taken as UTC. Returns epoch milliseconds.
-std::optional<int64_t> parse_iso8601_ms(std::string_view s) {
-  size_t i = 0;
-  auto digits = [&](size_t n, int& out) {
-    if (i + n > s.size())
-      return false;
-    out = 0;
-    for (size_t k = 0; k < n; ++k) {
-      const char c = s[i + k];
-      if (c < '0' || c > '9')
-        return false;
-      out = out * 10 + (c - '0');
-    }
-    i += n;
-    return true;
-  };
-  auto literal = [&](char c) {
-    if (i < s.size() && s[i] == c) {
-      ++i;
-      return true;
-    }
-    return false;
-  };
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  if (!digits(4, year) || !literal('-') || !digits(2, month) || !literal('-')
-      || !digits(2, day))
-    return std::nullopt;
-  if (!literal('T') && !literal('t') && !literal(' '))
-    return std::nullopt;
-  if (!digits(2, hour) || !literal(':') || !digits(2, minute) || !literal(':')
-      || !digits(2, second))
-    return std::nullopt;
-  int millis = 0;
-  if (literal('.')) {
-    size_t fraction_digits = 0;
-    for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i, ++fraction_digits)
-      if (fraction_digits < 3)
-        millis = millis * 10 + (s[i] - '0');
-    if (fraction_digits == 0)
-      return std::nullopt;
-    for (size_t k = fraction_digits; k < 3; ++k)
-      millis *= 10;
-  }
-  int offset_minutes = 0;
-  if (literal('Z') || literal('z')) {
-    // UTC
-  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
-    const int sign = s[i] == '-' ? -1 : 1;
-    ++i;
-    int oh = 0, om = 0;
-    if (!digits(2, oh))
-      return std::nullopt;
-    literal(':');
-    if (!digits(2, om) || oh > 23 || om > 59)
-      return std::nullopt;
-    offset_minutes = sign * (oh * 60 + om);
-  }
-  if (i != s.size() || hour > 23 || minute > 59 || second > 60)
-    return std::nullopt;
-  using namespace std::chrono;
-  const year_month_day date{std::chrono::year{year},
-                            std::chrono::month{static_cast<unsigned>(month)},
-                            std::chrono::day{static_cast<unsigned>(day)}};
-  if (!date.ok())
-    return std::nullopt;
-  const auto since_epoch = sys_days{date}.time_since_epoch() + hours{hour}
-                           + minutes{minute - offset_minutes} + seconds{second}
-                           + milliseconds{millis};
-  return duration_cast<milliseconds>(since_epoch).count();
-}
-
-enum class need { required, optional };
-
-// The name a money field is read from: the first of its names present (seed
-// 002's services write `amount` where kastor writes `totalAmount`).
-struct money_names {
-  std::string_view primary;
-  std::string_view alias;
-};
-constexpr money_names total_amount{"totalAmount", "amount"};
-
-// Reads the fields of one JSON object into a message. The first problem is
-// kept in `err` and every later read is skipped, so a decoder reads straight
-// through and checks once at the end. Field names in errors are full paths
-// ("items[0].price") and end with the message type.
-class field_reader {
-public:
-  field_reader(const json::object& obj, std::string prefix, std::string_view type,
-               caf::error& err)
-    : obj_(obj), prefix_(std::move(prefix)), type_(type), err_(err) {
-  }
-
-  bool ok() const {
-    return !err_;
-  }
-
-  field_reader nested(const json::object& obj, std::string_view key) const {
-    return field_reader{obj, path(key) + ".", type_, err_};
-  }
-
-  std::string path(std::string_view key) const {
-    return prefix_ + std::string{key};
-  }
-
-  void fail(bridge_errc code, std::string what) {
-    if (!err_)
-      err_ = runtime::make_error(code, std::move(what) + " (" + std::string{type_} + ")");
-  }
-
-  void fail_type(std::string_view key, std::string_view expected, const json::value& v) {
-    fail(bridge_errc::wrong_type, "field '" + path(key) + "' must be " + std::string{expected}
-                                    + ", got " + kind_name(v));
-  }
-
-  void fail_value(std::string_view key, std::string_view expected, const json::value& v) {
-    fail(bridge_errc::wrong_type, "field '" + path(key) + "' must be " + std::string{expected}
-                                    + ", got " + number_text(v));
-  }
-
-  // The field's value, or nullptr if it is absent or null (JavaScript
-  // producers write null for "no value"). A required field that is absent or
-  // null fails with missing_field.
-  const json::value* find(std::string_view key, need n) {
-    if (!ok())
-      return nullptr;
-    const auto* v = obj_.if_contains(json::string_view{key.data(), key.size()});
-    if (v != nullptr && !v->is_null())
-      return v;
-    if (n == need::required)
-      fail(bridge_errc::missing_field,
-           "field '" + path(key) + "' is required" + (v != nullptr ? " but is null" : ""));
-    return nullptr;
-  }
-
-  // The entity id: a non-empty string.
-  bool id(std::string_view key, std::string& out) {
-    if (!text(key, out, need::required))
-      return false;
-    if (out.empty()) {
-      fail(bridge_errc::wrong_type, "field '" + path(key) + "' must be a non-empty string");
-      return false;
-    }
-    return true;
-  }
-
-  bool text(std::string_view key, std::string& out, need n) {
-    const auto* v = find(key, n);
-    if (v == nullptr)
-      return false;
-    if (!v->is_string()) {
-      fail_type(key, "a string", *v);
-      return false;
-    }
-    const auto& s = v->get_string();
-    out.assign(s.data(), s.size());
-    return true;
-  }
-
-  // A decimal number with at most two decimals, as integer cents.
-  bool money(std::string_view key, int64_t& out, need n) {
-    const auto* v = find(key, n);
-    if (v == nullptr)
-      return false;
-    std::optional<int64_t> cents;
-    switch (v->kind()) {
-      case json::kind::int64:
-        if (auto whole = v->get_int64(); whole >= -max_abs_cents / 100
-                                         && whole <= max_abs_cents / 100)
-          cents = whole * 100;
-        break;
-      case json::kind::uint64:
-        break;  // always beyond max_abs_cents
-      case json::kind::double_:
-        cents = cents_from_json_number(v->get_double());
-        break;
-      default:
-        fail_type(key, "a number", *v);
-        return false;
-    }
-    if (!cents) {
-      fail_value(key, "an amount with at most two decimals within +/-" + format_cents(max_abs_cents),
-                 *v);
-      return false;
-    }
-    out = *cents;
-    return true;
-  }
-
-  // A money field under either of its names; a required one missing under
-  // both fails naming both.
-  bool money(money_names names, int64_t& out, need n) {
-    if (!ok())
-      return false;
-    for (auto name : {names.primary, names.alias})
-      if (const auto* v = obj_.if_contains(json::string_view{name.data(), name.size()});
-          v != nullptr && !v->is_null())
-        return money(name, out, need::required);
-    if (n == need::required)
-      fail(bridge_errc::missing_field, "field '" + path(names.primary) + "' (or '"
-                                         + path(names.alias) + "') is required");
-    return false;
-  }
-
-  // An integer; a double is accepted when it is integral (2.0).
-  bool integer(std::string_view key, int64_t& out, need n) {
-    const auto* v = find(key, n);
-    if (v == nullptr)
-      return false;
-    switch (v->kind()) {
-      case json::kind::int64:
-        out = v->get_int64();
-        return true;
-      case json::kind::double_: {
-        const double d = v->get_double();
-        // 2^63 is exact in a double; anything below it fits an int64.
-        if (std::isfinite(d) && d == std::trunc(d) && d >= -0x1p63 && d < 0x1p63) {
-          out = static_cast<int64_t>(d);
-          return true;
-        }
-        fail_value(key, "an integer", *v);
-        return false;
-      }
-      case json::kind::uint64:
-        fail_value(key, "an integer within int64", *v);
-        return false;
-      default:
-        fail_type(key, "an integer", *v);
-        return false;
-    }
-  }
-
-  // Epoch milliseconds: a number (a fraction of a millisecond is rounded
-  // away), or an ISO 8601 string as JavaScript's Date.toISOString() writes.
-  bool timestamp(std::string_view key, int64_t& out) {
-    const auto* v = find(key, need::optional);
-    if (v == nullptr)
-      return false;
-    switch (v->kind()) {
-      case json::kind::int64:
-        out = v->get_int64();
-        return true;
-      case json::kind::double_: {
-        const double d = v->get_double();
-        if (std::isfinite(d) && d >= -0x1p62 && d <= 0x1p62) {
-          out = std::llround(d);
-          return true;
-        }
-        fail_value(key, "epoch milliseconds", *v);
-        return false;
-      }
-      case json::kind::uint64:
-        fail_value(key, "epoch milliseconds", *v);
-        return false;
-      case json::kind::string: {
-        const auto& s = v->get_string();
-        if (auto ms = parse_iso8601_ms(std::string_view{s.data(), s.size()})) {
-          out = *ms;
-          return true;
-        }
-        fail(bridge_errc::wrong_type, "field '" + path(key)
-                                        + "' must be epoch milliseconds or an ISO 8601 "
-                                          "date-time, got \""
-                                        + std::string{s.data(), s.size()} + "\"");
-        return false;
-      }
-      default:
-        fail_type(key, "epoch milliseconds", *v);
-        return false;
-    }
-  }
-
-  const json::array* array(std::string_view key, need n) {
-    const auto* v = find(key, n);
-    if (v == nullptr)
-      return nullptr;
-    if (!v->is_array()) {
-      fail_type(key, "an array", *v);
-      return nullptr;
-    }
-    return &v->get_array();
-  }
-
-private:
-  const json::object& obj_;
-  std::string prefix_;
-  std::string_view type_;
-  caf::error& err_;
-};
-
-// Required fields: orderId everywhere, plus what a message cannot mean
-// anything without. Everything else defaults, so producers may omit it.
-
-void read(field_reader& f, runtime::order_item& x) {
-  f.text("productId", x.product_id, need::required);
-  f.text("name", x.name, need::optional);
-  f.money("price", x.price_cents, need::required);
-  f.integer("quantity", x.quantity, need::required);
-  if (!f.money("subtotal", x.subtotal_cents, need::optional) && f.ok()) {
-    // An absent subtotal means what it says: price times quantity.
-    if (__builtin_mul_overflow(x.price_cents, x.quantity, &x.subtotal_cents))
-      f.fail(bridge_errc::wrong_type,
-             "fields '" + f.path("price") + "' times '" + f.path("quantity") + "' overflow");
-  }
-}
-
-void read(field_reader& f, runtime::order_created& x) {
-  f.id("orderId", x.order_id);
-  f.text("customerId", x.customer_id, need::required);
-  if (const auto* items = f.array("items", need::required)) {
-    x.items.reserve(items->size());
-    for (size_t i = 0; i < items->size() && f.ok(); ++i) {
-      const auto key = "items[" + std::to_string(i) + "]";
-      const auto* obj = (*items)[i].if_object();
-      if (obj == nullptr) {
-        f.fail_type(key, "an object", (*items)[i]);
-        break;
-      }
-      auto item_fields = f.nested(*obj, key);
-      runtime::order_item item;
-      read(item_fields, item);
-      x.items.push_back(std::move(item));
-    }
-  }
-  f.money(total_amount, x.total_cents, need::required);
-  f.text("status", x.status, need::optional);
-  if (x.status == "CREATED")  // seed 002's order service: a new order
-    x.status = runtime::status_pending;
-  f.timestamp("createdAt", x.created_at_ms);
-}
-
-void read(field_reader& f, runtime::payment_request& x) {
-  f.id("orderId", x.order_id);
-  f.text("customerId", x.customer_id, need::optional);
-  f.money(total_amount, x.total_cents, need::required);
-}
-
-void read(field_reader& f, runtime::payment_result& x) {
-  f.id("orderId", x.order_id);
-  f.text("customerId", x.customer_id, need::optional);
-  f.money(total_amount, x.total_cents, need::optional);
-  f.text("status", x.status, need::required);
-  f.text("reason", x.reason, need::optional);
-  f.text("transactionId", x.transaction_id, need::optional);
-  f.timestamp("processedAt", x.processed_at_ms);
-}
-
-void read(field_reader& f, runtime::notification_event& x) {
-  f.id("orderId", x.order_id);
-  f.text("customerId", x.customer_id, need::optional);
-  f.text("type", x.type, need::required);
-  x.amount_known = f.money(total_amount, x.total_cents, need::optional);
-  f.text("message", x.message, need::optional);
-  f.timestamp("at", x.at_ms);
-}
-
-void read(field_reader& f, runtime::email_sent& x) {
-  f.id("orderId", x.order_id);
-  f.text("customerId", x.customer_id, need::optional);
-  f.text("kind", x.kind, need::required);
-  f.timestamp("sentAt", x.sent_at_ms);
-}
-
-void read(field_reader& f, runtime::order_snapshot& x) {
-  f.id("orderId", x.order_id);
-  f.text("customerId", x.customer_id, need::optional);
-  f.money("totalAmount", x.total_cents, need::optional);
-  f.integer("itemCount", x.item_count, need::optional);
-  f.text("status", x.status, need::required);
-  f.text("paymentStatus", x.payment_status, need::optional);
-  f.text("reason", x.reason, need::optional);
-  f.text("transactionId", x.transaction_id, need::optional);
-  f.timestamp("createdAt", x.created_at_ms);
-  f.timestamp("updatedAt", x.updated_at_ms);
-}
-
-template <class T>
-caf::expected<any_message> decode_as(std::string_view type, const json::object& obj) {
-  caf::error err;
-  field_reader fields{obj, "", type, err};
-  T x;
-  read(fields, x);
-  if (err)
-    return err;
-  return any_message{std::move(x)};
-}
-
-using decode_fn = caf::expected<any_message> (*)(std::string_view, const json::object&);
-
-template <size_t... I>
-constexpr std::array<decode_fn, sizeof...(I)> make_decoders(std::index_sequence<I...>) {
-  return {&decode_as<std::variant_alternative_t<I, any_message>>...};
-}
-
-// One decoder per any_message alternative, indexed like routes().
-constexpr auto decoders
-  = make_decoders(std::make_index_sequence<std::variant_size_v<any_message>>{});
 
 // The header's value, or `fallback` if it is absent or empty.
 std::string header_or(const header_list& headers, std::string_view name,
@@ -675,105 +27,47 @@ std::optional<int32_t> parse_int32(std::string_view text) {
 }
 
 std::string to_decimal(int64_t v) {
-  std::string out;
-  append_integer(out, v);
-  return out;
+  return std::to_string(v);
 }
 
 }  // namespace
 
-const header* find_header(const header_list& headers, std::string_view name) {
-  for (auto i = headers.rbegin(); i != headers.rend(); ++i)
-    if (i->name == name)
-      return &*i;
-  return nullptr;
+std::string encode_value(const runtime::message& m) {
+  return m.encode();
 }
 
-// -- Public API ----------------------------------------------------------------
-
-std::string to_json_text(const json::value& v) {
-  std::string out;
-  append_value(out, v);
-  return out;
-}
-
-
-std::optional<int64_t> cents_from_json_number(double v) {
-  if (!std::isfinite(v))
-    return std::nullopt;
-  const double scaled = v * 100.0;
-  const double rounded = std::round(scaled);
-  if (std::abs(rounded) > static_cast<double>(max_abs_cents))
-    return std::nullopt;
-  // 49.99 is not exactly representable; 49.99 * 100 lands within a few ulps
-  // of 4999. A third decimal is at least 0.1 cent away. The tolerance is an
-  // absolute 1e-6 cent, widened to ~8 ulps for amounts so large that their
-  // ulp exceeds it (above about 10^9 cents).
-  const double tolerance = std::max(1e-6, std::abs(rounded) * 0x1p-50);
-  if (std::abs(scaled - rounded) > tolerance)
-    return std::nullopt;
-  return static_cast<int64_t>(rounded);
-}
-
-std::string encode_value(const any_message& m) {
-  std::string out;
-  std::visit([&out](const auto& x) { write(out, x); }, m);
-  return out;
-}
-
-header_list encode_headers(const any_message& m, const outgoing_meta& meta) {
+encoded encode(const runtime::message& m, const outgoing_meta& meta) {
   // Empty ids get the defaults a reader would apply, so what is written is
   // what is read back.
   const auto& correlation_id = meta.correlation_id.empty() ? meta.message_id
                                                            : meta.correlation_id;
   const auto& trace_id = meta.trace_id.empty() ? correlation_id : meta.trace_id;
-  header_list result{
-    {std::string{hdr_type}, std::string{route_of(m).type}},
-    {std::string{hdr_schema}, to_decimal(schema_version_current)},
+  encoded out;
+  out.headers = {
+    {std::string{hdr_type}, m.type()->name},
+    {std::string{hdr_schema}, to_decimal(m.type()->schema_version)},
     {std::string{hdr_message_id}, meta.message_id},
     {std::string{hdr_correlation_id}, correlation_id},
     {std::string{hdr_trace_id}, trace_id},
     {std::string{hdr_attempt}, to_decimal(std::max(meta.attempt, int32_t{1}))},
   };
   if (!meta.reply_to.empty())
-    result.push_back({std::string{hdr_reply_to}, meta.reply_to});
-  if (const auto* snap = std::get_if<runtime::order_snapshot>(&m)) {
-    if (snap->emailed)
-      result.push_back({std::string{hdr_order_emailed}, "true"});
-    if (snap->epoch > 0)
-      result.push_back({std::string{hdr_epoch}, std::to_string(snap->epoch)});
-  }
-  return result;
+    out.headers.push_back({std::string{hdr_reply_to}, meta.reply_to});
+  out.value = m.encode(out.headers);  // the type's own headers come last
+  return out;
 }
 
-void read_snapshot_headers(const header_list& headers, runtime::order_snapshot& snap) {
-  if (const auto* h = find_header(headers, hdr_order_emailed))
-    snap.emailed = h->value == "true";
-  if (const auto* h = find_header(headers, hdr_epoch)) {
-    int64_t e = 0;
-    auto [p, ec] = std::from_chars(h->value.data(), h->value.data() + h->value.size(), e);
-    if (ec == std::errc{} && p == h->value.data() + h->value.size() && e > 0)
-      snap.epoch = e;
-  }
+header_list encode_headers(const runtime::message& m, const outgoing_meta& meta) {
+  return encode(m, meta).headers;
 }
 
-caf::expected<any_message> decode_value(std::string_view type, std::string_view value) {
-  const auto r = route_for_type(type);
-  if (!r)
+caf::expected<runtime::message> decode_value(std::string_view type, std::string_view value,
+                                             const header_list& headers) {
+  const auto* t = runtime::messages().by_name(type);
+  if (t == nullptr)
     return runtime::make_error(bridge_errc::unknown_type,
                                "unknown message type '" + std::string{type} + "'");
-  json::error_code ec;
-  const auto jv = json::parse(json::string_view{value.data(), value.size()}, ec);
-  if (ec)
-    return runtime::make_error(bridge_errc::malformed_json,
-                               "value is not valid JSON: " + ec.message() + " ("
-                                 + std::string{type} + ")");
-  const auto* obj = jv.if_object();
-  if (obj == nullptr)
-    return runtime::make_error(bridge_errc::malformed_json,
-                               std::string{"value must be a JSON object, got "}
-                                 + kind_name(jv) + " (" + std::string{type} + ")");
-  return decoders[r->index](r->type, *obj);
+  return t->decode(value, headers);
 }
 
 caf::expected<decoded> decode_record(std::string_view topic, int32_t partition,
@@ -782,47 +76,60 @@ caf::expected<decoded> decode_record(std::string_view topic, int32_t partition,
                                      int64_t timestamp_ms) {
   // The version first: a newer schema may bring types this build does not know.
   // A record without the header is a seed 002 producer's: the oldest schema.
-  int32_t schema_version = schema_version_oldest;
+  std::optional<int32_t> version;
   if (const auto* h = find_header(headers, hdr_schema)) {
-    const auto version = parse_int32(h->value);
+    version = parse_int32(h->value);
     if (!version)
       return runtime::make_error(bridge_errc::unsupported_version,
                                  "header " + std::string{hdr_schema} + " '" + h->value
                                    + "' is not a number");
-    if (*version < schema_version_oldest || *version > schema_version_current)
-      return runtime::make_error(bridge_errc::unsupported_version,
-                                 "schema version " + h->value + " cannot be read; this build reads "
-                                   + to_decimal(schema_version_oldest) + " to "
-                                   + to_decimal(schema_version_current));
-    schema_version = *version;
   }
-  std::optional<route> r;
+  const runtime::message_type* type = nullptr;
   if (const auto* h = find_header(headers, hdr_type)) {
-    r = route_for_type(h->value);
-    if (!r)
+    type = runtime::messages().by_name(h->value);
+    if (type == nullptr && version) {
+      // A type this build does not know, of a version newer than any it
+      // reads: the version is the news (a reader to upgrade), not the type.
+      int32_t newest = schema_version_oldest;
+      for (const auto* t : runtime::messages().all())
+        newest = std::max(newest, t->schema_version);
+      if (*version > newest)
+        return runtime::make_error(bridge_errc::unsupported_version,
+                                   "schema version " + to_decimal(*version)
+                                     + " cannot be read; this build reads "
+                                     + to_decimal(schema_version_oldest) + " to "
+                                     + to_decimal(newest));
+    }
+    if (type == nullptr)
       return runtime::make_error(bridge_errc::unknown_type,
                                  "unknown message type '" + h->value + "' in header "
                                    + std::string{hdr_type});
   } else {
-    r = route_for_topic(topic);
-    if (!r)
+    type = runtime::messages().by_topic(topic);
+    if (type == nullptr)
       return runtime::make_error(bridge_errc::unknown_type,
                                  "no " + std::string{hdr_type} + " header and topic '"
                                    + std::string{topic} + "' carries no known message type");
   }
-  auto message = decode_value(r->type, value);
+  // A record without the header is a foreign producer's: the oldest schema.
+  const int32_t schema_version = version.value_or(schema_version_oldest);
+  if (schema_version < schema_version_oldest || schema_version > type->schema_version)
+    return runtime::make_error(bridge_errc::unsupported_version,
+                               "schema version " + to_decimal(schema_version) + " of "
+                                 + type->name + " cannot be read; this build reads "
+                                 + to_decimal(schema_version_oldest) + " to "
+                                 + to_decimal(type->schema_version));
+  auto message = type->decode(value, headers);
   if (!message)
     return std::move(message.error());
-  if (auto* snap = std::get_if<runtime::order_snapshot>(&*message))
-    read_snapshot_headers(headers, *snap);
   decoded result{std::move(*message), {}};
   auto& meta = result.meta;
   meta.topic = std::string{topic};
   meta.partition = partition;
   meta.offset = offset;
-  // Foreign producers may not key their records; the order id is the key.
-  meta.key = key.empty() ? runtime::key_of(result.message) : std::string{key};
-  meta.type = std::string{r->type};
+  // Foreign producers may not key their records; the message's own key is it.
+  meta.key = key.empty() ? result.message.key() : std::string{key};
+  meta.type = type->name;
   meta.schema_version = schema_version;
   meta.message_id = header_or(headers, hdr_message_id,
                               meta.topic + "-" + to_decimal(partition) + "-"

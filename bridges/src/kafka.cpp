@@ -243,19 +243,19 @@ std::vector<live_snapshot> live_snapshots(const std::vector<stored_record>& reco
   for (const auto& r : records) {
     if (r.value.empty())
       continue;  // a tombstone
-    auto v = decode_value("order_snapshot", r.value);
-    auto* snap = v ? std::get_if<runtime::order_snapshot>(&*v) : nullptr;
-    if (!snap)
+    auto d = decode_record(r.topic, r.partition, r.offset, r.key, r.value, r.headers,
+                           r.timestamp_ms);
+    if (!d)
       continue;
-    read_snapshot_headers(r.headers, *snap);
+    const auto epoch = runtime::epoch_of(r.headers);
     auto& seen = max_epoch[r.partition];
-    if (snap->epoch < seen) {
+    if (epoch < seen) {
       if (skipped)
         skipped->push_back(r.id());
       continue;
     }
-    seen = snap->epoch;
-    out.push_back({&r, std::move(*snap)});
+    seen = epoch;
+    out.push_back({&r, std::move(d->message), epoch});
   }
   return out;
 }

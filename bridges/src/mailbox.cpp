@@ -8,7 +8,6 @@
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/logging.hpp"
 #include "kastor/runtime/role_actor.hpp"
-#include "kastor/runtime/schema.hpp"
 #include "kastor/runtime/supervisor.hpp"
 
 namespace kastor::bridges {
@@ -36,7 +35,7 @@ void failure_memory::erase(const std::string& topic, int32_t partition, int64_t 
 
 struct kafka_mailbox::in_flight_record {
   runtime::record_meta meta;
-  std::optional<runtime::any_message> message;  // empty while being dead-lettered
+  std::optional<runtime::message> message;  // empty while being dead-lettered
   int failures = 0;  // times its actor died while handling it (opts_.failures, as last read)
   // The original record on its way to `<topic>.dlq` or, forwarded, to its
   // key's own partition; kept until the broker has it.
@@ -128,7 +127,7 @@ class kafka_mailbox::txn_gate : public runtime::publisher {
 public:
   explicit txn_gate(std::weak_ptr<kafka_mailbox> mb) : mb_(std::move(mb)) {}
 
-  void publish(std::vector<runtime::any_message> batch, const runtime::record_meta* cause,
+  void publish(std::vector<runtime::message> batch, const runtime::record_meta* cause,
                runtime::publish_callback done) override {
     auto mb = mb_.lock();
     if (mb) {
@@ -647,8 +646,14 @@ void kafka_mailbox::handle(message_ptr owned) {
   auto ts = rd_kafka_message_timestamp(msg, nullptr);
   auto headers = read_headers(msg);
   auto decoded = decode_record(topic, msg->partition, msg->offset, key, value, headers, ts);
-  if (decoded) {  // the schema beyond types, before any actor sees it
-    if (auto violation = runtime::schema_violation(decoded->message))
+  if (decoded) {  // a type the role takes, in its schema, before any actor sees it
+    if (!opts_.accepts.empty()
+        && std::find(opts_.accepts.begin(), opts_.accepts.end(), decoded->meta.type)
+             == opts_.accepts.end())
+      decoded = runtime::make_error(runtime::bridge_errc::no_handler,
+                                    "no handler of group " + opts_.group_id
+                                      + " takes message type '" + decoded->meta.type + "'");
+    else if (auto violation = decoded->message.violation())
       decoded = runtime::make_error(runtime::bridge_errc::schema_violation, *violation);
   }
   if (!decoded) {
@@ -933,7 +938,7 @@ void kafka_mailbox::deliver(const partition_state& ps, in_flight_record& r) {
     r.sent = true;
     count_sent();
   }
-  std::visit([&](const auto& x) { caf::anon_send(delivered_to_, r.meta, x); }, *r.message);
+  caf::anon_send(delivered_to_, r.meta, *r.message);
 }
 
 std::chrono::milliseconds kafka_mailbox::retry_delay(int failures) const {
@@ -978,8 +983,7 @@ void kafka_mailbox::retry_parked() {
         continue;
       pk.head_out = true;
       ++r->second.meta.attempt;
-      std::visit([&](const auto& x) { caf::anon_send(delivered_to_, r->second.meta, x); },
-                 *r->second.message);
+      caf::anon_send(delivered_to_, r->second.meta, *r->second.message);
     }
 }
 
@@ -1082,7 +1086,7 @@ void kafka_mailbox::redeliver_if_rebound() {
       }
       if (!first_bind)
         ++rec.meta.attempt;
-      std::visit([&](const auto& x) { caf::anon_send(target, rec.meta, x); }, *rec.message);
+      caf::anon_send(target, rec.meta, *rec.message);
       ++n;
     }
   }

@@ -3,7 +3,7 @@
 #include <mutex>
 #include <random>
 
-#include "kastor/bridges/routes.hpp"
+#include "kastor/bridges/codec.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/logging.hpp"
 
@@ -185,8 +185,8 @@ void kafka_publisher::warm_up(std::chrono::milliseconds timeout,
   // One deadline for all topics: an unreachable cluster costs `timeout` once.
   auto until = std::chrono::steady_clock::now() + timeout;
   std::vector<std::string> names;
-  for (const auto& r : routes())
-    names.push_back(std::string{r.topic} + topic_suffix_);
+  for (const auto& topic : runtime::messages().topics())
+    names.push_back(topic + topic_suffix_);
   names.insert(names.end(), extra.begin(), extra.end());
   for (const auto& name : names) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -275,7 +275,7 @@ void kafka_publisher::produce_one(const std::string& topic, int32_t partition,
   }
 }
 
-void kafka_publisher::publish(std::vector<runtime::any_message> batch,
+void kafka_publisher::publish(std::vector<runtime::message> batch,
                               const runtime::record_meta* cause,
                               runtime::publish_callback done) {
   if (batch.empty()) {
@@ -290,11 +290,11 @@ void kafka_publisher::publish(std::vector<runtime::any_message> batch,
     meta.correlation_id = cause && !cause->correlation_id.empty() ? cause->correlation_id
                                                                   : meta.message_id;
     meta.trace_id = cause && !cause->trace_id.empty() ? cause->trace_id : meta.correlation_id;
-    auto value = encode_value(msg);
-    const auto& r = route_of(msg);
-    auto topic = topic_.empty() ? std::string{r.topic} + topic_suffix_ : topic_;
-    const int32_t partition = topic_.empty() && r.follows_cause && cause ? cause->partition : -1;
-    produce_one(topic, partition, runtime::key_of(msg), value, encode_headers(msg, meta), state);
+    auto record = encode(msg, meta);
+    const auto& type = *msg.type();
+    auto topic = topic_.empty() ? type.topic + topic_suffix_ : topic_;
+    const int32_t partition = topic_.empty() && type.follows_cause && cause ? cause->partition : -1;
+    produce_one(topic, partition, msg.key(), record.value, std::move(record.headers), state);
   }
 }
 

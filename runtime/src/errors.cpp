@@ -26,6 +26,7 @@ std::string to_string(bridge_errc x) {
     case bridge_errc::kafka_fatal: return "kafka_fatal";
     case bridge_errc::kafka_abortable: return "kafka_abortable";
     case bridge_errc::schema_violation: return "schema_violation";
+    case bridge_errc::no_handler: return "no_handler";
   }
   return "unknown";
 }

@@ -1,5 +1,11 @@
 #include "kastor/runtime/json_text.hpp"
 
+#include <charconv>
+#include <cmath>
+#include <string>
+
+#include <boost/json/value.hpp>
+
 namespace kastor::runtime {
 
 namespace {
@@ -140,6 +146,123 @@ json_object_writer& json_object_writer::raw(std::string_view key, std::string_vi
   name(key);
   *out_ += json;
   return *this;
+}
+
+namespace {
+
+// -- JSON text, the way JavaScript's JSON.stringify writes it ------------------
+
+// Seed services are Node.js; printing like JSON.stringify keeps kastor's
+// records indistinguishable from theirs (and byte-stable for equal messages).
+
+template <class Integer>
+void append_integer(std::string& out, Integer v) {
+  char buf[24];
+  auto res = std::to_chars(buf, buf + sizeof(buf), v);
+  out.append(buf, res.ptr);
+}
+
+// Number.prototype.toString (ECMA-262, Number::toString): the shortest digits
+// that round-trip, laid out without exponent for 1e-7 < |v| < 1e21.
+void append_double(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";  // what JSON.stringify writes for NaN and Infinity
+    return;
+  }
+  if (v == 0) {
+    out += '0';  // also for -0, as JavaScript does
+    return;
+  }
+  char buf[40];
+  auto res = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+  std::string_view sci(buf, static_cast<size_t>(res.ptr - buf));  // -d.ddde+XX
+  if (sci.front() == '-') {
+    out += '-';
+    sci.remove_prefix(1);
+  }
+  const auto e_pos = sci.find('e');
+  std::string digits;
+  for (char c : sci.substr(0, e_pos))
+    if (c != '.')
+      digits += c;
+  int exponent = 0;
+  auto exp_text = sci.substr(e_pos + 1);
+  if (exp_text.front() == '+')
+    exp_text.remove_prefix(1);
+  std::from_chars(exp_text.data(), exp_text.data() + exp_text.size(), exponent);
+  // v = 0.digits * 10^n, with k digits.
+  const int k = static_cast<int>(digits.size());
+  const int n = exponent + 1;
+  if (k <= n && n <= 21) {
+    out += digits;
+    out.append(static_cast<size_t>(n - k), '0');
+  } else if (0 < n && n <= 21) {
+    out.append(digits, 0, static_cast<size_t>(n));
+    out += '.';
+    out.append(digits, static_cast<size_t>(n));
+  } else if (-6 < n && n <= 0) {
+    out += "0.";
+    out.append(static_cast<size_t>(-n), '0');
+    out += digits;
+  } else {
+    out += digits[0];
+    if (k > 1) {
+      out += '.';
+      out.append(digits, 1);
+    }
+    out += 'e';
+    out += n - 1 >= 0 ? '+' : '-';
+    append_integer(out, std::abs(n - 1));
+  }
+}
+
+void append_value(std::string& out, const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::null: out += "null"; break;
+    case boost::json::kind::bool_: out += v.get_bool() ? "true" : "false"; break;
+    case boost::json::kind::int64: append_integer(out, v.get_int64()); break;
+    case boost::json::kind::uint64: append_integer(out, v.get_uint64()); break;
+    case boost::json::kind::double_: append_double(out, v.get_double()); break;
+    case boost::json::kind::string: {
+      const auto& s = v.get_string();
+      append_json_string(out, std::string_view{s.data(), s.size()});
+      break;
+    }
+    case boost::json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& element : v.get_array()) {
+        if (!first)
+          out += ',';
+        first = false;
+        append_value(out, element);
+      }
+      out += ']';
+      break;
+    }
+    case boost::json::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& kv : v.get_object()) {
+        if (!first)
+          out += ',';
+        first = false;
+        append_json_string(out, std::string_view{kv.key().data(), kv.key().size()});
+        out += ':';
+        append_value(out, kv.value());
+      }
+      out += '}';
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+std::string to_json_text(const boost::json::value& v) {
+  std::string out;
+  append_value(out, v);
+  return out;
 }
 
 }  // namespace kastor::runtime

@@ -70,7 +70,7 @@ protected:
   void write(int first, int n) {
     std::atomic<int> acked{0};
     for (int i = first; i < first + n; ++i) {
-      runtime::order_created o;
+      actors::order_created o;
       o.order_id = "eos-" + std::to_string(i);
       o.customer_id = "c1";
       o.total_cents = 500;

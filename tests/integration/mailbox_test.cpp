@@ -13,7 +13,7 @@
 #include "kastor/bridges/mailbox.hpp"
 #include "kastor/bridges/producer.hpp"
 #include "kastor/bridges/role.hpp"
-#include "kastor/bridges/routes.hpp"
+#include "kastor/actors/messages.hpp"
 #include "kastor/runtime/role_actor.hpp"
 #include "kastor/runtime/supervisor.hpp"
 #include "support/kafka.hpp"
@@ -33,8 +33,8 @@ struct flaky_state {
   std::multiset<std::string> handled;
   std::vector<int32_t> attempts_of_crashed;
 
-  std::vector<runtime::any_message> handle(const runtime::record_meta& m,
-                                           const runtime::payment_request& r, int64_t) {
+  std::vector<runtime::message> handle(const runtime::record_meta& m,
+                                           const actors::payment_request& r, int64_t) {
     std::lock_guard<std::mutex> guard{mtx};
     if (crash_once.erase(r.order_id) > 0)
       throw std::runtime_error("injected crash for " + r.order_id);
@@ -79,9 +79,9 @@ struct MailboxTest : ::testing::Test {
   }
 
   void publish_requests(int n, const std::string& prefix = "o-") {
-    std::vector<runtime::any_message> batch;
+    std::vector<runtime::message> batch;
     for (int i = 0; i < n; ++i)
-      batch.push_back(runtime::payment_request{prefix + std::to_string(i), "c", 1000});
+      batch.push_back(actors::payment_request{prefix + std::to_string(i), "c", 1000});
     std::promise<runtime::publish_outcome> done;
     producer->publish(std::move(batch), nullptr,
                       [&](const runtime::publish_outcome& o) { done.set_value(o); });
@@ -154,8 +154,8 @@ TEST_F(MailboxTest, APoisonRecordGoesToTheDeadLetterTopicAndThePartitionMovesOn)
   caf::actor_system sys{cfg};
   struct poison_state {
     std::atomic<int> ok{0};
-    std::vector<runtime::any_message> handle(const runtime::record_meta&,
-                                             const runtime::payment_request& r, int64_t) {
+    std::vector<runtime::message> handle(const runtime::record_meta&,
+                                             const actors::payment_request& r, int64_t) {
       if (r.order_id == "p-3")
         throw std::runtime_error("poison");
       ++ok;
@@ -197,6 +197,52 @@ TEST_F(MailboxTest, APoisonRecordGoesToTheDeadLetterTopicAndThePartitionMovesOn)
   EXPECT_EQ(h["kastor-dlq-node"], "node-a");
   EXPECT_EQ(h["kastor-type"], "payment_request");  // the original headers are kept
   EXPECT_FALSE(h["kastor-dlq-time"].empty());
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(MailboxTest, ARecordOfATypeNoHandlerTakesIsDeadLetteredNeverSilentlyCommitted) {
+  // Given a role that takes payment requests only
+  caf::actor_system_config cfg;
+  runtime::register_message_types(cfg);
+  caf::actor_system sys{cfg};
+  struct payments_only {
+    std::atomic<int> handled{0};
+    runtime::outputs handle(const runtime::record_meta&, const actors::payment_request&,
+                            int64_t) {
+      ++handled;
+      return {};
+    }
+  };
+  auto state = std::make_shared<payments_only>();
+  auto opts = options("no-handler");
+  opts.accepts = {"payment_request"};
+  auto mailbox = *bridges::kafka_mailbox::make(opts);
+  runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr, 0};
+  auto sup = supervise_role(sys, state, io, mailbox, std::make_shared<runtime::supervision_log>(), 10);
+  // When an email_sent (a declared type, typed by its header) lands in its
+  // topic between payment requests
+  publish_requests(3, "n-");
+  std::promise<runtime::publish_outcome> done;
+  runtime::message stray{actors::email_sent{"n-x", "c", actors::notify_payment_succeeded, 1}};
+  auto record = bridges::encode(stray, bridges::outgoing_meta{"m-x", "", "", 1, ""});
+  producer->produce("payment-requests", "n-x", record.value, record.headers,
+                    [&](const runtime::publish_outcome& o) { done.set_value(o); });
+  ASSERT_TRUE(done.get_future().get().ok());
+  publish_requests(3, "m-");
+  // Then the six requests are handled, the stray record is dead-lettered
+  // with the reason, and every offset is committed
+  ASSERT_TRUE(test::eventually([&] {
+    return state->handled.load() == 6 && mailbox->stats().dead_lettered == 1
+           && mailbox->stats().in_flight == 0;
+  }, 60s));
+  mailbox->stop();
+  EXPECT_EQ(committed("no-handler"), 7);
+  auto dlq = read_topic("payment-requests.dlq", 1);
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].key, "n-x");
+  auto& reason = dlq[0].headers["kastor-dlq-reason"];
+  EXPECT_NE(reason.find("no_handler"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("'email_sent'"), std::string::npos) << reason;
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
 }
 
@@ -245,8 +291,8 @@ TEST_F(MailboxTest, ARecordItsActorRejectsIsDeadLetteredAtOnceWithoutACrash) {
   caf::actor_system sys{cfg};
   struct rule_state {
     std::atomic<int> ok{0};
-    std::vector<runtime::any_message> handle(const runtime::record_meta&,
-                                             const runtime::payment_request& r, int64_t) {
+    std::vector<runtime::message> handle(const runtime::record_meta&,
+                                             const actors::payment_request& r, int64_t) {
       if (r.order_id == "r-2")
         runtime::reject("customer c is closed for good");
       ++ok;
@@ -288,10 +334,10 @@ TEST_F(MailboxTest, AnOutputThatViolatesItsSchemaSendsItsInputToTheDlqUnpublishe
   caf::actor_system sys{cfg};
   // Given an actor that answers s-1 with a status no reader knows
   struct buggy_state {
-    std::vector<runtime::any_message> handle(const runtime::record_meta&,
-                                             const runtime::payment_request& r, int64_t) {
-      return {runtime::payment_result{r.order_id, r.customer_id, r.total_cents,
-                                      r.order_id == "s-1" ? "WEIRD" : runtime::payment_succeeded,
+    std::vector<runtime::message> handle(const runtime::record_meta&,
+                                             const actors::payment_request& r, int64_t) {
+      return {actors::payment_result{r.order_id, r.customer_id, r.total_cents,
+                                      r.order_id == "s-1" ? "WEIRD" : actors::payment_succeeded,
                                       "", "t", 1}};
     }
   };
@@ -327,8 +373,8 @@ TEST_F(MailboxTest, APoisonRecordsFailureCountSurvivesItsBridgeRestarting) {
   runtime::register_message_types(cfg);
   caf::actor_system sys{cfg};
   struct poison_state {
-    std::vector<runtime::any_message> handle(const runtime::record_meta&,
-                                             const runtime::payment_request& r, int64_t) {
+    std::vector<runtime::message> handle(const runtime::record_meta&,
+                                             const actors::payment_request& r, int64_t) {
       if (r.order_id == "q-1")
         throw std::runtime_error("poison");
       return {};
@@ -345,7 +391,8 @@ TEST_F(MailboxTest, APoisonRecordsFailureCountSurvivesItsBridgeRestarting) {
   spec.path = "root/payment";
   spec.max_restarts = 10;
   spec.children = {bridges::mailbox_bridge_child(mailbox, slot),
-                   bridges::mailbox_worker_child("worker", std::make_shared<poison_state>(), io, slot)};
+                   bridges::mailbox_worker_child("worker", std::make_shared<poison_state>(),
+                                                 test::shop_handlers<poison_state>(), io, slot)};
   spec.log = log;
   spec.strat = runtime::strategy::rest_for_one;
   auto sup = runtime::spawn_supervisor(sys, spec);
@@ -388,7 +435,7 @@ TEST_F(MailboxTest, ASlowActorMakesTheMailboxPauseAndMemoryStaysBounded) {
   std::vector<runtime::record_meta> held;
   std::atomic<bool> release{false};
   auto sink = sys.spawn([&](caf::event_based_actor* self) -> caf::behavior {
-    return {[&, self](const runtime::record_meta& m, const runtime::payment_request&) {
+    return {[&, self](const runtime::record_meta& m, const runtime::message&) {
               std::lock_guard<std::mutex> guard{mtx};
               if (release.load())
                 mailbox->finished(m);
@@ -435,7 +482,7 @@ public:
   failing_publisher(std::shared_ptr<runtime::publisher> real, std::string victim,
                     bool always = false)
     : real_(std::move(real)), victim_(std::move(victim)), always_(always) {}
-  void publish(std::vector<runtime::any_message> batch, const runtime::record_meta* cause,
+  void publish(std::vector<runtime::message> batch, const runtime::record_meta* cause,
                runtime::publish_callback done) override {
     if (cause != nullptr && cause->key == victim_ && always_) {
       failed_ = true;
@@ -460,11 +507,11 @@ private:
 struct answering_state {
   std::mutex mtx;
   std::multiset<std::string> handled;
-  std::vector<runtime::any_message> handle(const runtime::record_meta&,
-                                           const runtime::payment_request& r, int64_t) {
+  std::vector<runtime::message> handle(const runtime::record_meta&,
+                                           const actors::payment_request& r, int64_t) {
     std::lock_guard<std::mutex> guard{mtx};
     handled.insert(r.order_id);
-    return {runtime::payment_result{r.order_id, r.customer_id, r.total_cents, "SUCCEEDED", "",
+    return {actors::payment_result{r.order_id, r.customer_id, r.total_cents, "SUCCEEDED", "",
                                     "tx-" + r.order_id, 0}};
   }
 };
@@ -532,8 +579,8 @@ namespace {
 struct placement_state {
   std::mutex mtx;
   std::multimap<std::string, int32_t> handled;  // order id -> partition
-  std::vector<runtime::any_message> handle(const runtime::record_meta& m,
-                                           const runtime::payment_request& r, int64_t) {
+  std::vector<runtime::message> handle(const runtime::record_meta& m,
+                                           const actors::payment_request& r, int64_t) {
     std::lock_guard<std::mutex> guard{mtx};
     handled.emplace(r.order_id, m.partition);
     return {};

@@ -8,8 +8,10 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "kastor/actors/messages.hpp"
 #include "kastor/bridges/kafka.hpp"
 #include "kastor/bridges/role.hpp"
 #include "kastor/runtime/supervisor.hpp"
@@ -118,6 +120,25 @@ inline int group_members(const std::string& group) {
   return n;
 }
 
+// A test state's handlers: every shop message type it has a handle() for.
+template <class State>
+runtime::handlers<State> shop_handlers() {
+  runtime::handlers<State> h;
+  auto add = [&h]<class T>(std::type_identity<T>) {
+    if constexpr (requires(State& s, const runtime::record_meta& m, const T& x) {
+                    s.handle(m, x, int64_t{0});
+                  })
+      h.template on<T>();
+  };
+  add(std::type_identity<actors::order_created>{});
+  add(std::type_identity<actors::payment_request>{});
+  add(std::type_identity<actors::payment_result>{});
+  add(std::type_identity<actors::notification_event>{});
+  add(std::type_identity<actors::email_sent>{});
+  add(std::type_identity<actors::order_snapshot>{});
+  return h;
+}
+
 // The role's shape in a node: root/payment (rest_for_one) -> bridge, worker.
 // The bridge starts the mailbox's poll thread.
 template <class State>
@@ -129,7 +150,7 @@ caf::actor supervise_role(caf::actor_system& sys, std::shared_ptr<State> state,
   spec.path = "root/payment";
   spec.max_restarts = max_restarts;
   spec.children = {bridges::mailbox_bridge_child(mailbox, slot),
-                   bridges::mailbox_worker_child("worker", state, io, slot)};
+                   bridges::mailbox_worker_child("worker", state, shop_handlers<State>(), io, slot)};
   spec.log = log;
   spec.strat = runtime::strategy::rest_for_one;
   return runtime::spawn_supervisor(sys, spec);

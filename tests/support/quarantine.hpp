@@ -22,8 +22,8 @@ namespace kastor::test {
 struct keyed_state {
   std::mutex mtx;
   std::map<std::string, std::vector<int64_t>> seen;  // key -> seqs handled, in order
-  std::vector<runtime::any_message> handle(const runtime::record_meta&,
-                                           const runtime::payment_request& r, int64_t) {
+  std::vector<runtime::message> handle(const runtime::record_meta&,
+                                           const actors::payment_request& r, int64_t) {
     if (r.order_id == "key-7" && r.total_cents == 30)
       throw std::runtime_error("poison");
     std::lock_guard<std::mutex> guard{mtx};
@@ -33,10 +33,10 @@ struct keyed_state {
 };
 
 // The 10,000 records: 100 per key, in order per key.
-inline std::vector<runtime::any_message> quarantine_records() {
-  std::vector<runtime::any_message> batch;
+inline std::vector<runtime::message> quarantine_records() {
+  std::vector<runtime::message> batch;
   for (int64_t i = 0; i < 10000; ++i)
-    batch.push_back(runtime::payment_request{"key-" + std::to_string(i % 100), "c", i / 100});
+    batch.push_back(actors::payment_request{"key-" + std::to_string(i % 100), "c", i / 100});
   return batch;
 }
 

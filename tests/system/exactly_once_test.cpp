@@ -138,7 +138,7 @@ protected:
   void feed() {
     auto next = std::chrono::steady_clock::now();
     for (int i = 0; !stop_input_.load(); ++i) {
-      runtime::order_created o;
+      actors::order_created o;
       o.order_id = "eos-" + std::to_string(i);
       o.customer_id = "c" + std::to_string(i % 97);
       o.total_cents = 100 + i;

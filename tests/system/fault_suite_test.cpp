@@ -13,7 +13,7 @@
 #include "kastor/apps/idempotency.hpp"
 #include "kastor/apps/process.hpp"
 #include "kastor/bridges/producer.hpp"
-#include "kastor/bridges/routes.hpp"
+#include "kastor/actors/messages.hpp"
 #include "support/kafka.hpp"
 
 using namespace kastor;
@@ -47,7 +47,7 @@ TEST(FaultSuite, CheckerNamesTheOrdersThatBreakAnInvariant) {
   bridges::producer_options po;
   po.brokers = brokers;
   auto producer = *bridges::kafka_publisher::make(po);
-  runtime::order_created order;
+  actors::order_created order;
   order.order_id = failed_but_written;
   order.customer_id = "c-1";
   order.items = {{"p-1", "Mug", 500, 1, 500}};

@@ -92,7 +92,7 @@ protected:
   void write_orders(const std::vector<std::string>& ids) {
     std::atomic<int> acked{0};
     for (const auto& id : ids) {
-      runtime::order_created o;
+      actors::order_created o;
       o.order_id = id;
       o.customer_id = "cust-rr";
       o.total_cents = 1234;
@@ -183,7 +183,7 @@ TEST_F(RequestReply, TheOwnerAnswersItsDeathIsATimelyTimeoutAndTheSurvivorAnswer
     }, 60s)) << id << ": " << (a.replied ? a.status : runtime::describe(a.error));
     auto snap = bridges::decode_value("order_snapshot", a.body);
     ASSERT_TRUE(snap) << a.body;
-    EXPECT_EQ(std::get<runtime::order_snapshot>(*snap).order_id, id);
+    EXPECT_EQ(snap->get<actors::order_snapshot>().order_id, id);
     owner[id] = a.node;
   }
   std::set<std::string> owners;
@@ -234,7 +234,7 @@ TEST_F(RequestReply, TheOwnerAnswersItsDeathIsATimelyTimeoutAndTheSurvivorAnswer
     EXPECT_EQ(a.node, survivor) << id;
     auto snap = bridges::decode_value("order_snapshot", a.body);
     ASSERT_TRUE(snap) << a.body;
-    EXPECT_EQ(std::get<runtime::order_snapshot>(*snap).total_cents, 1234) << id;
+    EXPECT_EQ(snap->get<actors::order_snapshot>().total_cents, 1234) << id;
   }
   // (status: the survivor owns every partition now)
   EXPECT_TRUE(test::eventually([&] {

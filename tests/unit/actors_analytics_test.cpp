@@ -13,6 +13,7 @@
 #include "kastor/actors/analytics.hpp"
 
 namespace rt = kastor::runtime;
+namespace actors = kastor::actors;
 using kastor::actors::analytics_book;
 using kastor::actors::analytics_report;
 using kastor::actors::log_linear_histogram;
@@ -21,8 +22,8 @@ namespace {
 
 const rt::record_meta meta{};
 
-rt::order_created created(const std::string& id, int64_t created_at) {
-  rt::order_created o;
+actors::order_created created(const std::string& id, int64_t created_at) {
+  actors::order_created o;
   o.order_id = id;
   o.customer_id = "c-1";
   o.total_cents = 1000;
@@ -30,16 +31,16 @@ rt::order_created created(const std::string& id, int64_t created_at) {
   return o;
 }
 
-rt::payment_result paid(const std::string& id, int64_t cents) {
-  return {id, "c-1", cents, rt::payment_succeeded, "", "tx-" + id, 0};
+actors::payment_result paid(const std::string& id, int64_t cents) {
+  return {id, "c-1", cents, actors::payment_succeeded, "", "tx-" + id, 0};
 }
 
-rt::payment_result declined(const std::string& id, int64_t cents) {
-  return {id, "c-1", cents, rt::payment_declined, "amount over limit", "", 0};
+actors::payment_result declined(const std::string& id, int64_t cents) {
+  return {id, "c-1", cents, actors::payment_declined, "amount over limit", "", 0};
 }
 
-rt::email_sent emailed(const std::string& id, int64_t sent_at) {
-  return {id, "c-1", rt::notify_payment_succeeded, sent_at};
+actors::email_sent emailed(const std::string& id, int64_t sent_at) {
+  return {id, "c-1", actors::notify_payment_succeeded, sent_at};
 }
 
 // The exact nearest-rank percentile of a sample set.

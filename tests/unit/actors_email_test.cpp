@@ -18,6 +18,7 @@
 
 namespace fs = std::filesystem;
 namespace rt = kastor::runtime;
+namespace actors = kastor::actors;
 using kastor::actors::email_service;
 using kastor::actors::jsonl_ledger;
 using kastor::actors::render_email;
@@ -36,18 +37,18 @@ std::shared_ptr<jsonl_ledger> memory_outbox() {
   return std::make_shared<jsonl_ledger>("", "emailKey");
 }
 
-rt::notification_event succeeded(const std::string& id, int64_t cents = 9998) {
-  return {id, "c-1", rt::notify_payment_succeeded, cents, "Payment succeeded."};
+actors::notification_event succeeded(const std::string& id, int64_t cents = 9998) {
+  return {id, "c-1", actors::notify_payment_succeeded, cents, "Payment succeeded."};
 }
 
-rt::notification_event failed(const std::string& id) {
-  return {id, "c-1", rt::notify_payment_failed, 250000,
+actors::notification_event failed(const std::string& id) {
+  return {id, "c-1", actors::notify_payment_failed, 250000,
           "Payment of 2500.00 for order " + id + " was declined: amount over limit."};
 }
 
-rt::email_sent only_sent(const std::vector<rt::any_message>& out) {
+actors::email_sent only_sent(const std::vector<rt::message>& out) {
   EXPECT_EQ(out.size(), 1u);
-  return out.empty() ? rt::email_sent{} : std::get<rt::email_sent>(out.front());
+  return out.empty() ? actors::email_sent{} : out.front().get<actors::email_sent>();
 }
 
 bool contains(const std::string& haystack, const std::string& needle) {
@@ -80,7 +81,7 @@ TEST(RenderEmail, AmountsAlwaysHaveTwoDecimals) {
 }
 
 TEST(RenderEmail, AnUnknownTypeStillProducesAnEmailWithTheEventMessage) {
-  rt::notification_event ev{"o-3", "c-1", "ORDER_SHIPPED", 1000, "Your parcel left."};
+  actors::notification_event ev{"o-3", "c-1", "ORDER_SHIPPED", 1000, "Your parcel left."};
   auto m = render_email(ev);
   EXPECT_TRUE(contains(m.subject, "o-3"));
   EXPECT_TRUE(contains(m.body, "Your parcel left."));
@@ -88,12 +89,12 @@ TEST(RenderEmail, AnUnknownTypeStillProducesAnEmailWithTheEventMessage) {
 
 TEST(RenderEmail, ANotificationWithoutAnAmountNamesNone) {
   // Given a seed 002 billing notification: no amount at all
-  rt::notification_event ev{"o-4", "c-1", rt::notify_payment_succeeded, 0, "", false};
+  actors::notification_event ev{"o-4", "c-1", actors::notify_payment_succeeded, 0, "", false};
   // Then the email names no amount (never "0.00")
   auto m = render_email(ev);
   EXPECT_FALSE(contains(m.body, "0.00")) << m.body;
   EXPECT_TRUE(contains(m.body, "we received your payment for order o-4")) << m.body;
-  ev.type = rt::notify_payment_failed;
+  ev.type = actors::notify_payment_failed;
   EXPECT_TRUE(contains(render_email(ev).body, "your payment for order o-4 could not")) << m.body;
   ev.type = "ORDER_SHIPPED";
   EXPECT_FALSE(contains(render_email(ev).body, "0.00"));
@@ -105,8 +106,8 @@ TEST(EmailService, AFirstNotificationSendsOneEmail) {
   // When a notification arrives
   auto sent = only_sent(svc.handle(meta(), succeeded("o-1"), 7'000));
   // Then one email is in the outbox and email_sent reports it
-  EXPECT_EQ(sent, (rt::email_sent{"o-1", "c-1", rt::notify_payment_succeeded, 7'000}));
-  EXPECT_EQ(svc.sent("o-1", rt::notify_payment_succeeded), 1u);
+  EXPECT_EQ(sent, (actors::email_sent{"o-1", "c-1", actors::notify_payment_succeeded, 7'000}));
+  EXPECT_EQ(svc.sent("o-1", actors::notify_payment_succeeded), 1u);
   auto line = outbox->find("o-1/PAYMENT_SUCCEEDED");
   ASSERT_TRUE(line);
   auto v = boost::json::parse(*line).as_object();
@@ -127,8 +128,8 @@ TEST(EmailService, ARedeliveredNotificationSendsNothingAndReportsTheOriginalTime
   auto sent = only_sent(svc.handle(meta(2), succeeded("o-1"), 9'000));
   // Then email_sent is re-emitted with the first send's time, and no second email
   EXPECT_EQ(sent.sent_at_ms, 7'000);
-  EXPECT_EQ(sent.kind, rt::notify_payment_succeeded);
-  EXPECT_EQ(svc.sent("o-1", rt::notify_payment_succeeded), 1u);
+  EXPECT_EQ(sent.kind, actors::notify_payment_succeeded);
+  EXPECT_EQ(svc.sent("o-1", actors::notify_payment_succeeded), 1u);
 }
 
 TEST(EmailService, EachNotificationTypeOfAnOrderIsItsOwnEmail) {
@@ -136,9 +137,9 @@ TEST(EmailService, EachNotificationTypeOfAnOrderIsItsOwnEmail) {
   svc.handle(meta(), failed("o-1"), 1'000);
   svc.handle(meta(), succeeded("o-1"), 2'000);
   svc.handle(meta(2), failed("o-1"), 3'000);
-  EXPECT_EQ(svc.sent("o-1", rt::notify_payment_failed), 1u);
-  EXPECT_EQ(svc.sent("o-1", rt::notify_payment_succeeded), 1u);
-  EXPECT_EQ(svc.sent("o-2", rt::notify_payment_failed), 0u);
+  EXPECT_EQ(svc.sent("o-1", actors::notify_payment_failed), 1u);
+  EXPECT_EQ(svc.sent("o-1", actors::notify_payment_succeeded), 1u);
+  EXPECT_EQ(svc.sent("o-2", actors::notify_payment_failed), 0u);
 }
 
 TEST(EmailService, TwoNodesSharingOneOutboxSendOnce) {
@@ -153,7 +154,7 @@ TEST(EmailService, TwoNodesSharingOneOutboxSendOnce) {
   // Then one email was sent, and both report it as sent at its real time
   EXPECT_EQ(from_b, from_a);
   EXPECT_EQ(from_b.sent_at_ms, 1'000);
-  EXPECT_EQ(b.sent("o-1", rt::notify_payment_succeeded), 1u);
+  EXPECT_EQ(b.sent("o-1", actors::notify_payment_succeeded), 1u);
 }
 
 TEST(EmailService, ARestartedServiceRemembersWhatItSent) {
@@ -166,7 +167,7 @@ TEST(EmailService, ARestartedServiceRemembersWhatItSent) {
   email_service restarted(std::make_shared<jsonl_ledger>(path, "emailKey"));
   auto sent = only_sent(restarted.handle(meta(2), failed("o-1"), 60'000));
   EXPECT_EQ(sent.sent_at_ms, 1'000);
-  EXPECT_EQ(restarted.sent("o-1", rt::notify_payment_failed), 1u);
+  EXPECT_EQ(restarted.sent("o-1", actors::notify_payment_failed), 1u);
   std::ifstream in(path);
   size_t lines = 0;
   for (std::string l; std::getline(in, l);)

@@ -12,6 +12,7 @@
 #include "kastor/runtime/reject.hpp"
 
 namespace rt = kastor::runtime;
+namespace actors = kastor::actors;
 using kastor::actors::order_book;
 
 namespace {
@@ -22,8 +23,8 @@ rt::record_meta meta(int attempt = 1) {
   return m;
 }
 
-rt::order_created created(const std::string& id, int64_t created_at = 1'000) {
-  rt::order_created o;
+actors::order_created created(const std::string& id, int64_t created_at = 1'000) {
+  actors::order_created o;
   o.order_id = id;
   o.customer_id = "c-1";
   o.items = {{"p-1", "Mug", 4999, 2, 9998}, {"p-2", "Tea", 500, 1, 500}};
@@ -32,38 +33,38 @@ rt::order_created created(const std::string& id, int64_t created_at = 1'000) {
   return o;
 }
 
-rt::payment_result paid(const std::string& id) {
-  return {id, "c-1", 10498, rt::payment_succeeded, "", "tx-" + id, 2'000};
+actors::payment_result paid(const std::string& id) {
+  return {id, "c-1", 10498, actors::payment_succeeded, "", "tx-" + id, 2'000};
 }
 
-rt::payment_result declined(const std::string& id, const std::string& reason) {
-  return {id, "c-1", 10498, rt::payment_declined, reason, "", 2'000};
+actors::payment_result declined(const std::string& id, const std::string& reason) {
+  return {id, "c-1", 10498, actors::payment_declined, reason, "", 2'000};
 }
 
-rt::email_sent emailed(const std::string& id, const char* kind = rt::notify_payment_succeeded) {
+actors::email_sent emailed(const std::string& id, const char* kind = actors::notify_payment_succeeded) {
   return {id, "c-1", kind, 3'000};
 }
 
 template <class T>
-std::vector<T> all_of(const std::vector<rt::any_message>& msgs) {
+std::vector<T> all_of(const std::vector<rt::message>& msgs) {
   std::vector<T> out;
   for (const auto& m : msgs)
-    if (auto* x = std::get_if<T>(&m))
+    if (auto* x = m.get_if<T>())
       out.push_back(*x);
   return out;
 }
 
-rt::order_snapshot only_snapshot(const std::vector<rt::any_message>& msgs) {
+actors::order_snapshot only_snapshot(const std::vector<rt::message>& msgs) {
   EXPECT_EQ(msgs.size(), 1u);
-  auto snaps = all_of<rt::order_snapshot>(msgs);
+  auto snaps = all_of<actors::order_snapshot>(msgs);
   EXPECT_EQ(snaps.size(), 1u);
-  return snaps.empty() ? rt::order_snapshot{} : snaps.front();
+  return snaps.empty() ? actors::order_snapshot{} : snaps.front();
 }
 
 int rank(const std::string& status) {
-  if (status == rt::status_notified)
+  if (status == actors::status_notified)
     return 2;
-  if (status == rt::status_paid || status == rt::status_payment_failed)
+  if (status == actors::status_paid || status == actors::status_payment_failed)
     return 1;
   return 0;
 }
@@ -76,10 +77,10 @@ TEST(OrderBook, NewOrderIsPendingAndRequestsPayment) {
   auto out = book.handle(meta(), created("o-1"), 1'500);
   // Then payment is asked to charge the total, and a PENDING snapshot goes out
   ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(std::get<rt::payment_request>(out[0]),
-            (rt::payment_request{"o-1", "c-1", 10498}));
-  auto snap = std::get<rt::order_snapshot>(out[1]);
-  EXPECT_EQ(snap, (rt::order_snapshot{"o-1", "c-1", 10498, 3, rt::status_pending, "", "", "",
+  EXPECT_EQ(out[0].get<actors::payment_request>(),
+            (actors::payment_request{"o-1", "c-1", 10498}));
+  auto snap = out[1].get<actors::order_snapshot>();
+  EXPECT_EQ(snap, (actors::order_snapshot{"o-1", "c-1", 10498, 3, actors::status_pending, "", "", "",
                                       1'000, 1'500, false, 0}));
   EXPECT_EQ(book.find("o-1"), snap);
   EXPECT_EQ(book.size(), 1u);
@@ -100,8 +101,8 @@ TEST(OrderBook, RedeliveredOrderWhilePendingRequestsPaymentAgain) {
   auto out = book.handle(meta(2), created("o-1"), 1'700);
   // Then both messages are emitted again, and nothing else changed
   ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(std::get<rt::payment_request>(out[0]).order_id, "o-1");
-  EXPECT_EQ(std::get<rt::order_snapshot>(out[1]).updated_at_ms, 1'700);
+  EXPECT_EQ(out[0].get<actors::payment_request>().order_id, "o-1");
+  EXPECT_EQ(out[1].get<actors::order_snapshot>().updated_at_ms, 1'700);
   EXPECT_EQ(book.find("o-1"), before);
   EXPECT_EQ(book.size(), 1u);
 }
@@ -115,9 +116,9 @@ TEST(OrderBook, RedeliveredOrderAfterPaymentEmitsOnlyTheSnapshot) {
   auto out = book.handle(meta(2), created("o-1"), 2'500);
   // Then no second payment request goes out, only the current snapshot
   auto snap = only_snapshot(out);
-  EXPECT_EQ(snap.status, rt::status_paid);
+  EXPECT_EQ(snap.status, actors::status_paid);
   EXPECT_EQ(snap.updated_at_ms, 2'500);
-  EXPECT_TRUE(all_of<rt::payment_request>(out).empty());
+  EXPECT_TRUE(all_of<actors::payment_request>(out).empty());
 }
 
 TEST(OrderBook, SucceededPaymentMarksTheOrderPaid) {
@@ -126,8 +127,8 @@ TEST(OrderBook, SucceededPaymentMarksTheOrderPaid) {
   // When payment succeeds
   auto snap = only_snapshot(book.handle(meta(), paid("o-1"), 2'100));
   // Then the order is PAID with the payment recorded
-  EXPECT_EQ(snap.status, rt::status_paid);
-  EXPECT_EQ(snap.payment_status, rt::payment_succeeded);
+  EXPECT_EQ(snap.status, actors::status_paid);
+  EXPECT_EQ(snap.payment_status, actors::payment_succeeded);
   EXPECT_EQ(snap.transaction_id, "tx-o-1");
   EXPECT_EQ(snap.reason, "");
   EXPECT_EQ(snap.updated_at_ms, 2'100);
@@ -141,8 +142,8 @@ TEST(OrderBook, DeclinedPaymentMarksTheOrderPaymentFailed) {
   // When payment is declined
   auto snap = only_snapshot(book.handle(meta(), declined("o-1", "amount over limit"), 2'100));
   // Then the order is PAYMENT_FAILED with the reason
-  EXPECT_EQ(snap.status, rt::status_payment_failed);
-  EXPECT_EQ(snap.payment_status, rt::payment_declined);
+  EXPECT_EQ(snap.status, actors::status_payment_failed);
+  EXPECT_EQ(snap.payment_status, actors::payment_declined);
   EXPECT_EQ(snap.reason, "amount over limit");
   EXPECT_EQ(snap.transaction_id, "");
 }
@@ -168,8 +169,8 @@ TEST(OrderBook, ALateConflictingPaymentResultDoesNotOverrideTheFirst) {
   // When a declined result for the same order shows up afterwards
   auto snap = only_snapshot(book.handle(meta(), declined("o-1", "customer blocked"), 2'200));
   // Then the first outcome stands
-  EXPECT_EQ(snap.status, rt::status_paid);
-  EXPECT_EQ(snap.payment_status, rt::payment_succeeded);
+  EXPECT_EQ(snap.status, actors::status_paid);
+  EXPECT_EQ(snap.payment_status, actors::payment_succeeded);
   EXPECT_EQ(snap.reason, "");
 }
 
@@ -178,10 +179,10 @@ TEST(OrderBook, EmailAfterPaymentMarksTheOrderNotified) {
   book.handle(meta(), created("o-1"), 1'500);
   book.handle(meta(), declined("o-1", "customer blocked"), 2'100);
   // When the email went out
-  auto snap = only_snapshot(book.handle(meta(), emailed("o-1", rt::notify_payment_failed), 3'100));
+  auto snap = only_snapshot(book.handle(meta(), emailed("o-1", actors::notify_payment_failed), 3'100));
   // Then the order is NOTIFIED and keeps its payment outcome
-  EXPECT_EQ(snap.status, rt::status_notified);
-  EXPECT_EQ(snap.payment_status, rt::payment_declined);
+  EXPECT_EQ(snap.status, actors::status_notified);
+  EXPECT_EQ(snap.payment_status, actors::payment_declined);
   EXPECT_EQ(snap.reason, "customer blocked");
   EXPECT_EQ(snap.updated_at_ms, 3'100);
   EXPECT_TRUE(book.emailed("o-1"));
@@ -193,14 +194,14 @@ TEST(OrderBook, EmailBeforePaymentResultWaitsForTheOutcomeThenNotifies) {
   book.handle(meta(), created("o-1"), 1'500);
   auto early = only_snapshot(book.handle(meta(), emailed("o-1"), 2'000));
   // Then it stays PENDING for now, marked emailed
-  EXPECT_EQ(early.status, rt::status_pending);
+  EXPECT_EQ(early.status, actors::status_pending);
   EXPECT_EQ(early.payment_status, "");
   EXPECT_TRUE(book.emailed("o-1"));
   // When the payment result arrives
   auto snap = only_snapshot(book.handle(meta(), paid("o-1"), 2'500));
   // Then the order goes straight to NOTIFIED, with the payment recorded
-  EXPECT_EQ(snap.status, rt::status_notified);
-  EXPECT_EQ(snap.payment_status, rt::payment_succeeded);
+  EXPECT_EQ(snap.status, actors::status_notified);
+  EXPECT_EQ(snap.payment_status, actors::payment_succeeded);
   EXPECT_EQ(snap.transaction_id, "tx-o-1");
 }
 
@@ -211,7 +212,7 @@ TEST(OrderBook, NotifiedIsTerminal) {
   book.handle(meta(), paid("o-1"), 2'000);
   book.handle(meta(), emailed("o-1"), 3'000);
   auto final_state = book.find("o-1");
-  ASSERT_EQ(final_state->status, rt::status_notified);
+  ASSERT_EQ(final_state->status, actors::status_notified);
   // When every record of it is redelivered, and a conflicting result arrives
   auto a = book.handle(meta(2), created("o-1"), 4'000);
   auto b = book.handle(meta(2), paid("o-1"), 4'001);
@@ -219,8 +220,8 @@ TEST(OrderBook, NotifiedIsTerminal) {
   auto d = book.handle(meta(2), emailed("o-1"), 4'003);
   // Then each re-emits the NOTIFIED snapshot and nothing changes
   for (const auto* out : {&a, &b, &c, &d})
-    EXPECT_EQ(only_snapshot(*out).status, rt::status_notified);
-  EXPECT_TRUE(all_of<rt::payment_request>(a).empty());
+    EXPECT_EQ(only_snapshot(*out).status, actors::status_notified);
+  EXPECT_TRUE(all_of<actors::payment_request>(a).empty());
   EXPECT_EQ(book.find("o-1"), final_state);
 }
 
@@ -229,8 +230,8 @@ TEST(OrderBook, PaymentResultForAnUnknownOrderCreatesIt) {
   // When a result arrives for an order never seen (request injected with kcat)
   auto snap = only_snapshot(book.handle(meta(), paid("o-9"), 5'000));
   // Then the order exists, built from the result, and is PAID
-  EXPECT_EQ(snap, (rt::order_snapshot{"o-9", "c-1", 10498, 0, rt::status_paid,
-                                      rt::payment_succeeded, "", "tx-o-9", 5'000, 5'000, false, 0}));
+  EXPECT_EQ(snap, (actors::order_snapshot{"o-9", "c-1", 10498, 0, actors::status_paid,
+                                      actors::payment_succeeded, "", "tx-o-9", 5'000, 5'000, false, 0}));
   EXPECT_EQ(book.find("o-9"), snap);
   EXPECT_EQ(book.size(), 1u);
 }
@@ -240,12 +241,12 @@ TEST(OrderBook, EmailForAnUnknownOrderCreatesItPendingAndEmailed) {
   auto snap = only_snapshot(book.handle(meta(), emailed("o-9"), 5'000));
   EXPECT_EQ(snap.order_id, "o-9");
   EXPECT_EQ(snap.customer_id, "c-1");
-  EXPECT_EQ(snap.status, rt::status_pending);
+  EXPECT_EQ(snap.status, actors::status_pending);
   EXPECT_EQ(snap.created_at_ms, 5'000);
   EXPECT_TRUE(book.emailed("o-9"));
   // And the payment result later completes it
   EXPECT_EQ(only_snapshot(book.handle(meta(), declined("o-9", "x"), 5'100)).status,
-            rt::status_notified);
+            actors::status_notified);
 }
 
 TEST(OrderBook, OrderCreatedAfterItsResultFillsInDetailsWithoutRequestingPayment) {
@@ -256,7 +257,7 @@ TEST(OrderBook, OrderCreatedAfterItsResultFillsInDetailsWithoutRequestingPayment
   auto out = book.handle(meta(), created("o-1", 900), 5'500);
   // Then its details are adopted, it stays PAID, and no payment is requested
   auto snap = only_snapshot(out);
-  EXPECT_EQ(snap.status, rt::status_paid);
+  EXPECT_EQ(snap.status, actors::status_paid);
   EXPECT_EQ(snap.item_count, 3);
   EXPECT_EQ(snap.created_at_ms, 900);
   EXPECT_EQ(snap.transaction_id, "tx-o-1");
@@ -269,9 +270,9 @@ TEST(OrderBook, OrderCreatedAfterOnlyItsEmailStillRequestsPayment) {
   // When order_created arrives
   auto out = book.handle(meta(), created("o-1"), 5'100);
   // Then payment is requested (payment is idempotent; it re-emits its outcome)
-  auto reqs = all_of<rt::payment_request>(out);
+  auto reqs = all_of<actors::payment_request>(out);
   ASSERT_EQ(reqs.size(), 1u);
-  EXPECT_EQ(reqs[0], (rt::payment_request{"o-1", "c-1", 10498}));
+  EXPECT_EQ(reqs[0], (actors::payment_request{"o-1", "c-1", 10498}));
   EXPECT_EQ(book.find("o-1")->total_cents, 10498);
 }
 
@@ -285,23 +286,23 @@ TEST(OrderBook, StatusNeverRegressesWhateverTheArrivalOrder) {
     int payment_requests = 0;
     int64_t now = 1'000;
     for (int e : events) {
-      std::vector<rt::any_message> out;
+      std::vector<rt::message> out;
       if (e == 0)
         out = book.handle(meta(), created("o-1"), ++now);
       else if (e == 1)
         out = book.handle(meta(), paid("o-1"), ++now);
       else
         out = book.handle(meta(), emailed("o-1"), ++now);
-      payment_requests += static_cast<int>(all_of<rt::payment_request>(out).size());
-      for (const auto& s : all_of<rt::order_snapshot>(out)) {
+      payment_requests += static_cast<int>(all_of<actors::payment_request>(out).size());
+      for (const auto& s : all_of<actors::order_snapshot>(out)) {
         ASSERT_GE(rank(s.status), last_rank) << "regressed to " << s.status;
         last_rank = rank(s.status);
       }
     }
     auto final_state = book.find("o-1");
     ASSERT_TRUE(final_state);
-    EXPECT_EQ(final_state->status, rt::status_notified);
-    EXPECT_EQ(final_state->payment_status, rt::payment_succeeded);
+    EXPECT_EQ(final_state->status, actors::status_notified);
+    EXPECT_EQ(final_state->payment_status, actors::payment_succeeded);
     EXPECT_EQ(final_state->created_at_ms, 1'000);
     EXPECT_EQ(final_state->item_count, 3);
     // A payment request only ever goes out before the result is known
@@ -342,8 +343,8 @@ TEST(OrderBook, OrdersAreIndependent) {
   book.handle(meta(), created("o-1"), 1'500);
   book.handle(meta(), created("o-2"), 1'600);
   book.handle(meta(), paid("o-2"), 1'700);
-  EXPECT_EQ(book.find("o-1")->status, rt::status_pending);
-  EXPECT_EQ(book.find("o-2")->status, rt::status_paid);
+  EXPECT_EQ(book.find("o-1")->status, actors::status_pending);
+  EXPECT_EQ(book.find("o-2")->status, actors::status_paid);
   EXPECT_EQ(book.size(), 2u);
 }
 
@@ -357,10 +358,10 @@ rt::record_meta meta_on(int32_t partition) {
   return m;
 }
 
-rt::order_snapshot snapshot(const std::string& id, const char* status, int64_t updated) {
-  rt::order_snapshot s{id, "c-1", 10498, 3, status, "", "", "", 1'000, updated, false, 0};
-  if (std::string{status} != rt::status_pending)
-    s.payment_status = rt::payment_succeeded;
+actors::order_snapshot snapshot(const std::string& id, const char* status, int64_t updated) {
+  actors::order_snapshot s{id, "c-1", 10498, 3, status, "", "", "", 1'000, updated, false, 0};
+  if (std::string{status} != actors::status_pending)
+    s.payment_status = actors::payment_succeeded;
   return s;
 }
 
@@ -369,26 +370,26 @@ rt::order_snapshot snapshot(const std::string& id, const char* status, int64_t u
 TEST(OrderBook, AdoptedPartitionRestoresEachOrderFurthestAlong) {
   order_book book;
   // Given a changelog where a stale PENDING write (a zombie's) came after PAID
-  book.adopt(4, {snapshot("o-1", rt::status_pending, 1'500), snapshot("o-1", rt::status_paid, 2'000),
-                 snapshot("o-1", rt::status_pending, 2'100)});
+  book.adopt(4, {snapshot("o-1", actors::status_pending, 1'500), snapshot("o-1", actors::status_paid, 2'000),
+                 snapshot("o-1", actors::status_pending, 2'100)});
   // Then the order is PAID, with the fields of its order_created
   auto s = book.find_created("o-1");
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->status, rt::status_paid);
+  EXPECT_EQ(s->status, actors::status_paid);
   EXPECT_EQ(s->item_count, 3);
   // And a redelivered order_created asks for no second payment
   auto out = book.handle(meta_on(4), created("o-1"), 3'000);
-  EXPECT_TRUE(all_of<rt::payment_request>(out).empty());
+  EXPECT_TRUE(all_of<actors::payment_request>(out).empty());
   // And its email makes it NOTIFIED
   EXPECT_EQ(only_snapshot(book.handle(meta_on(4), emailed("o-1"), 3'100)).status,
-            rt::status_notified);
+            actors::status_notified);
 }
 
 TEST(OrderBook, RestoredPendingOrderStillRequestsPayment) {
   order_book book;
-  book.adopt(1, {snapshot("o-1", rt::status_pending, 1'500)});
+  book.adopt(1, {snapshot("o-1", actors::status_pending, 1'500)});
   auto out = book.handle(meta_on(1), created("o-1"), 2'000);
-  EXPECT_EQ(all_of<rt::payment_request>(out).size(), 1u);
+  EXPECT_EQ(all_of<actors::payment_request>(out).size(), 1u);
 }
 
 TEST(OrderBook, ReleasedPartitionDropsOnlyItsOrders) {
@@ -399,14 +400,14 @@ TEST(OrderBook, ReleasedPartitionDropsOnlyItsOrders) {
   EXPECT_EQ(book.find("o-1"), std::nullopt);
   ASSERT_TRUE(book.find("o-2"));
   // Taken back later: what the changelog says, not what was held before
-  book.adopt(1, {snapshot("o-1", rt::status_paid, 2'000)});
-  EXPECT_EQ(book.find("o-1")->status, rt::status_paid);
+  book.adopt(1, {snapshot("o-1", actors::status_paid, 2'000)});
+  EXPECT_EQ(book.find("o-1")->status, actors::status_paid);
   EXPECT_EQ(book.size(), 2u);
 }
 
 TEST(OrderBook, RestoredFinishedOrderIsPassivatedAndDuplicatesEmitNothing) {
   order_book book;
-  book.adopt(0, {snapshot("o-1", rt::status_notified, 3'000)});
+  book.adopt(0, {snapshot("o-1", actors::status_notified, 3'000)});
   EXPECT_TRUE(book.is_passivated("o-1"));
   EXPECT_EQ(book.active(), 0u);
   // A late duplicate must not write a guessed (PENDING) snapshot over the final one
@@ -433,10 +434,10 @@ TEST(OrderBook, FinishedOrderIdleLongerThanPassivateAfterKeepsOnlyItsId) {
 
 TEST(OrderBook, OwnershipChangesFromAnotherThreadApplyBeforeTheNextTurn) {
   order_book book;
-  std::thread other{[&] { book.adopt(3, {snapshot("o-9", rt::status_paid, 2'000)}); }};
+  std::thread other{[&] { book.adopt(3, {snapshot("o-9", actors::status_paid, 2'000)}); }};
   other.join();
   auto out = book.handle(meta_on(3), emailed("o-9"), 3'000);
-  EXPECT_EQ(only_snapshot(out).status, rt::status_notified);
+  EXPECT_EQ(only_snapshot(out).status, actors::status_notified);
 }
 
 TEST(OrderBook, AdoptMergesTheChangelogTailWithWhatIsHeld) {
@@ -445,40 +446,40 @@ TEST(OrderBook, AdoptMergesTheChangelogTailWithWhatIsHeld) {
   book.handle(meta_on(2), created("o-2"), 1'500);
   book.handle(meta_on(2), paid("o-2"), 1'600);
   // Taken back after someone else moved o-1 on; o-2's tail holds a stale write
-  book.adopt(2, {snapshot("o-1", rt::status_paid, 2'000), snapshot("o-2", rt::status_pending, 2'100)});
-  EXPECT_EQ(book.find("o-1")->status, rt::status_paid);
-  EXPECT_EQ(book.find("o-2")->status, rt::status_paid);
+  book.adopt(2, {snapshot("o-1", actors::status_paid, 2'000), snapshot("o-2", actors::status_pending, 2'100)});
+  EXPECT_EQ(book.find("o-1")->status, actors::status_paid);
+  EXPECT_EQ(book.find("o-2")->status, actors::status_paid);
   EXPECT_TRUE(book.find_created("o-1"));
 }
 
 TEST(OrderBook, RestoredOrderEmailedBeforeItsPaymentOutcomeBecomesNotified) {
   // Given a changelog whose last word on the order: emailed, outcome unknown
   // (the email_sent record was committed by the previous owner)
-  auto s = snapshot("o-1", rt::status_pending, 2'000);
+  auto s = snapshot("o-1", actors::status_pending, 2'000);
   s.emailed = true;
   order_book book;
   book.adopt(5, {s});
   // When its payment result arrives at the new owner
   auto out = book.handle(meta_on(5), paid("o-1"), 3'000);
   // Then the order is finished, no second email needed
-  EXPECT_EQ(only_snapshot(out).status, rt::status_notified);
+  EXPECT_EQ(only_snapshot(out).status, actors::status_notified);
 }
 
 TEST(OrderBook, SnapshotsOfAnAdoptedPartitionCarryItsEpoch) {
   order_book book;
   book.adopt(2, {}, 1'700'000'000'000);
   auto out = book.handle(meta_on(2), created("o-1"), 1'000);
-  EXPECT_EQ(all_of<rt::order_snapshot>(out).front().epoch, 1'700'000'000'000);
+  EXPECT_EQ(all_of<actors::order_snapshot>(out).front().epoch, 1'700'000'000'000);
   // A partition not adopted (or released) writes without one
-  EXPECT_EQ(all_of<rt::order_snapshot>(book.handle(meta_on(3), created("o-2"), 1'000)).front().epoch, 0);
+  EXPECT_EQ(all_of<actors::order_snapshot>(book.handle(meta_on(3), created("o-2"), 1'000)).front().epoch, 0);
   book.release({2});
-  EXPECT_EQ(all_of<rt::order_snapshot>(book.handle(meta_on(2), created("o-3"), 1'000)).front().epoch, 0);
+  EXPECT_EQ(all_of<actors::order_snapshot>(book.handle(meta_on(2), created("o-3"), 1'000)).front().epoch, 0);
 }
 
 // -- A seed 002 billing service in front of kastor: only notification-events --
 
 namespace {
-rt::notification_event billing_said(const std::string& id, const char* type) {
+actors::notification_event billing_said(const std::string& id, const char* type) {
   return {id, "c-1", type, 0, "", false, 2'500};
 }
 }  // namespace
@@ -489,17 +490,17 @@ TEST(OrderBook, SeedBillingNotificationIsThePaymentOutcome) {
   book.handle(meta(), created("o-1"), 1'000);
   // When the seed's billing says the payment succeeded
   auto snap = only_snapshot(
-    book.handle(meta(), billing_said("o-1", rt::notify_payment_succeeded), 2'000));
+    book.handle(meta(), billing_said("o-1", actors::notify_payment_succeeded), 2'000));
   // Then the order is PAID, with the order's own amount kept
-  EXPECT_EQ(snap.status, rt::status_paid);
-  EXPECT_EQ(snap.payment_status, rt::payment_succeeded);
+  EXPECT_EQ(snap.status, actors::status_paid);
+  EXPECT_EQ(snap.payment_status, actors::payment_succeeded);
   EXPECT_EQ(snap.total_cents, 10498);
   // And a failed one elsewhere is PAYMENT_FAILED
   book.handle(meta(), created("o-2"), 1'000);
   auto failed = only_snapshot(
-    book.handle(meta(), billing_said("o-2", rt::notify_payment_failed), 2'000));
-  EXPECT_EQ(failed.status, rt::status_payment_failed);
-  EXPECT_EQ(failed.payment_status, rt::payment_declined);
+    book.handle(meta(), billing_said("o-2", actors::notify_payment_failed), 2'000));
+  EXPECT_EQ(failed.status, actors::status_payment_failed);
+  EXPECT_EQ(failed.payment_status, actors::payment_declined);
 }
 
 TEST(OrderBook, NotificationAfterThePaymentResultEmitsNothing) {
@@ -509,18 +510,18 @@ TEST(OrderBook, NotificationAfterThePaymentResultEmitsNothing) {
   book.handle(meta(), paid("o-1"), 2'000);
   // When its notification arrives, nothing changes and nothing is written
   EXPECT_TRUE(
-    book.handle(meta(), billing_said("o-1", rt::notify_payment_failed), 3'000).empty());
-  EXPECT_EQ(book.find("o-1")->status, rt::status_paid);
+    book.handle(meta(), billing_said("o-1", actors::notify_payment_failed), 3'000).empty());
+  EXPECT_EQ(book.find("o-1")->status, actors::status_paid);
 }
 
 TEST(OrderBook, PaymentResultAfterItsNotificationFillsInTheDetails) {
   // Given an order whose notification came before its payment_result
   order_book book;
   book.handle(meta(), created("o-1"), 1'000);
-  book.handle(meta(), billing_said("o-1", rt::notify_payment_succeeded), 2'000);
+  book.handle(meta(), billing_said("o-1", actors::notify_payment_succeeded), 2'000);
   // When the payment_result arrives, its transaction id is kept; the status stays
   auto snap = only_snapshot(book.handle(meta(), paid("o-1"), 3'000));
-  EXPECT_EQ(snap.status, rt::status_paid);
+  EXPECT_EQ(snap.status, actors::status_paid);
   EXPECT_EQ(snap.transaction_id, "tx-o-1");
 }
 
@@ -529,8 +530,8 @@ TEST(OrderBook, EmailedOrderBecomesNotifiedOnTheBillingNotification) {
   book.handle(meta(), created("o-1"), 1'000);
   book.handle(meta(), emailed("o-1"), 1'500);
   auto snap = only_snapshot(
-    book.handle(meta(), billing_said("o-1", rt::notify_payment_succeeded), 2'000));
-  EXPECT_EQ(snap.status, rt::status_notified);
+    book.handle(meta(), billing_said("o-1", actors::notify_payment_succeeded), 2'000));
+  EXPECT_EQ(snap.status, actors::status_notified);
 }
 
 TEST(OrderBook, NotificationOfAnUnknownKindIsRejectedAndChangesNothing) {
@@ -538,5 +539,5 @@ TEST(OrderBook, NotificationOfAnUnknownKindIsRejectedAndChangesNothing) {
   book.handle(meta(), created("o-1"), 1'000);
   EXPECT_THROW(book.handle(meta(), billing_said("o-1", "ORDER_SHIPPED"), 2'000),
                rt::rejection);
-  EXPECT_EQ(book.find("o-1")->status, rt::status_pending);
+  EXPECT_EQ(book.find("o-1")->status, actors::status_pending);
 }

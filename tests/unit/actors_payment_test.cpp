@@ -21,6 +21,7 @@
 
 namespace fs = std::filesystem;
 namespace rt = kastor::runtime;
+namespace actors = kastor::actors;
 using kastor::actors::jsonl_ledger;
 using kastor::actors::payment_rules;
 using kastor::actors::payment_service;
@@ -40,17 +41,17 @@ std::shared_ptr<jsonl_ledger> memory_ledger() {
 }
 
 struct outcome {
-  rt::payment_result result;
-  rt::notification_event note;
+  actors::payment_result result;
+  actors::notification_event note;
 };
 
 // The two messages a handled request must emit, in order.
-outcome split(const std::vector<rt::any_message>& out) {
+outcome split(const std::vector<rt::message>& out) {
   EXPECT_EQ(out.size(), 2u);
   outcome o;
   if (out.size() == 2) {
-    o.result = std::get<rt::payment_result>(out[0]);
-    o.note = std::get<rt::notification_event>(out[1]);
+    o.result = out[0].get<actors::payment_result>();
+    o.note = out[1].get<actors::notification_event>();
   }
   return o;
 }
@@ -70,11 +71,11 @@ TEST(PaymentService, ChargesAnOrdinaryOrderWithADeterministicTransactionId) {
   // When an ordinary order asks to be charged
   auto o = split(svc.handle(meta(), {"o-1", "c-1", 9998}, 1'000));
   // Then the charge succeeds, once, with a transaction id derived from the order
-  EXPECT_EQ(o.result, (rt::payment_result{"o-1", "c-1", 9998, rt::payment_succeeded, "",
+  EXPECT_EQ(o.result, (actors::payment_result{"o-1", "c-1", 9998, actors::payment_succeeded, "",
                                           "tx-o-1", 1'000}));
   EXPECT_EQ(o.note.order_id, "o-1");
   EXPECT_EQ(o.note.customer_id, "c-1");
-  EXPECT_EQ(o.note.type, rt::notify_payment_succeeded);
+  EXPECT_EQ(o.note.type, actors::notify_payment_succeeded);
   EXPECT_EQ(o.note.total_cents, 9998);
   EXPECT_NE(o.note.message.find("99.98"), std::string::npos) << o.note.message;
   EXPECT_NE(o.note.message.find("o-1"), std::string::npos) << o.note.message;
@@ -86,10 +87,10 @@ TEST(PaymentService, DeclinesANonPositiveAmount) {
   for (int64_t cents : {0, -5}) {
     auto id = "o-" + std::to_string(cents);
     auto o = split(svc.handle(meta(), {id, "c-1", cents}, 1'000));
-    EXPECT_EQ(o.result.status, rt::payment_declined);
+    EXPECT_EQ(o.result.status, actors::payment_declined);
     EXPECT_EQ(o.result.reason, "invalid amount");
     EXPECT_EQ(o.result.transaction_id, "");
-    EXPECT_EQ(o.note.type, rt::notify_payment_failed);
+    EXPECT_EQ(o.note.type, actors::notify_payment_failed);
     EXPECT_NE(o.note.message.find("invalid amount"), std::string::npos) << o.note.message;
     EXPECT_EQ(svc.charges(id), 1u);  // the declined attempt is recorded too
   }
@@ -99,17 +100,17 @@ TEST(PaymentService, AcceptsExactlyTheLimitAndDeclinesOneCentOver) {
   payment_service svc({}, memory_ledger());
   // 1,000.00 is the default limit
   EXPECT_EQ(split(svc.handle(meta(), {"o-at", "c-1", 100000}, 1)).result.status,
-            rt::payment_succeeded);
+            actors::payment_succeeded);
   auto over = split(svc.handle(meta(), {"o-over", "c-1", 100001}, 1));
-  EXPECT_EQ(over.result.status, rt::payment_declined);
+  EXPECT_EQ(over.result.status, actors::payment_declined);
   EXPECT_EQ(over.result.reason, "amount over limit");
-  EXPECT_EQ(over.note.type, rt::notify_payment_failed);
+  EXPECT_EQ(over.note.type, actors::notify_payment_failed);
 }
 
 TEST(PaymentService, TheLimitIsConfigurable) {
   payment_service svc(payment_rules{500}, memory_ledger());
   EXPECT_EQ(split(svc.handle(meta(), {"o-1", "c-1", 500}, 1)).result.status,
-            rt::payment_succeeded);
+            actors::payment_succeeded);
   EXPECT_EQ(split(svc.handle(meta(), {"o-2", "c-1", 501}, 1)).result.reason,
             "amount over limit");
 }
@@ -117,12 +118,12 @@ TEST(PaymentService, TheLimitIsConfigurable) {
 TEST(PaymentService, DeclinesABlockedCustomer) {
   payment_service svc({}, memory_ledger());
   auto o = split(svc.handle(meta(), {"o-1", "blocked-42", 1000}, 1'000));
-  EXPECT_EQ(o.result.status, rt::payment_declined);
+  EXPECT_EQ(o.result.status, actors::payment_declined);
   EXPECT_EQ(o.result.reason, "customer blocked");
   EXPECT_EQ(o.result.customer_id, "blocked-42");
   // "blocked" elsewhere in the id does not block
   EXPECT_EQ(split(svc.handle(meta(), {"o-2", "not-blocked-42", 1000}, 1)).result.status,
-            rt::payment_succeeded);
+            actors::payment_succeeded);
 }
 
 TEST(PaymentService, AnInvalidAmountIsReportedBeforeOtherReasons) {
@@ -157,7 +158,7 @@ TEST(PaymentService, ARedeliveryWithOtherFieldsStillGetsTheRecordedOutcome) {
   split(svc.handle(meta(), {"o-1", "c-1", 9998}, 1'000));
   // A request for the same order, now over the limit, is not charged again
   auto o = split(svc.handle(meta(), {"o-1", "c-1", 500000}, 2'000));
-  EXPECT_EQ(o.result.status, rt::payment_succeeded);
+  EXPECT_EQ(o.result.status, actors::payment_succeeded);
   EXPECT_EQ(o.result.total_cents, 9998);
   EXPECT_EQ(svc.charges("o-1"), 1u);
 }
@@ -184,7 +185,7 @@ TEST(PaymentService, ARestartedServiceReemitsTheOutcomeFromTheLedgerFile) {
   temp_dir dir;
   auto path = dir.file("charges.jsonl");
   // Given a service that charged o-1 and then crashed
-  std::vector<rt::any_message> first;
+  std::vector<rt::message> first;
   {
     payment_service svc({}, std::make_shared<jsonl_ledger>(path, "orderId"));
     first = svc.handle(meta(), {"o-1", "c-1", 9998}, 1'000);
@@ -205,14 +206,14 @@ TEST(PaymentService, TwoNodesSharingOneLedgerChargeEachOrderOnce) {
   // Given two payment services ("nodes") with their own ledger objects on one file
   payment_service a({}, std::make_shared<jsonl_ledger>(path, "orderId"));
   payment_service b({}, std::make_shared<jsonl_ledger>(path, "orderId"));
-  std::vector<rt::payment_result> from_a(orders), from_b(orders);
+  std::vector<actors::payment_result> from_a(orders), from_b(orders);
   std::latch start(2);
   // When both handle the same requests concurrently (a rebalance replayed them)
-  auto run = [&](payment_service& svc, std::vector<rt::payment_result>& got, int64_t now) {
+  auto run = [&](payment_service& svc, std::vector<actors::payment_result>& got, int64_t now) {
     start.arrive_and_wait();
     for (int i = 0; i < orders; ++i) {
-      rt::payment_request req{"o-" + std::to_string(i), "c-1", 100 + i};
-      got[i] = std::get<rt::payment_result>(svc.handle(meta(), req, now)[0]);
+      actors::payment_request req{"o-" + std::to_string(i), "c-1", 100 + i};
+      got[i] = svc.handle(meta(), req, now)[0].get<actors::payment_result>();
     }
   };
   std::thread ta(run, std::ref(a), std::ref(from_a), 1'000);

@@ -8,8 +8,8 @@ using apps::idempotency_table;
 
 namespace {
 
-runtime::order_created order(const std::string& customer, int64_t total) {
-  runtime::order_created o;
+actors::order_created order(const std::string& customer, int64_t total) {
+  actors::order_created o;
   o.customer_id = customer;
   o.items.push_back({"p-1", "Thing", total, 1, total});
   o.total_cents = total;

@@ -57,7 +57,7 @@ public:
   };
 
   // The key "used-with-another-body" is answered as a conflict.
-  void submit_order(runtime::order_created order, std::string idempotency_key,
+  void submit_order(actors::order_created order, std::string idempotency_key,
                     std::function<void(submit_result)> done) override {
     std::vector<std::pair<std::function<void(submit_result)>, submit_result>> answers;
     {
@@ -98,8 +98,8 @@ public:
   }
 
   void get_order(std::string id,
-                 std::function<void(std::optional<runtime::order_snapshot>)> done) override {
-    std::optional<runtime::order_snapshot> answer;
+                 std::function<void(std::optional<actors::order_snapshot>)> done) override {
+    std::optional<actors::order_snapshot> answer;
     {
       std::lock_guard<std::mutex> guard{mutex_};
       ++lookups_;
@@ -144,7 +144,7 @@ public:
     mode_ = m;
     release_at_ = release_at;
   }
-  void put_snapshot(runtime::order_snapshot s) {
+  void put_snapshot(actors::order_snapshot s) {
     std::lock_guard<std::mutex> guard{mutex_};
     snapshots_[s.order_id] = std::move(s);
   }
@@ -174,7 +174,7 @@ public:
     std::lock_guard<std::mutex> guard{mutex_};
     return keys_;
   }
-  std::vector<runtime::order_created> orders() const {
+  std::vector<actors::order_created> orders() const {
     std::lock_guard<std::mutex> guard{mutex_};
     return orders_;
   }
@@ -202,11 +202,11 @@ private:
   std::condition_variable cv_;
   submit_mode mode_ = submit_mode::acknowledge;
   size_t release_at_ = 0;
-  std::vector<runtime::order_created> orders_;
+  std::vector<actors::order_created> orders_;
   std::vector<std::string> keys_;
   std::vector<std::function<void(submit_result)>> held_;
   mutable size_t lookups_ = 0;
-  std::map<std::string, runtime::order_snapshot> snapshots_;
+  std::map<std::string, actors::order_snapshot> snapshots_;
   std::optional<std::string> analytics_;
   bool ready_ = true;
   std::optional<std::string> supervision_;
@@ -219,12 +219,12 @@ private:
 // keep their default implementations.
 class minimal_backend final : public backend {
 public:
-  void submit_order(runtime::order_created, std::string,
+  void submit_order(actors::order_created, std::string,
                     std::function<void(submit_result)> done) override {
     done(submit_result{false, "", "not implemented", false});
   }
   void get_order(std::string,
-                 std::function<void(std::optional<runtime::order_snapshot>)> done) override {
+                 std::function<void(std::optional<actors::order_snapshot>)> done) override {
     done(std::nullopt);
   }
   void get_analytics(std::function<void(std::optional<std::string>)> done) override {
@@ -546,12 +546,12 @@ TEST_F(GatewayServer, FiftyConcurrentOrdersAreAnsweredOnFourIoThreads) {
 
 TEST_F(GatewayServer, AKeepAliveConnectionServesSeveralRequests) {
   start();
-  runtime::order_snapshot snapshot;
+  actors::order_snapshot snapshot;
   snapshot.order_id = "order-1";
   snapshot.customer_id = "test-customer-123";
   snapshot.total_cents = 9998;
   snapshot.item_count = 1;
-  snapshot.status = runtime::status_pending;
+  snapshot.status = actors::status_pending;
   backend_->put_snapshot(snapshot);
   // given one connection
   client c{port_};
@@ -725,13 +725,13 @@ TEST_F(GatewayServer, AKnownPathWithTheWrongMethodIs405WithAllow) {
 
 TEST_F(GatewayServer, AKnownOrderIsAnsweredWithItsSnapshot) {
   start();
-  runtime::order_snapshot snapshot;
+  actors::order_snapshot snapshot;
   snapshot.order_id = "ord-42";
   snapshot.customer_id = "test-customer-123";
   snapshot.total_cents = 9998;
   snapshot.item_count = 1;
-  snapshot.status = runtime::status_paid;
-  snapshot.payment_status = runtime::payment_succeeded;
+  snapshot.status = actors::status_paid;
+  snapshot.payment_status = actors::payment_succeeded;
   snapshot.transaction_id = "tx-1";
   snapshot.created_at_ms = 1700000000000;
   snapshot.updated_at_ms = 1700000000500;
@@ -740,7 +740,7 @@ TEST_F(GatewayServer, AKnownOrderIsAnsweredWithItsSnapshot) {
   ASSERT_FALSE(r.ec) << r.ec.message();
   EXPECT_EQ(r.status(), 200u);
   EXPECT_EQ(r.header(http::field::content_type), "application/json");
-  EXPECT_EQ(r.res.body(), bridges::encode_value(runtime::any_message{snapshot}));
+  EXPECT_EQ(r.res.body(), bridges::encode_value(runtime::message{snapshot}));
 }
 
 TEST_F(GatewayServer, AnUnknownOrderIs404) {

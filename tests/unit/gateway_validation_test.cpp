@@ -60,14 +60,14 @@ std::string order_with_items(size_t n) {
          "}";
 }
 
-runtime::order_created accepted(std::string_view content_type, std::string_view body) {
+actors::order_created accepted(std::string_view content_type, std::string_view body) {
   auto result = parse_order_request(content_type, body);
   if (auto* err = std::get_if<http_error>(&result)) {
     ADD_FAILURE() << "rejected with " << err->status << " " << err->code << " field="
                   << err->field << ": " << err->message;
     return {};
   }
-  return std::get<runtime::order_created>(result);
+  return std::get<actors::order_created>(result);
 }
 
 http_error rejected(std::string_view content_type, std::string_view body) {
@@ -100,7 +100,7 @@ TEST(GatewayValidation, TheSeedBodyIsAcceptedWithItsAmountInCents) {
   // then every field is carried over, money in integer cents
   EXPECT_EQ(order.customer_id, "test-customer-123");
   ASSERT_EQ(order.items.size(), 1u);
-  EXPECT_EQ(order.items[0], (runtime::order_item{"product-abc", "Test Product", 4999, 2, 9998}));
+  EXPECT_EQ(order.items[0], (actors::order_item{"product-abc", "Test Product", 4999, 2, 9998}));
   EXPECT_EQ(order.total_cents, 9998);
   // and the server-owned fields are left for the caller
   EXPECT_EQ(order.order_id, "");

@@ -325,9 +325,9 @@ private:
                                           + std::to_string(max_idempotency_key_chars)
                                           + " visible ASCII characters",
                                         "Idempotency-Key"}));
-    auto& order = std::get<runtime::order_created>(parsed);
+    auto& order = std::get<actors::order_created>(parsed);
     logger()->debug("submitting order customer_id={} items={} total={}", order.customer_id,
-                 order.items.size(), bridges::format_cents(order.total_cents));
+                 order.items.size(), runtime::format_cents(order.total_cents));
     const auto id = begin_call();
     try {
       cfg_->be->submit_order(std::move(order), std::string{key},
@@ -349,7 +349,7 @@ private:
     const auto id = begin_call();
     try {
       cfg_->be->get_order(
-        order_id_, callback<std::optional<runtime::order_snapshot>>(id, &session::on_order));
+        order_id_, callback<std::optional<actors::order_snapshot>>(id, &session::on_order));
     } catch (const std::exception& e) {
       backend_threw(id, e.what());
     }
@@ -497,17 +497,17 @@ private:
     logger()->debug("order accepted order_id={}", result.order_id);
     json::object obj;
     obj["orderId"] = result.order_id;
-    obj["status"] = runtime::status_pending;
+    obj["status"] = actors::status_pending;
     send(http::status::accepted, bridges::to_json_text(obj));
   }
 
-  void on_order(uint64_t id, std::optional<runtime::order_snapshot> snapshot) {
+  void on_order(uint64_t id, std::optional<actors::order_snapshot> snapshot) {
     if (!end_call(id))
       return;
     if (!snapshot)
       return send(http::status::not_found,
                   error_body("not_found", "order '" + order_id_ + "' not found"));
-    send(http::status::ok, bridges::encode_value(runtime::any_message{std::move(*snapshot)}));
+    send(http::status::ok, bridges::encode_value(runtime::message{std::move(*snapshot)}));
   }
 
   void on_analytics(uint64_t id, std::optional<std::string> body) {

@@ -15,7 +15,7 @@ namespace json = boost::json;
 
 namespace {
 
-using result = std::variant<runtime::order_created, http_error>;
+using result = std::variant<actors::order_created, http_error>;
 
 http_error unprocessable(std::string code, std::string field, std::string message) {
   return http_error{422, std::move(code), std::move(message), std::move(field)};
@@ -100,7 +100,7 @@ std::variant<int64_t, http_error> money_field(const json::object& obj, std::stri
         return wrong_type(path, "a number");
       case money_problem::out_of_range:
         return invalid(path, "is out of range (at most " +
-                              bridges::format_cents(max_money_cents) + ")");
+                              runtime::format_cents(max_money_cents) + ")");
       case money_problem::too_many_decimals:
         return invalid(path, "must have at most two decimals");
     }
@@ -139,14 +139,14 @@ constexpr std::array<std::string_view, 5> item_fields{"productId", "name", "pric
                                                       "quantity", "subtotal"};
 constexpr std::array<std::string_view, 0> no_fields{};
 
-std::variant<runtime::order_item, http_error> parse_item(const json::value& v,
+std::variant<actors::order_item, http_error> parse_item(const json::value& v,
                                                          const std::string& path) {
   const auto* obj = v.if_object();
   if (obj == nullptr)
     return wrong_type(path, "an object");
   if (auto err = check_members(*obj, path + ".", item_fields, no_fields))
     return *err;
-  runtime::order_item item;
+  actors::order_item item;
 
   const auto product_path = path + ".productId";
   const auto* product = obj->if_contains("productId");
@@ -208,8 +208,8 @@ std::variant<runtime::order_item, http_error> parse_item(const json::value& v,
   if (item.subtotal_cents != expected)
     return unprocessable("amount_mismatch", subtotal_path,
                          "field '" + subtotal_path + "' is " +
-                           bridges::format_cents(item.subtotal_cents) +
-                           " but price x quantity is " + bridges::format_cents(expected));
+                           runtime::format_cents(item.subtotal_cents) +
+                           " but price x quantity is " + runtime::format_cents(expected));
   return item;
 }
 
@@ -239,7 +239,7 @@ bool is_json_media_type(std::string_view content_type) {
   return true;
 }
 
-std::variant<runtime::order_created, http_error> parse_order_request(
+std::variant<actors::order_created, http_error> parse_order_request(
   std::string_view content_type, std::string_view body) {
   if (!is_json_media_type(content_type))
     return http_error{415, "unsupported_media_type",
@@ -262,7 +262,7 @@ std::variant<runtime::order_created, http_error> parse_order_request(
   if (auto err = check_members(*top, "", order_fields, server_owned_fields))
     return *err;
 
-  runtime::order_created order;
+  actors::order_created order;
 
   const auto* customer = top->if_contains("customerId");
   if (customer == nullptr)
@@ -293,8 +293,8 @@ std::variant<runtime::order_created, http_error> parse_order_request(
     auto item = parse_item(arr[i], "items[" + std::to_string(i) + "]");
     if (auto* err = std::get_if<http_error>(&item))
       return std::move(*err);
-    sum += std::get<runtime::order_item>(item).subtotal_cents;
-    order.items.push_back(std::move(std::get<runtime::order_item>(item)));
+    sum += std::get<actors::order_item>(item).subtotal_cents;
+    order.items.push_back(std::move(std::get<actors::order_item>(item)));
   }
 
   auto total = money_field(*top, "totalAmount", "totalAmount", false);
@@ -303,8 +303,8 @@ std::variant<runtime::order_created, http_error> parse_order_request(
   order.total_cents = std::get<int64_t>(total);
   if (order.total_cents != sum)
     return unprocessable("amount_mismatch", "totalAmount",
-                         "field 'totalAmount' is " + bridges::format_cents(order.total_cents) +
-                           " but the items add up to " + bridges::format_cents(sum));
+                         "field 'totalAmount' is " + runtime::format_cents(order.total_cents) +
+                           " but the items add up to " + runtime::format_cents(sum));
   return order;
 }
 

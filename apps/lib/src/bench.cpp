@@ -17,7 +17,7 @@
 #include "kastor/apps/topics.hpp"
 #include "kastor/bridges/mailbox.hpp"
 #include "kastor/bridges/producer.hpp"
-#include "kastor/bridges/routes.hpp"
+#include "kastor/actors/messages.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/role_actor.hpp"
 
@@ -115,7 +115,7 @@ double through_bridge(const std::string& brokers, int records, int bytes, int fe
   bridges::mailbox_options mo;
   mo.brokers = brokers;
   mo.group_id = "kastor-bench-bridge-" + std::to_string(getpid());
-  mo.topics = {std::string{bridges::topic_payment_requests} + ".bench"};
+  mo.topics = {std::string{actors::topic_payment_requests} + ".bench"};
   mo.fetch_wait_max_ms = fetch_wait_ms;
   mo.high_water = 100000;
   mo.low_water = 50000;
@@ -126,7 +126,7 @@ double through_bridge(const std::string& brokers, int records, int bytes, int fe
   auto mailbox = *mb;
   std::latch all_seen{records};
   auto sink = sys.spawn([mailbox, &all_seen](caf::event_based_actor*) -> caf::behavior {
-    return {[mailbox, &all_seen](const runtime::record_meta& m, const runtime::payment_request&) {
+    return {[mailbox, &all_seen](const runtime::record_meta& m, const actors::payment_request&) {
       mailbox->finished(m);
       all_seen.count_down();
     }};
@@ -142,9 +142,9 @@ double through_bridge(const std::string& brokers, int records, int bytes, int fe
   auto source = sys.spawn([=](caf::event_based_actor*) -> caf::behavior {
     return {[=](caf::ok_atom) {
       for (int i = 0; i < records; i += 1000) {
-        std::vector<runtime::any_message> batch;
+        std::vector<runtime::message> batch;
         for (int k = i; k < std::min(records, i + 1000); ++k)
-          batch.push_back(runtime::payment_request{"bench-" + std::to_string(k), pad, 4999});
+          batch.push_back(actors::payment_request{"bench-" + std::to_string(k), pad, 4999});
         publisher->publish(std::move(batch), nullptr, [](const runtime::publish_outcome&) {});
       }
     }};
@@ -182,7 +182,7 @@ int run_bench(const bench_options& opts, const std::atomic<bool>&) {
   std::string brokers = opts.brokers;
   auto topics = pipeline_topics(6, 1);
   topics.push_back({"kastor-bench-raw", 6, 1, false});
-  topics.push_back({std::string{bridges::topic_payment_requests} + ".bench", 6, 1, false});
+  topics.push_back({std::string{actors::topic_payment_requests} + ".bench", 6, 1, false});
   if (brokers.empty()) {
     auto m = bridges::mock_cluster::start(1);
     if (!m) {

@@ -31,7 +31,7 @@
 #include "kastor/apps/idempotency.hpp"
 #include "kastor/bridges/codec.hpp"
 #include "kastor/bridges/kafka.hpp"
-#include "kastor/bridges/routes.hpp"
+#include "kastor/actors/messages.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/role_actor.hpp"
 
@@ -254,10 +254,10 @@ int run_check(const check_options& o) {
   }
 
   // 1. Wait until every acknowledged order is terminal in order-state.
-  auto state_topic = std::string{bridges::topic_order_state};
+  auto state_topic = std::string{actors::topic_order_state};
   auto until = std::chrono::steady_clock::now() + o.wait;
   std::vector<bridges::stored_record> states;
-  std::map<std::string, runtime::order_snapshot> furthest;
+  std::map<std::string, actors::order_snapshot> furthest;
   std::set<std::string> stale_ids;  // order-state records readers skip (topic/partition@offset)
   size_t waiting = 0;
   for (;;) {
@@ -273,7 +273,10 @@ int run_check(const check_options& o) {
       std::map<int32_t, int64_t> max_epoch;
       std::vector<std::string> stale;
       for (auto& live : bridges::live_snapshots(states, max_epoch, &stale)) {
-        const auto& s = live.snapshot;
+        const auto* snap = live.snapshot.get_if<actors::order_snapshot>();
+        if (snap == nullptr)
+          continue;
+        const auto& s = *snap;
         auto [it, fresh] = furthest.try_emplace(s.order_id, s);
         if (!fresh && actors::further_along(s, it->second))
           it->second = s;
@@ -282,7 +285,7 @@ int run_check(const check_options& o) {
       waiting = 0;
       for (const auto& r : history)
         if (r.outcome == "ok"
-            && (!furthest.count(r.order_id) || furthest[r.order_id].status != runtime::status_notified))
+            && (!furthest.count(r.order_id) || furthest[r.order_id].status != actors::status_notified))
           ++waiting;
       if (waiting == 0 || std::chrono::steady_clock::now() >= until)
         break;
@@ -324,7 +327,7 @@ int run_check(const check_options& o) {
 
   // 3. Everything else that happened.
   std::map<std::string, std::vector<bridges::stored_record>> topics;
-  for (const auto& t : bridges::all_topics()) {
+  for (const auto& t : runtime::messages().topics()) {
     if (t == state_topic || (t.size() > 4 && t.compare(t.size() - 4, 4, ".dlq") == 0))
       continue;
     auto read = bridges::read_topic(o.brokers, t, {}, std::chrono::seconds{60});
@@ -350,7 +353,7 @@ int run_check(const check_options& o) {
   invariant memory{"node memory stays bounded", 0, {}};
 
   std::set<std::string> created;
-  for (const auto& rec : topics[std::string{bridges::topic_order_created}])
+  for (const auto& rec : topics[std::string{actors::topic_order_created}])
     created.insert(rec.key);
   for (const auto& r : history) {
     size_t c = 0, e = 0;
@@ -369,7 +372,7 @@ int run_check(const check_options& o) {
       auto it = furthest.find(r.order_id);
       if (it == furthest.end())
         lost.broken.push_back(r.order_id + " (no state)");
-      else if (it->second.status != runtime::status_notified)
+      else if (it->second.status != actors::status_notified)
         lost.broken.push_back(r.order_id + " (" + it->second.status + ")");
     } else if (r.outcome == "failed") {
       ++failed.checked;
@@ -395,16 +398,16 @@ int run_check(const check_options& o) {
         if (stale_ids.count(rec.id()))
           continue;  // skipped by every reader
         auto v = bridges::decode_value("order_snapshot", rec.value);
-        if (auto* s = v ? std::get_if<runtime::order_snapshot>(&*v) : nullptr) {
+        if (auto* s = v ? v->get_if<actors::order_snapshot>() : nullptr) {
           auto [lr, first] = last_rank.try_emplace(rec.key, actors::status_rank(s->status));
           if (!first && actors::status_rank(s->status) < lr->second && bad.insert(rec.key).second)
             ordered.broken.push_back(rec.key + " (" + topic + ": " + s->status + " at "
                                      + rec.id() + " after a later status)");
           lr->second = std::max(lr->second, actors::status_rank(s->status));
         }
-      } else if (topic == bridges::topic_payment_results) {
+      } else if (topic == actors::topic_payment_results) {
         auto v = bridges::decode_value("payment_result", rec.value);
-        if (auto* s = v ? std::get_if<runtime::payment_result>(&*v) : nullptr) {
+        if (auto* s = v ? v->get_if<actors::payment_result>() : nullptr) {
           auto [oc, first] = outcome_of.try_emplace(rec.key, s->status);
           if (!first && oc->second != s->status && bad.insert(rec.key).second)
             ordered.broken.push_back(rec.key + " (" + topic + ": " + oc->second + " then "
@@ -426,8 +429,8 @@ int run_check(const check_options& o) {
       extra += c - 1;
     return extra;
   };
-  size_t charge_repeats = repeats(bridges::topic_payment_results);
-  size_t email_repeats = repeats(bridges::topic_email_sent);
+  size_t charge_repeats = repeats(actors::topic_payment_results);
+  size_t email_repeats = repeats(actors::topic_email_sent);
 
   // Memory: the RSS samples the fault script took (pid rss_kb per line).
   int64_t max_rss_kb = 0;
@@ -478,13 +481,13 @@ int run_check(const check_options& o) {
   // later order was already written. And from each ack to NOTIFIED.
   std::map<std::string, int64_t> created_at, notified_at;
   std::map<std::string, std::pair<int64_t, int32_t>> first_state;  // id -> (time, partition)
-  for (const auto& rec : topics[std::string{bridges::topic_order_created}])
+  for (const auto& rec : topics[std::string{actors::topic_order_created}])
     created_at.try_emplace(rec.key, rec.timestamp_ms);
   for (const auto& rec : states) {
     first_state.try_emplace(rec.key, rec.timestamp_ms, rec.partition);
     auto v = bridges::decode_value("order_snapshot", rec.value);
-    if (auto* s = v ? std::get_if<runtime::order_snapshot>(&*v) : nullptr)
-      if (s->status == runtime::status_notified)
+    if (auto* s = v ? v->get_if<actors::order_snapshot>() : nullptr)
+      if (s->status == actors::status_notified)
         notified_at.try_emplace(rec.key, rec.timestamp_ms);
   }
   struct pause {

@@ -27,7 +27,7 @@ void mix(uint64_t& h, int64_t v) {
 
 }  // namespace
 
-uint64_t order_fingerprint(const runtime::order_created& order) {
+uint64_t order_fingerprint(const actors::order_created& order) {
   uint64_t h = 14695981039346656037ULL;
   mix(h, order.customer_id);
   mix(h, static_cast<int64_t>(order.items.size()));

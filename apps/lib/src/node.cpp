@@ -15,12 +15,13 @@
 #include "kastor/actors/ledger.hpp"
 #include "kastor/actors/order.hpp"
 #include "kastor/actors/payment.hpp"
+#include "kastor/actors/roles.hpp"
 #include "kastor/apps/idempotency.hpp"
 #include "kastor/apps/order_view.hpp"
 #include "kastor/bridges/producer.hpp"
 #include "kastor/bridges/remote.hpp"
 #include "kastor/bridges/role.hpp"
-#include "kastor/bridges/routes.hpp"
+#include "kastor/actors/messages.hpp"
 #include "kastor/runtime/atoms.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/logging.hpp"
@@ -81,7 +82,7 @@ void ask(caf::actor_system& sys, caf::actor target, std::function<void(std::opti
 template <class State>
 caf::message_handler snapshot_query(std::shared_ptr<State> state) {
   return {[state](runtime::get_atom, const std::string& id) {
-    std::vector<runtime::order_snapshot> out;
+    std::vector<actors::order_snapshot> out;
     if (auto s = state->find(id))
       out.push_back(*s);
     return out;
@@ -122,7 +123,7 @@ public:
     caf::expected<std::vector<bridges::stored_record>> records{std::vector<bridges::stored_record>{}};
     for (int attempt = 1; attempt <= 3; ++attempt) {
       ends.clear();
-      records = bridges::read_topic(brokers_, std::string{bridges::topic_order_state}, from,
+      records = bridges::read_topic(brokers_, std::string{actors::topic_order_state}, from,
                                     std::chrono::seconds{10}, &ends);
       if (records)
         break;
@@ -138,10 +139,11 @@ public:
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - began).count();
     // A late write of an earlier owner (an older epoch) is skipped.
-    std::map<int32_t, std::vector<runtime::order_snapshot>> by_partition;
+    std::map<int32_t, std::vector<actors::order_snapshot>> by_partition;
     std::vector<std::string> stale;
     for (auto& live : bridges::live_snapshots(*records, max_epoch_, &stale))
-      by_partition[live.record->partition].push_back(std::move(live.snapshot));
+      if (const auto* snap = live.snapshot.get_if<actors::order_snapshot>())
+        by_partition[live.record->partition].push_back(*snap);
     // This owner's epoch: above every epoch in the partition so far, and the
     // assignment's time (a later owner is assigned later).
     auto now = runtime::wall_clock_ms();
@@ -221,11 +223,15 @@ struct node::impl {
   std::thread standby_watch;
   std::atomic<bool> watch_stop{false};
 
-  bridges::mailbox_options mailbox_for(const std::string& role, bool broadcast) const {
+  // `topics`: what the role reads; `accepts`: the type names its handlers
+  // take (empty: every type).
+  bridges::mailbox_options mailbox_for(const std::string& role, bool broadcast,
+                                       std::vector<std::string> topics,
+                                       std::vector<std::string> accepts) const {
     bridges::mailbox_options o;
     o.brokers = cfg.brokers;
-    o.topics = role == "copy" ? std::vector<std::string>{cfg.copy_from}
-                              : bridges::topics_for_role(role);
+    o.topics = std::move(topics);
+    o.accepts = std::move(accepts);
     o.commit = !broadcast;
     o.group_id = cfg.group_prefix + "." + role;
     if (broadcast)  // every node reads everything, afresh on every start
@@ -276,15 +282,15 @@ struct node::impl {
         }
         // Only what the actor knows first-hand (it handled the order's
         // order_created), not a guess made after the key moved here.
-        ask<std::vector<runtime::order_snapshot>>(
+        ask<std::vector<actors::order_snapshot>>(
           *sys, orders->get(),
-          [reply](std::optional<std::vector<runtime::order_snapshot>> r) {
+          [reply](std::optional<std::vector<actors::order_snapshot>> r) {
             if (!r)
               reply("error", "the order actor did not answer (restarting?)");
             else if (r->empty())
               reply("not_found", "");
             else
-              reply("ok", bridges::encode_value(runtime::any_message{r->front()}));
+              reply("ok", bridges::encode_value(runtime::message{r->front()}));
           },
           runtime::owned_atom::value, req.key);
       };
@@ -324,12 +330,20 @@ struct node::impl {
 
   // Wires one role: root/<role> supervises, rest_for_one, its mailbox bridge
   // and its worker (the role actor, bound to the bridge's current mailbox).
+  // A role whose handlers take every type (copy) reads copy.from.
   template <class State>
-  caf::error add_role(const std::string& role, std::shared_ptr<State> state, bool broadcast,
+  caf::error add_role(const std::string& role, std::shared_ptr<State> state,
+                      runtime::handlers<State> handlers, bool broadcast,
                       std::chrono::milliseconds delay, caf::message_handler extra,
                       std::shared_ptr<actor_slot> slot) {
     auto mailboxes_slot = std::make_shared<bridges::mailbox_slot>();
-    auto opts = mailbox_for(role, broadcast);
+    std::vector<std::string> accepts;
+    for (const auto* t : handlers.types())
+      accepts.push_back(t->name);
+    auto opts = mailbox_for(role, broadcast,
+                            handlers.takes_any() ? std::vector<std::string>{cfg.copy_from}
+                                                 : handlers.topics(),
+                            handlers.takes_any() ? std::vector<std::string>{} : accepts);
     opts.failures = mailboxes_slot->failures();
     auto mb = bridges::kafka_mailbox::make(opts);
     if (!mb)
@@ -353,7 +367,7 @@ struct node::impl {
       chaos[role] = io.chaos;
     }
     auto worker = bridges::mailbox_worker_child(
-      "worker", state, io, mailboxes_slot, extra, [slot](const caf::actor& a) {
+      "worker", state, std::move(handlers), io, mailboxes_slot, extra, [slot](const caf::actor& a) {
         if (slot)
           slot->set(a);
       });
@@ -490,7 +504,7 @@ class node_backend : public gateway::backend {
 public:
   explicit node_backend(node::impl* n) : n_(n) {}
 
-  void submit_order(runtime::order_created order, std::string key,
+  void submit_order(actors::order_created order, std::string key,
                     std::function<void(gateway::submit_result)> done) override {
     if (key.empty()) {
       order.order_id = new_order_id();
@@ -505,10 +519,10 @@ public:
     order.order_id = order_id_for_key(key);
     auto finish = [this, key](gateway::submit_result r) { idempotency_.finish(key, r); };
     auto id = order.order_id;
-    ask<std::vector<runtime::order_snapshot>>(
+    ask<std::vector<actors::order_snapshot>>(
       *n_->sys, n_->view->get(),
       [this, order = std::move(order), finish](
-        std::optional<std::vector<runtime::order_snapshot>> seen) mutable {
+        std::optional<std::vector<actors::order_snapshot>> seen) mutable {
         if (seen && !seen->empty()) {
           const auto& s = seen->front();
           bool same = s.customer_id == order.customer_id && s.total_cents == order.total_cents;
@@ -522,9 +536,9 @@ public:
   }
 
   // Writes a new order (its id set) to order-created; answers after the ack.
-  void write(runtime::order_created order, std::function<void(gateway::submit_result)> done) {
+  void write(actors::order_created order, std::function<void(gateway::submit_result)> done) {
     order.created_at_ms = wall_clock_ms();
-    order.status = runtime::status_pending;
+    order.status = actors::status_pending;
     auto view = n_->view;
     n_->producer->publish({order}, nullptr, [order, view, done](const runtime::publish_outcome& o) {
       if (o.ok()) {
@@ -546,20 +560,20 @@ public:
   // and reply through Kafka); if that fails (its node is down, its partition
   // moving), from what this node knows.
   void get_order(std::string id,
-                 std::function<void(std::optional<runtime::order_snapshot>)> done) override {
+                 std::function<void(std::optional<actors::order_snapshot>)> done) override {
     auto local = [this, id, done] { get_order_here(id, done); };
     auto owner = n_->order_owner;
     if (!owner) {
       local();
       return;
     }
-    ask<std::vector<runtime::order_snapshot>>(
+    ask<std::vector<actors::order_snapshot>>(
       *n_->sys, n_->view->get(),
-      [this, id, done, owner, local](std::optional<std::vector<runtime::order_snapshot>> seen) {
-        std::optional<runtime::order_snapshot> here;
+      [this, id, done, owner, local](std::optional<std::vector<actors::order_snapshot>> seen) {
+        std::optional<actors::order_snapshot> here;
         if (seen && !seen->empty())
           here = seen->front();
-        if (here && here->status == runtime::status_notified) {
+        if (here && here->status == actors::status_notified) {
           done(here);
           return;
         }
@@ -569,7 +583,7 @@ public:
               [=](const std::string& status, const std::string& body, const std::string&) {
                 if (status == "ok")
                   if (auto v = bridges::decode_value("order_snapshot", body))
-                    if (auto* s = std::get_if<runtime::order_snapshot>(&*v)) {
+                    if (auto* s = v->get_if<actors::order_snapshot>()) {
                       // The view can be ahead of an owner that just took
                       // the key over: the further along of the two.
                       done(here && actors::further_along(*here, *s) ? *here : *s);
@@ -586,19 +600,19 @@ public:
   // The view (every order, from order-state) first; an order it has not seen
   // yet may still be known to this node's order actor.
   void get_order_here(std::string id,
-                      std::function<void(std::optional<runtime::order_snapshot>)> done) {
+                      std::function<void(std::optional<actors::order_snapshot>)> done) {
     auto sys = n_->sys.get();
     auto orders = n_->orders->get();
-    ask<std::vector<runtime::order_snapshot>>(
+    ask<std::vector<actors::order_snapshot>>(
       *sys, n_->view->get(),
-      [sys, orders, id, done](std::optional<std::vector<runtime::order_snapshot>> r) {
+      [sys, orders, id, done](std::optional<std::vector<actors::order_snapshot>> r) {
         if (r && !r->empty()) {
           done(r->front());
           return;
         }
-        ask<std::vector<runtime::order_snapshot>>(
+        ask<std::vector<actors::order_snapshot>>(
           *sys, orders,
-          [done](std::optional<std::vector<runtime::order_snapshot>> o) {
+          [done](std::optional<std::vector<actors::order_snapshot>> o) {
             done(o && !o->empty() ? std::optional{o->front()} : std::nullopt);
           },
           runtime::get_atom::value, id);
@@ -657,7 +671,7 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
                                "data.dir '" + c.data_dir + "': " + ec.message());
   p->sys_cfg = std::make_unique<caf::actor_system_config>();
   runtime::register_message_types(*p->sys_cfg);
-  p->sys_cfg->add_message_type<std::vector<runtime::order_snapshot>>("order_snapshots");
+  p->sys_cfg->add_message_type<std::vector<actors::order_snapshot>>("order_snapshots");
   p->sys_cfg->set("logger.verbosity", caf::atom("quiet"));
   // Work sharing: idle workers wait on a condition variable. CAF 0.17's
   // default work stealing polls (50 us sleeps), which on a small machine
@@ -677,17 +691,17 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
   try {
     caf::error err;
     if (runs("order"))
-      err = p->ensure_forward_topic("order", std::string{bridges::topic_order_created});
+      err = p->ensure_forward_topic("order", std::string{actors::topic_order_created});
     if (!err && runs("order")) {
       auto book = std::make_shared<actors::order_book>(c.passivate_after.count());
       p->order_state = std::make_shared<order_changelog>(book, c.brokers, c.node_id);
       caf::message_handler owned{[book](runtime::owned_atom, const std::string& id) {
-        std::vector<runtime::order_snapshot> out;
+        std::vector<actors::order_snapshot> out;
         if (auto s = book->find_created(id))
           out.push_back(*s);
         return out;
       }};
-      err = p->add_role("order", book, false, std::chrono::milliseconds{0},
+      err = p->add_role("order", book, actors::order_handlers(), false, std::chrono::milliseconds{0},
                         snapshot_query(book).or_else(owned), p->orders);
     }
     if (!err && runs("payment")) {
@@ -696,28 +710,29 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
       actors::payment_rules rules;
       rules.decline_over_cents = c.payment_decline_over_cents;
       err = p->add_role("payment", std::make_shared<actors::payment_service>(rules, p->payment_ledger),
-                        false, c.payment_latency, {}, nullptr);
+                        actors::payment_handlers(), false, c.payment_latency, {}, nullptr);
     }
     if (!err && runs("email")) {
       p->email_outbox = std::make_shared<actors::jsonl_ledger>(p->data_file("email-outbox.jsonl"),
                                                                "emailKey");
-      err = p->add_role("email", std::make_shared<actors::email_service>(p->email_outbox), false,
-                        std::chrono::milliseconds{0}, {}, nullptr);
+      err = p->add_role("email", std::make_shared<actors::email_service>(p->email_outbox),
+                        actors::email_handlers(), false, std::chrono::milliseconds{0}, {}, nullptr);
     }
     if (!err && c.has_role("analytics")) {
       auto book = std::make_shared<actors::analytics_book>();
       caf::message_handler query{
         [book](runtime::get_atom) { return book->report_json(wall_clock_ms()); }};
-      err = p->add_role("analytics", book, true, std::chrono::milliseconds{0}, query,
-                        p->analytics);
+      err = p->add_role("analytics", book, actors::analytics_handlers(), true,
+                        std::chrono::milliseconds{0}, query, p->analytics);
     }
     if (!err && runs("copy"))
-      err = p->add_role("copy", std::make_shared<actors::copy_stage>(), false,
+      err = p->add_role("copy", std::make_shared<actors::copy_stage>(),
+                        runtime::handlers<actors::copy_stage>{}.any(), false,
                         std::chrono::milliseconds{0}, {}, nullptr);
     if (!err && c.has_role("gateway")) {
       auto view = std::make_shared<order_view>();
-      err = p->add_role("gateway", view, true, std::chrono::milliseconds{0},
-                        snapshot_query(view), p->view);
+      err = p->add_role("gateway", view, runtime::consumes<order_view, actors::order_snapshot>(),
+                        true, std::chrono::milliseconds{0}, snapshot_query(view), p->view);
     }
     if (err)
       return err;

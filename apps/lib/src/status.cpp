@@ -18,7 +18,7 @@
 #include "kastor/bridges/kafka.hpp"
 #include "kastor/bridges/role.hpp"
 #include "kastor/bridges/remote.hpp"
-#include "kastor/bridges/routes.hpp"
+#include "kastor/actors/roles.hpp"
 #include "kastor/runtime/errors.hpp"
 
 namespace kastor::apps {
@@ -99,7 +99,7 @@ std::optional<json::object> role_status(const std::string& brokers, const std::s
   r["group"] = group;
   // What the role reads (a copy stage's input shows in its members' assignment).
   std::set<std::string> topics;
-  for (const auto& t : bridges::topics_for_role(role))
+  for (const auto& t : actors::topics_for_role(role))
     topics.insert(t);
   if (role == "order")
     topics.insert(bridges::request_topic("order"));

@@ -29,7 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "kastor/runtime/messages.hpp"
+#include "kastor/actors/messages.hpp"
 
 namespace kastor::actors {
 
@@ -85,14 +85,14 @@ public:
   static constexpr int64_t window_ms = 60'000;
 
   // None of these emits anything.
-  std::vector<runtime::any_message> handle(const runtime::record_meta& meta,
-                                           const runtime::order_created& msg,
+  std::vector<runtime::message> handle(const runtime::record_meta& meta,
+                                           const actors::order_created& msg,
                                            int64_t now_ms);
-  std::vector<runtime::any_message> handle(const runtime::record_meta& meta,
-                                           const runtime::payment_result& msg,
+  std::vector<runtime::message> handle(const runtime::record_meta& meta,
+                                           const actors::payment_result& msg,
                                            int64_t now_ms);
-  std::vector<runtime::any_message> handle(const runtime::record_meta& meta,
-                                           const runtime::email_sent& msg,
+  std::vector<runtime::message> handle(const runtime::record_meta& meta,
+                                           const actors::email_sent& msg,
                                            int64_t now_ms);
 
   analytics_report report(int64_t now_ms) const;

@@ -9,16 +9,16 @@
 #include <cstdint>
 #include <vector>
 
-#include "kastor/runtime/messages.hpp"
+#include "kastor/runtime/message.hpp"
 
 namespace kastor::actors {
 
 class copy_stage {
 public:
-  template <class T>
-  std::vector<runtime::any_message> handle(const runtime::record_meta&, const T& msg, int64_t) {
+  // Takes every declared type (runtime::handlers::any).
+  runtime::outputs handle(const runtime::record_meta&, const runtime::message& msg, int64_t) {
     ++copied_;
-    return {runtime::any_message{msg}};
+    return {msg};
   }
 
   // Turns handled by this process (a turn that was aborted and redone counts twice).

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "kastor/actors/ledger.hpp"
-#include "kastor/runtime/messages.hpp"
+#include "kastor/actors/messages.hpp"
 
 namespace kastor::actors {
 
@@ -35,7 +35,7 @@ struct email_message {
 
 // The email for a notification: wording depends on its type; the subject and
 // body name the order, the body the amount ("99.98"). Pure.
-email_message render_email(const runtime::notification_event& ev);
+email_message render_email(const actors::notification_event& ev);
 
 // The outbox key of a notification: "<orderId>/<type>".
 std::string email_key(const std::string& order_id, const std::string& kind);
@@ -46,8 +46,8 @@ public:
   explicit email_service(std::shared_ptr<jsonl_ledger> outbox);
 
   // Sends (or finds the sent) email and emits email_sent.
-  std::vector<runtime::any_message> handle(const runtime::record_meta& meta,
-                                           const runtime::notification_event& msg,
+  std::vector<runtime::message> handle(const runtime::record_meta& meta,
+                                           const actors::notification_event& msg,
                                            int64_t now_ms);
 
   // Emails in the outbox for (order, kind) (1 once sent, never more).

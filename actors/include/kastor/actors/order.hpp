@@ -48,7 +48,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "kastor/runtime/messages.hpp"
+#include "kastor/actors/messages.hpp"
 
 namespace kastor::actors {
 
@@ -60,15 +60,15 @@ public:
   // From the gateway. New id: store as PENDING, emit payment_request and the
   // snapshot. Known id still PENDING: emit both again. Past PENDING: emit
   // only the snapshot (never a second payment request).
-  std::vector<runtime::any_message> handle(const runtime::record_meta& meta,
-                                           const runtime::order_created& msg,
+  std::vector<runtime::message> handle(const runtime::record_meta& meta,
+                                           const actors::order_created& msg,
                                            int64_t now_ms);
 
   // From payment. SUCCEEDED -> PAID, DECLINED -> PAYMENT_FAILED (NOTIFIED
   // directly when the email already went out). The first outcome of an order
   // wins; a duplicate changes nothing. Emits the snapshot.
-  std::vector<runtime::any_message> handle(const runtime::record_meta& meta,
-                                           const runtime::payment_result& msg,
+  std::vector<runtime::message> handle(const runtime::record_meta& meta,
+                                           const actors::payment_result& msg,
                                            int64_t now_ms);
 
   // From a billing service that writes no payment_result (seed 002's, in
@@ -77,20 +77,20 @@ public:
   // payment_result arriving later fills in its reason and transaction id).
   // Once the outcome is known it emits nothing: kastor's own payment writes
   // both. Another type is rejected.
-  std::vector<runtime::any_message> handle(const runtime::record_meta& meta,
-                                           const runtime::notification_event& msg,
+  std::vector<runtime::message> handle(const runtime::record_meta& meta,
+                                           const actors::notification_event& msg,
                                            int64_t now_ms);
 
   // From email. With the payment outcome known -> NOTIFIED (terminal);
   // before it, the order is marked emailed. Emits the snapshot.
-  std::vector<runtime::any_message> handle(const runtime::record_meta& meta,
-                                           const runtime::email_sent& msg,
+  std::vector<runtime::message> handle(const runtime::record_meta& meta,
+                                           const actors::email_sent& msg,
                                            int64_t now_ms);
 
-  std::optional<runtime::order_snapshot> find(const std::string& order_id) const;
+  std::optional<actors::order_snapshot> find(const std::string& order_id) const;
   // Only an order whose order_created this book handled: the others are
   // guesses built from a later event (e.g. after the key moved here).
-  std::optional<runtime::order_snapshot> find_created(const std::string& order_id) const;
+  std::optional<actors::order_snapshot> find_created(const std::string& order_id) const;
   // Orders known: held in full or passivated.
   size_t size() const { return active() + passivated(); }
 
@@ -104,7 +104,7 @@ public:
   // held the partition before only needs the changelog's tail).
   // Snapshots of the partition are written with `epoch` from then on (see
   // order_snapshot::epoch).
-  void adopt(int32_t partition, const std::vector<runtime::order_snapshot>& restored,
+  void adopt(int32_t partition, const std::vector<actors::order_snapshot>& restored,
              int64_t epoch = 0);
   // Any thread: these partitions are someone else's now; their orders go.
   void release(const std::vector<int32_t>& partitions);
@@ -116,14 +116,14 @@ public:
 
 private:
   struct entry {
-    runtime::order_snapshot snap;
+    actors::order_snapshot snap;
     bool created_seen = false;  // fields came from order_created, not guessed
     int32_t partition = -1;
   };
   struct change {
     bool adopt = false;
     std::vector<int32_t> partitions;
-    std::vector<runtime::order_snapshot> restored;
+    std::vector<actors::order_snapshot> restored;
     int64_t epoch = 0;
   };
 
@@ -133,7 +133,7 @@ private:
   // The payment outcome (SUCCEEDED / DECLINED) reached; NOTIFIED if emailed.
   static void set_outcome(entry& e, bool ok, int64_t now_ms);
   // Stores `e` (tagged with the record's partition) and emits its snapshot.
-  std::vector<runtime::any_message> emit_snapshot(const runtime::record_meta& meta, entry e,
+  std::vector<runtime::message> emit_snapshot(const runtime::record_meta& meta, entry e,
                                                   int64_t now_ms);
   void apply_changes() const;
   int64_t epoch_of(int32_t partition) const;
@@ -157,9 +157,9 @@ int status_rank(const std::string& status);
 
 // Whether `a` is further along than `b`: a later status (the state machine
 // only moves forward), or the same one updated later.
-bool further_along(const runtime::order_snapshot& a, const runtime::order_snapshot& b);
+bool further_along(const actors::order_snapshot& a, const actors::order_snapshot& b);
 
 // Units in an order: the sum of its items' quantities.
-int64_t item_count_of(const runtime::order_created& msg);
+int64_t item_count_of(const actors::order_created& msg);
 
 }  // namespace kastor::actors

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "kastor/actors/ledger.hpp"
-#include "kastor/runtime/messages.hpp"
+#include "kastor/actors/messages.hpp"
 
 namespace kastor::actors {
 
@@ -43,12 +43,12 @@ inline constexpr const char* blocked_customer_prefix = "blocked-";
 
 // The fake provider's verdict for a request: status, reason, transaction id.
 struct payment_decision {
-  std::string status;  // runtime::payment_succeeded | payment_declined
+  std::string status;  // actors::payment_succeeded | payment_declined
   std::string reason;  // empty on success
   std::string transaction_id;  // "tx-<orderId>" on success, empty on decline
 };
 payment_decision decide_payment(const payment_rules& rules,
-                                const runtime::payment_request& req);
+                                const actors::payment_request& req);
 
 class payment_service {
 public:
@@ -57,8 +57,8 @@ public:
 
   // Charges (or re-reads the recorded charge) and emits payment_result and
   // notification_event (PAYMENT_SUCCEEDED / PAYMENT_FAILED).
-  std::vector<runtime::any_message> handle(const runtime::record_meta& meta,
-                                           const runtime::payment_request& msg,
+  std::vector<runtime::message> handle(const runtime::record_meta& meta,
+                                           const actors::payment_request& msg,
                                            int64_t now_ms);
 
   // Charge attempts recorded for an order (1 once charged, never more).

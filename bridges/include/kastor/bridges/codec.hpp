@@ -1,11 +1,12 @@
-// Codec: runtime messages <-> Kafka records.
+// Codec: declared messages <-> Kafka records.
 //
-// The record value is the seed 002 JSON payload (camelCase fields, money as
-// decimal numbers, timestamps as epoch milliseconds). kastor's metadata travels
+// The record value is what the message's type writes (runtime::declare: its
+// own codec, or the JSON of a described struct). kastor's metadata travels
 // in headers (kastor-type, kastor-schema, kastor-message-id,
-// kastor-correlation-id, kastor-trace-id, kastor-attempt, kastor-reply-to).
-// A record without kastor headers (kcat, KafkaJS, kafka-python) is accepted:
-// its type is inferred from its topic.
+// kastor-correlation-id, kastor-trace-id, kastor-attempt, kastor-reply-to),
+// followed by any the type adds itself. A record without kastor headers
+// (kcat, KafkaJS, kafka-python) is accepted: its type is the one declared for
+// its topic.
 //
 // Thread-safety: all functions are pure and may be called from any thread.
 #pragma once
@@ -20,7 +21,7 @@
 
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/json_text.hpp"
-#include "kastor/runtime/messages.hpp"
+#include "kastor/runtime/message.hpp"
 
 namespace kastor::bridges {
 
@@ -32,25 +33,16 @@ inline constexpr std::string_view hdr_correlation_id = "kastor-correlation-id";
 inline constexpr std::string_view hdr_trace_id = "kastor-trace-id";
 inline constexpr std::string_view hdr_attempt = "kastor-attempt";
 inline constexpr std::string_view hdr_reply_to = "kastor-reply-to";
-// On an order_snapshot whose email went out ("true"; absent otherwise).
-inline constexpr std::string_view hdr_order_emailed = "kastor-order-emailed";
-// On an order_snapshot: its writer's ownership epoch (decimal; absent: 0).
-inline constexpr std::string_view hdr_epoch = "kastor-epoch";
+// An entity changelog's writer epoch (runtime::epoch_header).
+inline constexpr std::string_view hdr_epoch = runtime::epoch_header;
 
-// The schema version this build writes and the oldest it reads.
-inline constexpr int32_t schema_version_current = 1;
+// The oldest schema version any type reads (each type writes its declared
+// message_type::schema_version and reads every version up to it).
 inline constexpr int32_t schema_version_oldest = 1;
 
-struct header {
-  std::string name;
-  std::string value;
-  friend bool operator==(const header&, const header&) = default;
-};
-using header_list = std::vector<header>;
-
-// Kafka allows a header name more than once; like Java's Headers.lastHeader,
-// the last one counts. Null when absent.
-const header* find_header(const header_list& headers, std::string_view name);
+using runtime::find_header;
+using runtime::header;
+using runtime::header_list;
 
 // kastor's metadata of one outgoing record.
 struct outgoing_meta {
@@ -61,26 +53,31 @@ struct outgoing_meta {
   std::string reply_to;        // empty: no header
 };
 
-// The JSON value of a message (seed 002 wire format). Deterministic.
-std::string encode_value(const runtime::any_message& m);
+// One outgoing record's value and headers.
+struct encoded {
+  std::string value;
+  header_list headers;
+};
 
-// The fields of an order_snapshot kept in headers (emailed, epoch), read into it.
-void read_snapshot_headers(const header_list& headers, runtime::order_snapshot& snap);
+// The record of a message: its type's value, and headers with its type,
+// schema version, `meta` and whatever its type adds.
+encoded encode(const runtime::message& m, const outgoing_meta& meta);
 
-// The headers of a message: type, schema version and `meta`.
-header_list encode_headers(const runtime::any_message& m, const outgoing_meta& meta);
+// The value alone (deterministic), and the headers alone.
+std::string encode_value(const runtime::message& m);
+header_list encode_headers(const runtime::message& m, const outgoing_meta& meta);
 
-// Decodes a value of the given type name (see routes). Errors:
+// Decodes a value of the given declared type name. Errors:
 // bridge_errc::malformed_json, missing_field, wrong_type, unknown_type.
-caf::expected<runtime::any_message> decode_value(std::string_view type,
-                                                 std::string_view value);
+caf::expected<runtime::message> decode_value(std::string_view type, std::string_view value,
+                                             const header_list& headers = {});
 
 // A whole inbound record: the type comes from the kastor-type header, else
 // from the topic; other headers fill `meta` (defaults where absent; the message
 // id defaults to "<topic>-<partition>-<offset>"). Errors as decode_value, plus
 // bridge_errc::unsupported_version for a kastor-schema this build cannot read.
 struct decoded {
-  runtime::any_message message;
+  runtime::message message;
   runtime::record_meta meta;
 };
 caf::expected<decoded> decode_record(std::string_view topic, int32_t partition,
@@ -88,17 +85,7 @@ caf::expected<decoded> decode_record(std::string_view topic, int32_t partition,
                                      std::string_view value, const header_list& headers,
                                      int64_t timestamp_ms);
 
-// Money: integer cents <-> the wire's decimal number. Parsing rejects
-// non-numbers, NaN/inf and more than two decimals.
-using runtime::format_cents;  // 9998 -> "99.98", 150 -> "1.5", 100 -> "1"
-std::optional<int64_t> cents_from_json_number(double v);
+// JSON text the way JavaScript prints it (runtime::to_json_text).
+using runtime::to_json_text;
 
-}  // namespace kastor::bridges
-
-// Boost.JSON prints doubles in exponent form (9.998E1); every JSON kastor
-// writes goes through this instead, which prints numbers the way JavaScript
-// does (99.98, 1e21 only when needed). Used by the codec and the gateway.
-#include <boost/json/value.hpp>
-namespace kastor::bridges {
-std::string to_json_text(const boost::json::value& v);
 }  // namespace kastor::bridges

@@ -121,15 +121,16 @@ caf::expected<std::vector<stored_record>> read_topic(
   std::chrono::milliseconds timeout = std::chrono::seconds{30},
   std::map<int32_t, int64_t>* ends = nullptr);
 
-// The order snapshots in order-state records (read in offset order per
+// The entity snapshots in a changelog's records (read in offset order per
 // partition), without the late writes of replaced owners: a snapshot whose
-// epoch is below one already read in its partition is skipped (its record id
-// goes to `skipped`, if given). `max_epoch` (partition -> highest epoch read)
-// carries on from earlier reads of the same partitions. Tombstones and
-// undecodable values are left out.
+// epoch (runtime::epoch_header) is below one already read in its partition
+// is skipped (its record id goes to `skipped`, if given). `max_epoch`
+// (partition -> highest epoch read) carries on from earlier reads of the same
+// partitions. Tombstones and undecodable values are left out.
 struct live_snapshot {
   const stored_record* record;
-  runtime::order_snapshot snapshot;
+  runtime::message snapshot;
+  int64_t epoch = 0;
 };
 std::vector<live_snapshot> live_snapshots(const std::vector<stored_record>& records,
                                           std::map<int32_t, int64_t>& max_epoch,

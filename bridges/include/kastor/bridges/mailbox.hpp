@@ -92,6 +92,10 @@ struct mailbox_options {
   std::string brokers;
   std::string group_id;
   std::vector<std::string> topics;
+  // The message type names the role's handlers take; a record of another
+  // type is dead-lettered (bridge_errc::no_handler), never handed out or
+  // silently committed. Empty: every declared type (a copy stage).
+  std::vector<std::string> accepts;
   // false: a broadcast view (e.g. a node's analytics): reads every partition
   // from the beginning, commits nothing.
   bool commit = true;

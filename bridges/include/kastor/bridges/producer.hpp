@@ -1,11 +1,11 @@
 // Outbound: actor -> Kafka. One idempotent producer (acks=all) per node.
 //
-// publish() routes each message to its topic (routes.hpp), keys it by order
-// id, encodes it (codec.hpp) and calls back once the broker acknowledged the
+// publish() sends each message to its declared type's topic, keyed by its
+// key, encodes it (codec.hpp) and calls back once the broker acknowledged the
 // whole batch: the delivery report becomes the reply. Keys are partitioned
 // like the Java client does (murmur2), so every common client puts a key
 // where kastor does; a changelog record follows its cause
-// (route::follows_cause). Many concurrent
+// (message_type::follows_cause). Many concurrent
 // publishes share librdkafka's batches (linger.ms is small and paid once per
 // batch, not once per message).
 //
@@ -64,7 +64,7 @@ public:
   static caf::expected<std::shared_ptr<kafka_publisher>> make(producer_options opts);
   ~kafka_publisher() override;
 
-  void publish(std::vector<runtime::any_message> batch, const runtime::record_meta* cause,
+  void publish(std::vector<runtime::message> batch, const runtime::record_meta* cause,
                runtime::publish_callback done) override;
 
   // One raw record (dead letters, forwards, benchmarks). Empty key: no key;

@@ -69,12 +69,14 @@ runtime::child_spec mailbox_bridge_child(std::shared_ptr<kafka_mailbox> first,
 // every new incarnation, e.g. to route queries.
 template <class State>
 runtime::child_spec mailbox_worker_child(std::string name, std::shared_ptr<State> state,
+                                         runtime::handlers<State> handlers,
                                          runtime::role_io io, std::shared_ptr<mailbox_slot> slot,
                                          caf::message_handler extra = {},
                                          std::function<void(const caf::actor&)> on_start = {}) {
   runtime::child_spec c;
   c.name = std::move(name);
   c.shutdown = std::chrono::milliseconds{2000};
+  auto table = std::make_shared<const runtime::handlers<State>>(std::move(handlers));
   c.start = [=](caf::local_actor* parent) -> caf::actor {
     auto mailbox = slot->get();
     if (!mailbox)
@@ -83,7 +85,7 @@ runtime::child_spec mailbox_worker_child(std::string name, std::shared_ptr<State
     my_io.acks = mailbox;
     if (auto txn = mailbox->transactional_out())
       my_io.out = txn;  // exactly-once: into the mailbox's open transaction
-    auto a = parent->system().spawn(&runtime::role_behavior<State>, state, my_io, extra);
+    auto a = parent->system().spawn(&runtime::role_behavior<State>, state, my_io, table, extra);
     // An abnormal exit counts against the record it was handling (a stop on
     // request, or a kill at the shutdown deadline, does not).
     caf::actor_cast<caf::abstract_actor*>(a)->attach_functor([mailbox](const caf::error& reason) {

@@ -23,7 +23,7 @@
 
 #include <caf/expected.hpp>
 
-#include "kastor/runtime/messages.hpp"
+#include "kastor/runtime/message.hpp"
 
 namespace kastor::runtime {
 

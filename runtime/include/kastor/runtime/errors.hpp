@@ -34,6 +34,7 @@ enum class bridge_errc : uint8_t {
   kafka_fatal,          // a Kafka error after which the client must be recreated
   kafka_abortable,      // a transactional error that requires an abort
   schema_violation,     // well-typed, but out of its schema's ranges or values
+  no_handler,           // a declared type that no handler of the reading role takes
 };
 
 std::string to_string(runtime_errc);

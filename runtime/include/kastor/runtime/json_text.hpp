@@ -10,7 +10,13 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/json/fwd.hpp>
+
 namespace kastor::runtime {
+
+// Any JSON value as text: numbers the way JavaScript prints them (99.98, 1e21
+// only when needed), not Boost.JSON's exponent form (9.998E1).
+std::string to_json_text(const boost::json::value& v);
 
 // Appends `s` as a quoted, escaped JSON string.
 void append_json_string(std::string& out, std::string_view s);

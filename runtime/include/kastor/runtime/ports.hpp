@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "kastor/runtime/messages.hpp"
+#include "kastor/runtime/message.hpp"
 
 namespace kastor::runtime {
 
@@ -35,7 +35,7 @@ public:
   virtual ~publisher() = default;
   // `cause` (may be null) is the inbound record being handled: its correlation
   // and trace ids are carried into the published records' headers.
-  virtual void publish(std::vector<any_message> batch, const record_meta* cause,
+  virtual void publish(std::vector<message> batch, const record_meta* cause,
                        publish_callback done) = 0;
 };
 

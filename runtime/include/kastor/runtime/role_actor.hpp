@@ -1,9 +1,12 @@
 // The thin CAF adapter around a role's state class.
 //
 // A role's logic is a plain class with, for each message type T it consumes,
-//   std::vector<any_message> handle(const record_meta&, const T&, int64_t now_ms);
-// The adapter receives (record_meta, T) from the inbound mailbox, calls
-// handle(), publishes what it returns, and tells the mailbox the record is
+//   runtime::outputs handle(const record_meta&, const T&, int64_t now_ms);
+// (or one handle(const record_meta&, const message&, int64_t) that takes
+// every type). Which types a role takes is declared with handlers<State>
+// (consumes<State, T...>()). The adapter receives (record_meta, message)
+// from the inbound mailbox, calls the type's handle(), publishes what it
+// returns, and tells the mailbox the record is
 // finished only after the broker acknowledged every published message. A
 // publish that fails makes the actor exit with the error: its supervisor
 // restarts it and the mailbox delivers the unfinished records again.
@@ -11,7 +14,8 @@
 // restarts; it is only ever touched by the current incarnation.
 //
 // A handler that throws runtime::rejection (runtime::reject) has rejected the
-// record: it is dead-lettered at once, and the actor goes on.
+// record: it is dead-lettered at once, and the actor goes on. So is a record
+// of a type the role has no handler for (never silently acknowledged).
 //
 // Fault injection (role_io::chaos, from `--chaos`): before handle() the actor
 // may hang (it stops answering anything, until the mailbox's turn deadline
@@ -20,22 +24,23 @@
 // (runtime_errc::crashed) that its supervisor handles like any other.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/all.hpp>
 
 #include "kastor/runtime/atoms.hpp"
 #include "kastor/runtime/chaos.hpp"
 #include "kastor/runtime/errors.hpp"
-#include "kastor/runtime/messages.hpp"
+#include "kastor/runtime/message.hpp"
 #include "kastor/runtime/ports.hpp"
 #include "kastor/runtime/reject.hpp"
-#include "kastor/runtime/schema.hpp"
 
 namespace kastor::runtime {
 
@@ -51,8 +56,74 @@ struct role_io {
   int max_concurrent = 0;
 };
 
-// Registers every message type of messages.hpp with CAF.
+// Registers what the runtime sends between actors with CAF (record_meta;
+// runtime::message needs no registration: it never leaves the process).
 void register_message_types(caf::actor_system_config& cfg);
+
+// What a role's state class handles: one entry per declared message type.
+template <class State>
+class handlers {
+public:
+  using fn = std::function<outputs(State&, const record_meta&, const message&, int64_t)>;
+
+  // T must be declared (runtime::declare), State must have
+  // handle(const record_meta&, const T&, int64_t).
+  template <class T>
+  handlers& on() {
+    entries_.push_back({&messages().of<T>(), [](State& s, const record_meta& m,
+                                                 const message& x, int64_t now) {
+                          return outputs(s.handle(m, x.get<T>(), now));
+                        }});
+    return *this;
+  }
+  // Every type (a copy stage): State has handle(const record_meta&, const message&, int64_t).
+  handlers& any() {
+    any_ = [](State& s, const record_meta& m, const message& x, int64_t now) {
+      return outputs(s.handle(m, x, now));
+    };
+    return *this;
+  }
+
+  // The handler of `type`; null when the role takes no such message.
+  const fn* find(const message_type* type) const {
+    for (const auto& e : entries_)
+      if (e.type == type)
+        return &e.handle;
+    return any_ ? &any_ : nullptr;
+  }
+  bool takes_any() const { return static_cast<bool>(any_); }
+  // The declared types it takes, in declaration order.
+  std::vector<const message_type*> types() const {
+    std::vector<const message_type*> out;
+    for (const auto& e : entries_)
+      out.push_back(e.type);
+    return out;
+  }
+  // The topics of those types, once each.
+  std::vector<std::string> topics() const {
+    std::vector<std::string> out;
+    for (const auto& e : entries_)
+      if (std::find(out.begin(), out.end(), e.type->topic) == out.end())
+        out.push_back(e.type->topic);
+    return out;
+  }
+
+private:
+  struct entry {
+    const message_type* type;
+    fn handle;
+  };
+  std::vector<entry> entries_;
+  fn any_;
+};
+
+// handlers<State> taking T... (each by State::handle).
+template <class State, class... Ts>
+handlers<State> consumes() {
+  handlers<State> h;
+  (h.template on<Ts>(), ...);
+  return h;
+}
 
 int64_t wall_clock_ms();
 
@@ -70,51 +141,54 @@ struct role_context {
   caf::event_based_actor* self;
   std::shared_ptr<State> state;
   role_io io;
+  std::shared_ptr<const handlers<State>> table;
   std::shared_ptr<delay_slots> slots = std::make_shared<delay_slots>();
 
-  template <class T>
-  void handle(const record_meta& m, const T& x) const {
-    if constexpr (requires(State& s) { s.handle(m, x, int64_t{0}); }) {
-      if (!io.acks->try_start(m))
-        return;  // revoked meanwhile: its new owner handles it
-      if (io.chaos && inject_before(m))
-        return;
-      std::vector<any_message> out;
-      try {
-        out = state->handle(m, x, io.now_ms());
-      } catch (const rejection& r) {  // never succeeds: dead-lettered, no crash
-        io.acks->turn_done(m);
-        io.acks->rejected(m, r.what());
-        return;
-      }
+  void handle(const record_meta& m, const message& x) const {
+    if (!io.acks->try_start(m))
+      return;  // revoked meanwhile: its new owner handles it
+    const auto* fn = table->find(x.type());
+    if (fn == nullptr) {  // a type no handler of the role takes: never silently acknowledged
       io.acks->turn_done(m);
-      for (const auto& o : out)
-        if (auto violation = schema_violation(o)) {
-          // This output can never be written: the record goes to the DLQ
-          // (the state may have changed; its effects are idempotent).
-          io.acks->rejected(m, "its output violates the schema: " + *violation);
-          return;
-        }
-      if (io.chaos && io.chaos->fires(chaos_fault::crash_after, m)) {
-        self->quit(make_error(runtime_errc::crashed, "chaos: crash after handling " + where(m)));
-        return;
-      }
-      if (out.empty()) {
-        io.acks->finished(m);
-        return;
-      }
-      auto hdl = caf::actor_cast<caf::actor>(self);
-      io.out->publish(std::move(out), &m,
-                      [acks = io.acks, m, hdl](const publish_outcome& o) {
-                        if (o.ok())
-                          acks->finished(m);
-                        else if (acks->current(m))  // else rewound or revoked: redone anyway
-                          caf::anon_send(hdl, publish_failed_atom::value, m, o.error,
-                                         o.retriable);
-                      });
-    } else {
-      io.acks->finished(m);  // not for this role: nothing to do
+      io.acks->rejected(m, "no handler of this role takes message type '"
+                             + (x.type() ? x.type()->name : std::string{"?"}) + "'");
+      return;
     }
+    if (io.chaos && inject_before(m))
+      return;
+    outputs out;
+    try {
+      out = (*fn)(*state, m, x, io.now_ms());
+    } catch (const rejection& r) {  // never succeeds: dead-lettered, no crash
+      io.acks->turn_done(m);
+      io.acks->rejected(m, r.what());
+      return;
+    }
+    io.acks->turn_done(m);
+    for (const auto& o : out)
+      if (auto violation = o.violation()) {
+        // This output can never be written: the record goes to the DLQ
+        // (the state may have changed; its effects are idempotent).
+        io.acks->rejected(m, "its output violates the schema: " + *violation);
+        return;
+      }
+    if (io.chaos && io.chaos->fires(chaos_fault::crash_after, m)) {
+      self->quit(make_error(runtime_errc::crashed, "chaos: crash after handling " + where(m)));
+      return;
+    }
+    if (out.empty()) {
+      io.acks->finished(m);
+      return;
+    }
+    auto hdl = caf::actor_cast<caf::actor>(self);
+    io.out->publish(std::move(out), &m,
+                    [acks = io.acks, m, hdl](const publish_outcome& o) {
+                      if (o.ok())
+                        acks->finished(m);
+                      else if (acks->current(m))  // else rewound or revoked: redone anyway
+                        caf::anon_send(hdl, publish_failed_atom::value, m, o.error,
+                                       o.retriable);
+                    });
   }
 
   static std::string where(const record_meta& m) {
@@ -137,10 +211,9 @@ struct role_context {
     return false;
   }
 
-  template <class T>
   auto receive() const {
     auto ctx = *this;
-    return [ctx](const record_meta& m, const T& x) {
+    return [ctx](const record_meta& m, const message& x) {
       if (ctx.io.handle_delay.count() <= 0) {
         ctx.handle(m, x);
         return;
@@ -158,16 +231,14 @@ struct role_context {
     };
   }
 
-  template <class T>
-  void start_delay(const record_meta& m, const T& x) const {
+  void start_delay(const record_meta& m, const message& x) const {
     ++slots->busy;
     self->delayed_send(self, io.handle_delay, process_atom::value, m, x);
   }
 
-  template <class T>
   auto delayed() const {
     auto ctx = *this;
-    return [ctx](process_atom, const record_meta& m, const T& x) {
+    return [ctx](process_atom, const record_meta& m, const message& x) {
       --ctx.slots->busy;
       ctx.handle(m, x);
       while (!ctx.slots->waiting.empty()
@@ -182,10 +253,12 @@ struct role_context {
 
 }  // namespace detail
 
-// The behavior of a role actor; `extra` adds role-specific requests (queries).
+// The behavior of a role actor taking what `table` declares; `extra` adds
+// role-specific requests (queries).
 template <class State>
 caf::behavior role_behavior(caf::event_based_actor* self, std::shared_ptr<State> state,
-                            role_io io, caf::message_handler extra = {}) {
+                            role_io io, std::shared_ptr<const handlers<State>> table,
+                            caf::message_handler extra = {}) {
   // A handler that throws crashes the actor with the exception's message.
   self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
     try {
@@ -196,14 +269,10 @@ caf::behavior role_behavior(caf::event_based_actor* self, std::shared_ptr<State>
       return make_error(runtime_errc::exception, "unknown exception");
     }
   });
-  detail::role_context<State> ctx{self, std::move(state), std::move(io)};
+  detail::role_context<State> ctx{self, std::move(state), std::move(io), std::move(table)};
   caf::message_handler core{
-    ctx.template receive<order_created>(),      ctx.template receive<payment_request>(),
-    ctx.template receive<payment_result>(),     ctx.template receive<notification_event>(),
-    ctx.template receive<email_sent>(),         ctx.template receive<order_snapshot>(),
-    ctx.template delayed<order_created>(),      ctx.template delayed<payment_request>(),
-    ctx.template delayed<payment_result>(),     ctx.template delayed<notification_event>(),
-    ctx.template delayed<email_sent>(),         ctx.template delayed<order_snapshot>(),
+    ctx.receive(),
+    ctx.delayed(),
     [self, acks = ctx.io.acks](publish_failed_atom, const record_meta& m, const std::string& err,
                                bool retriable) {
       if (retriable)

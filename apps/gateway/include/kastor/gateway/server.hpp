@@ -44,7 +44,7 @@
 
 #include <caf/expected.hpp>
 
-#include "kastor/runtime/messages.hpp"
+#include "kastor/actors/messages.hpp"
 
 namespace kastor::gateway {
 
@@ -75,11 +75,11 @@ public:
   // after the broker acknowledged (or failed). With an `idempotency_key`
   // (empty: none), the same key and body always get the same order id and
   // only one order; the same key with another body gets key_conflict.
-  virtual void submit_order(runtime::order_created order, std::string idempotency_key,
+  virtual void submit_order(actors::order_created order, std::string idempotency_key,
                             std::function<void(submit_result)> done) = 0;
   // nullopt: no such order.
   virtual void get_order(std::string id,
-                         std::function<void(std::optional<runtime::order_snapshot>)> done) = 0;
+                         std::function<void(std::optional<actors::order_snapshot>)> done) = 0;
   // The analytics aggregates as a JSON text; nullopt: analytics not available
   // on this node.
   virtual void get_analytics(std::function<void(std::optional<std::string> json)> done) = 0;

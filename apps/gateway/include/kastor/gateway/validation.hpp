@@ -10,7 +10,7 @@
 #include <string_view>
 #include <variant>
 
-#include "kastor/runtime/messages.hpp"
+#include "kastor/actors/messages.hpp"
 
 namespace kastor::gateway {
 
@@ -61,7 +61,7 @@ bool is_json_media_type(std::string_view content_type);
 // Money is converted to cents as round(x*100); a number with a third nonzero
 // decimal is invalid_value. Sums are computed in integer cents.
 // JSON itself has no duplicate-key rule: the last occurrence of a key wins.
-std::variant<runtime::order_created, http_error> parse_order_request(
+std::variant<actors::order_created, http_error> parse_order_request(
   std::string_view content_type, std::string_view body);
 
 // {"error":code,"message":message,"field":field}; "field" is omitted when empty.

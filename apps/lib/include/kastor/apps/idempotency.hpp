@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "kastor/gateway/server.hpp"
-#include "kastor/runtime/messages.hpp"
+#include "kastor/actors/messages.hpp"
 
 namespace kastor::apps {
 
@@ -29,7 +29,7 @@ namespace kastor::apps {
 std::string order_id_for_key(const std::string& key);
 
 // What makes two requests "the same body": customer, items, total.
-uint64_t order_fingerprint(const runtime::order_created& order);
+uint64_t order_fingerprint(const actors::order_created& order);
 
 class idempotency_table {
 public:

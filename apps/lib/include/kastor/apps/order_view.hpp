@@ -9,22 +9,22 @@
 #include <unordered_map>
 #include <vector>
 
-#include "kastor/runtime/messages.hpp"
+#include "kastor/actors/messages.hpp"
 
 namespace kastor::apps {
 
 class order_view {
 public:
-  std::vector<runtime::any_message> handle(const runtime::record_meta& meta,
-                                           const runtime::order_snapshot& s, int64_t now_ms);
+  std::vector<runtime::message> handle(const runtime::record_meta& meta,
+                                           const actors::order_snapshot& s, int64_t now_ms);
   // The gateway accepted an order: it is PENDING until order-state says more.
-  std::vector<runtime::any_message> handle(const runtime::record_meta& meta,
-                                           const runtime::order_created& o, int64_t now_ms);
-  std::optional<runtime::order_snapshot> find(const std::string& id) const;
+  std::vector<runtime::message> handle(const runtime::record_meta& meta,
+                                           const actors::order_created& o, int64_t now_ms);
+  std::optional<actors::order_snapshot> find(const std::string& id) const;
   size_t size() const { return orders_.size(); }
 
 private:
-  std::unordered_map<std::string, runtime::order_snapshot> orders_;
+  std::unordered_map<std::string, actors::order_snapshot> orders_;
 };
 
 // PENDING < PAID = PAYMENT_FAILED < NOTIFIED.

@@ -1,5 +1,5 @@
-// The topics a kastor deployment needs: every route's topic and its
-// dead-letter topic `<topic>.dlq`, derived from bridges/routes (one source),
+// The topics the shop needs: every declared message type's topic and its
+// dead-letter topic `<topic>.dlq` (the message registry is the one source),
 // and `order-requests` (request/reply to the order actors, remote.hpp).
 #pragma once
 

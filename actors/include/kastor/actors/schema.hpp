@@ -21,9 +21,9 @@
 #include <optional>
 #include <string>
 
-#include "kastor/runtime/messages.hpp"
+#include "kastor/actors/messages.hpp"
 
-namespace kastor::runtime {
+namespace kastor::actors {
 
 // Largest amount of money a message may carry ($1,000,000,000.00) and
 // largest quantity of one item; ids are at most 512 bytes (the gateway's 128
@@ -34,6 +34,13 @@ inline constexpr size_t schema_max_id_bytes = 512;
 
 // nullopt when `m` satisfies its schema, else what is wrong, naming the field
 // ("order_created.items[1].quantity must be between 1 and 1000000, got 0").
-std::optional<std::string> schema_violation(const any_message& m);
+// The shop's declarations validate with these (message_type::validate).
+std::optional<std::string> schema_violation(const runtime::message& m);
+std::optional<std::string> check_schema(const order_created& x);
+std::optional<std::string> check_schema(const payment_request& x);
+std::optional<std::string> check_schema(const payment_result& x);
+std::optional<std::string> check_schema(const notification_event& x);
+std::optional<std::string> check_schema(const email_sent& x);
+std::optional<std::string> check_schema(const order_snapshot& x);
 
-}  // namespace kastor::runtime
+}  // namespace kastor::actors

@@ -1,19 +1,37 @@
-// The message registry: every business message kastor actors exchange.
+// The shop's messages: every business message its actors exchange.
 //
-// Plain structs with CAF `inspect` overloads. They carry no Kafka knowledge;
-// bridges/ maps each type to its topic, key and JSON (seed 002 wire format).
-// Money is held in integer cents; the wire carries decimal numbers (99.98).
-// Timestamps are milliseconds since the Unix epoch.
+// Plain structs, declared to the runtime by declare_messages() with their
+// topics, keys (the order id, which keeps an order in one partition), schemas
+// and seed 002's wire format (wire.cpp): money is held in integer cents and
+// the wire carries decimal numbers (99.98); timestamps are milliseconds since
+// the Unix epoch. The `inspect` overloads let the shop's queries (an order's
+// snapshot) travel between its actors.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
 #include <caf/meta/type_name.hpp>
 
-namespace kastor::runtime {
+#include "kastor/runtime/message.hpp"
+
+namespace kastor::actors {
+
+using runtime::record_meta;
+
+// Topic names (seed 002 for the first three; kastor's own after them).
+inline constexpr std::string_view topic_order_created = "order-created";
+inline constexpr std::string_view topic_payment_requests = "payment-requests";
+inline constexpr std::string_view topic_payment_results = "payment-results";
+inline constexpr std::string_view topic_notification_events = "notification-events";
+inline constexpr std::string_view topic_email_sent = "email-sent";
+inline constexpr std::string_view topic_order_state = "order-state";  // compacted
+
+// On an order_snapshot whose email went out ("true"; absent otherwise).
+inline constexpr std::string_view hdr_order_emailed = "kastor-order-emailed";
 
 struct order_item {
   std::string product_id;
@@ -120,31 +138,6 @@ struct order_snapshot {
   friend bool operator==(const order_snapshot&, const order_snapshot&) = default;
 };
 
-// Every message an actor can publish; the bridge routes by alternative.
-using any_message = std::variant<order_created, payment_request, payment_result,
-                                 notification_event, email_sent, order_snapshot>;
-
-// The entity key of a message: its order id (keeps an order in one partition).
-inline const std::string& key_of(const any_message& m) {
-  return std::visit([](const auto& x) -> const std::string& { return x.order_id; }, m);
-}
-
-// Where an inbound message came from, and kastor's metadata from its headers.
-struct record_meta {
-  std::string topic;
-  int32_t partition = -1;
-  int64_t offset = -1;
-  std::string key;
-  std::string type;            // message type name (header, or inferred from topic)
-  int32_t schema_version = 1;
-  std::string message_id;
-  std::string correlation_id;
-  std::string trace_id;
-  int32_t attempt = 1;         // 1 on first delivery, +1 on each redelivery
-  int64_t timestamp_ms = 0;    // the record's Kafka timestamp
-  uint64_t incarnation = 0;    // which mailbox assignment generation delivered it
-  friend bool operator==(const record_meta&, const record_meta&) = default;
-};
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_item& x) {
@@ -182,11 +175,15 @@ typename Inspector::result_type inspect(Inspector& f, order_snapshot& x) {
            x.total_cents, x.item_count, x.status, x.payment_status, x.reason,
            x.transaction_id, x.created_at_ms, x.updated_at_ms, x.emailed, x.epoch);
 }
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, record_meta& x) {
-  return f(caf::meta::type_name("record_meta"), x.topic, x.partition, x.offset, x.key,
-           x.type, x.schema_version, x.message_id, x.correlation_id, x.trace_id,
-           x.attempt, x.timestamp_ms, x.incarnation);
-}
 
-}  // namespace kastor::runtime
+// Declares the six message types above to the runtime (runtime::declare):
+// topics, keys, seed 002's JSON, schemas. Idempotent; every entry point of
+// the shop (a node, the gateway, a test) calls it before the first message.
+void declare_messages();
+namespace detail {
+// Every program that includes this header has the shop's types declared
+// before main() (as an Envoy extension registers itself).
+inline const bool messages_declared = (declare_messages(), true);
+}  // namespace detail
+
+}  // namespace kastor::actors

@@ -1,8 +1,8 @@
-#include "kastor/runtime/schema.hpp"
+#include "kastor/actors/schema.hpp"
 
 #include <initializer_list>
 
-namespace kastor::runtime {
+namespace kastor::actors {
 
 namespace {
 
@@ -123,16 +123,24 @@ constexpr const char* type_of() {
     return "order_snapshot";
 }
 
-}  // namespace
-
-std::optional<std::string> schema_violation(const any_message& m) {
-  return std::visit(
-    [](const auto& x) -> std::optional<std::string> {
-      checker c{type_of<std::decay_t<decltype(x)>>(), std::nullopt};
-      check(c, x);
-      return c.error;
-    },
-    m);
+template <class T>
+std::optional<std::string> check(const T& x) {
+  checker c{type_of<T>(), std::nullopt};
+  check(c, x);
+  return c.error;
 }
 
-}  // namespace kastor::runtime
+}  // namespace
+
+std::optional<std::string> schema_violation(const runtime::message& m) {
+  return m.violation();
+}
+
+std::optional<std::string> check_schema(const order_created& x) { return check(x); }
+std::optional<std::string> check_schema(const payment_request& x) { return check(x); }
+std::optional<std::string> check_schema(const payment_result& x) { return check(x); }
+std::optional<std::string> check_schema(const notification_event& x) { return check(x); }
+std::optional<std::string> check_schema(const email_sent& x) { return check(x); }
+std::optional<std::string> check_schema(const order_snapshot& x) { return check(x); }
+
+}  // namespace kastor::actors

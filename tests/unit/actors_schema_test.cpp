@@ -1,9 +1,9 @@
 // Message schemas beyond field types: ranges, allowed values, sums.
 #include <gtest/gtest.h>
 
-#include "kastor/runtime/schema.hpp"
+#include "kastor/actors/schema.hpp"
 
-using namespace kastor::runtime;
+using namespace kastor::actors;
 
 namespace {
 
@@ -16,7 +16,7 @@ order_created valid_order() {
   return o;
 }
 
-std::string violation(const any_message& m) {
+std::string violation(const kastor::runtime::message& m) {
   auto v = schema_violation(m);
   return v ? *v : "";
 }

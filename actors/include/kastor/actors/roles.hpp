@@ -1,0 +1,40 @@
+// The shop's roles: which messages each state class takes. A node starts a
+// role's mailbox on exactly these types' topics; a record of another type
+// that reaches it is dead-lettered (runtime::handlers).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kastor/actors/analytics.hpp"
+#include "kastor/actors/email.hpp"
+#include "kastor/actors/messages.hpp"
+#include "kastor/actors/order.hpp"
+#include "kastor/actors/payment.hpp"
+#include "kastor/runtime/role_actor.hpp"
+
+namespace kastor::actors {
+
+// Order and analytics follow the whole life of an order (order also reads
+// notification-events: a seed 002 billing service tells the outcome only
+// there); payment and email only react to the one event addressed to them.
+inline runtime::handlers<order_book> order_handlers() {
+  return runtime::consumes<order_book, order_created, payment_result, notification_event,
+                           email_sent>();
+}
+inline runtime::handlers<payment_service> payment_handlers() {
+  return runtime::consumes<payment_service, payment_request>();
+}
+inline runtime::handlers<email_service> email_handlers() {
+  return runtime::consumes<email_service, notification_event>();
+}
+inline runtime::handlers<analytics_book> analytics_handlers() {
+  return runtime::consumes<analytics_book, order_created, payment_result, email_sent>();
+}
+
+// What each shop role reads: order, payment, email, analytics, and gateway
+// (the order snapshots). Empty for an unknown role.
+std::vector<std::string> topics_for_role(std::string_view role);
+
+}  // namespace kastor::actors

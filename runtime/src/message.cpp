@@ -1,0 +1,136 @@
+#include "kastor/runtime/message.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <deque>
+#include <mutex>
+#include <shared_mutex>
+#include <stdexcept>
+
+#include <boost/core/demangle.hpp>
+
+namespace kastor::runtime {
+
+namespace {
+
+// Entries never move (a deque only appends): message_type pointers stay valid.
+struct registry_state {
+  mutable std::shared_mutex mtx;
+  std::deque<message_type> types;
+};
+
+registry_state& state() {
+  static registry_state s;
+  return s;
+}
+
+}  // namespace
+
+const header* find_header(const header_list& headers, std::string_view name) {
+  for (auto i = headers.rbegin(); i != headers.rend(); ++i)
+    if (i->name == name)
+      return &*i;
+  return nullptr;
+}
+
+int64_t epoch_of(const header_list& headers) {
+  const auto* h = find_header(headers, epoch_header);
+  if (h == nullptr)
+    return 0;
+  int64_t e = 0;
+  auto [p, ec] = std::from_chars(h->value.data(), h->value.data() + h->value.size(), e);
+  return ec == std::errc{} && p == h->value.data() + h->value.size() && e > 0 ? e : 0;
+}
+
+const message_type& message_registry::add(message_type t) {
+  auto what = "message type '" + t.name + "' (" + boost::core::demangle(t.type.name()) + ")";
+  if (t.name.empty() || t.topic.empty())
+    throw std::logic_error("kastor: " + what + " needs a name and a topic");
+  if (!t.key)
+    throw std::logic_error("kastor: " + what + " needs a key");
+  if (!t.encode || !t.decode)
+    throw std::logic_error("kastor: " + what
+                           + " needs a codec (encode and decode), or Boost.Describe members "
+                             "(BOOST_DESCRIBE_STRUCT) for the default JSON");
+  auto& s = state();
+  std::unique_lock<std::shared_mutex> guard{s.mtx};
+  for (const auto& known : s.types) {
+    if (known.type == t.type && known.name == t.name)
+      return known;  // declared before
+    if (known.type == t.type)
+      throw std::logic_error("kastor: " + what + " was declared before as '" + known.name + "'");
+    if (known.name == t.name)
+      throw std::logic_error("kastor: " + what + ": the name is taken by "
+                             + boost::core::demangle(known.type.name()));
+  }
+  s.types.push_back(std::move(t));
+  return s.types.back();
+}
+
+const message_type* message_registry::by_name(std::string_view name) const {
+  auto& s = state();
+  std::shared_lock<std::shared_mutex> guard{s.mtx};
+  for (const auto& t : s.types)
+    if (t.name == name)
+      return &t;
+  return nullptr;
+}
+
+const message_type* message_registry::by_type(std::type_index type) const {
+  auto& s = state();
+  std::shared_lock<std::shared_mutex> guard{s.mtx};
+  for (const auto& t : s.types)
+    if (t.type == type)
+      return &t;
+  return nullptr;
+}
+
+const message_type* message_registry::by_topic(std::string_view topic) const {
+  auto& s = state();
+  std::shared_lock<std::shared_mutex> guard{s.mtx};
+  const message_type* found = nullptr;
+  for (const auto& t : s.types)
+    if (t.topic == topic) {
+      if (found != nullptr)
+        return nullptr;  // several: only the kastor-type header can tell
+      found = &t;
+    }
+  return found;
+}
+
+std::vector<const message_type*> message_registry::all() const {
+  auto& s = state();
+  std::shared_lock<std::shared_mutex> guard{s.mtx};
+  std::vector<const message_type*> out;
+  for (const auto& t : s.types)
+    out.push_back(&t);
+  return out;
+}
+
+std::vector<std::string> message_registry::topics() const {
+  std::vector<std::string> out;
+  for (const auto* t : all())
+    if (std::find(out.begin(), out.end(), t->topic) == out.end())
+      out.push_back(t->topic);
+  return out;
+}
+
+void message_registry::throw_undeclared(const std::type_info& t) {
+  throw std::logic_error("kastor: " + boost::core::demangle(t.name())
+                         + " is not a declared message type (runtime::declare)");
+}
+
+message_registry& messages() {
+  static message_registry r;
+  return r;
+}
+
+namespace detail {
+
+caf::error json_error(bridge_errc code, std::string text) {
+  return make_error(code, std::move(text));
+}
+
+}  // namespace detail
+
+}  // namespace kastor::runtime
