@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "kastor/actors/roles.hpp"
 #include "kastor/apps/commands.hpp"
 #include "kastor/runtime/errors.hpp"
 
@@ -43,7 +44,7 @@ struct config_flags {
     if (!file.empty())
       if (auto err = kastor::runtime::load_config_file(file, layers))
         return err;
-    kastor::runtime::load_config_env(environ, layers);
+    kastor::runtime::load_config_env(environ, layers, kastor::actors::shop_app());
     for (const auto& kv : sets) {
       auto eq = kv.find('=');
       if (eq == std::string::npos)
@@ -55,7 +56,7 @@ struct config_flags {
       layers[key] = {value, "flag"};
     if (fallback)
       fallback(layers);
-    return kastor::runtime::make_config(layers);
+    return kastor::runtime::make_config(layers, kastor::actors::shop_app());
   }
 };
 

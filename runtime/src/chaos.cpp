@@ -5,7 +5,6 @@
 #include <cmath>
 #include <optional>
 
-#include "kastor/runtime/config.hpp"
 #include "kastor/runtime/errors.hpp"
 
 namespace kastor::runtime {
@@ -36,24 +35,25 @@ caf::error bad_entry(std::string_view entry, const std::string& why) {
                     "chaos entry '" + std::string{entry} + "': " + why);
 }
 
-// A fault name as written: its fault, and the only role it applies to when it
-// is a role-specific alias (empty: any role).
+// The canonical fault names.
 struct fault_name {
   std::string_view name;
   chaos_fault fault;
-  std::string_view only_role;
 };
 
-constexpr std::array<fault_name, 5> fault_names{{
-  {"crash", chaos_fault::crash, {}},
-  {"crash-after", chaos_fault::crash_after, {}},
-  {"hang", chaos_fault::hang, {}},
-  {"crash-after-charge", chaos_fault::crash_after, "payment"},
-  {"crash-after-send", chaos_fault::crash_after, "email"},
+constexpr std::array<fault_name, 3> fault_names{{
+  {"crash", chaos_fault::crash},
+  {"crash-after", chaos_fault::crash_after},
+  {"hang", chaos_fault::hang},
 }};
 
-constexpr std::string_view known_faults =
-  "crash, crash-after, hang; crash-after-charge for payment, crash-after-send for email";
+// "crash, crash-after, hang; crash-after-debit for accounts" (aliases last).
+std::string known_faults(const std::vector<chaos_alias>& aliases) {
+  std::string out = "crash, crash-after, hang";
+  for (size_t i = 0; i < aliases.size(); ++i)
+    out += (i == 0 ? "; " : ", ") + aliases[i].name + " for " + aliases[i].role;
+  return out;
+}
 
 // A rate: a decimal number (digits, at most one '.', no exponent) in [0,1].
 // A leading '-' is read so that "-0.1" is reported as out of range.
@@ -153,7 +153,9 @@ std::string chaos_spec::to_string() const {
   return out;
 }
 
-caf::expected<chaos_spec> parse_chaos(std::string_view text, uint64_t seed) {
+caf::expected<chaos_spec> parse_chaos(std::string_view text, uint64_t seed,
+                                      const std::vector<std::string>& roles,
+                                      const std::vector<chaos_alias>& aliases) {
   chaos_spec spec;
   spec.seed = seed;
   if (trim(text).empty())
@@ -180,22 +182,27 @@ caf::expected<chaos_spec> parse_chaos(std::string_view text, uint64_t seed) {
     const auto role = trim(target.substr(0, dot));
     const auto fault = trim(target.substr(dot + 1));
 
-    const auto& roles = known_roles();
     if (std::find(roles.begin(), roles.end(), role) == roles.end())
       return bad_entry(entry,
                        "unknown role '" + std::string{role} + "' (known: " + join(roles) + ")");
-    const auto name = std::find_if(fault_names.begin(), fault_names.end(),
-                                   [&](const fault_name& n) { return n.name == fault; });
-    if (name == fault_names.end())
-      return bad_entry(entry,
-                       "unknown fault '" + std::string{fault} + "' (known: " +
-                         std::string{known_faults} + ")");
-    if (!name->only_role.empty() && name->only_role != role)
-      return bad_entry(entry, "fault '" + std::string{fault} + "' applies to role '" +
-                                std::string{name->only_role} + "' only; use '" +
-                                std::string{role} + ".crash-after'");
+    std::optional<chaos_fault> which;
+    for (const auto& n : fault_names)
+      if (n.name == fault)
+        which = n.fault;
+    for (const auto& a : aliases) {
+      if (which || a.name != fault)
+        continue;
+      if (a.role != role)
+        return bad_entry(entry, "fault '" + std::string{fault} + "' applies to role '" + a.role
+                                  + "' only; use '" + std::string{role} + "."
+                                  + std::string{runtime::to_string(a.fault)} + "'");
+      which = a.fault;
+    }
+    if (!which)
+      return bad_entry(entry, "unknown fault '" + std::string{fault} + "' (known: "
+                                + known_faults(aliases) + ")");
 
-    chaos_rule rule{std::string{role}, name->fault, 0};
+    chaos_rule rule{std::string{role}, *which, 0};
     if (auto why = parse_rate(trim(entry.substr(eq + 1)), rule.rate))
       return bad_entry(entry, *why);
     for (size_t i = 0; i < spec.rules.size(); ++i)

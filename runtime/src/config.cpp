@@ -22,20 +22,63 @@ bool node_config::is_exactly_once(const std::string& role) const {
   return std::find(exactly_once.begin(), exactly_once.end(), role) != exactly_once.end();
 }
 
-const std::vector<std::pair<std::string, std::string>>& config_defaults() {
+int64_t node_config::setting_integer(const std::string& key) const {
+  return std::stoll(setting(key));  // checked by config_key::integer
+}
+
+config_key config_key::integer(std::string name, int64_t default_value, int64_t lo,
+                               int64_t hi) {
+  config_key k{std::move(name), std::to_string(default_value), {}};
+  k.check = [lo, hi](const std::string& v) -> std::optional<std::string> {
+    int64_t x = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+    if (ec != std::errc{} || p != v.data() + v.size())
+      return "not a whole number";
+    if (x < lo || x > hi)
+      return "must be between " + std::to_string(lo) + " and " + std::to_string(hi);
+    return std::nullopt;
+  };
+  return k;
+}
+
+config_key config_key::text(std::string name, std::string default_value) {
+  return {std::move(name), std::move(default_value), {}};
+}
+
+namespace {
+
+std::string join_roles(const std::vector<std::string>& roles) {
+  std::string out;
+  for (const auto& r : roles)
+    out += (out.empty() ? "" : ",") + r;
+  return out;
+}
+
+// The app's roles, then `copy`.
+std::vector<std::string> known_roles(const app_spec& app) {
+  auto out = app.roles;
+  if (std::find(out.begin(), out.end(), "copy") == out.end())
+    out.push_back("copy");
+  return out;
+}
+
+std::vector<std::string> default_roles(const app_spec& app) {
+  return app.default_roles.empty() ? app.roles : app.default_roles;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> config_defaults(const app_spec& app) {
   static const node_config d;
-  static const std::vector<std::pair<std::string, std::string>> defaults{
+  std::vector<std::pair<std::string, std::string>> defaults{
     {"node.id", ""},
-    {"roles", "order,payment,email,analytics,gateway"},
+    {"roles", join_roles(default_roles(app))},
     {"brokers", ""},
     {"http", d.http_address()},
     {"http.threads", std::to_string(d.http_threads)},
     {"topic.partitions", std::to_string(d.partitions)},
     {"topic.replication", std::to_string(d.replication)},
     {"group.prefix", d.group_prefix},
-    {"payment.decline-over", "1000.00"},
-    {"payment.latency-ms", std::to_string(d.payment_latency.count())},
-    {"payment.concurrency", std::to_string(d.payment_concurrency)},
     {"data.dir", d.data_dir},
     {"mailbox.high-water", std::to_string(d.mailbox_high_water)},
     {"mailbox.low-water", std::to_string(d.mailbox_low_water)},
@@ -49,7 +92,6 @@ const std::vector<std::pair<std::string, std::string>>& config_defaults() {
     {"mailbox.retry-backoff-max-ms", std::to_string(d.retry_backoff_max.count())},
     {"mailbox.turn-deadline-ms", std::to_string(d.turn_deadline.count())},
     {"mailbox.handoff-deadline-ms", std::to_string(d.handoff_deadline.count())},
-    {"order.passivate-after-ms", std::to_string(d.passivate_after.count())},
     {"exactly-once", ""},
     {"roles.standby", ""},
     {"mailbox.commit-interval-ms", std::to_string(d.commit_interval.count())},
@@ -66,13 +108,15 @@ const std::vector<std::pair<std::string, std::string>>& config_defaults() {
     {"kafka.compression", d.compression},
     {"log.level", d.log_level},
   };
+  for (const auto& k : app.keys)
+    defaults.emplace_back(k.name, k.default_value);
   return defaults;
 }
 
 namespace {
 
-bool known_key(const std::string& key) {
-  const auto& d = config_defaults();
+bool known_key(const std::string& key, const app_spec& app) {
+  const auto d = config_defaults(app);
   return std::any_of(d.begin(), d.end(), [&](const auto& kv) { return kv.first == key; });
 }
 
@@ -167,10 +211,10 @@ caf::error load_config_file(const std::string& path, config_layers& out) {
   return {};
 }
 
-void load_config_env(char** envp, config_layers& out) {
+void load_config_env(char** envp, config_layers& out, const app_spec& app) {
   if (envp == nullptr)
     return;
-  for (const auto& [key, def] : config_defaults()) {
+  for (const auto& [key, def] : config_defaults(app)) {
     auto name = env_name(key);
     for (char** e = envp; *e != nullptr; ++e) {
       std::string_view kv{*e};
@@ -183,6 +227,7 @@ void load_config_env(char** envp, config_layers& out) {
 
 // A comma-separated list of known roles (duplicates dropped); absent: unchanged.
 static caf::error parse_roles(const config_layers& l, const std::string& key,
+                              const std::vector<std::string>& known,
                               std::vector<std::string>& out) {
   auto i = l.find(key);
   if (i == l.end())
@@ -195,10 +240,9 @@ static caf::error parse_roles(const config_layers& l, const std::string& key,
     auto r = trim(s.substr(start, comma == std::string::npos ? std::string::npos
                                                               : comma - start));
     if (!r.empty()) {
-      const auto& k = known_roles();
-      if (std::find(k.begin(), k.end(), r) == k.end()) {
+      if (std::find(known.begin(), known.end(), r) == known.end()) {
         std::string names;
-        for (const auto& n : k)
+        for (const auto& n : known)
           names += (names.empty() ? "" : ", ") + n;
         return bad(key, s, origin, "unknown role '" + r + "' (known: " + names + ")");
       }
@@ -212,10 +256,18 @@ static caf::error parse_roles(const config_layers& l, const std::string& key,
   return {};
 }
 
-caf::expected<node_config> make_config(const config_layers& l) {
+caf::expected<node_config> make_config(const config_layers& l, const app_spec& app) {
   for (const auto& [key, v] : l)
-    if (!known_key(key))
+    if (!known_key(key, app))
       return bad(key, v.first, v.second, "unknown configuration key");
+  const auto known = known_roles(app);
+  auto is_view = [&app](const std::string& r) {
+    return std::find(app.views.begin(), app.views.end(), r) != app.views.end();
+  };
+  std::string shared;  // "a, b and copy": the roles that may be standby or exactly-once
+  for (const auto& r : known)
+    if (!is_view(r))
+      shared += (shared.empty() ? "" : r == known.back() ? " and " : ", ") + r;
   node_config c;
   auto text = [&](const std::string& key, std::string& out) {
     if (auto i = l.find(key); i != l.end())
@@ -225,28 +277,27 @@ caf::expected<node_config> make_config(const config_layers& l) {
   if (c.node_id.empty())
     c.node_id = default_node_id();
   if (auto i = l.find("roles"); i != l.end()) {
-    if (auto err = parse_roles(l, "roles", c.roles))
+    if (auto err = parse_roles(l, "roles", known, c.roles))
       return err;
     if (c.roles.empty())
       return bad("roles", i->second.first, i->second.second, "names no role");
   } else {
-    c.roles = pipeline_roles();
+    c.roles = default_roles(app);
   }
-  if (auto err = parse_roles(l, "exactly-once", c.exactly_once))
+  if (auto err = parse_roles(l, "exactly-once", known, c.exactly_once))
     return err;
   for (const auto& r : c.exactly_once)
-    if (r == "analytics" || r == "gateway")
+    if (is_view(r))
       return bad("exactly-once", l.at("exactly-once").first, l.at("exactly-once").second,
                  "'" + r + "' is a view of every record (it commits nothing): exactly-once is "
-                 "for order, payment, email and copy");
-  if (auto err = parse_roles(l, "roles.standby", c.standby))
+                 "for " + shared);
+  if (auto err = parse_roles(l, "roles.standby", known, c.standby))
     return err;
   for (const auto& r : c.standby) {
     const auto& [v, origin] = l.at("roles.standby");
-    if (r == "analytics" || r == "gateway")
+    if (is_view(r))
       return bad("roles.standby", v, origin,
-                 "'" + r + "' is a per-node view, not a shared role: standby is for order, "
-                 "payment, email and copy");
+                 "'" + r + "' is a per-node view, not a shared role: standby is for " + shared);
     if (c.has_role(r))
       return bad("roles.standby", v, origin, "'" + r + "' is in roles already (this node runs it)");
   }
@@ -282,18 +333,6 @@ caf::expected<node_config> make_config(const config_layers& l) {
   text("group.prefix", c.group_prefix);
   if (c.group_prefix.empty())
     return bad("group.prefix", "", l.at("group.prefix").second, "must not be empty");
-  if (auto i = l.find("payment.decline-over"); i != l.end()) {
-    const auto& [v, origin] = i->second;
-    double amount = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), amount);
-    if (ec != std::errc{} || p != v.data() + v.size() || !(amount >= 0) || amount > 1e12)
-      return bad("payment.decline-over", v, origin, "expected an amount like 1000.00");
-    c.payment_decline_over_cents = static_cast<int64_t>(amount * 100.0 + 0.5);
-  }
-  if (auto err = parse_int<int>(l, "payment.concurrency", 0, 100000, c.payment_concurrency))
-    return err;
-  if (auto err = parse_ms(l, "payment.latency-ms", 0, 60000, c.payment_latency))
-    return err;
   text("data.dir", c.data_dir);
   if (c.data_dir.empty())
     return bad("data.dir", "", l.at("data.dir").second, "must not be empty");
@@ -325,8 +364,6 @@ caf::expected<node_config> make_config(const config_layers& l) {
     return err;
   if (auto err = parse_ms(l, "mailbox.handoff-deadline-ms", 0, 600'000, c.handoff_deadline))
     return err;
-  if (auto err = parse_ms(l, "order.passivate-after-ms", 0, 86'400'000, c.passivate_after))
-    return err;
   if (auto err = parse_ms(l, "mailbox.commit-interval-ms", 1, 60'000, c.commit_interval))
     return err;
   if (auto err = parse_ms(l, "mailbox.retry-backoff-min-ms", 1, 600'000, c.retry_backoff_min))
@@ -340,7 +377,7 @@ caf::expected<node_config> make_config(const config_layers& l) {
   if (auto err = parse_int<uint64_t>(l, "chaos.seed", 0, UINT64_MAX, seed))
     return err;
   if (auto i = l.find("chaos"); i != l.end()) {
-    auto spec = parse_chaos(i->second.first, seed);
+    auto spec = parse_chaos(i->second.first, seed, known, app.chaos_aliases);
     if (!spec) {
       auto why = describe(spec.error());  // without its "runtime.invalid_config: "
       if (auto colon = why.find(": "); colon != std::string::npos)
@@ -383,6 +420,14 @@ caf::expected<node_config> make_config(const config_layers& l) {
   if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end())
     return bad("log.level", c.log_level, l.at("log.level").second,
                "expected trace, debug, info, warn, error or off");
+  for (const auto& k : app.keys) {
+    auto i = l.find(k.name);
+    const auto& value = i == l.end() ? k.default_value : i->second.first;
+    if (k.check)
+      if (auto why = k.check(value))
+        return bad(k.name, value, i == l.end() ? "default" : i->second.second, *why);
+    c.settings[k.name] = value;
+  }
   return c;
 }
 

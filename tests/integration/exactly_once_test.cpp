@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <set>
 
+#include "kastor/actors/roles.hpp"
 #include "kastor/apps/node.hpp"
 #include "kastor/bridges/kafka.hpp"
 #include "kastor/bridges/producer.hpp"
@@ -40,7 +41,7 @@ protected:
            {"roles", "copy"}, {"copy.from", "in"}, {"copy.to", "out"}, {"exactly-once", "copy"},
            {"supervisor.backoff-max-ms", "50"}, {"log.level", "warn"}})
       l[k] = {v, "test"};
-    auto cfg = runtime::make_config(l);
+    auto cfg = runtime::make_config(l, actors::shop_app());
     ASSERT_TRUE(cfg) << runtime::describe(cfg.error());
     cfg->brokers = mock_->bootstrap();
     cfg->data_dir = dir_.string();

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "kastor/actors/roles.hpp"
 #include "kastor/bridges/mailbox.hpp"
 
 #include <filesystem>
@@ -33,7 +34,7 @@ protected:
       ASSERT_FALSE(mock_->create_topic(t));
     data_dir_ = std::filesystem::temp_directory_path()
                 / ("kastor-pipeline-test-" + std::to_string(getpid()));
-    auto cfg = runtime::make_config({});
+    auto cfg = runtime::make_config({}, actors::shop_app());
     ASSERT_TRUE(cfg);
     cfg->brokers = mock_->bootstrap();
     cfg->http_port = 0;

@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "kastor/actors/roles.hpp"
 #include "kastor/bridges/mailbox.hpp"
 
 #include <filesystem>
@@ -65,7 +66,7 @@ protected:
   }
 
   void start_node(std::map<std::string, std::string> extra = {}) {
-    auto cfg = runtime::make_config(layers(std::move(extra)));
+    auto cfg = runtime::make_config(layers(std::move(extra)), actors::shop_app());
     ASSERT_TRUE(cfg) << runtime::describe(cfg.error());
     // (the node's admin call to create it does not work on the mock)
     ASSERT_FALSE(mock_->create_topic(

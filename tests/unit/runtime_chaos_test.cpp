@@ -9,6 +9,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "kastor/actors/roles.hpp"
 #include "kastor/runtime/chaos.hpp"
 #include "kastor/runtime/errors.hpp"
 
@@ -16,6 +17,14 @@ using namespace kastor::runtime;
 using ::testing::HasSubstr;
 
 namespace {
+
+// The shop's roles and fault names, as its app_spec declares them.
+caf::expected<chaos_spec> parse_chaos(std::string_view text, uint64_t seed) {
+  const auto& app = kastor::actors::shop_app();
+  auto roles = app.roles;
+  roles.push_back("copy");
+  return kastor::runtime::parse_chaos(text, seed, roles, app.chaos_aliases);
+}
 
 constexpr std::string_view example_spec =
   "payment.crash=0.05,email.crash=0.02,payment.crash-after-charge=0.01,order.hang=0.001";

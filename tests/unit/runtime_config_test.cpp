@@ -3,10 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include "kastor/actors/roles.hpp"
 #include "kastor/runtime/config.hpp"
 #include "kastor/runtime/errors.hpp"
 
 using namespace kastor::runtime;
+using kastor::actors::shop_app;
 
 namespace {
 
@@ -18,17 +20,17 @@ config_layers layers(std::initializer_list<std::pair<std::string, std::string>> 
 }
 
 std::string error_of(const config_layers& l) {
-  auto c = make_config(l);
+  auto c = make_config(l, shop_app());
   return c ? "" : describe(c.error());
 }
 
 TEST(Config, DefaultsRunEveryRoleOnLoopback) {
-  auto c = make_config({});
+  auto c = make_config({}, shop_app());
   ASSERT_TRUE(c);
   EXPECT_EQ(c->roles.size(), 5u);
   EXPECT_EQ(c->http_host, "127.0.0.1");
   EXPECT_EQ(c->http_port, 8080);
-  EXPECT_EQ(c->payment_decline_over_cents, 100000);
+  EXPECT_EQ(kastor::actors::decline_over_cents(*c), 100000);
   EXPECT_FALSE(c->node_id.empty());
 }
 
@@ -44,12 +46,12 @@ TEST(Config, LaterSourcesWin) {
   std::string env1 = "KASTOR_HTTP=127.0.0.1:2000";
   std::string env2 = "UNRELATED=1";
   char* envp[] = {env1.data(), env2.data(), nullptr};
-  load_config_env(envp, l);
+  load_config_env(envp, l, shop_app());
   l["roles"] = {"payment", "flag"};
-  auto c = make_config(l);
+  auto c = make_config(l, shop_app());
   ASSERT_TRUE(c) << describe(c.error());
   EXPECT_EQ(c->http_port, 2000);                       // env over file
-  EXPECT_EQ(c->payment_latency.count(), 20);           // file over default
+  EXPECT_EQ(c->setting_integer("payment.latency-ms"), 20);           // file over default
   EXPECT_EQ(c->roles, std::vector<std::string>{"payment"});  // flag
   std::remove(path.c_str());
 }
@@ -69,12 +71,12 @@ TEST(Config, EveryBadValueIsAnErrorNamingTheKeyAndItsOrigin) {
 }
 
 TEST(Config, ProducersPartitionLikeJavaAndCompressWithWhatEveryClientReads) {
-  auto c = make_config({});
+  auto c = make_config({}, shop_app());
   ASSERT_TRUE(c);
   EXPECT_EQ(c->partitioner, "murmur2_random");
   EXPECT_EQ(c->compression, "none");
   auto set = make_config(layers({{"kafka.partitioner", "consistent_random"},
-                                 {"kafka.compression", "gzip"}}));
+                                 {"kafka.compression", "gzip"}}), shop_app());
   ASSERT_TRUE(set) << describe(set.error());
   EXPECT_EQ(set->partitioner, "consistent_random");
   EXPECT_EQ(set->compression, "gzip");
@@ -93,7 +95,7 @@ TEST(Config, SupervisionAndChaosKeysAreParsedAndChecked) {
                                {"supervisor.backoff-max-ms", "500"},
                                {"mailbox.max-attempts", "7"},
                                {"mailbox.turn-deadline-ms", "0"},
-                               {"admin.enabled", "false"}}));
+                               {"admin.enabled", "false"}}), shop_app());
   ASSERT_TRUE(c) << describe(c.error());
   EXPECT_EQ(c->chaos.rate("payment", chaos_fault::crash), 0.05);
   EXPECT_EQ(c->chaos.rate("order", chaos_fault::hang), 0.001);
@@ -103,7 +105,7 @@ TEST(Config, SupervisionAndChaosKeysAreParsedAndChecked) {
   EXPECT_EQ(c->max_attempts, 7);
   EXPECT_EQ(c->turn_deadline.count(), 0);
   EXPECT_FALSE(c->admin_enabled);
-  EXPECT_TRUE(make_config({})->chaos.empty());
+  EXPECT_TRUE(make_config({}, shop_app())->chaos.empty());
   // Errors name the key, the value, where it came from, and what is wrong, once
   auto chaos = error_of(layers({{"chaos", "payment.crsh=0.1"}}));
   EXPECT_NE(chaos.find("chaos = 'payment.crsh=0.1' (test)"), std::string::npos) << chaos;
@@ -124,7 +126,7 @@ TEST(Config, ExactlyOnceIsAPerRoleModeAndTheCopyRoleNeedsItsTopics) {
                                {"copy.from", "in"},
                                {"copy.to", "out"},
                                {"mailbox.commit-interval-ms", "250"},
-                               {"kafka.transaction-timeout-ms", "20000"}}));
+                               {"kafka.transaction-timeout-ms", "20000"}}), shop_app());
   ASSERT_TRUE(c) << describe(c.error());
   EXPECT_TRUE(c->is_exactly_once("order"));
   EXPECT_TRUE(c->is_exactly_once("copy"));
@@ -133,7 +135,7 @@ TEST(Config, ExactlyOnceIsAPerRoleModeAndTheCopyRoleNeedsItsTopics) {
   EXPECT_EQ(c->transaction_timeout.count(), 20000);
   EXPECT_EQ(c->copy_from, "in");
   // The default: at-least-once everywhere, and the pipeline's roles only
-  auto d = make_config({});
+  auto d = make_config({}, shop_app());
   EXPECT_TRUE(d->exactly_once.empty());
   EXPECT_FALSE(d->has_role("copy"));
   // Views commit nothing: no exactly-once for them
@@ -170,13 +172,13 @@ TEST(Config, TheSampleFileListsEveryKeyWithItsDefault) {
   std::set<std::string> documented;
   for (const auto& [k, v] : l)
     documented.insert(k);
-  for (const auto& [key, value] : config_defaults()) {
+  for (const auto& [key, value] : config_defaults(shop_app())) {
     EXPECT_TRUE(documented.count(key)) << key << " is missing from the sample";
     if (documented.count(key)) {
       EXPECT_EQ(l[key].first, value) << key;
     }
   }
-  EXPECT_EQ(documented.size(), config_defaults().size());
+  EXPECT_EQ(documented.size(), config_defaults(shop_app()).size());
 }
 
 }  // namespace
@@ -184,14 +186,14 @@ TEST(Config, TheSampleFileListsEveryKeyWithItsDefault) {
 TEST(Config, StandbyRolesAreSharedRolesThisNodeDoesNotRun) {
   auto c = make_config(layers({{"roles", "order,gateway"}, {"roles.standby", "payment, email"},
                                {"mailbox.handoff-deadline-ms", "500"},
-                               {"order.passivate-after-ms", "1000"}}));
+                               {"order.passivate-after-ms", "1000"}}), shop_app());
   ASSERT_TRUE(c) << describe(c.error());
   EXPECT_TRUE(c->is_standby("payment"));
   EXPECT_TRUE(c->is_standby("email"));
   EXPECT_FALSE(c->has_role("payment"));
   EXPECT_EQ(c->handoff_deadline.count(), 500);
-  EXPECT_EQ(c->passivate_after.count(), 1000);
-  EXPECT_TRUE(make_config({})->standby.empty());
+  EXPECT_EQ(c->setting_integer("order.passivate-after-ms"), 1000);
+  EXPECT_TRUE(make_config({}, shop_app())->standby.empty());
   EXPECT_NE(error_of(layers({{"roles.standby", "gateway"}})).find("per-node view"),
             std::string::npos);
   EXPECT_NE(error_of(layers({{"roles", "order,payment"}, {"roles.standby", "payment"}}))
@@ -200,4 +202,83 @@ TEST(Config, StandbyRolesAreSharedRolesThisNodeDoesNotRun) {
             std::string::npos);
   EXPECT_NE(error_of(layers({{"mailbox.handoff-deadline-ms", "-1"}})).find("between"),
             std::string::npos);
+}
+
+// -- An application's own roles, keys and fault names ----------------------------
+
+namespace {
+
+app_spec bank_app() {
+  app_spec a;
+  a.roles = {"accounts", "transfers", "statements"};
+  a.views = {"statements"};
+  a.keys = {config_key::integer("accounts.overdraft-cents", 0, 0, 1'000'000),
+            config_key::text("transfers.currency", "EUR")};
+  a.chaos_aliases = {{"crash-after-debit", chaos_fault::crash_after, "accounts"}};
+  return a;
+}
+
+std::string bank_error(const config_layers& l) {
+  auto c = make_config(l, bank_app());
+  return c ? "" : describe(c.error());
+}
+
+}  // namespace
+
+TEST(AppConfig, AnAppsRolesAndKeysAreWhatANodeKnows) {
+  // Given no settings, then the app's roles run and its keys take their defaults
+  auto d = make_config({}, bank_app());
+  ASSERT_TRUE(d) << describe(d.error());
+  EXPECT_EQ(d->roles, (std::vector<std::string>{"accounts", "transfers", "statements"}));
+  EXPECT_EQ(d->setting_integer("accounts.overdraft-cents"), 0);
+  EXPECT_EQ(d->setting("transfers.currency"), "EUR");
+  // When its keys and fault names are set, then they are read like the runtime's
+  auto c = make_config(layers({{"accounts.overdraft-cents", "500"},
+                               {"roles.standby", "transfers"},
+                               {"roles", "accounts"},
+                               {"chaos", "accounts.crash-after-debit=0.5"}}),
+                       bank_app());
+  ASSERT_TRUE(c) << describe(c.error());
+  EXPECT_EQ(c->setting_integer("accounts.overdraft-cents"), 500);
+  EXPECT_EQ(c->chaos.rate("accounts", chaos_fault::crash_after), 0.5);
+  EXPECT_TRUE(c->is_standby("transfers"));
+}
+
+TEST(AppConfig, BadValuesOfAnAppsKeysAreErrorsLikeTheRuntimes) {
+  EXPECT_EQ(bank_error(layers({{"accounts.overdraft-cents", "lots"}})),
+            "runtime.invalid_config: accounts.overdraft-cents = 'lots' (test): not a whole number");
+  EXPECT_NE(bank_error(layers({{"accounts.overdraft-cents", "-1"}})).find("between 0 and 1000000"),
+            std::string::npos);
+  // the shop's roles, keys and fault names mean nothing to the bank
+  EXPECT_NE(bank_error(layers({{"roles", "payment"}}))
+              .find("unknown role 'payment' (known: accounts, transfers, statements, copy)"),
+            std::string::npos);
+  EXPECT_NE(bank_error(layers({{"payment.latency-ms", "5"}})).find("unknown configuration key"),
+            std::string::npos);
+  EXPECT_NE(bank_error(layers({{"chaos", "payment.crash-after-charge=0.1"}})).find("unknown role"),
+            std::string::npos);
+  EXPECT_NE(bank_error(layers({{"chaos", "transfers.crash-after-debit=0.1"}}))
+              .find("applies to role 'accounts' only"),
+            std::string::npos);
+  // a view is never standby nor exactly-once
+  EXPECT_NE(bank_error(layers({{"roles.standby", "statements"}}))
+              .find("standby is for accounts, transfers and copy"),
+            std::string::npos);
+  EXPECT_NE(bank_error(layers({{"exactly-once", "statements"}})).find("view of every record"),
+            std::string::npos);
+}
+
+TEST(AppConfig, AnAppsKeysAreDocumentedDefaultsAndReadFromTheEnvironment) {
+  auto defaults = config_defaults(bank_app());
+  EXPECT_EQ(defaults[1], (std::pair<std::string, std::string>{"roles",
+                                                              "accounts,transfers,statements"}));
+  EXPECT_EQ(defaults.back(),
+            (std::pair<std::string, std::string>{"transfers.currency", "EUR"}));
+  std::string env = "KASTOR_TRANSFERS_CURRENCY=SEK";
+  char* envp[] = {env.data(), nullptr};
+  config_layers l;
+  load_config_env(envp, l, bank_app());
+  auto c = make_config(l, bank_app());
+  ASSERT_TRUE(c) << describe(c.error());
+  EXPECT_EQ(c->setting("transfers.currency"), "SEK");
 }

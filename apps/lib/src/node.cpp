@@ -352,7 +352,7 @@ struct node::impl {
     if (opts.standby)
       standbys.push_back({role, opts.standby, 0});
     runtime::role_io io{producer, nullptr, &wall_clock_ms, delay, nullptr,
-                        role == "payment" ? cfg.payment_concurrency : 0};
+                        role == "payment" ? static_cast<int>(cfg.setting_integer("payment.concurrency")) : 0};
     if (role == "copy" && !opts.exactly_once) {
       auto made = bridges::kafka_publisher::make(producer_for("copy"));
       if (!made)
@@ -661,6 +661,10 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
   if (cfg.brokers.empty())
     return runtime::make_error(runtime::runtime_errc::invalid_config,
                                "brokers: no bootstrap servers given (--brokers HOST:PORT)");
+  // A config built in code rather than by make_config: the shop's keys at
+  // their defaults.
+  for (const auto& k : actors::shop_app().keys)
+    cfg.settings.try_emplace(k.name, k.default_value);
   auto p = std::make_unique<impl>();
   p->cfg = std::move(cfg);
   auto& c = p->cfg;
@@ -693,7 +697,7 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
     if (runs("order"))
       err = p->ensure_forward_topic("order", std::string{actors::topic_order_created});
     if (!err && runs("order")) {
-      auto book = std::make_shared<actors::order_book>(c.passivate_after.count());
+      auto book = std::make_shared<actors::order_book>(c.setting_integer("order.passivate-after-ms"));
       p->order_state = std::make_shared<order_changelog>(book, c.brokers, c.node_id);
       caf::message_handler owned{[book](runtime::owned_atom, const std::string& id) {
         std::vector<actors::order_snapshot> out;
@@ -708,9 +712,11 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
       p->payment_ledger = std::make_shared<actors::jsonl_ledger>(
         p->data_file("payment-ledger.jsonl"), "orderId");
       actors::payment_rules rules;
-      rules.decline_over_cents = c.payment_decline_over_cents;
+      rules.decline_over_cents = actors::decline_over_cents(c);
       err = p->add_role("payment", std::make_shared<actors::payment_service>(rules, p->payment_ledger),
-                        actors::payment_handlers(), false, c.payment_latency, {}, nullptr);
+                        actors::payment_handlers(), false,
+                        std::chrono::milliseconds{c.setting_integer("payment.latency-ms")}, {},
+                        nullptr);
     }
     if (!err && runs("email")) {
       p->email_outbox = std::make_shared<actors::jsonl_ledger>(p->data_file("email-outbox.jsonl"),

@@ -12,6 +12,7 @@
 #include "kastor/actors/messages.hpp"
 #include "kastor/actors/order.hpp"
 #include "kastor/actors/payment.hpp"
+#include "kastor/runtime/config.hpp"
 #include "kastor/runtime/role_actor.hpp"
 
 namespace kastor::actors {
@@ -32,6 +33,15 @@ inline runtime::handlers<email_service> email_handlers() {
 inline runtime::handlers<analytics_book> analytics_handlers() {
   return runtime::consumes<analytics_book, order_created, payment_result, email_sent>();
 }
+
+// The shop as the runtime's configuration knows it: its roles (analytics and
+// gateway are per-node views), its keys (payment.decline-over,
+// payment.latency-ms, payment.concurrency, order.passivate-after-ms) and its
+// fault names (crash-after-charge for payment, crash-after-send for email).
+const runtime::app_spec& shop_app();
+
+// payment.decline-over as cents ("1000.00" -> 100000).
+int64_t decline_over_cents(const runtime::node_config& c);
 
 // What each shop role reads: order, payment, email, analytics, and gateway
 // (the order snapshots). Empty for an unknown role.

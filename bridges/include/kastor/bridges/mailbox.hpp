@@ -96,7 +96,7 @@ struct mailbox_options {
   // type is dead-lettered (bridge_errc::no_handler), never handed out or
   // silently committed. Empty: every declared type (a copy stage).
   std::vector<std::string> accepts;
-  // false: a broadcast view (e.g. a node's analytics): reads every partition
+  // false: a broadcast view (e.g. a node's dashboard): reads every partition
   // from the beginning, commits nothing.
   bool commit = true;
   size_t high_water = 2000;
@@ -121,7 +121,7 @@ struct mailbox_options {
   // supervisor restarts it. 0: never.
   std::chrono::milliseconds turn_deadline{10000};
   // For dead-letter headers: the supervisor of the handling actor
-  // ("root/payment"), the node, and the last exit reason of the actor.
+  // ("root/accounts"), the node, and the last exit reason of the actor.
   std::string supervisor_path;
   std::string node_id;
   std::function<std::string()> last_exit_reason;

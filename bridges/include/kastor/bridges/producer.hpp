@@ -35,7 +35,7 @@ struct producer_options {
   std::string client_id = "kastor";
   std::chrono::milliseconds linger{1};
   std::chrono::milliseconds delivery_timeout{30000};  // message.timeout.ms
-  // Appended to every routed topic name ("payment-requests" + ".bench"), so a
+  // Appended to every routed topic name ("deposits" + ".bench"), so a
   // benchmark or test can run the real bridge without touching the pipeline's
   // topics; consumers of such topics take the type from the kastor-type header.
   std::string topic_suffix;

@@ -1,6 +1,6 @@
 // Request/reply across nodes, through Kafka.
 //
-// An actor is addressed by type and key ("order", an order id). A request is a
+// An actor is addressed by type and key ("account", an account id). A request is a
 // record on `<type>-requests` keyed by that key, so it lands on the partition
 // number the key has in the actor's input topics; a role's consumer group
 // assigns co-numbered partitions of its topics to one member (the range
@@ -42,7 +42,7 @@ inline constexpr std::string_view hdr_deadline = "kastor-deadline";
 inline constexpr std::string_view hdr_reply_status = "kastor-reply-status";
 inline constexpr std::string_view hdr_node = "kastor-node";
 
-// "order" -> "order-requests"
+// "account" -> "account-requests"
 std::string request_topic(std::string_view type);
 // The reply topic of a node: "kastor-replies.<node id>" (one partition).
 std::string reply_topic(std::string_view node_id);
@@ -63,7 +63,7 @@ caf::expected<inbound_request> parse_request(std::string_view key, std::string_v
 
 struct remote_reply {
   std::string status;  // ok, not_found or error
-  std::string body;    // ok: the answer (e.g. an order snapshot's JSON); error: why
+  std::string body;    // ok: the answer (e.g. an entity snapshot's JSON); error: why
   std::string node;    // the node that answered
 };
 

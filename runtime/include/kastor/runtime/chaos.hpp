@@ -3,14 +3,13 @@
 // supervision tree, redelivery and idempotence are exercised on purpose.
 //
 // SPEC is a comma-separated list of ROLE.FAULT=RATE, e.g.
-//   payment.crash=0.05,email.crash=0.02,payment.crash-after-charge=0.01,order.hang=0.001
-// ROLE is one of known_roles() (config.hpp); FAULT is one of
+//   charge.crash=0.05,notify.crash=0.02,ledger.hang=0.001
+// ROLE is one of the app's roles (app_spec, config.hpp); FAULT is one of
 //   crash        the actor fails before the role's side effect (nothing happened)
 //   crash-after  the actor fails after the role's handler ran (the effect is
-//                done) but before its outputs are published / acknowledged;
-//                aliases: crash-after-charge (payment only),
-//                         crash-after-send (email only)
+//                done) but before its outputs are published / acknowledged
 //   hang         the actor stops responding
+// or a name the app gives one of them for one role (chaos_alias).
 // RATE is a decimal number in [0,1]: the probability per delivery.
 #pragma once
 
@@ -32,6 +31,14 @@ enum class chaos_fault { crash, crash_after, hang };
 // "crash", "crash-after", "hang" (the canonical spelling in a spec).
 std::string_view to_string(chaos_fault);
 
+// An application's name for a fault of one role ("crash-after-debit" for
+// crash-after of a role that debits accounts); a spec may use either name.
+struct chaos_alias {
+  std::string name;
+  chaos_fault fault = chaos_fault::crash_after;
+  std::string role;
+};
+
 struct chaos_rule {
   std::string role;
   chaos_fault fault = chaos_fault::crash;
@@ -48,7 +55,7 @@ struct chaos_spec {
   bool empty() const { return rules.empty(); }
   // The rate of `f` for `role`; 0 when no rule names them.
   double rate(std::string_view role, chaos_fault f) const;
-  // Canonical text, "payment.crash=0.05,payment.crash-after=0.01": aliases in
+  // Canonical text, "charge.crash=0.05,charge.crash-after=0.01": aliases in
   // canonical form, rates in their shortest exact form; parses back to the
   // same rules. The seed is not part of it. "" for an empty spec.
   std::string to_string() const;
@@ -58,13 +65,16 @@ struct chaos_spec {
 
 // Parses a spec; empty or whitespace-only text gives an empty spec. Whitespace
 // around every token is allowed. Errors are runtime_errc::invalid_config and
-// name the offending entry: "chaos entry 'payment.crash=2': rate must be
+// name the offending entry: "chaos entry 'charge.crash=2': rate must be
 // between 0 and 1". An entry may be missing '=' or '.', name an unknown role
 // or fault, use an alias with the wrong role, have a rate that is not a
 // decimal number, is out of range or has trailing characters, be empty (a
 // stray ','), or set a role's fault a second time (aliases count as their
 // canonical fault).
-caf::expected<chaos_spec> parse_chaos(std::string_view text, uint64_t seed);
+// `roles`: the roles a spec may name; `aliases`: the app's fault names.
+caf::expected<chaos_spec> parse_chaos(std::string_view text, uint64_t seed,
+                                      const std::vector<std::string>& roles,
+                                      const std::vector<chaos_alias>& aliases = {});
 
 // Decides, per delivery, whether a fault fires for one role.
 //

@@ -1,13 +1,18 @@
 // A node's configuration: parsed and validated once into an immutable struct,
 // then passed down. Sources, later ones win: built-in defaults, a config file
 // (`key = value` lines, `#` comments), environment variables (KASTOR_ + the key
-// upper-cased with '.' and '-' as '_', e.g. KASTOR_PAYMENT_LATENCY_MS), flags.
-// `deploy/kastor.conf.sample` lists every key with its default.
+// upper-cased with '.' and '-' as '_', e.g. KASTOR_MAILBOX_HIGH_WATER), flags.
+// The runtime's keys are below; an application declares its own roles, keys
+// and fault names in an app_spec, validated by the same parser with the same
+// errors. `deploy/kastor.conf.sample` lists every key of the flagship app with its
+// default.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,39 +22,49 @@
 
 namespace kastor::runtime {
 
-// The pipeline's roles: what a node runs unless told otherwise.
-inline const std::vector<std::string>& pipeline_roles() {
-  static const std::vector<std::string> roles{"order", "payment", "email", "analytics",
-                                              "gateway"};
-  return roles;
-}
+// A configuration key an application declares beside the runtime's own.
+struct config_key {
+  std::string name;           // "ledger.flush-ms"
+  std::string default_value;  // as text
+  // nullopt when `value` is acceptable, else why not; the error then names
+  // the key, the value and where it came from, as for the runtime's keys.
+  std::function<std::optional<std::string>(const std::string& value)> check = {};
 
-// Every role a node can run: the pipeline's, and `copy` (a Kafka->Kafka stage
-// that copies every record of copy.from to copy.to through an actor).
-inline const std::vector<std::string>& known_roles() {
-  static const std::vector<std::string> roles{"order", "payment", "email", "analytics",
-                                              "gateway", "copy"};
-  return roles;
-}
+  // A whole number in [lo, hi].
+  static config_key integer(std::string name, int64_t default_value, int64_t lo, int64_t hi);
+  // Any text.
+  static config_key text(std::string name, std::string default_value);
+};
+
+// What an application tells the runtime about itself.
+struct app_spec {
+  // Every role its nodes can run (`copy`, the runtime's own Kafka->Kafka
+  // stage, is always known besides).
+  std::vector<std::string> roles;
+  // What a node runs when `roles` is not set (empty: every role above).
+  std::vector<std::string> default_roles;
+  // Per-node views (broadcast readers): every node reads every record and
+  // commits nothing, so they are never standby nor exactly-once.
+  std::vector<std::string> views;
+  std::vector<config_key> keys;
+  std::vector<chaos_alias> chaos_aliases;  // role-specific names of faults
+};
 
 struct node_config {
   std::string node_id;                 // node.id: default "<hostname>-<pid>"
-  std::vector<std::string> roles;      // roles: default every known role
+  std::vector<std::string> roles;      // roles: default the app's default roles
   // roles.standby: roles this node starts only while no node runs them (their
   // consumer group has had no member but standbys for 5 s), and stops again as
-  // soon as a node that runs them is back. Not in `roles`; not analytics or gateway.
+  // soon as a node that runs them is back. Not in `roles`; not a view.
   std::vector<std::string> standby;
   std::string brokers;                 // brokers: bootstrap servers "host:port,..."
-  std::string http_host = "127.0.0.1"; // http: "host:port" of the gateway
+  std::string http_host = "127.0.0.1"; // http: "host:port" the node's HTTP server listens on
   uint16_t http_port = 8080;
   int http_threads = 1;                // http.threads
   int partitions = 6;                  // topic.partitions (when kastor creates topics)
   int replication = 1;                 // topic.replication
   std::string group_prefix = "kastor"; // group.prefix: consumer group = prefix + "." + role
-  int64_t payment_decline_over_cents = 100000;  // payment.decline-over (1000.00)
-  std::chrono::milliseconds payment_latency{0}; // payment.latency-ms: fake provider latency
-  int payment_concurrency = 0;  // payment.concurrency: charges in flight per node (0: no limit)
-  std::string data_dir = "kastor-data";  // data.dir: email outbox and payment ledger
+  std::string data_dir = "kastor-data";  // data.dir: where the node's roles keep files
   int mailbox_high_water = 2000;       // mailbox.high-water: pause partitions above
   int mailbox_low_water = 1000;        // mailbox.low-water: resume below
   // Every supervisor (root and roles): at most supervisor.max-restarts within
@@ -71,9 +86,6 @@ struct node_config {
   // A revoked partition's started turns may take this long to finish before
   // it is released anyway (mailbox.handoff-deadline-ms).
   std::chrono::milliseconds handoff_deadline{2000};
-  // A finished (NOTIFIED) order idle this long keeps only its id in memory
-  // (order.passivate-after-ms); its state is in order-state.
-  std::chrono::milliseconds passivate_after{60000};
   // exactly-once: roles whose consume -> handle -> produce turns run in Kafka
   // transactions (read_committed input, outputs and offsets committed
   // together every mailbox.commit-interval-ms). Others are at-least-once.
@@ -99,27 +111,35 @@ struct node_config {
   // by every common client as installed; lz4, snappy and zstd are not.
   std::string compression = "none";
   std::string log_level = "info";      // log.level: trace|debug|info|warn|error|off
+  // The app's keys (app_spec::keys), each checked, with its default if unset.
+  std::map<std::string, std::string> settings;
 
   bool has_role(const std::string& r) const;
   bool is_standby(const std::string& r) const;
   bool is_exactly_once(const std::string& role) const;
   std::string http_address() const { return http_host + ":" + std::to_string(http_port); }
+  // An app key's value; throws std::out_of_range for a key the app did not
+  // declare (a programming error, not bad input).
+  const std::string& setting(const std::string& key) const { return settings.at(key); }
+  // An app key declared with config_key::integer.
+  int64_t setting_integer(const std::string& key) const;
 };
 
 // key -> (value, where it came from: "default", "file:PATH:LINE", "env:NAME", "flag")
 using config_layers = std::map<std::string, std::pair<std::string, std::string>>;
 
-// Every key with its default value as text, in documentation order.
-const std::vector<std::pair<std::string, std::string>>& config_defaults();
+// Every key with its default value as text, in documentation order: the
+// runtime's, then the app's.
+std::vector<std::pair<std::string, std::string>> config_defaults(const app_spec& app = {});
 
 // Reads a config file into `out`. Errors: unreadable file, a line without '='.
 caf::error load_config_file(const std::string& path, config_layers& out);
 
 // Adds every KASTOR_* variable of `envp` that names a known key.
-void load_config_env(char** envp, config_layers& out);
+void load_config_env(char** envp, config_layers& out, const app_spec& app = {});
 
 // Validates everything at once. An unknown key, a bad number or a bad role is
 // an error naming the key, the value and where it came from.
-caf::expected<node_config> make_config(const config_layers& layers);
+caf::expected<node_config> make_config(const config_layers& layers, const app_spec& app = {});
 
 }  // namespace kastor::runtime

@@ -54,7 +54,7 @@ caf::error make_error(E code, std::string what) {
                     caf::make_message(std::move(what))};
 }
 
-// "bridge.missing_field: field 'orderId' is required" (or CAF's rendering).
+// "bridge.missing_field: field 'accountId' is required" (or CAF's rendering).
 std::string describe(const caf::error& err);
 
 }  // namespace kastor::runtime

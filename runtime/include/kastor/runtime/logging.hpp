@@ -1,4 +1,4 @@
-// One named spdlog logger per component ("kastor.bridge", "kastor.payment",
+// One named spdlog logger per component ("kastor.bridge", "kastor.accounts",
 // ...), all writing to stderr through one shared sink. Fields as key=value.
 // Thread-safety: logger() and set_log_level() may be called from any thread.
 #pragma once

@@ -14,7 +14,7 @@
 //
 // A described struct needs no codec: its JSON is Boost.JSON's conversion of
 // described types ({"account_id":"a-1","cents":500}). A custom codec writes
-// and reads its own JSON (the shop keeps seed 002's wire format that way) and
+// and reads its own JSON (an application keeps a foreign wire format that way) and
 // may carry fields in headers of its own.
 //
 // runtime::message carries any declared value type-erased: the runtime,

@@ -5,7 +5,7 @@
 // reason and the rejecting actor's path in its headers.
 //
 //   if (msg.order_id.empty())
-//     runtime::reject("payment_request without orderId");
+//     runtime::reject("deposit without accountId");
 #pragma once
 
 #include <stdexcept>

@@ -66,7 +66,7 @@ using terminate_child_atom = caf::atom_constant<caf::atom("termchild")>;
 class supervision_log {
 public:
   struct event {
-    std::string path;    // "root/payment/worker"
+    std::string path;    // "root/accounts/worker"
     std::string what;    // started, exited, restarted, restart_failed, escalated, killed, stopped
     std::string reason;  // the exit reason that caused it
   };
@@ -101,7 +101,7 @@ public:
   std::vector<event> events() const;
   static constexpr size_t kept_events = 1000;
 
-  // The live actor at `path` ("root", "root/payment", "root/payment/worker"),
+  // The live actor at `path` ("root", "root/accounts", "root/accounts/worker"),
   // or a null handle.
   caf::actor find(const std::string& path) const;
   // The last exit reason of the child at `path` ("" if none is known).
@@ -143,7 +143,7 @@ struct backoff_policy {
 };
 
 struct supervisor_spec {
-  std::string path;  // e.g. "root" or "root/payment"
+  std::string path;  // e.g. "root" or "root/accounts"
   int max_restarts = 5;
   std::chrono::milliseconds period{10000};
   std::vector<child_spec> children;  // simple_one_for_one: exactly one, the template
