@@ -30,6 +30,33 @@ std::string to_decimal(int64_t v) {
   return std::to_string(v);
 }
 
+// A decoded message with its metadata from the record and kastor's headers
+// (defaults where absent).
+decoded with_meta(runtime::message message, const std::string& type, int32_t schema_version,
+                  std::string_view topic, int32_t partition, int64_t offset,
+                  std::string_view key, const header_list& headers, int64_t timestamp_ms) {
+  decoded result{std::move(message), {}};
+  auto& meta = result.meta;
+  meta.topic = std::string{topic};
+  meta.partition = partition;
+  meta.offset = offset;
+  // Foreign producers may not key their records; the message's own key is it.
+  meta.key = key.empty() ? result.message.key() : std::string{key};
+  meta.type = type;
+  meta.schema_version = schema_version;
+  meta.message_id = header_or(headers, hdr_message_id,
+                              meta.topic + "-" + to_decimal(partition) + "-"
+                                + to_decimal(offset));
+  meta.correlation_id = header_or(headers, hdr_correlation_id, meta.message_id);
+  meta.trace_id = header_or(headers, hdr_trace_id, meta.correlation_id);
+  meta.attempt = 1;
+  if (const auto* h = find_header(headers, hdr_attempt))
+    if (auto attempt = parse_int32(h->value); attempt && *attempt >= 1)
+      meta.attempt = *attempt;
+  meta.timestamp_ms = timestamp_ms;
+  return result;
+}
+
 }  // namespace
 
 std::string encode_value(const runtime::message& m) {
@@ -122,26 +149,17 @@ caf::expected<decoded> decode_record(std::string_view topic, int32_t partition,
   auto message = type->decode(value, headers);
   if (!message)
     return std::move(message.error());
-  decoded result{std::move(*message), {}};
-  auto& meta = result.meta;
-  meta.topic = std::string{topic};
-  meta.partition = partition;
-  meta.offset = offset;
-  // Foreign producers may not key their records; the message's own key is it.
-  meta.key = key.empty() ? result.message.key() : std::string{key};
-  meta.type = type->name;
-  meta.schema_version = schema_version;
-  meta.message_id = header_or(headers, hdr_message_id,
-                              meta.topic + "-" + to_decimal(partition) + "-"
-                                + to_decimal(offset));
-  meta.correlation_id = header_or(headers, hdr_correlation_id, meta.message_id);
-  meta.trace_id = header_or(headers, hdr_trace_id, meta.correlation_id);
-  meta.attempt = 1;
-  if (const auto* h = find_header(headers, hdr_attempt))
-    if (auto attempt = parse_int32(h->value); attempt && *attempt >= 1)
-      meta.attempt = *attempt;
-  meta.timestamp_ms = timestamp_ms;
-  return result;
+  return with_meta(std::move(*message), type->name, schema_version, topic, partition, offset, key,
+                   headers, timestamp_ms);
+}
+
+caf::expected<decoded> decode_raw_record(std::string_view topic, int32_t partition,
+                                         int64_t offset, std::string_view key,
+                                         std::string_view value, const header_list& headers,
+                                         int64_t timestamp_ms) {
+  runtime::message raw{runtime::raw_record{std::string{key}, std::string{value}, headers}};
+  return with_meta(std::move(raw), runtime::raw_record_type().name, schema_version_oldest, topic,
+                   partition, offset, key, headers, timestamp_ms);
 }
 
 }  // namespace kastor::bridges

@@ -645,8 +645,11 @@ void kafka_mailbox::handle(message_ptr owned) {
   std::string_view value{msg->payload ? static_cast<const char*>(msg->payload) : "", msg->len};
   auto ts = rd_kafka_message_timestamp(msg, nullptr);
   auto headers = read_headers(msg);
-  auto decoded = decode_record(topic, msg->partition, msg->offset, key, value, headers, ts);
-  if (decoded) {  // a type the role takes, in its schema, before any actor sees it
+  auto decoded = opts_.raw ? decode_raw_record(topic, msg->partition, msg->offset, key, value,
+                                                headers, ts)
+                           : decode_record(topic, msg->partition, msg->offset, key, value,
+                                           headers, ts);
+  if (decoded && !opts_.raw) {  // a type the role takes, in its schema, before any actor sees it
     if (!opts_.accepts.empty()
         && std::find(opts_.accepts.begin(), opts_.accepts.end(), decoded->meta.type)
              == opts_.accepts.end())

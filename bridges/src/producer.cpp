@@ -283,8 +283,20 @@ void kafka_publisher::publish(std::vector<runtime::message> batch,
       done({});
     return;
   }
+  if (topic_.empty())
+    for (const auto& msg : batch)
+      if (msg.is<runtime::raw_record>()) {  // it has no topic of its own
+        if (done)
+          done({"a raw record needs a publisher with a topic (producer_options::topic)", false,
+                false});
+        return;
+      }
   auto* state = batch_state::make(batch.size(), std::move(done));
   for (const auto& msg : batch) {
+    if (const auto* raw = msg.get_if<runtime::raw_record>()) {  // byte for byte
+      produce_one(topic_, -1, raw->key, raw->value, raw->headers, state);
+      continue;
+    }
     outgoing_meta meta;
     meta.message_id = next_message_id();
     meta.correlation_id = cause && !cause->correlation_id.empty() ? cause->correlation_id

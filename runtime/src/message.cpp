@@ -125,6 +125,25 @@ message_registry& messages() {
   return r;
 }
 
+const message_type& raw_record_type() {
+  static const message_type t = [] {
+    message_type x;
+    x.name = "kastor.raw";
+    x.type = typeid(raw_record);
+    x.key = [](const void* v) { return static_cast<const raw_record*>(v)->key; };
+    x.encode = [](const void* v, header_list& extra) {
+      const auto& r = *static_cast<const raw_record*>(v);
+      extra.insert(extra.end(), r.headers.begin(), r.headers.end());
+      return r.value;
+    };
+    x.decode = [](std::string_view value, const header_list& headers) -> caf::expected<message> {
+      return message{raw_record{{}, std::string{value}, headers}};
+    };
+    return x;
+  }();
+  return t;
+}
+
 namespace detail {
 
 caf::error json_error(bridge_errc code, std::string text) {

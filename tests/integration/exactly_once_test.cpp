@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "kastor/actors/roles.hpp"
@@ -139,3 +140,36 @@ TEST_F(ExactlyOnceErrors, AFencedProducerRestartsTheBridgeThroughItsSupervisor) 
 }
 
 }  // namespace
+
+TEST_F(ExactlyOnceErrors, TheCopyStagePassesAnyRecordOnByteForByte) {
+  // Given records that are no declared message: binary values, foreign
+  // headers, one without a key
+  const std::string binary{"\x00\x01\xff not json {", 16};
+  std::atomic<int> acked{0};
+  auto done = [&](const runtime::publish_outcome& r) {
+    if (r.ok())
+      ++acked;
+  };
+  input_->produce("in", "k-1", binary, {{"trace", "t-1"}, {"app", "bank"}}, done);
+  input_->produce("in", "k-2", "plain text", {}, done);
+  input_->produce("in", "", "no key", {{"x", ""}}, done);
+  ASSERT_TRUE(test::eventually([&] { return acked.load() == 3; }, 30s));
+  // When the stage copies them, then each arrives as it was written
+  std::vector<test::kafka_record> out;
+  ASSERT_TRUE(test::eventually([&] {
+    out = test::read_topic(mock_->bootstrap(), "out", 3, 3, 1s);
+    return out.size() >= 3;
+  }, 30s)) << out.size();
+  std::map<std::string, test::kafka_record> by_value;
+  for (const auto& r : out)
+    by_value[r.value] = r;
+  ASSERT_EQ(by_value.count(binary), 1u);
+  EXPECT_EQ(by_value[binary].key, "k-1");
+  EXPECT_EQ(by_value[binary].headers,
+            (std::map<std::string, std::string>{{"trace", "t-1"}, {"app", "bank"}}));
+  EXPECT_EQ(by_value["plain text"].key, "k-2");
+  EXPECT_TRUE(by_value["plain text"].headers.empty());
+  EXPECT_EQ(by_value["no key"].key, "");
+  EXPECT_EQ(by_value["no key"].headers, (std::map<std::string, std::string>{{"x", ""}}));
+  EXPECT_EQ(copy_stats().dead_lettered, 0u);
+}

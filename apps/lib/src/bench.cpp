@@ -126,7 +126,7 @@ double through_bridge(const std::string& brokers, int records, int bytes, int fe
   auto mailbox = *mb;
   std::latch all_seen{records};
   auto sink = sys.spawn([mailbox, &all_seen](caf::event_based_actor*) -> caf::behavior {
-    return {[mailbox, &all_seen](const runtime::record_meta& m, const actors::payment_request&) {
+    return {[mailbox, &all_seen](const runtime::record_meta& m, const runtime::message&) {
       mailbox->finished(m);
       all_seen.count_down();
     }};

@@ -10,7 +10,7 @@
 #include <caf/all.hpp>
 
 #include "kastor/actors/analytics.hpp"
-#include "kastor/actors/copy.hpp"
+#include "kastor/runtime/copy_stage.hpp"
 #include "kastor/actors/email.hpp"
 #include "kastor/actors/ledger.hpp"
 #include "kastor/actors/order.hpp"
@@ -344,6 +344,7 @@ struct node::impl {
                             handlers.takes_any() ? std::vector<std::string>{cfg.copy_from}
                                                  : handlers.topics(),
                             handlers.takes_any() ? std::vector<std::string>{} : accepts);
+    opts.raw = handlers.takes_any();  // a copy stage passes records on byte for byte
     opts.failures = mailboxes_slot->failures();
     auto mb = bridges::kafka_mailbox::make(opts);
     if (!mb)
@@ -732,8 +733,8 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
                         std::chrono::milliseconds{0}, query, p->analytics);
     }
     if (!err && runs("copy"))
-      err = p->add_role("copy", std::make_shared<actors::copy_stage>(),
-                        runtime::handlers<actors::copy_stage>{}.any(), false,
+      err = p->add_role("copy", std::make_shared<runtime::copy_stage>(),
+                        runtime::handlers<runtime::copy_stage>{}.any(), false,
                         std::chrono::milliseconds{0}, {}, nullptr);
     if (!err && c.has_role("gateway")) {
       auto view = std::make_shared<order_view>();

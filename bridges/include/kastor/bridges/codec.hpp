@@ -85,6 +85,13 @@ caf::expected<decoded> decode_record(std::string_view topic, int32_t partition,
                                      std::string_view value, const header_list& headers,
                                      int64_t timestamp_ms);
 
+// A record as it came (runtime::raw_record), never decoded, with the same
+// metadata as decode_record; its type is "kastor.raw". Never an error.
+caf::expected<decoded> decode_raw_record(std::string_view topic, int32_t partition,
+                                         int64_t offset, std::string_view key,
+                                         std::string_view value, const header_list& headers,
+                                         int64_t timestamp_ms);
+
 // JSON text the way JavaScript prints it (runtime::to_json_text).
 using runtime::to_json_text;
 

@@ -94,8 +94,12 @@ struct mailbox_options {
   std::vector<std::string> topics;
   // The message type names the role's handlers take; a record of another
   // type is dead-lettered (bridge_errc::no_handler), never handed out or
-  // silently committed. Empty: every declared type (a copy stage).
+  // silently committed. Empty: every declared type.
   std::vector<std::string> accepts;
+  // true: records are not decoded but handed out as they came
+  // (runtime::raw_record: key, value and headers byte for byte), whatever
+  // they hold; a copy stage reads so.
+  bool raw = false;
   // false: a broadcast view (e.g. a node's dashboard): reads every partition
   // from the beginning, commits nothing.
   bool commit = true;

@@ -36,6 +36,7 @@
 #include <string>
 #include <string_view>
 #include <typeindex>
+#include <type_traits>
 #include <typeinfo>
 #include <vector>
 
@@ -155,6 +156,17 @@ private:
 // The process's registry.
 message_registry& messages();
 
+// A record passed on as it came, key, value and headers byte for byte (a
+// copy stage's input and output). Not a declared type: it has no topic of its
+// own (a publisher that takes one must name the topic) and is never decoded.
+struct raw_record {
+  std::string key;
+  std::string value;
+  header_list headers;
+};
+// Its entry, "kastor.raw" (not in the registry).
+const message_type& raw_record_type();
+
 // A value of any declared type. Cheap to copy (shared, immutable).
 class message {
 public:
@@ -164,7 +176,7 @@ public:
   template <class T>
     requires(!std::same_as<std::decay_t<T>, message>)
   message(T x)  // NOLINT: implicit, so a handler returns {deposit{...}}
-      : type_(&messages().of<std::decay_t<T>>()),
+      : type_(type_of<std::decay_t<T>>()),
         value_(std::make_shared<const std::decay_t<T>>(std::move(x))) {}
 
   explicit operator bool() const { return value_ != nullptr; }
@@ -206,6 +218,14 @@ public:
   }
 
 private:
+  template <class T>
+  static const message_type* type_of() {
+    if constexpr (std::is_same_v<T, raw_record>)
+      return &raw_record_type();
+    else
+      return &messages().of<T>();
+  }
+
   const message_type* type_ = nullptr;
   std::shared_ptr<const void> value_;
 };
