@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <exception>
 #include <string>
 
 namespace kastor::bridges {
@@ -146,11 +147,16 @@ caf::expected<decoded> decode_record(std::string_view topic, int32_t partition,
                                  + type->name + " cannot be read; this build reads "
                                  + to_decimal(schema_version_oldest) + " to "
                                  + to_decimal(type->schema_version));
-  auto message = type->decode(value, headers);
-  if (!message)
-    return std::move(message.error());
-  return with_meta(std::move(*message), type->name, schema_version, topic, partition, offset, key,
-                   headers, timestamp_ms);
+  try {  // an application's codec or key function may throw: the record is bad, not the node
+    auto message = type->decode(value, headers);
+    if (!message)
+      return std::move(message.error());
+    return with_meta(std::move(*message), type->name, schema_version, topic, partition, offset,
+                     key, headers, timestamp_ms);
+  } catch (const std::exception& e) {
+    return runtime::make_error(bridge_errc::wrong_type,
+                               "decoding " + type->name + " threw: " + e.what());
+  }
 }
 
 caf::expected<decoded> decode_raw_record(std::string_view topic, int32_t partition,

@@ -243,9 +243,20 @@ std::vector<live_snapshot> live_snapshots(const std::vector<stored_record>& reco
   for (const auto& r : records) {
     if (r.value.empty())
       continue;  // a tombstone
-    auto d = decode_record(r.topic, r.partition, r.offset, r.key, r.value, r.headers,
-                           r.timestamp_ms);
-    if (!d)
+    // Typed as decode_record types it, but decoded whatever its schema
+    // version: a restore keeps what a newer writer wrote.
+    const auto* h = find_header(r.headers, hdr_type);
+    const auto* type = h != nullptr ? runtime::messages().by_name(h->value)
+                                    : runtime::messages().by_topic(r.topic);
+    if (type == nullptr)
+      continue;
+    caf::expected<runtime::message> snapshot{caf::error{}};
+    try {
+      snapshot = type->decode(r.value, r.headers);
+    } catch (const std::exception&) {
+      continue;  // an application's codec threw: undecodable
+    }
+    if (!snapshot)
       continue;
     const auto epoch = runtime::epoch_of(r.headers);
     auto& seen = max_epoch[r.partition];
@@ -255,7 +266,7 @@ std::vector<live_snapshot> live_snapshots(const std::vector<stored_record>& reco
       continue;
     }
     seen = epoch;
-    out.push_back({&r, std::move(d->message), epoch});
+    out.push_back({&r, std::move(*snapshot), epoch});
   }
   return out;
 }

@@ -77,6 +77,16 @@ struct kafka_mailbox::partition_state {
 
 namespace {
 
+// A message's schema check; an application's validation that throws says the
+// record is bad (it is dead-lettered), not the node.
+std::optional<std::string> validate(const runtime::message& m) {
+  try {
+    return m.violation();
+  } catch (const std::exception& e) {
+    return std::string{"its validation threw: "} + e.what();
+  }
+}
+
 // The key a record is parked under: its Kafka key, or (without one) itself.
 std::string park_key(const runtime::record_meta& m) {
   return m.key.empty() ? "@" + std::to_string(m.offset) : m.key;
@@ -656,7 +666,7 @@ void kafka_mailbox::handle(message_ptr owned) {
       decoded = runtime::make_error(runtime::bridge_errc::no_handler,
                                     "no handler of group " + opts_.group_id
                                       + " takes message type '" + decoded->meta.type + "'");
-    else if (auto violation = decoded->message.violation())
+    else if (auto violation = validate(decoded->message))
       decoded = runtime::make_error(runtime::bridge_errc::schema_violation, *violation);
   }
   if (!decoded) {

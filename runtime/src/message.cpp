@@ -55,8 +55,13 @@ const message_type& message_registry::add(message_type t) {
   auto& s = state();
   std::unique_lock<std::shared_mutex> guard{s.mtx};
   for (const auto& known : s.types) {
-    if (known.type == t.type && known.name == t.name)
-      return known;  // declared before
+    if (known.type == t.type && known.name == t.name) {
+      if (known.topic != t.topic || known.schema_version != t.schema_version
+          || known.compacted != t.compacted || known.follows_cause != t.follows_cause)
+        throw std::logic_error("kastor: " + what + " was declared before with another topic, "
+                               "schema version or changelog flags");
+      return known;  // declared before, the same way
+    }
     if (known.type == t.type)
       throw std::logic_error("kastor: " + what + " was declared before as '" + known.name + "'");
     if (known.name == t.name)
@@ -113,6 +118,10 @@ std::vector<std::string> message_registry::topics() const {
     if (std::find(out.begin(), out.end(), t->topic) == out.end())
       out.push_back(t->topic);
   return out;
+}
+
+void message::throw_empty() {
+  throw std::logic_error("kastor: an empty runtime::message has no type");
 }
 
 void message_registry::throw_undeclared(const std::type_info& t) {

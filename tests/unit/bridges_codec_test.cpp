@@ -161,6 +161,20 @@ TEST(Codec, AnApplicationsDescribedTypeTravelsAsARecordWithItsDefaultJson) {
                bridge_errc::unsupported_version, "reads 1 to 2");
 }
 
+TEST(Codec, ACodecThatThrowsMakesTheRecordBadNotTheNode) {
+  struct fragile {
+    std::string id;
+  };
+  runtime::declare<fragile>(
+    {.name = "fragile", .topic = "codec-fragile", .key = &fragile::id,
+     .encode = [](const fragile& f, header_list&) { return f.id; },
+     .decode = [](std::string_view, const header_list&) -> caf::expected<fragile> {
+       throw std::runtime_error("bad bytes");
+     }});
+  expect_error(decode_record("codec-fragile", 0, 1, "k", "x", {}, 0), bridge_errc::wrong_type,
+               "decoding fragile threw: bad bytes");
+}
+
 TEST(Codec, EqualMessagesEncodeToIdenticalBytes) {
   const auto a = samples();
   const auto b = samples();

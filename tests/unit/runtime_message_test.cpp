@@ -116,6 +116,30 @@ TEST(MessageRegistry, DeclaringTwiceIsTheSameEntryAndClashesAreRefused) {
   EXPECT_EQ(messages().by_name("withdrawal"), nullptr);
 }
 
+TEST(MessageRegistry, AnEmptyMessageHasNoTypeToEncode) {
+  message m;
+  EXPECT_FALSE(m);
+  EXPECT_THROW((void) m.key(), std::logic_error);
+  EXPECT_THROW((void) m.encode(), std::logic_error);
+  EXPECT_THROW((void) m.violation(), std::logic_error);
+}
+
+TEST(MessageRegistry, HalfACodecOrAChangedRedeclarationIsRefused) {
+  bank::declare_deposit();
+  // encode without decode
+  struct half {
+    std::string id;
+  };
+  EXPECT_THROW(declare<half>({.name = "half", .topic = "test-half", .key = &half::id,
+                              .encode = [](const half& h, header_list&) { return h.id; }}),
+               std::logic_error);
+  // the same type and name again, in another topic
+  EXPECT_THROW(declare<bank::deposit>({.name = "deposit", .topic = "test-other",
+                                       .key = &bank::deposit::account_id}),
+               std::logic_error);
+  EXPECT_EQ(messages().by_name("deposit")->topic, "test-deposits");
+}
+
 TEST(MessageRegistry, ATypeWithNeitherCodecNorDescriptionIsRefused) {
   try {
     declare<bank::audit_note>({.name = "audit_note", .topic = "test-audit",

@@ -664,8 +664,13 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
                                "brokers: no bootstrap servers given (--brokers HOST:PORT)");
   // A config built in code rather than by make_config: the shop's keys at
   // their defaults.
-  for (const auto& k : actors::shop_app().keys)
-    cfg.settings.try_emplace(k.name, k.default_value);
+  for (const auto& k : actors::shop_app().keys) {
+    const auto& v = cfg.settings.try_emplace(k.name, k.default_value).first->second;
+    if (k.check)
+      if (auto why = k.check(v))
+        return runtime::make_error(runtime::runtime_errc::invalid_config,
+                                   k.name + " = '" + v + "': " + *why);
+  }
   auto p = std::make_unique<impl>();
   p->cfg = std::move(cfg);
   auto& c = p->cfg;
@@ -738,8 +743,15 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
                         std::chrono::milliseconds{0}, {}, nullptr);
     if (!err && c.has_role("gateway")) {
       auto view = std::make_shared<order_view>();
+      // It reads order-state; an order this node's gateway wrote comes
+      // straight from it as well (node_backend::write), not from Kafka.
+      caf::message_handler written{
+        [view](const runtime::record_meta& m, const actors::order_created& o) {
+          view->handle(m, o, wall_clock_ms());
+        }};
       err = p->add_role("gateway", view, runtime::consumes<order_view, actors::order_snapshot>(),
-                        true, std::chrono::milliseconds{0}, snapshot_query(view), p->view);
+                        true, std::chrono::milliseconds{0},
+                        snapshot_query(view).or_else(written), p->view);
     }
     if (err)
       return err;

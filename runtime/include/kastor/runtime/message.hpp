@@ -33,6 +33,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <typeindex>
@@ -199,14 +200,16 @@ public:
     throw std::bad_cast{};
   }
 
-  std::string key() const { return type_->key(value_.get()); }
-  std::string encode(header_list& extra) const { return type_->encode(value_.get(), extra); }
+  // These throw std::logic_error for an empty message (a programming error).
+  std::string key() const { return checked().key(value_.get()); }
+  std::string encode(header_list& extra) const { return checked().encode(value_.get(), extra); }
   std::string encode() const {
     header_list ignored;
     return encode(ignored);
   }
   std::optional<std::string> violation() const {
-    return type_->validate ? type_->validate(value_.get()) : std::nullopt;
+    const auto& t = checked();
+    return t.validate ? t.validate(value_.get()) : std::nullopt;
   }
 
   // Same type and equal encodings (value and the type's own headers).
@@ -218,6 +221,13 @@ public:
   }
 
 private:
+  const message_type& checked() const {
+    if (type_ == nullptr || value_ == nullptr)
+      throw_empty();
+    return *type_;
+  }
+  [[noreturn]] static void throw_empty();
+
   template <class T>
   static const message_type* type_of() {
     if constexpr (std::is_same_v<T, raw_record>)
@@ -269,6 +279,9 @@ const message_type& declare(message_decl<T> d) {
     t.key = [k = std::move(d.key)](const void* v) { return k(*static_cast<const T*>(v)); };
   if (d.validate)
     t.validate = [f = std::move(d.validate)](const void* v) { return f(*static_cast<const T*>(v)); };
+  if (static_cast<bool>(d.encode) != static_cast<bool>(d.decode))
+    throw std::logic_error("kastor: message type '" + t.name
+                           + "' has half a codec: give both encode and decode, or neither");
   if (d.encode && d.decode) {
     t.encode = [f = std::move(d.encode)](const void* v, header_list& extra) {
       return f(*static_cast<const T*>(v), extra);

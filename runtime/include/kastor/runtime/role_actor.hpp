@@ -166,7 +166,10 @@ struct role_context {
     }
     io.acks->turn_done(m);
     for (const auto& o : out)
-      if (auto violation = o.violation()) {
+      if (!o) {  // a bug in the handler; this record's output can never be written
+        io.acks->rejected(m, "its output holds an empty message");
+        return;
+      } else if (auto violation = o.violation()) {
         // This output can never be written: the record goes to the DLQ
         // (the state may have changed; its effects are idempotent).
         io.acks->rejected(m, "its output violates the schema: " + *violation);
