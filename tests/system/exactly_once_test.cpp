@@ -5,6 +5,7 @@
 // whole time and must never see a record twice, and at the end the output
 // equals the input, while a read_uncommitted reader shows that the kills did
 // leave aborted output behind (so the check had something to catch).
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -307,6 +308,38 @@ TEST_F(ExactlyOnceCopy, ItsWorkerCrashingAbortsAndRedoesTheTransaction) {
                                "mailbox.max-attempts=1000"});
   for (int k = 0; k < 5; ++k)
     ASSERT_TRUE(progressed(500));
+  // And `kastor ctl status` finds roles by their groups under the prefix:
+  // the stage, and a group no node of this binary runs ("ledger", as a
+  // user's role would be; here an offset committed for it)
+  {
+    auto conf = bridges::make_conf({{"bootstrap.servers", system_brokers()},
+                                    {"group.id", "eos" + tag_ + ".ledger"},
+                                    {"enable.auto.commit", "false"}});
+    ASSERT_TRUE(conf);
+    char err[512];
+    bridges::rk_ptr rk{rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), err, sizeof(err))};
+    ASSERT_TRUE(rk) << err;
+    auto* offsets = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(offsets, in_.c_str(), 0)->offset = 0;
+    auto committed = rd_kafka_commit(rk.get(), offsets, 0);
+    rd_kafka_topic_partition_list_destroy(offsets);
+    ASSERT_EQ(committed, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(committed);
+  }
+  std::map<std::string, size_t> listed;  // role -> members
+  EXPECT_TRUE(test::eventually([&] {
+    auto out = apps::run_capture(std::string{KASTOR_BIN} + " ctl status --brokers "
+                                 + system_brokers() + " --prefix eos" + tag_ + " --json");
+    boost::system::error_code ec;
+    auto v = boost::json::parse(out, ec);
+    if (ec || !v.is_object())
+      return false;
+    listed.clear();
+    for (const auto& r : v.at("roles").as_array())
+      listed[std::string{r.at("role").as_string()}] = r.at("members").as_array().size();
+    return listed.count("copy") && listed["copy"] == 1 && listed.count("ledger");
+  }, 30s)) << "ctl status listed " << listed.size() << " roles";
+  EXPECT_EQ(listed["ledger"], 0u);
+  EXPECT_EQ(listed.count("order"), 1u);  // the app's roles always, even with no node
   // Then every record is in the output once
   expect_every_record_copied_once(*stage);
 }

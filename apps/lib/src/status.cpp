@@ -65,6 +65,33 @@ std::optional<std::pair<int64_t, int64_t>> watermarks(rd_kafka_t* rk, const std:
   return std::nullopt;
 }
 
+// The roles whose shared groups exist under `prefix` ("<prefix>.<role>"; a
+// view's per-node groups have more dots), sorted; empty if the cluster
+// cannot be asked.
+std::vector<std::string> roles_under(const std::string& brokers, const std::string& prefix) {
+  std::vector<std::string> out;
+  auto conf = bridges::make_conf({{"bootstrap.servers", brokers},
+                                  {"client.id", "kastor-ctl-status"},
+                                  {"log_level", "2"}});
+  if (!conf)
+    return out;
+  char errstr[512];
+  bridges::rk_ptr rk{rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), errstr, sizeof(errstr))};
+  const rd_kafka_group_list* list = nullptr;
+  if (!rk || rd_kafka_list_groups(rk.get(), nullptr, &list, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return out;
+  const auto head = prefix + ".";
+  for (int i = 0; i < list->group_cnt; ++i) {
+    std::string name = list->groups[i].group;
+    if (name.rfind(head, 0) == 0 && name.size() > head.size()
+        && name.find('.', head.size()) == std::string::npos)
+      out.push_back(name.substr(head.size()));
+  }
+  rd_kafka_group_list_destroy(list);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 // One role's group, or an error text. Watermark queries share `until`: past
 // it, lags not read yet are unknown (a down leader costs each query its
 // timeout, and the status must come back).
@@ -203,15 +230,25 @@ int run_status(const status_options& o) {
   }
   json::array roles;
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds{20};
-  for (const auto* role : {"order", "payment", "email", "copy"}) {
+  // The app's shared roles always (an empty group says no node runs one),
+  // then every other role with a group under the prefix (copy, or roles the
+  // app does not declare), as the brokers list them.
+  const auto& app = actors::shop_app();
+  std::vector<std::string> names;
+  for (const auto& r : app.roles)
+    if (std::find(app.views.begin(), app.views.end(), r) == app.views.end())
+      names.push_back(r);
+  std::vector<std::string> found = roles_under(o.brokers, o.prefix);
+  for (const auto& r : found)
+    if (std::find(names.begin(), names.end(), r) == names.end())
+      names.push_back(r);
+  for (const auto& role : names) {
     std::string error;
     auto r = role_status(o.brokers, role, o.prefix + "." + role, until, error);
     if (!r) {
       std::fprintf(stderr, "kastor ctl status: %s\n", error.c_str());
       return 1;
     }
-    if (std::string{role} == "copy" && r->at("members").as_array().empty())
-      continue;  // no copy stage in this cluster
     roles.push_back(std::move(*r));
   }
   if (o.json) {
