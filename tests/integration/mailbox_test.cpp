@@ -10,10 +10,10 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "kastor/actors/messages.hpp"
 #include "kastor/bridges/mailbox.hpp"
 #include "kastor/bridges/producer.hpp"
 #include "kastor/bridges/role.hpp"
-#include "kastor/actors/messages.hpp"
 #include "kastor/runtime/role_actor.hpp"
 #include "kastor/runtime/supervisor.hpp"
 #include "support/kafka.hpp"

@@ -10,10 +10,10 @@
 #include <iostream>
 #include <string>
 
+#include "kastor/actors/messages.hpp"
 #include "kastor/apps/idempotency.hpp"
 #include "kastor/apps/process.hpp"
 #include "kastor/bridges/producer.hpp"
-#include "kastor/actors/messages.hpp"
 #include "support/kafka.hpp"
 
 using namespace kastor;

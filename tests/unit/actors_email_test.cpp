@@ -13,8 +13,8 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
-#include "support/temp_dir.hpp"
 #include "kastor/actors/email.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 namespace rt = kastor::runtime;

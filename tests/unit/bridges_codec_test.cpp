@@ -1,6 +1,6 @@
 // Codec: runtime messages <-> Kafka records (seed 002 JSON + kastor headers).
-#include "kastor/bridges/codec.hpp"
 #include "kastor/actors/schema.hpp"
+#include "kastor/bridges/codec.hpp"
 
 #include <cmath>
 #include <limits>

@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 #include <caf/all.hpp>
 
+#include "kastor/actors/messages.hpp"
 #include "kastor/apps/commands.hpp"
 #include "kastor/apps/driver.hpp"
 #include "kastor/apps/http_client.hpp"
@@ -17,7 +18,6 @@
 #include "kastor/apps/topics.hpp"
 #include "kastor/bridges/mailbox.hpp"
 #include "kastor/bridges/producer.hpp"
-#include "kastor/actors/messages.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/role_actor.hpp"
 

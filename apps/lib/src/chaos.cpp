@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "kastor/actors/ledger.hpp"
+#include "kastor/actors/messages.hpp"
 #include "kastor/actors/order.hpp"
 #include "kastor/apps/commands.hpp"
 #include "kastor/apps/driver.hpp"
@@ -31,7 +32,6 @@
 #include "kastor/apps/idempotency.hpp"
 #include "kastor/bridges/codec.hpp"
 #include "kastor/bridges/kafka.hpp"
-#include "kastor/actors/messages.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/role_actor.hpp"
 

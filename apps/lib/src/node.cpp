@@ -10,9 +10,9 @@
 #include <caf/all.hpp>
 
 #include "kastor/actors/analytics.hpp"
-#include "kastor/runtime/copy_stage.hpp"
 #include "kastor/actors/email.hpp"
 #include "kastor/actors/ledger.hpp"
+#include "kastor/actors/messages.hpp"
 #include "kastor/actors/order.hpp"
 #include "kastor/actors/payment.hpp"
 #include "kastor/actors/roles.hpp"
@@ -21,8 +21,8 @@
 #include "kastor/bridges/producer.hpp"
 #include "kastor/bridges/remote.hpp"
 #include "kastor/bridges/role.hpp"
-#include "kastor/actors/messages.hpp"
 #include "kastor/runtime/atoms.hpp"
+#include "kastor/runtime/copy_stage.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/logging.hpp"
 #include "kastor/runtime/role_actor.hpp"
@@ -352,8 +352,9 @@ struct node::impl {
     mailboxes.emplace_back(role, mailboxes_slot);
     if (opts.standby)
       standbys.push_back({role, opts.standby, 0});
-    runtime::role_io io{producer, nullptr, &wall_clock_ms, delay, nullptr,
-                        role == "payment" ? static_cast<int>(cfg.setting_integer("payment.concurrency")) : 0};
+    const int max_concurrent =
+      role == "payment" ? static_cast<int>(cfg.setting_integer("payment.concurrency")) : 0;
+    runtime::role_io io{producer, nullptr, &wall_clock_ms, delay, nullptr, max_concurrent};
     if (role == "copy" && !opts.exactly_once) {
       auto made = bridges::kafka_publisher::make(producer_for("copy"));
       if (!made)

@@ -13,12 +13,12 @@
 
 #include <boost/json.hpp>
 
+#include "kastor/actors/roles.hpp"
 #include "kastor/apps/commands.hpp"
 #include "kastor/bridges/codec.hpp"
 #include "kastor/bridges/kafka.hpp"
-#include "kastor/bridges/role.hpp"
 #include "kastor/bridges/remote.hpp"
-#include "kastor/actors/roles.hpp"
+#include "kastor/bridges/role.hpp"
 #include "kastor/runtime/errors.hpp"
 
 namespace kastor::apps {

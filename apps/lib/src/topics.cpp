@@ -1,7 +1,7 @@
 #include "kastor/apps/topics.hpp"
 
-#include "kastor/bridges/remote.hpp"
 #include "kastor/actors/messages.hpp"
+#include "kastor/bridges/remote.hpp"
 
 namespace kastor::apps {
 

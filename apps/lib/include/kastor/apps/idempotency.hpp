@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "kastor/gateway/server.hpp"
 #include "kastor/actors/messages.hpp"
+#include "kastor/gateway/server.hpp"
 
 namespace kastor::apps {
 
