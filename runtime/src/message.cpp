@@ -72,22 +72,27 @@ const message_type& message_registry::add(message_type t) {
   return s.types.back();
 }
 
-const message_type* message_registry::by_name(std::string_view name) const {
+namespace {
+
+// The first declared type that `matches`, or null.
+template <class Pred>
+const message_type* find_first(Pred matches) {
   auto& s = state();
   std::shared_lock<std::shared_mutex> guard{s.mtx};
   for (const auto& t : s.types)
-    if (t.name == name)
+    if (matches(t))
       return &t;
   return nullptr;
 }
 
+}  // namespace
+
+const message_type* message_registry::by_name(std::string_view name) const {
+  return find_first([name](const message_type& t) { return t.name == name; });
+}
+
 const message_type* message_registry::by_type(std::type_index type) const {
-  auto& s = state();
-  std::shared_lock<std::shared_mutex> guard{s.mtx};
-  for (const auto& t : s.types)
-    if (t.type == type)
-      return &t;
-  return nullptr;
+  return find_first([type](const message_type& t) { return t.type == type; });
 }
 
 const message_type* message_registry::by_topic(std::string_view topic) const {
