@@ -16,7 +16,33 @@ std::optional<int64_t> amount_cents(const std::string& v) {
   return static_cast<int64_t>(amount * 100.0 + 0.5);
 }
 
+class order_store_adapter final : public runtime::entity_store {
+public:
+  explicit order_store_adapter(std::shared_ptr<order_book> book) : book_(std::move(book)) {}
+
+  void adopt(int32_t partition, const std::vector<runtime::message>& snapshots,
+             int64_t epoch) override {
+    std::vector<order_snapshot> orders;
+    for (const auto& m : snapshots)
+      if (const auto* s = m.get_if<order_snapshot>())
+        orders.push_back(*s);
+    book_->adopt(partition, orders, epoch);
+  }
+  void release(const std::vector<int32_t>& partitions) override { book_->release(partitions); }
+  runtime::message lookup(const std::string& key) const override {
+    auto s = book_->find_created(key);
+    return s ? runtime::message{*s} : runtime::message{};
+  }
+
+private:
+  std::shared_ptr<order_book> book_;
+};
+
 }  // namespace
+
+std::shared_ptr<runtime::entity_store> order_store(std::shared_ptr<order_book> book) {
+  return std::make_shared<order_store_adapter>(std::move(book));
+}
 
 const runtime::app_spec& shop_app() {
   static const runtime::app_spec app = [] {

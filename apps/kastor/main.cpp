@@ -24,39 +24,22 @@ void on_signal(int) {
 
 // Config layers: defaults < --config file < KASTOR_* environment < flags.
 struct config_flags {
-  std::string file;
-  std::vector<std::string> sets;
-  std::map<std::string, std::string> named;  // key -> value of dedicated flags
+  kastor::runtime::config_sources sources;
 
   void add_to(CLI::App* app, const std::vector<std::pair<std::string, std::string>>& flags) {
-    app->add_option("--config", file, "config file (key = value lines)")->check(CLI::ExistingFile);
+    app->add_option("--config", sources.file, "config file (key = value lines)")
+      ->check(CLI::ExistingFile);
     for (const auto& [flag, key] : flags)
       app->add_option_function<std::string>(
-        "--" + flag, [this, key = key](const std::string& v) { named[key] = v; },
+        "--" + flag, [this, key = key](const std::string& v) { sources.flags[key] = v; },
         "sets " + key);
-    app->add_option("--set", sets, "KEY=VALUE for any configuration key (repeatable)");
+    app->add_option("--set", sources.sets, "KEY=VALUE for any configuration key (repeatable)");
   }
 
   // `fallback` fills keys no file, variable or flag set (e.g. demo --chaos).
   caf::expected<kastor::runtime::node_config> build(
     const std::function<void(kastor::runtime::config_layers&)>& fallback = {}) const {
-    kastor::runtime::config_layers layers;
-    if (!file.empty())
-      if (auto err = kastor::runtime::load_config_file(file, layers))
-        return err;
-    kastor::runtime::load_config_env(environ, layers, kastor::actors::shop_app());
-    for (const auto& kv : sets) {
-      auto eq = kv.find('=');
-      if (eq == std::string::npos)
-        return kastor::runtime::make_error(kastor::runtime::runtime_errc::invalid_config,
-                                           "--set '" + kv + "': expected KEY=VALUE");
-      layers[kv.substr(0, eq)] = {kv.substr(eq + 1), "flag --set"};
-    }
-    for (const auto& [key, value] : named)
-      layers[key] = {value, "flag"};
-    if (fallback)
-      fallback(layers);
-    return kastor::runtime::make_config(layers, kastor::actors::shop_app());
+    return kastor::runtime::load_config(sources, environ, kastor::actors::shop_app(), fallback);
   }
 };
 

@@ -82,6 +82,8 @@ encoded encode(const runtime::message& m, const outgoing_meta& meta) {
   if (!meta.reply_to.empty())
     out.headers.push_back({std::string{hdr_reply_to}, meta.reply_to});
   out.value = m.encode(out.headers);  // the type's own headers come last
+  if (m.epoch() > 0 && find_header(out.headers, runtime::epoch_header) == nullptr)
+    out.headers.push_back({std::string{runtime::epoch_header}, to_decimal(m.epoch())});
   return out;
 }
 

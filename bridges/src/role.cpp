@@ -114,6 +114,36 @@ runtime::child_spec mailbox_bridge_child(std::shared_ptr<kafka_mailbox> first,
   return c;
 }
 
+runtime::child_spec mailbox_worker_child(std::string name, worker_spawn spawn, runtime::role_io io,
+                                         std::shared_ptr<mailbox_slot> slot,
+                                         std::function<void(const caf::actor&)> on_start) {
+  runtime::child_spec c;
+  c.name = std::move(name);
+  c.shutdown = std::chrono::milliseconds{2000};
+  c.start = [=](caf::local_actor* parent) -> caf::actor {
+    auto mailbox = slot->get();
+    if (!mailbox)
+      return nullptr;  // no bridge: a failed start
+    auto my_io = io;
+    my_io.acks = mailbox;
+    if (auto txn = mailbox->transactional_out())
+      my_io.out = txn;  // exactly-once: into the mailbox's open transaction
+    auto a = spawn(parent->system(), my_io);
+    // An abnormal exit counts against the record it was handling (a stop on
+    // request, or a kill at the shutdown deadline, does not).
+    caf::actor_cast<caf::abstract_actor*>(a)->attach_functor([mailbox](const caf::error& reason) {
+      if (reason && reason != caf::exit_reason::normal && reason != caf::exit_reason::user_shutdown
+          && reason != caf::exit_reason::kill)
+        mailbox->actor_died();
+    });
+    mailbox->bind(a);
+    if (on_start)
+      on_start(a);
+    return a;
+  };
+  return c;
+}
+
 std::string role_client_id(const std::string& node, const std::string& role, bool standby) {
   return node + "-" + role + (standby ? "-standby" : "");
 }

@@ -431,4 +431,25 @@ caf::expected<node_config> make_config(const config_layers& l, const app_spec& a
   return c;
 }
 
+caf::expected<node_config> load_config(const config_sources& sources, char** envp,
+                                       const app_spec& app,
+                                       const std::function<void(config_layers&)>& fallback) {
+  config_layers layers;
+  if (!sources.file.empty())
+    if (auto err = load_config_file(sources.file, layers))
+      return err;
+  load_config_env(envp, layers, app);
+  for (const auto& kv : sources.sets) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos)
+      return make_error(runtime_errc::invalid_config, "--set '" + kv + "': expected KEY=VALUE");
+    layers[kv.substr(0, eq)] = {kv.substr(eq + 1), "flag --set"};
+  }
+  for (const auto& [key, value] : sources.flags)
+    layers[key] = {value, "flag"};
+  if (fallback)
+    fallback(layers);
+  return make_config(layers, app);
+}
+
 }  // namespace kastor::runtime

@@ -3,6 +3,7 @@
 // that reaches it is dead-lettered (runtime::handlers).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "kastor/actors/order.hpp"
 #include "kastor/actors/payment.hpp"
 #include "kastor/runtime/config.hpp"
+#include "kastor/runtime/entity.hpp"
 #include "kastor/runtime/role_actor.hpp"
 
 namespace kastor::actors {
@@ -33,6 +35,11 @@ inline runtime::handlers<email_service> email_handlers() {
 inline runtime::handlers<analytics_book> analytics_handlers() {
   return runtime::consumes<analytics_book, order_created, payment_result, email_sent>();
 }
+
+// The order role's book as the runtime restores it from order-state and
+// drops it with its partitions (runtime::entity_store); a lookup answers only
+// an order whose order_created the book handled (order_book::find_created).
+std::shared_ptr<runtime::entity_store> order_store(std::shared_ptr<order_book> book);
 
 // The shop as the runtime's configuration knows it: its roles (analytics and
 // gateway are per-node views), its keys (payment.decline-over,

@@ -31,20 +31,20 @@
 namespace kastor::bridges {
 
 struct producer_options {
-  std::string brokers;
+  std::string brokers = {};
   std::string client_id = "kastor";
   std::chrono::milliseconds linger{1};
   std::chrono::milliseconds delivery_timeout{30000};  // message.timeout.ms
   // Appended to every routed topic name ("deposits" + ".bench"), so a
   // benchmark or test can run the real bridge without touching the pipeline's
   // topics; consumers of such topics take the type from the kastor-type header.
-  std::string topic_suffix;
+  std::string topic_suffix = {};
   // Non-empty: every published message goes to this topic instead of its
   // route's (a copy stage's output); the record is the same.
-  std::string topic;
+  std::string topic = {};
   // Non-empty: a transactional producer (see the transaction members below);
   // publishes then belong to the open transaction.
-  std::string transactional_id;
+  std::string transactional_id = {};
   std::chrono::milliseconds transaction_timeout{10000};  // transaction.timeout.ms
   // librdkafka's partitioner and compression.type (kafka.partitioner,
   // kafka.compression). The defaults are what every common client reads and
@@ -52,7 +52,7 @@ struct producer_options {
   // LZ4, Snappy and ZSTD; Java, KafkaJS and kafka-python partition by murmur2.
   std::string partitioner = "murmur2_random";
   std::string compression = "none";
-  kafka_properties extra;  // applied last
+  kafka_properties extra = {};  // applied last
 };
 
 // Whether records compressed with `codec` can be read by every common client

@@ -63,42 +63,29 @@ private:
 runtime::child_spec mailbox_bridge_child(std::shared_ptr<kafka_mailbox> first,
                                          std::shared_ptr<mailbox_slot> slot);
 
-// The "worker" child: the role's actor, bound to the slot's current mailbox
-// (which also receives its completions, and in exactly-once mode carries its
-// outputs in a transaction). `on_start` (may be empty) learns
+// The "worker" child: the role's actor (made by `spawn`), bound to the slot's
+// current mailbox (which also receives its completions, and in exactly-once
+// mode carries its outputs in a transaction). `on_start` (may be empty) learns
 // every new incarnation, e.g. to route queries.
+using worker_spawn = std::function<caf::actor(caf::actor_system&, runtime::role_io)>;
+runtime::child_spec mailbox_worker_child(std::string name, worker_spawn spawn, runtime::role_io io,
+                                         std::shared_ptr<mailbox_slot> slot,
+                                         std::function<void(const caf::actor&)> on_start = {});
+
+// The same for a state class and its handlers (runtime::role_behavior).
 template <class State>
 runtime::child_spec mailbox_worker_child(std::string name, std::shared_ptr<State> state,
                                          runtime::handlers<State> handlers,
                                          runtime::role_io io, std::shared_ptr<mailbox_slot> slot,
                                          caf::message_handler extra = {},
                                          std::function<void(const caf::actor&)> on_start = {}) {
-  runtime::child_spec c;
-  c.name = std::move(name);
-  c.shutdown = std::chrono::milliseconds{2000};
   auto table = std::make_shared<const runtime::handlers<State>>(std::move(handlers));
-  c.start = [=](caf::local_actor* parent) -> caf::actor {
-    auto mailbox = slot->get();
-    if (!mailbox)
-      return nullptr;  // no bridge: a failed start
-    auto my_io = io;
-    my_io.acks = mailbox;
-    if (auto txn = mailbox->transactional_out())
-      my_io.out = txn;  // exactly-once: into the mailbox's open transaction
-    auto a = parent->system().spawn(&runtime::role_behavior<State>, state, my_io, table, extra);
-    // An abnormal exit counts against the record it was handling (a stop on
-    // request, or a kill at the shutdown deadline, does not).
-    caf::actor_cast<caf::abstract_actor*>(a)->attach_functor([mailbox](const caf::error& reason) {
-      if (reason && reason != caf::exit_reason::normal && reason != caf::exit_reason::user_shutdown
-          && reason != caf::exit_reason::kill)
-        mailbox->actor_died();
-    });
-    mailbox->bind(a);
-    if (on_start)
-      on_start(a);
-    return a;
-  };
-  return c;
+  return mailbox_worker_child(
+    std::move(name),
+    [state, table, extra](caf::actor_system& sys, runtime::role_io my_io) {
+      return sys.spawn(&runtime::role_behavior<State>, state, std::move(my_io), table, extra);
+    },
+    std::move(io), std::move(slot), std::move(on_start));
 }
 
 // A role's consumer on a node is named "<node>-<role>", with "-standby"

@@ -9,6 +9,8 @@ using get_atom = caf::get_atom;
 using process_atom = caf::atom_constant<caf::atom("process")>;      // delayed handling
 using publish_failed_atom = caf::atom_constant<caf::atom("pubfail")>;
 using tree_atom = caf::atom_constant<caf::atom("tree")>;           // supervision snapshot
-using owned_atom = caf::atom_constant<caf::atom("owned")>;         // the owner's own record of a key
+// (lookup, key) -> runtime::message: a keyed role's current snapshot of the
+// key (empty when it holds none), for request/reply.
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 
 }  // namespace kastor::runtime

@@ -40,14 +40,14 @@ struct config_key {
 struct app_spec {
   // Every role its nodes can run (`copy`, the runtime's own Kafka->Kafka
   // stage, is always known besides).
-  std::vector<std::string> roles;
+  std::vector<std::string> roles = {};
   // What a node runs when `roles` is not set (empty: every role above).
-  std::vector<std::string> default_roles;
+  std::vector<std::string> default_roles = {};
   // Per-node views (broadcast readers): every node reads every record and
   // commits nothing, so they are never standby nor exactly-once.
-  std::vector<std::string> views;
-  std::vector<config_key> keys;
-  std::vector<chaos_alias> chaos_aliases;  // role-specific names of faults
+  std::vector<std::string> views = {};
+  std::vector<config_key> keys = {};
+  std::vector<chaos_alias> chaos_aliases = {};  // role-specific names of faults
 };
 
 struct node_config {
@@ -141,5 +141,21 @@ void load_config_env(char** envp, config_layers& out, const app_spec& app = {});
 // Validates everything at once. An unknown key, a bad number or a bad role is
 // an error naming the key, the value and where it came from.
 caf::expected<node_config> make_config(const config_layers& layers, const app_spec& app = {});
+
+// What a program's command line gives, layered as above: a config file
+// (--config), KEY=VALUE settings (--set, repeatable) and dedicated flags
+// (key -> value, e.g. --brokers for `brokers`); flags win over --set.
+struct config_sources {
+  std::string file = {};
+  std::vector<std::string> sets = {};
+  std::map<std::string, std::string> flags = {};
+};
+
+// Defaults < file < KASTOR_* variables of `envp` < --set < flags, then
+// `fallback` fills keys none of them set; validated by make_config. Errors:
+// an unreadable file, a --set without '=', and make_config's.
+caf::expected<node_config> load_config(const config_sources& sources, char** envp,
+                                       const app_spec& app = {},
+                                       const std::function<void(config_layers&)>& fallback = {});
 
 }  // namespace kastor::runtime

@@ -212,6 +212,15 @@ public:
     return t.validate ? t.validate(value_.get()) : std::nullopt;
   }
 
+  // An entity changelog's snapshot carries its writer's epoch (epoch_header,
+  // written by the producer when > 0; see entity.hpp). 0: none.
+  int64_t epoch() const { return epoch_; }
+  message with_epoch(int64_t epoch) const {
+    auto m = *this;
+    m.epoch_ = epoch;
+    return m;
+  }
+
   // Same type and equal encodings (value and the type's own headers).
   friend bool operator==(const message& a, const message& b) {
     if (a.type_ != b.type_ || !a.value_ || !b.value_)
@@ -238,6 +247,7 @@ private:
 
   const message_type* type_ = nullptr;
   std::shared_ptr<const void> value_;
+  int64_t epoch_ = 0;
 };
 
 // What a handler returns: the messages to publish.

@@ -1,0 +1,108 @@
+// A node of an application: one CAF actor system running the declared roles
+// this node is configured to run, under a root supervisor (one_for_one) ->
+// one supervisor per role (rest_for_one) -> the role's mailbox bridge (its
+// Kafka consumer group) and its worker (the role's actor), publishing through
+// the node's producer. A role that is down (restarting, backing off) leaves
+// its records waiting in Kafka; the others go on. When the root gives up,
+// the node turns not ready and run() returns 1.
+//
+//   auto node = bridges::actor_node::make(cfg);            // config errors here
+//   (*node)->add(runtime::entity<account>("accounts").consumes<debit, credit>());
+//   (*node)->start();
+//   return (*node)->run(stop_requested);                   // stop() on return
+//
+// What each role gets from its declaration (runtime/role.hpp) and the config:
+// - every role: its group `<group.prefix>.<role>`, supervision and restarts,
+//   per-key quarantine and `<topic>.dlq` dead letters (mailbox.*),
+//   backpressure, the hand-off of revoked partitions, `--chaos` faults by its
+//   name, exactly-once when listed in `exactly-once`, standby when listed in
+//   `roles.standby`;
+// - an entity: its keys restored from its changelog on every assignment (with
+//   the epoch rule), records of its input topics sent on to their key's
+//   partition when a foreign producer put them elsewhere, and request/reply
+//   by key on `<role>-requests` (kind `get`: the key's snapshot);
+// - a view: a group of its own per node and start, reading from the start,
+//   committing and dead-lettering nothing.
+//
+// stop() takes everything down in reverse: mailboxes (finish, commit, leave
+// the groups), actors, producers (flush with a deadline, report what was left).
+//
+// Thread-safety: add() and start() from one thread before run(); the
+// accessors from any thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+
+#include "kastor/bridges/mailbox.hpp"
+#include "kastor/runtime/config.hpp"
+#include "kastor/runtime/role.hpp"
+#include "kastor/runtime/supervisor.hpp"
+
+namespace kastor::bridges {
+
+class kafka_publisher;
+
+class actor_node {
+public:
+  // The actor system and the node's producer. `configure` may register the
+  // application's own CAF message types (queries' answers) beforehand.
+  static caf::expected<std::unique_ptr<actor_node>> make(
+    runtime::node_config cfg,
+    const std::function<void(caf::actor_system_config&)>& configure = {});
+  ~actor_node();
+  actor_node(const actor_node&) = delete;
+  actor_node& operator=(const actor_node&) = delete;
+
+  // Whether this node runs `role` (configured, or as a standby).
+  bool runs(const std::string& role) const;
+
+  // Adds a declared role (runtime::role<S>, runtime::entity<E>) if this node
+  // runs it; its state is made only then. Errors: a configuration the role
+  // cannot start with (a missing input topic, a changelog type that is not
+  // compacted), or the mailbox's own.
+  template <class Decl>
+  caf::error add(const Decl& decl) {
+    if (!runs(decl.name()))
+      return {};
+    return add_spec(decl.spec());
+  }
+  caf::error add_spec(runtime::role_spec spec);
+
+  // Starts the supervision tree (and the standby watch). Once.
+  void start();
+  // Blocks until `stop_requested` turns true (returns 0), the root supervisor
+  // gave up (logs why, stays up not ready for a second, returns 1) or the
+  // producer failed for good (returns 1).
+  int run(const std::atomic<bool>& stop_requested);
+  void stop();
+
+  // Not ready once the root gave up; else when every mailbox joined its group.
+  bool ready() const;
+  // The current incarnation of a role's actor (null when not running here).
+  caf::actor actor_of(const std::string& role) const;
+  caf::actor_system& system();
+  const runtime::node_config& config() const;
+  std::shared_ptr<kafka_publisher> producer() const;
+  std::shared_ptr<runtime::supervision_log> supervision() const;
+  std::vector<std::pair<std::string, mailbox_stats>> mailboxes() const;
+  // Injected faults so far: role -> fault ("crash", "crash-after", "hang") -> count.
+  std::map<std::string, std::map<std::string, int64_t>> chaos_fired() const;
+
+  struct impl;
+
+private:
+  explicit actor_node(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace kastor::bridges

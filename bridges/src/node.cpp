@@ -1,0 +1,554 @@
+#include "kastor/bridges/node.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <caf/all.hpp>
+
+#include "kastor/bridges/changelog.hpp"
+#include "kastor/bridges/codec.hpp"
+#include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/producer.hpp"
+#include "kastor/bridges/remote.hpp"
+#include "kastor/bridges/role.hpp"
+#include "kastor/runtime/ask.hpp"
+#include "kastor/runtime/errors.hpp"
+#include "kastor/runtime/logging.hpp"
+
+namespace kastor::bridges {
+
+namespace {
+
+std::string random_suffix() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[9];
+  std::snprintf(buf, sizeof(buf), "%08x", static_cast<unsigned>(rng()));
+  return buf;
+}
+
+// The current incarnation of a role's actor (replaced on every restart).
+class actor_slot {
+public:
+  void set(caf::actor a) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    actor_ = std::move(a);
+  }
+  caf::actor get() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return actor_;
+  }
+
+private:
+  mutable std::mutex mtx_;
+  caf::actor actor_;
+};
+
+}  // namespace
+
+struct actor_node::impl {
+  runtime::node_config cfg;
+  std::shared_ptr<spdlog::logger> log = runtime::logger("kastor.node");
+  std::unique_ptr<caf::actor_system_config> sys_cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::shared_ptr<kafka_publisher> producer;
+  std::vector<std::shared_ptr<kafka_publisher>> stage_producers;  // raw stages', at-least-once
+  std::vector<std::pair<std::string, std::shared_ptr<mailbox_slot>>> mailboxes;
+  std::map<std::string, std::shared_ptr<actor_slot>> actors;
+  std::vector<std::shared_ptr<entity_changelog>> changelogs;
+  std::vector<runtime::child_spec> role_supervisors;
+  std::shared_ptr<runtime::supervision_log> supervision = std::make_shared<runtime::supervision_log>();
+  std::map<std::string, std::shared_ptr<runtime::chaos_injector>> chaos;
+  caf::actor root;
+  std::atomic<bool> root_failed{false};
+  bool started = false;
+  bool stopped = false;
+  // Standby roles (roles.standby) and the thread that starts and stops them.
+  struct standby_role {
+    std::string role;
+    std::shared_ptr<std::atomic<bool>> active;
+    int empty_rounds = 0;  // checks in a row that found no other node in the group
+  };
+  std::vector<standby_role> standbys;
+  std::thread standby_watch;
+  std::atomic<bool> watch_stop{false};
+
+  // The options of a producer of this node; a raw stage's output all goes
+  // to copy.to.
+  producer_options producer_for(const std::string& name, bool raw) const {
+    producer_options po;
+    po.brokers = cfg.brokers;
+    po.client_id = cfg.node_id + (name.empty() ? "" : "-" + name);
+    po.linger = cfg.linger;
+    po.partitioner = cfg.partitioner;
+    po.compression = cfg.compression;
+    if (raw)
+      po.topic = cfg.copy_to;
+    return po;
+  }
+
+  runtime::supervisor_spec supervisor_for(std::string path) const {
+    runtime::supervisor_spec spec;
+    spec.path = std::move(path);
+    spec.max_restarts = cfg.max_restarts;
+    spec.period = cfg.restart_period;
+    spec.log = supervision;
+    spec.backoff = {cfg.backoff_min, cfg.backoff_max, 0.2, cfg.backoff_reset};
+    return spec;
+  }
+
+  mailbox_options mailbox_for(const runtime::role_spec& spec) const {
+    const auto& role = spec.name;
+    const bool broadcast = spec.kind == runtime::role_kind::view;
+    mailbox_options o;
+    o.brokers = cfg.brokers;
+    if (spec.raw) {
+      o.topics = {cfg.copy_from};
+      o.raw = true;  // passed on byte for byte
+    } else {
+      o.topics = spec.topics();
+      for (const auto* t : spec.takes)
+        o.accepts.push_back(t->name);
+    }
+    o.commit = !broadcast;
+    o.group_id = cfg.group_prefix + "." + role;
+    if (broadcast)  // every node reads everything, afresh on every start
+      o.group_id += "." + cfg.node_id + "." + random_suffix();
+    o.client_id = role_client_id(cfg.node_id, role, cfg.is_standby(role));
+    if (cfg.is_standby(role))
+      o.standby = std::make_shared<std::atomic<bool>>(false);
+    o.high_water = static_cast<size_t>(cfg.mailbox_high_water);
+    o.low_water = static_cast<size_t>(cfg.mailbox_low_water);
+    o.session_timeout_ms = cfg.session_timeout_ms;
+    o.fetch_wait_max_ms = cfg.fetch_wait_max_ms;
+    o.max_attempts = cfg.max_attempts;
+    o.retry_backoff_min = cfg.retry_backoff_min;
+    o.retry_backoff_max = cfg.retry_backoff_max;
+    o.turn_deadline = cfg.turn_deadline;
+    o.handoff_deadline = cfg.handoff_deadline;
+    o.supervisor_path = "root/" + role;
+    o.node_id = cfg.node_id;
+    o.last_exit_reason = [log = supervision, path = "root/" + role + "/worker"] {
+      return log->last_exit_reason(path);
+    };
+    // A broadcast view is read afresh by every node on every start: dead
+    // letters from it would be written again and again, so it only logs.
+    o.dead_letters = broadcast ? nullptr : producer;
+    if (cfg.is_exactly_once(role)) {
+      o.exactly_once = true;
+      o.commit_interval = cfg.commit_interval;
+      o.transactional = producer_for(role + "-txn", spec.raw);
+      o.transactional.transaction_timeout = cfg.transaction_timeout;
+    }
+    return o;
+  }
+
+  // An entity's keys live with their partitions: records a foreign producer
+  // put elsewhere are sent on, its changelog is restored on every
+  // assignment, and its owner answers requests for a key.
+  caf::error keyed(const runtime::role_spec& spec, mailbox_options& o) {
+    const auto& role = spec.name;
+    if (spec.changelog == nullptr || !spec.store)
+      return runtime::make_error(runtime::runtime_errc::invalid_config,
+                                 "entity role '" + role + "' has no changelog type");
+    if (!spec.changelog->compacted || !spec.changelog->follows_cause)
+      return runtime::make_error(
+        runtime::runtime_errc::invalid_config,
+        "entity role '" + role + "': its snapshot type '" + spec.changelog->name
+          + "' must be declared with compacted = true and follows_cause = true (its topic '"
+          + spec.changelog->topic + "' is where the role's keys are restored from)");
+    if (o.topics.empty())
+      return runtime::make_error(runtime::runtime_errc::invalid_config,
+                                 "entity role '" + role + "' consumes nothing");
+    if (auto err = ensure_keyed_topics(role, o.topics.front()))
+      return err;
+    o.forward_topic = forward_topic_of(o.group_id);
+    o.topics.push_back(o.forward_topic);
+    o.partitioner = cfg.partitioner;
+    o.requests_topic = request_topic(role);
+    o.topics.push_back(o.requests_topic);
+    o.replies = producer;
+    auto changelog = std::make_shared<entity_changelog>(spec.store, cfg.brokers,
+                                                        spec.changelog->topic, cfg.node_id);
+    changelogs.push_back(changelog);
+    o.on_assign = [changelog](const void* mb, const std::vector<int32_t>& parts) {
+      return changelog->assigned(mb, parts);
+    };
+    o.on_revoke = [changelog](const void* mb, const std::vector<int32_t>& parts, bool lost) {
+      changelog->revoked(mb, parts, lost);
+    };
+    o.on_request = [sys = sys.get(), slot = actors[role]](const inbound_request& req,
+                                                          reply_fn reply) {
+      if (req.kind != "get") {
+        reply("error", "unknown request '" + req.kind + "' (known: get)");
+        return;
+      }
+      // Only what the owner knows first-hand.
+      runtime::ask<runtime::message>(
+        *sys, slot->get(), std::chrono::seconds{5},
+        [reply](std::optional<runtime::message> r) {
+          if (!r)
+            reply("error", "the role's actor did not answer (restarting?)");
+          else if (!*r)
+            reply("not_found", "");
+          else
+            reply("ok", encode_value(*r));
+        },
+        runtime::lookup_atom::value, req.key);
+    };
+    return {};
+  }
+
+  caf::error add(runtime::role_spec spec) {
+    const auto& role = spec.name;
+    if (started)
+      return runtime::make_error(runtime::runtime_errc::invalid_config,
+                                 "role '" + role + "' added after the node started");
+    if (actors.count(role))
+      return runtime::make_error(runtime::runtime_errc::invalid_config,
+                                 "role '" + role + "' added twice");
+    if (spec.takes.empty() && !spec.raw)
+      return runtime::make_error(runtime::runtime_errc::invalid_config,
+                                 "role '" + role + "' consumes nothing");
+    auto slot = std::make_shared<actor_slot>();
+    actors[role] = slot;
+    auto mailboxes_slot = std::make_shared<mailbox_slot>();
+    auto opts = mailbox_for(spec);
+    if (spec.kind == runtime::role_kind::entity)
+      if (auto err = keyed(spec, opts))
+        return err;
+    opts.failures = mailboxes_slot->failures();
+    auto mb = kafka_mailbox::make(opts);
+    if (!mb)
+      return mb.error();
+    mailboxes.emplace_back(role, mailboxes_slot);
+    if (opts.standby)
+      standbys.push_back({role, opts.standby, 0});
+    runtime::role_io io{producer, nullptr, &runtime::wall_clock_ms, spec.latency, nullptr,
+                        spec.max_concurrent};
+    if (spec.raw && !opts.exactly_once) {
+      auto made = kafka_publisher::make(producer_for(role, true));
+      if (!made)
+        return made.error();
+      stage_producers.push_back(*made);
+      io.out = *made;
+    }
+    if (cfg.chaos.rate(role, runtime::chaos_fault::crash) > 0
+        || cfg.chaos.rate(role, runtime::chaos_fault::crash_after) > 0
+        || cfg.chaos.rate(role, runtime::chaos_fault::hang) > 0) {
+      io.chaos = std::make_shared<runtime::chaos_injector>(cfg.chaos, role);
+      chaos[role] = io.chaos;
+    }
+    auto worker = mailbox_worker_child("worker", spec.spawn, io, mailboxes_slot,
+                                       [slot](const caf::actor& a) { slot->set(a); });
+    auto sup = supervisor_for("root/" + role);
+    sup.strat = runtime::strategy::rest_for_one;
+    sup.children = {mailbox_bridge_child(*mb, mailboxes_slot), worker};
+    role_supervisors.push_back(runtime::supervisor_child(sup, std::chrono::seconds{8}));
+    return {};
+  }
+
+  // A keyed role's own topics, created if missing with as many partitions
+  // as `input`, the role's first input: its forward topic
+  // (mailbox_options::forward_topic) and its requests topic (request/reply).
+  caf::error ensure_keyed_topics(const std::string& role, const std::string& input) {
+    const std::vector<std::string> own{forward_topic_of(cfg.group_prefix + "." + role),
+                                       request_topic(role)};
+    std::vector<std::string> missing;
+    for (const auto& t : own)
+      if (!topic_exists(cfg.brokers, t, std::chrono::seconds{10}))
+        missing.push_back(t);
+    if (missing.empty())
+      return {};
+    auto conf = make_conf({{"bootstrap.servers", cfg.brokers},
+                           {"client.id", cfg.node_id + "-admin"}});
+    if (!conf)
+      return conf.error();
+    char errstr[512];
+    rk_ptr rk{rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), errstr, sizeof(errstr))};
+    if (!rk)
+      return runtime::make_error(runtime::bridge_errc::kafka_fatal, errstr);
+    auto n = partitions_of(rk.get(), input);
+    if (!n)
+      return n.error();
+    if (*n == 0)
+      return runtime::make_error(runtime::runtime_errc::invalid_config,
+                                 "topic '" + input + "' does not exist (create the role's topics "
+                                 "first)");
+    for (const auto& topic : missing) {
+      if (auto err = ensure_topics(cfg.brokers, {{topic, *n, cfg.replication, false}},
+                                   std::chrono::seconds{15}))
+        return runtime::make_error(runtime::runtime_errc::invalid_config,
+                                   "the " + role + " role's topic " + topic
+                                     + " cannot be created: " + runtime::describe(err));
+      log->info("node={} event=topic_created topic={} partitions={}", cfg.node_id, topic, *n);
+    }
+    return {};
+  }
+
+  // Every second: a standby role whose group has no member of another node
+  // (five times in a row; a check that fails counts for nothing) is started
+  // here; one started here is stopped as soon as a node that runs it (not a
+  // standby) is in the group again.
+  void watch_standbys() {
+    auto conf = make_conf({{"bootstrap.servers", cfg.brokers},
+                           {"client.id", cfg.node_id + "-standby-watch"},
+                           {"log_level", "2"}});
+    char errstr[512];
+    rk_ptr rk{conf ? rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), errstr, sizeof(errstr))
+                   : nullptr};
+    if (!rk) {
+      log->error("node={} event=standby_watch_failed: standby roles stay stopped", cfg.node_id);
+      return;
+    }
+    while (!watch_stop.load()) {
+      for (auto& s : standbys) {
+        auto desc = describe_group(rk.get(), cfg.group_prefix + "." + s.role,
+                                   std::chrono::seconds{5});
+        if (!desc)
+          continue;  // unknown: nothing changes
+        bool other = false, dedicated = false;
+        std::string who_runs;
+        for (const auto& m : desc->members) {
+          auto who = parse_role_client_id(m.client_id, s.role);
+          if (who.node == cfg.node_id)
+            continue;
+          other = true;
+          if (!who.standby) {
+            dedicated = true;
+            who_runs = who.node;
+          }
+        }
+        if (!s.active->load()) {
+          // Five checks in a row (5 s): a group briefly empty (its node's
+          // bridge restarting, its coordinator moving) is not a dead role.
+          s.empty_rounds = other ? 0 : s.empty_rounds + 1;
+          if (s.empty_rounds >= 5) {
+            log->warn("node={} event=standby_started role={}: no node runs it", cfg.node_id,
+                      s.role);
+            s.active->store(true);
+          }
+        } else if (dedicated) {
+          log->warn("node={} event=standby_stopped role={}: node {} runs it again", cfg.node_id,
+                    s.role, who_runs);
+          s.active->store(false);
+          s.empty_rounds = 0;
+        }
+      }
+      for (int i = 0; i < 10 && !watch_stop.load(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    }
+  }
+
+  bool all_joined() const {
+    if (root_failed.load())
+      return false;
+    for (const auto& [role, slot] : mailboxes) {
+      auto mb = slot->get();
+      if (!mb)
+        return false;
+      auto s = mb->stats();
+      if (!s.joined && !s.standing_by)
+        return false;
+    }
+    return true;
+  }
+};
+
+actor_node::actor_node(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+actor_node::~actor_node() {
+  stop();
+}
+
+caf::expected<std::unique_ptr<actor_node>> actor_node::make(
+  runtime::node_config cfg, const std::function<void(caf::actor_system_config&)>& configure) {
+  runtime::set_log_level(cfg.log_level);
+  if (cfg.brokers.empty())
+    return runtime::make_error(runtime::runtime_errc::invalid_config,
+                               "brokers: no bootstrap servers given (--brokers HOST:PORT)");
+  auto p = std::make_unique<impl>();
+  p->cfg = std::move(cfg);
+  std::error_code ec;
+  std::filesystem::create_directories(p->cfg.data_dir, ec);
+  if (ec)
+    return runtime::make_error(runtime::runtime_errc::invalid_config,
+                               "data.dir '" + p->cfg.data_dir + "': " + ec.message());
+  p->sys_cfg = std::make_unique<caf::actor_system_config>();
+  runtime::register_message_types(*p->sys_cfg);
+  if (configure)
+    configure(*p->sys_cfg);
+  p->sys_cfg->set("logger.verbosity", caf::atom("quiet"));
+  // Work sharing: idle workers wait on a condition variable. CAF 0.17's
+  // default work stealing polls (50 us sleeps), which on a small machine
+  // running several nodes and brokers cost more CPU than the work itself.
+  p->sys_cfg->set("scheduler.policy", caf::atom("sharing"));
+  p->sys = std::make_unique<caf::actor_system>(*p->sys_cfg);
+  auto producer = kafka_publisher::make(p->producer_for("", false));
+  if (!producer)
+    return producer.error();
+  p->producer = *producer;
+  return std::unique_ptr<actor_node>{new actor_node{std::move(p)}};
+}
+
+bool actor_node::runs(const std::string& role) const {
+  return impl_->cfg.has_role(role) || impl_->cfg.is_standby(role);
+}
+
+caf::error actor_node::add_spec(runtime::role_spec spec) {
+  return impl_->add(std::move(spec));
+}
+
+void actor_node::start() {
+  auto& p = *impl_;
+  if (p.started)
+    return;
+  p.started = true;
+  const auto& c = p.cfg;
+  if (auto why = compression_not_portable(c.compression))
+    p.log->warn("node={} event=compression_not_portable kafka.compression={}: {}; foreign "
+                "clients of this node's topics need those codecs (none and gzip need nothing)",
+                c.node_id, c.compression, *why);
+  if (c.max_restarts < c.max_attempts)
+    p.log->warn("node={} supervisor.max-restarts={} is below mailbox.max-attempts={}: one poison "
+                "record can make a role give up before it reaches the dead-letter topic",
+                c.node_id, c.max_restarts, c.max_attempts);
+  auto root = p.supervisor_for("root");
+  root.children = p.role_supervisors;
+  p.root = runtime::spawn_supervisor(*p.sys, root);
+  if (!p.standbys.empty())
+    p.standby_watch = std::thread{[raw = impl_.get()] { raw->watch_standbys(); }};
+}
+
+int actor_node::run(const std::atomic<bool>& stop_requested) {
+  auto& p = *impl_;
+  caf::scoped_actor self{*p.sys};
+  self->monitor(p.root);
+  int rc = 0;
+  bool done = false;
+  while (!done) {
+    self->receive(
+      [&](caf::down_msg& dm) {
+        // Not ready from now on; an orchestrator restarts the process.
+        p.root_failed = true;
+        p.log->error("node={} event=root_supervisor_exited reason={}: not ready, exiting "
+                     "non-zero so that the node is restarted",
+                     p.cfg.node_id, runtime::describe(dm.reason));
+        rc = 1;
+        done = true;
+      },
+      caf::after(std::chrono::milliseconds{100}) >> [&] {
+        if (p.producer->fatal()) {
+          p.log->error("node={} event=producer_fatal: exiting so that it is restarted",
+                       p.cfg.node_id);
+          rc = 1;
+          done = true;
+          return;
+        }
+        done = stop_requested.load();
+      });
+  }
+  if (p.root_failed.load()) {
+    // Stay up a moment answering not ready, so that probes and load
+    // balancers see the node go unready before it disappears.
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds{1};
+    while (!stop_requested.load() && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+  return rc;
+}
+
+void actor_node::stop() {
+  auto& p = *impl_;
+  if (p.stopped)
+    return;
+  p.stopped = true;
+  // 1. No standby changes.
+  p.watch_stop = true;
+  if (p.standby_watch.joinable())
+    p.standby_watch.join();
+  // 2. Mailboxes take no new records and wait for those in flight (the actors
+  //    and the producer are still running), then commit and leave the groups.
+  std::vector<std::shared_ptr<kafka_mailbox>> current;
+  for (auto& [role, slot] : p.mailboxes)
+    if (auto mb = slot->get())
+      current.push_back(mb);
+  for (auto& mb : current)
+    mb->begin_drain();  // all at once, so they drain in parallel
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  for (auto i = current.rbegin(); i != current.rend(); ++i) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+    (*i)->stop(std::max(left, std::chrono::milliseconds{1}));
+  }
+  // 3. The supervision tree, children in reverse start order; awaited.
+  if (p.root) {
+    caf::scoped_actor self{*p.sys};
+    self->monitor(p.root);
+    self->send_exit(p.root, caf::exit_reason::user_shutdown);
+    self->receive([](caf::down_msg&) {},
+                  caf::after(std::chrono::seconds{15}) >> [&] {
+                    p.log->warn("node={} event=shutdown_timeout: supervision tree still running",
+                                p.cfg.node_id);
+                  });
+  }
+  for (auto& [role, slot] : p.mailboxes)
+    slot->join();  // mailboxes retired by their bridges
+  // 4. Flush what is left, with a deadline, and report it.
+  for (auto& sp : p.stage_producers)
+    sp->stop(std::chrono::milliseconds{10000});
+  if (p.producer) {
+    auto left = p.producer->stop(std::chrono::milliseconds{10000});
+    p.log->info("node stopped node={} producer_undelivered={}", p.cfg.node_id, left);
+  }
+  p.root = nullptr;
+  for (auto& [role, slot] : p.actors)
+    slot->set(nullptr);
+  p.sys.reset();
+}
+
+bool actor_node::ready() const {
+  return impl_->all_joined();
+}
+
+caf::actor actor_node::actor_of(const std::string& role) const {
+  auto it = impl_->actors.find(role);
+  return it == impl_->actors.end() ? caf::actor{} : it->second->get();
+}
+
+caf::actor_system& actor_node::system() {
+  return *impl_->sys;
+}
+
+const runtime::node_config& actor_node::config() const {
+  return impl_->cfg;
+}
+
+std::shared_ptr<kafka_publisher> actor_node::producer() const {
+  return impl_->producer;
+}
+
+std::shared_ptr<runtime::supervision_log> actor_node::supervision() const {
+  return impl_->supervision;
+}
+
+std::vector<std::pair<std::string, mailbox_stats>> actor_node::mailboxes() const {
+  std::vector<std::pair<std::string, mailbox_stats>> out;
+  for (const auto& [role, slot] : impl_->mailboxes)
+    out.emplace_back(role, slot->stats());
+  return out;
+}
+
+std::map<std::string, std::map<std::string, int64_t>> actor_node::chaos_fired() const {
+  std::map<std::string, std::map<std::string, int64_t>> out;
+  for (const auto& [role, c] : impl_->chaos)
+    for (auto f : {runtime::chaos_fault::crash, runtime::chaos_fault::crash_after,
+                   runtime::chaos_fault::hang})
+      if (c->rate(f) > 0)
+        out[role][std::string{runtime::to_string(f)}] = c->fired(f);
+  return out;
+}
+
+}  // namespace kastor::bridges

@@ -1,0 +1,203 @@
+// Keyed entities (virtual actors): one activation per key in the cluster,
+// living with its key's partition.
+//
+// A keyed role's state is an entity_store: the node restores it from the
+// role's changelog (a compacted topic of the entities' snapshots) whenever
+// partitions are assigned, before any record of them is handled, and drops
+// what goes with partitions that are taken away. Each owner of a partition
+// writes its snapshots with an epoch above every epoch read in it, so that a
+// restore skips the late writes of an earlier owner (a paused node's queued
+// output).
+//
+// entity_book<E> is that store for an entity class E written per key:
+//
+//   struct account {
+//     using snapshot_type = account_state;            // declared, compacted topic
+//     explicit account(const std::string& id);        // a key never seen
+//     explicit account(const account_state& restored);
+//     account_state snapshot() const;
+//     outputs handle(const record_meta&, const deposit&, int64_t now);  // per type taken
+//   };
+//
+// The book routes each record to its key's activation (the message's declared
+// key), activating it from its restored snapshot or fresh, and writes the
+// entity's snapshot after every record it handled (duplicates included: a
+// lost write is written again). An activation idle for `passivate_after` is
+// passivated: the entity object goes, its last snapshot stays, and the next
+// record for the key activates it again from that snapshot.
+// A handle() that throws must leave its entity unchanged (runtime::reject
+// dead-letters the record; any other exception restarts the role's actor).
+//
+// Thread-safety: one actor owns an entity_book; adopt() and release() may be
+// called from any thread (the mailbox's rebalance) and take effect before the
+// next handle() or find().
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "kastor/runtime/message.hpp"
+
+namespace kastor::runtime {
+
+class entity_store {
+public:
+  virtual ~entity_store() = default;
+  // `partition` is this store's now: its entities as the changelog holds
+  // them (snapshots in the partition's offset order, late writes of earlier
+  // owners left out; all of the partition on a first adoption, what was
+  // written since on a later one, to be laid over what is held). Snapshots of the partition carry `epoch` from now on.
+  virtual void adopt(int32_t partition, const std::vector<message>& snapshots, int64_t epoch) = 0;
+  // These partitions are someone else's now; their entities go.
+  virtual void release(const std::vector<int32_t>& partitions) = 0;
+  // The current snapshot of `key` as this node knows it first-hand; empty
+  // when it holds no such entity (request/reply's `get`).
+  virtual message lookup(const std::string& key) const = 0;
+};
+
+template <class E>
+class entity_book final : public entity_store {
+public:
+  using snapshot_type = typename E::snapshot_type;
+
+  explicit entity_book(std::chrono::milliseconds passivate_after = std::chrono::minutes{1})
+      : passivate_after_ms_(passivate_after.count()) {}
+
+  template <class T>
+  outputs handle(const record_meta& meta, const T& msg, int64_t now_ms) {
+    apply_changes();
+    auto key = messages().of<T>().key(&msg);
+    auto& a = activate(key, meta.partition, now_ms);
+    outputs out = a.entity.handle(meta, msg, now_ms);
+    a.last_used_ms = now_ms;
+    out.push_back(message{a.entity.snapshot()}.with_epoch(epoch_of(a.partition)));
+    passivate(now_ms);
+    return out;
+  }
+
+  void adopt(int32_t partition, const std::vector<message>& snapshots, int64_t epoch) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    changes_.push_back({true, {partition}, snapshots, epoch});
+  }
+  void release(const std::vector<int32_t>& partitions) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    changes_.push_back({false, partitions, {}, 0});
+  }
+  message lookup(const std::string& key) const override {
+    auto s = find(key);
+    return s ? message{*s} : message{};
+  }
+
+  // The snapshot of `key`, active or passivated; nullopt if not held here.
+  std::optional<snapshot_type> find(const std::string& key) const {
+    apply_changes();
+    if (auto it = active_.find(key); it != active_.end())
+      return it->second.entity.snapshot();
+    if (auto it = dormant_.find(key); it != dormant_.end())
+      return it->second.snapshot;
+    return std::nullopt;
+  }
+  size_t active() const {
+    apply_changes();
+    return active_.size();
+  }
+  size_t passivated() const {
+    apply_changes();
+    return dormant_.size();
+  }
+
+private:
+  struct activation {
+    E entity;
+    int32_t partition;
+    int64_t last_used_ms;
+  };
+  struct stored {
+    snapshot_type snapshot;
+    int32_t partition;
+  };
+  struct change {
+    bool adopt;
+    std::vector<int32_t> partitions;
+    std::vector<message> snapshots;
+    int64_t epoch;
+  };
+
+  activation& activate(const std::string& key, int32_t partition, int64_t now_ms) {
+    if (auto it = active_.find(key); it != active_.end())
+      return it->second;
+    if (auto it = dormant_.find(key); it != dormant_.end()) {
+      auto& a = active_.try_emplace(key, activation{E{it->second.snapshot}, it->second.partition,
+                                                    now_ms}).first->second;
+      dormant_.erase(it);
+      return a;
+    }
+    return active_.try_emplace(key, activation{E{key}, partition, now_ms}).first->second;
+  }
+
+  void passivate(int64_t now_ms) {
+    if (now_ms - last_scan_ms_ < passivate_after_ms_ / 2 + 1)
+      return;
+    last_scan_ms_ = now_ms;
+    for (auto it = active_.begin(); it != active_.end();)
+      if (now_ms - it->second.last_used_ms >= passivate_after_ms_) {
+        dormant_.insert_or_assign(it->first, stored{it->second.entity.snapshot(),
+                                                    it->second.partition});
+        it = active_.erase(it);
+      } else {
+        ++it;
+      }
+  }
+
+  int64_t epoch_of(int32_t partition) const {
+    auto it = epochs_.find(partition);
+    return it == epochs_.end() ? 0 : it->second;
+  }
+
+  void apply_changes() const {
+    std::vector<change> changes;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      changes.swap(changes_);
+    }
+    for (auto& c : changes) {
+      auto mine = [&](int32_t p) {
+        return std::find(c.partitions.begin(), c.partitions.end(), p) != c.partitions.end();
+      };
+      if (!c.adopt) {
+        std::erase_if(active_, [&](const auto& kv) { return mine(kv.second.partition); });
+        std::erase_if(dormant_, [&](const auto& kv) { return mine(kv.second.partition); });
+        for (auto p : c.partitions)
+          epochs_.erase(p);
+        continue;
+      }
+      // What the changelog holds (all of it, or what was written since this
+      // node read it last) replaces what is held; in offset order, the last
+      // snapshot of a key is its state.
+      const auto p = c.partitions.front();
+      epochs_[p] = c.epoch;
+      for (const auto& m : c.snapshots)
+        if (const auto* s = m.template get_if<snapshot_type>()) {
+          auto key = m.key();
+          active_.erase(key);
+          dormant_.insert_or_assign(std::move(key), stored{*s, p});
+        }
+    }
+  }
+
+  int64_t passivate_after_ms_;
+  int64_t last_scan_ms_ = 0;
+  mutable std::unordered_map<std::string, activation> active_;
+  mutable std::unordered_map<std::string, stored> dormant_;
+  mutable std::unordered_map<int32_t, int64_t> epochs_;  // partition -> its snapshots' epoch
+  mutable std::mutex mtx_;
+  mutable std::vector<change> changes_;
+};
+
+}  // namespace kastor::runtime

@@ -1,0 +1,216 @@
+// Declaring a role: what an application writes to have its state class run
+// as a supervised, Kafka-backed actor on every node that runs the role.
+//
+//   // a stateless service (or one with state of its own, shared by none)
+//   auto alerts = runtime::role<notifier>("alerts").consumes<threshold_crossed>();
+//   // a keyed entity: one activation per key, restored from its changelog
+//   auto accounts = runtime::entity<account>("accounts").consumes<debit, credit>();
+//   // a broadcast reader: every node reads every record (a per-node view)
+//   auto board = runtime::role<leaderboard>("board").consumes<score>().view();
+//
+// A role reads the topics of the types it consumes; what its handlers
+// return goes to the topics of the returned types. The node
+// (bridges::actor_node) gives every declared role the same things: a
+// supervisor (restarts with backoff), its consumer group, per-key
+// quarantine and the dead-letter topic, backpressure, the hand-off of
+// partitions, exactly-once and standby when configured for it, `--chaos`
+// faults by its name, and request/reply by key for keyed roles.
+//
+// role<State> takes the state made by `make` (default: a State made with no
+// arguments) once per node: it outlives restarts of the role's actor.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "kastor/runtime/atoms.hpp"
+#include "kastor/runtime/entity.hpp"
+#include "kastor/runtime/role_actor.hpp"
+
+namespace kastor::runtime {
+
+enum class role_kind {
+  service,  // a consumer group shares the partitions; no state per key
+  entity,   // a keyed role: state per key with its partitions, from a changelog
+  view,     // a broadcast reader: every node reads everything, commits nothing
+};
+
+// A declared role, type-erased: what a node assembles.
+struct role_spec {
+  std::string name;
+  role_kind kind = role_kind::service;
+  std::vector<const message_type*> takes;  // the declared types it consumes
+  bool raw = false;  // takes every record as it came (runtime::raw_record), e.g. copy
+  const message_type* changelog = nullptr;  // entity: its snapshots' type (and topic)
+  std::shared_ptr<entity_store> store;      // entity: restored and released by the node
+  std::chrono::milliseconds latency{0};     // simulated service time before each record
+  int max_concurrent = 0;                   // records in that latency at once (0: any)
+  // Spawns one incarnation of the role's actor (role_behavior over the
+  // shared state); the node fills in role_io.
+  std::function<caf::actor(caf::actor_system&, role_io)> spawn;
+
+  // The topics of `takes`, once each.
+  std::vector<std::string> topics() const {
+    std::vector<std::string> out;
+    for (const auto* t : takes)
+      if (std::find(out.begin(), out.end(), t->topic) == out.end())
+        out.push_back(t->topic);
+    return out;
+  }
+};
+
+template <class State>
+class role {
+public:
+  explicit role(std::string name) : name_(std::move(name)) {}
+
+  const std::string& name() const { return name_; }
+
+  // Each T declared (runtime::declare); State has handle(const record_meta&, const T&, int64_t).
+  template <class... Ts>
+  role& consumes() {
+    (table_.template on<Ts>(), ...);
+    return *this;
+  }
+  // Every record as it came: State has handle(const record_meta&, const message&, int64_t)
+  // and gets runtime::raw_record messages.
+  role& consumes_any() {
+    table_.any();
+    return *this;
+  }
+  // A broadcast reader (see role_kind::view).
+  role& view() {
+    kind_ = role_kind::view;
+    return *this;
+  }
+  // A keyed role whose state is restored from Snapshot's changelog into an
+  // entity_store: the State itself when it is one, else what `store_of`
+  // makes of it (a book of its keys written by hand). See entity<E> for the
+  // usual way.
+  template <class Snapshot>
+  role& keyed(std::function<std::shared_ptr<entity_store>(std::shared_ptr<State>)> store_of = {}) {
+    if (!store_of) {
+      if constexpr (std::is_base_of_v<entity_store, State>)
+        store_of = [](std::shared_ptr<State> s) { return std::shared_ptr<entity_store>{s}; };
+      else
+        throw std::logic_error("kastor: keyed role '" + name_
+                               + "': its state is no entity_store; say how to make one");
+    }
+    kind_ = role_kind::entity;
+    changelog_ = [] { return &messages().of<Snapshot>(); };
+    store_of_ = std::move(store_of);
+    return *this;
+  }
+  // The handlers of a list made elsewhere (runtime::consumes<State, T...>()).
+  role& consumes(const handlers<State>& h) {
+    table_ = h;
+    return *this;
+  }
+  // How the state is made (once per node that runs the role).
+  role& make(std::function<std::shared_ptr<State>()> f) {
+    make_ = std::move(f);
+    return *this;
+  }
+  // Requests of the application's own the role's actor answers besides
+  // records (e.g. a query of its state from an HTTP handler).
+  role& queries(std::function<caf::message_handler(std::shared_ptr<State>)> f) {
+    queries_ = std::move(f);
+    return *this;
+  }
+  // Each record waits `d` before it is handled (a simulated provider call),
+  // at most `max_concurrent` at once (0: no limit).
+  role& latency(std::chrono::milliseconds d, int max_concurrent = 0) {
+    latency_ = d;
+    max_concurrent_ = max_concurrent;
+    return *this;
+  }
+
+  // Makes the state (once) and the spec a node assembles.
+  role_spec spec() const {
+    std::shared_ptr<State> state;
+    if (make_)
+      state = make_();
+    else if constexpr (std::is_default_constructible_v<State>)
+      state = std::make_shared<State>();
+    if (!state)
+      throw std::logic_error("kastor: role '" + name_ + "' has no way to make its state (make())");
+    role_spec s;
+    s.name = name_;
+    s.kind = kind_;
+    s.takes = table_.types();
+    s.raw = table_.takes_any();
+    s.latency = latency_;
+    s.max_concurrent = max_concurrent_;
+    caf::message_handler extra;
+    if (queries_)
+      extra = queries_(state);
+    if (kind_ == role_kind::entity) {
+      s.changelog = changelog_();
+      s.store = store_of_(state);
+      // Request/reply's `get`: the key's snapshot as this node knows it.
+      caf::message_handler lookup{
+        [store = s.store](lookup_atom, const std::string& key) { return store->lookup(key); }};
+      extra = extra ? extra.or_else(lookup) : lookup;
+    }
+    auto table = std::make_shared<const handlers<State>>(table_);
+    s.spawn = [state, table, extra](caf::actor_system& sys, role_io io) {
+      return sys.spawn(&role_behavior<State>, state, std::move(io), table, extra);
+    };
+    return s;
+  }
+
+private:
+  std::string name_;
+  role_kind kind_ = role_kind::service;
+  handlers<State> table_;
+  std::function<const message_type*()> changelog_;
+  std::function<std::shared_ptr<entity_store>(std::shared_ptr<State>)> store_of_;
+  std::function<std::shared_ptr<State>()> make_;
+  std::function<caf::message_handler(std::shared_ptr<State>)> queries_;
+  std::chrono::milliseconds latency_{0};
+  int max_concurrent_ = 0;
+};
+
+// A keyed entity role over entity_book<E> (see entity.hpp for E's shape).
+// E::snapshot_type must be declared with a compacted topic and
+// follows_cause: the node restores the role's keys from that topic.
+template <class E>
+class entity {
+public:
+  explicit entity(std::string name) : role_(std::move(name)) {
+    role_.template keyed<typename E::snapshot_type>();
+  }
+
+  const std::string& name() const { return role_.name(); }
+
+  template <class... Ts>
+  entity& consumes() {
+    role_.template consumes<Ts...>();
+    return *this;
+  }
+  // An activation idle this long is passivated (default one minute).
+  entity& passivate_after(std::chrono::milliseconds d) {
+    passivate_after_ = d;
+    return *this;
+  }
+
+  role_spec spec() const {
+    auto r = role_;
+    r.make([d = passivate_after_] { return std::make_shared<entity_book<E>>(d); });
+    return r.spec();
+  }
+
+private:
+  role<entity_book<E>> role_;
+  std::chrono::milliseconds passivate_after_ = std::chrono::minutes{1};
+};
+
+}  // namespace kastor::runtime

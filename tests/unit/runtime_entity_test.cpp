@@ -1,0 +1,192 @@
+// Keyed entities: entity_book routes records to one activation per key,
+// restores keys from changelog snapshots, drops them with their partitions,
+// passivates idle ones and stamps snapshots with the partition's epoch; the
+// role declarations turn a state class into what a node assembles.
+#include "kastor/runtime/entity.hpp"
+
+#include <string>
+#include <thread>
+
+#include <boost/describe/class.hpp>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "kastor/runtime/reject.hpp"
+#include "kastor/runtime/role.hpp"
+
+namespace counters {
+
+struct bump {
+  std::string id;
+  int64_t by = 1;
+};
+BOOST_DESCRIBE_STRUCT(bump, (), (id, by))
+
+struct tally {  // the counter entity's snapshot
+  std::string id;
+  int64_t count = 0;
+  int activations = 0;  // not part of the state a real app would keep; counted here
+};
+BOOST_DESCRIBE_STRUCT(tally, (), (id, count, activations))
+
+struct counter {
+  using snapshot_type = tally;
+  explicit counter(const std::string& id) { t.id = id; }
+  explicit counter(const tally& restored) : t(restored) { ++t.activations; }
+  tally snapshot() const { return t; }
+  kastor::runtime::outputs handle(const kastor::runtime::record_meta&, const bump& b, int64_t) {
+    if (b.by <= 0)
+      kastor::runtime::reject("bump.by must be positive");
+    t.count += b.by;
+    return {};
+  }
+  tally t;
+};
+
+void declare() {
+  kastor::runtime::declare<bump>({.name = "test.bump", .topic = "test-bumps", .key = &bump::id});
+  kastor::runtime::declare<tally>({.name = "test.tally",
+                                   .topic = "test-tallies",
+                                   .key = &tally::id,
+                                   .compacted = true,
+                                   .follows_cause = true});
+}
+
+}  // namespace counters
+
+namespace kastor::runtime {
+namespace {
+
+using counters::bump;
+using counters::counter;
+using counters::tally;
+
+class EntityBook : public ::testing::Test {
+protected:
+  void SetUp() override { counters::declare(); }
+
+  static record_meta at(int32_t partition) {
+    record_meta m;
+    m.partition = partition;
+    return m;
+  }
+  // The snapshot the last handle() wrote.
+  static tally written(const outputs& out) {
+    EXPECT_FALSE(out.empty());
+    return out.back().get<tally>();
+  }
+};
+
+TEST_F(EntityBook, OneActivationPerKeyAndASnapshotAfterEveryRecord) {
+  entity_book<counter> book;
+  EXPECT_EQ(written(book.handle(at(0), bump{"a", 2}, 1000)).count, 2);
+  EXPECT_EQ(written(book.handle(at(0), bump{"a", 3}, 1001)).count, 5);
+  auto out = book.handle(at(1), bump{"b", 1}, 1002);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].get<tally>().id, "b");
+  EXPECT_EQ(out[0].key(), "b");
+  EXPECT_EQ(book.active(), 2u);
+  EXPECT_EQ(book.find("a")->count, 5);
+  EXPECT_FALSE(book.find("c"));
+  EXPECT_FALSE(book.lookup("c"));
+  EXPECT_EQ(book.lookup("a").get<tally>().count, 5);
+}
+
+TEST_F(EntityBook, ARejectedRecordChangesNothingAndWritesNothing) {
+  entity_book<counter> book;
+  book.handle(at(0), bump{"a", 2}, 1000);
+  EXPECT_THROW(book.handle(at(0), bump{"a", -1}, 1001), rejection);
+  EXPECT_EQ(book.find("a")->count, 2);
+}
+
+TEST_F(EntityBook, RestoredKeysActivateFromTheirLastSnapshotWithTheAssignmentsEpoch) {
+  entity_book<counter> book;
+  book.adopt(3, {message{tally{"a", 7, 0}}, message{tally{"b", 1, 0}}, message{tally{"a", 9, 0}}},
+             42);
+  EXPECT_EQ(book.passivated(), 2u);
+  EXPECT_EQ(book.active(), 0u);
+  auto out = book.handle(at(3), bump{"a", 1}, 1000);
+  auto t = written(out);
+  EXPECT_EQ(t.count, 10);  // the last snapshot of a counted, then one more
+  EXPECT_EQ(t.activations, 1);
+  EXPECT_EQ(out.back().epoch(), 42);
+  EXPECT_EQ(book.active(), 1u);
+  // A partition not adopted writes with epoch 0 (no header).
+  EXPECT_EQ(book.handle(at(4), bump{"z", 1}, 1000).back().epoch(), 0);
+}
+
+TEST_F(EntityBook, ALaterAdoptionLaysTheTailOverWhatIsHeld) {
+  entity_book<counter> book;
+  book.adopt(0, {message{tally{"a", 1, 0}}, message{tally{"b", 1, 0}}}, 10);
+  book.handle(at(0), bump{"a", 1}, 1000);  // a: 2, active
+  // The partition comes back: only b changed meanwhile (another owner).
+  book.adopt(0, {message{tally{"b", 5, 0}}}, 20);
+  EXPECT_EQ(book.find("a")->count, 2);
+  EXPECT_EQ(book.find("b")->count, 5);
+  EXPECT_EQ(book.handle(at(0), bump{"b", 1}, 1001).back().epoch(), 20);
+}
+
+TEST_F(EntityBook, ReleasedPartitionsTakeTheirKeysAlong) {
+  entity_book<counter> book;
+  book.adopt(0, {message{tally{"a", 1, 0}}}, 10);
+  book.handle(at(1), bump{"b", 1}, 1000);
+  book.release({0});
+  EXPECT_FALSE(book.find("a"));
+  EXPECT_EQ(book.find("b")->count, 1);
+  book.release({1});
+  EXPECT_FALSE(book.find("b"));
+  // A key handled again after its partition went starts fresh.
+  EXPECT_EQ(written(book.handle(at(0), bump{"a", 1}, 1001)).count, 1);
+}
+
+TEST_F(EntityBook, AdoptAndReleaseFromAnotherThreadTakeEffectBeforeTheNextRecord) {
+  entity_book<counter> book;
+  std::thread other{[&] { book.adopt(2, {message{tally{"k", 4, 0}}}, 5); }};
+  other.join();
+  EXPECT_EQ(written(book.handle(at(2), bump{"k", 1}, 1000)).count, 5);
+}
+
+TEST_F(EntityBook, IdleActivationsArePassivatedAndComeBackFromTheirSnapshot) {
+  entity_book<counter> book{std::chrono::milliseconds{100}};
+  book.handle(at(0), bump{"a", 3}, 1000);
+  book.handle(at(0), bump{"b", 1}, 1000);
+  book.handle(at(0), bump{"b", 1}, 1090);
+  book.handle(at(0), bump{"c", 1}, 1150);  // a idle for 150 ms: passivated
+  EXPECT_EQ(book.passivated(), 1u);
+  EXPECT_EQ(book.active(), 2u);
+  EXPECT_EQ(book.find("a")->count, 3);  // still known
+  auto t = written(book.handle(at(0), bump{"a", 1}, 1160));
+  EXPECT_EQ(t.count, 4);
+  EXPECT_EQ(t.activations, 1);  // activated again from its snapshot
+}
+
+TEST_F(EntityBook, EntityRoleSpecNamesItsChangelogInputsAndStore) {
+  auto spec = entity<counter>("counters").consumes<bump>().spec();
+  EXPECT_EQ(spec.name, "counters");
+  EXPECT_EQ(spec.kind, role_kind::entity);
+  ASSERT_NE(spec.changelog, nullptr);
+  EXPECT_EQ(spec.changelog->name, "test.tally");
+  EXPECT_THAT(spec.topics(), ::testing::ElementsAre("test-bumps"));
+  EXPECT_TRUE(spec.store);
+  EXPECT_TRUE(spec.spawn);
+  EXPECT_FALSE(spec.raw);
+}
+
+struct greeter {
+  outputs handle(const record_meta&, const bump&, int64_t) { return {}; }
+};
+
+TEST_F(EntityBook, ServiceAndViewSpecs) {
+  auto service = role<greeter>("greeter").consumes<bump>().latency(std::chrono::milliseconds{5}, 2)
+                   .spec();
+  EXPECT_EQ(service.kind, role_kind::service);
+  EXPECT_EQ(service.changelog, nullptr);
+  EXPECT_EQ(service.latency, std::chrono::milliseconds{5});
+  EXPECT_EQ(service.max_concurrent, 2);
+  EXPECT_EQ(role<greeter>("board").consumes<bump>().view().spec().kind, role_kind::view);
+  // A keyed role whose state is no entity_store must say how to make one.
+  EXPECT_THROW(role<greeter>("g").keyed<tally>(), std::logic_error);
+}
+
+}  // namespace
+}  // namespace kastor::runtime
