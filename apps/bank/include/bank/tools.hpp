@@ -1,0 +1,58 @@
+// The bank's command-line tools beside `bank node`: plain Kafka clients of
+// the bank's topics through kastor's bridges.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "bank/messages.hpp"
+
+namespace bank {
+
+struct tool_options {
+  std::string brokers;
+  int partitions = 6;
+  int replication = 1;
+  int accounts = 50;
+  int64_t cents = 10000;  // open: each account's first deposit; transfers: the largest amount
+  int close = 0;
+  int count = 1000;
+  uint64_t seed = 1;
+  std::string prefix = "t";
+  int wait_s = 120;
+};
+
+// topics, open, transfers, balances, check: subcommands of `app` filling `o`.
+void add_tool_commands(CLI::App& app, tool_options& o);
+// Runs the one that was parsed (not `node`).
+int run_tool_command(const CLI::App& app, const tool_options& o);
+
+int create_topics(const tool_options& o);
+int open_accounts(const tool_options& o);
+int submit_transfers(const tool_options& o);
+int print_balances(const tool_options& o);
+// What `check` finds in the final state: every transfer requested, the
+// sagas' states and the accounts' (each by its key).
+struct bank_outcome {
+  std::vector<std::string> broken;    // every invariant violated, one line each
+  std::map<std::string, int> outcomes;  // transfer status -> count ("never started" too)
+  int64_t total = 0;
+  int64_t opened = 0;
+};
+bank_outcome judge(const std::map<std::string, transfer>& requested,
+                   const std::map<std::string, transfer_state>& sagas,
+                   const std::map<std::string, account_state>& accounts);
+
+// Jepsen's bank invariants over every transfer requested and the final
+// state of every account and transfer: the total never changes, no balance
+// is negative, each transfer completed, refused or compensated and its ops
+// applied exactly as that says, and each balance is its opening deposit plus
+// exactly the ops it applied. 0 when they hold, 1 (listing what broke) when
+// not, 2 when transfers were still open after --wait.
+int check_invariants(const tool_options& o);
+
+}  // namespace bank

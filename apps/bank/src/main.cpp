@@ -1,0 +1,80 @@
+// bank: a second kastor application, built only against the installed
+// package. `bank node` runs its two entities; the other commands create its
+// topics, open accounts, submit transfers, print balances and check the
+// invariants (tools.hpp, not part of the application proper).
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+#include <kastor/bridges/node.hpp>
+#include <kastor/runtime/errors.hpp>
+#include <kastor/runtime/role.hpp>
+
+#include "bank/entities.hpp"
+#include "bank/tools.hpp"
+
+extern char** environ;
+
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+// What the runtime's configuration knows of the bank: its roles.
+const kastor::runtime::app_spec& bank_app() {
+  static const kastor::runtime::app_spec app{.roles = {"accounts", "transfers"}};
+  return app;
+}
+
+int run_node(const kastor::runtime::config_sources& sources) {
+  auto cfg = kastor::runtime::load_config(sources, environ, bank_app());
+  if (!cfg) {
+    std::fprintf(stderr, "bank: %s\n", kastor::runtime::describe(cfg.error()).c_str());
+    return 2;
+  }
+  auto node = kastor::bridges::actor_node::make(*cfg);
+  if (!node) {
+    std::fprintf(stderr, "bank: %s\n", kastor::runtime::describe(node.error()).c_str());
+    return 1;
+  }
+  // The whole declaration of the bank's actors.
+  auto accounts = kastor::runtime::entity<bank::account>("accounts").consumes<bank::account_op>();
+  auto transfers = kastor::runtime::entity<bank::transfer_saga>("transfers")
+                     .consumes<bank::transfer, bank::op_result>();
+  for (auto err : {(*node)->add(accounts), (*node)->add(transfers)})
+    if (err) {
+      std::fprintf(stderr, "bank: %s\n", kastor::runtime::describe(err).c_str());
+      return 1;
+    }
+  (*node)->start();
+  return (*node)->run(stop_requested);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bank::declare_messages();
+  CLI::App app{"bank: accounts and transfers as Kafka-backed kastor actors"};
+  app.require_subcommand(1);
+
+  kastor::runtime::config_sources sources;
+  auto* node = app.add_subcommand("node", "run the bank's roles (accounts, transfers)");
+  node->add_option("--config", sources.file, "config file (key = value lines)")
+    ->check(CLI::ExistingFile);
+  node->add_option("--set", sources.sets, "KEY=VALUE for any kastor configuration key");
+  for (auto [flag, key] : {std::pair{"brokers", "brokers"}, {"roles", "roles"},
+                           {"node-id", "node.id"}, {"data-dir", "data.dir"}})
+    node->add_option_function<std::string>(
+      std::string{"--"} + flag, [&sources, key = key](const std::string& v) { sources.flags[key] = v; },
+      std::string{"sets "} + key);
+
+  bank::tool_options tools;
+  bank::add_tool_commands(app, tools);
+  CLI11_PARSE(app, argc, argv);
+
+  std::signal(SIGINT, [](int) { stop_requested = true; });
+  std::signal(SIGTERM, [](int) { stop_requested = true; });
+  if (node->parsed())
+    return run_node(sources);
+  return bank::run_tool_command(app, tools);
+}
