@@ -95,6 +95,8 @@ bank_outcome judge(const std::map<std::string, transfer>& requested,
                                         : true;  // still open: counted below
     if (!ok)
       broken.push_back("transfer " + id + " is " + status + " but its ops say otherwise");
+    if (debit == true && credit != true && refund != true)
+      out.in_flight += t.cents;  // debited, not yet credited nor refunded
   }
   for (const auto& [id, a] : accounts) {
     out.total += a.cents;
@@ -120,8 +122,9 @@ bank_outcome judge(const std::map<std::string, transfer>& requested,
       broken.push_back("account " + id + " holds " + std::to_string(a.cents) + " but its ops make "
                        + std::to_string(expected));
   }
-  if (out.total != out.opened)
-    broken.push_back("the total is " + std::to_string(out.total) + ", the accounts opened with "
+  if (out.total + out.in_flight != out.opened)
+    broken.push_back("the total is " + std::to_string(out.total) + " with "
+                     + std::to_string(out.in_flight) + " in flight, the accounts opened with "
                      + std::to_string(out.opened));
   return out;
 }
@@ -208,8 +211,10 @@ int check_invariants(const tool_options& o) {
   const auto& broken = out.broken;
   const auto& outcomes = out.outcomes;
   const auto total = out.total, opened = out.opened;
-  std::printf("accounts=%zu total=%lld opened=%lld transfers=%zu", accounts.size(),
-              static_cast<long long>(total), static_cast<long long>(opened), requested.size());
+  std::printf("accounts=%zu total=%lld in_flight=%lld opened=%lld transfers=%zu",
+              accounts.size(), static_cast<long long>(total),
+              static_cast<long long>(out.in_flight), static_cast<long long>(opened),
+              requested.size());
   for (const auto& [status, n] : outcomes)
     std::printf(" %s=%d", status.c_str(), n);
   std::printf("\n");

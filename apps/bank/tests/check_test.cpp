@@ -72,6 +72,16 @@ TEST_F(Check, AnOpForNobodysTransferOrTheWrongAccountIsFound) {
   EXPECT_FALSE(broken().empty());
 }
 
+TEST_F(Check, MoneyInFlightIsNotMissing) {
+  sagas["t1"].status = "crediting";
+  accounts["b"].ops.erase("credit:t1");
+  accounts["b"].cents -= 30;
+  auto out = judge(requested, sagas, accounts);
+  EXPECT_TRUE(out.broken.empty()) << out.broken.front();
+  EXPECT_EQ(out.in_flight, 30);
+  EXPECT_EQ(out.total, 270);
+}
+
 TEST_F(Check, AnOpenTransferIsCountedNotBroken) {
   sagas.erase("t3");
   accounts["b"].ops.erase("debit:t3");

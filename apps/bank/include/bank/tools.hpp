@@ -40,15 +40,17 @@ int print_balances(const tool_options& o);
 struct bank_outcome {
   std::vector<std::string> broken;    // every invariant violated, one line each
   std::map<std::string, int> outcomes;  // transfer status -> count ("never started" too)
-  int64_t total = 0;
-  int64_t opened = 0;
+  int64_t total = 0;      // the accounts' balances
+  int64_t in_flight = 0;  // debited by transfers not yet credited nor refunded
+  int64_t opened = 0;     // the accounts' opening deposits
 };
 bank_outcome judge(const std::map<std::string, transfer>& requested,
                    const std::map<std::string, transfer_state>& sagas,
                    const std::map<std::string, account_state>& accounts);
 
-// Jepsen's bank invariants over every transfer requested and the final
-// state of every account and transfer: the total never changes, no balance
+// Jepsen's bank invariants over every transfer requested and the latest
+// state of every account and transfer: the total (with what is in flight
+// between two accounts) never changes, no balance
 // is negative, each transfer completed, refused or compensated and its ops
 // applied exactly as that says, and each balance is its opening deposit plus
 // exactly the ops it applied. 0 when they hold, 1 (listing what broke) when
