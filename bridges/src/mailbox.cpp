@@ -33,10 +33,8 @@ void failure_memory::erase(const std::string& topic, int32_t partition, int64_t 
   size_ = counts_.size();
 }
 
-struct kafka_mailbox::in_flight_record {
-  runtime::record_meta meta;
-  std::optional<runtime::message> message;  // empty while being dead-lettered
-  int failures = 0;  // times its actor died while handling it (opts_.failures, as last read)
+// What the mailbox keeps beside a record in flight (partition_tracker's Extra).
+struct kafka_mailbox::record_extra {
   // The original record on its way to `<topic>.dlq` or, forwarded, to its
   // key's own partition; kept until the broker has it.
   struct copy_out_record {
@@ -55,20 +53,9 @@ struct kafka_mailbox::in_flight_record {
   bool done = false;
 };
 
-// A key in quarantine: its record at `head` failed; it is tried again at
-// `retry_at`, and the key's later records wait behind it.
-struct kafka_mailbox::parked_key {
-  int64_t head = -1;
-  std::chrono::steady_clock::time_point retry_at{};
-  bool head_out = false;  // the retry was delivered and has not come back
-};
-
 struct kafka_mailbox::partition_state {
-  std::map<int64_t, in_flight_record> in_flight;
-  int64_t next_offset = -1;  // one past the highest offset received
-  int64_t stored = -1;       // last offset handed to offsets_store
+  partition_tracker<record_extra> tracker;  // in flight, quarantine, the committable prefix
   int64_t dropped_from = -1;  // the first record not taken while suspect (see check_stall)
-  std::map<std::string, parked_key> parked;  // by record key
   // Exactly-once: a dead letter of this partition failed to be written;
   // nothing of it goes out before then (its records stay in offset order).
   std::chrono::steady_clock::time_point blocked_until{};
@@ -85,11 +72,6 @@ std::optional<std::string> validate(const runtime::message& m) {
   } catch (const std::exception& e) {
     return std::string{"its validation threw: "} + e.what();
   }
-}
-
-// The key a record is parked under: its Kafka key, or (without one) itself.
-std::string park_key(const runtime::record_meta& m) {
-  return m.key.empty() ? "@" + std::to_string(m.offset) : m.key;
 }
 
 }  // namespace
@@ -475,8 +457,8 @@ size_t kafka_mailbox::hand_off() {
     size_t open = 0;
     if (opts_.exactly_once) {
       for (const auto& [tp, ps] : parts_)
-        for (const auto& [offset, rec] : ps->in_flight)
-          if (rec.sent && !rec.done)
+        for (const auto& [offset, rec] : ps->tracker.records())
+          if (rec.extra.sent && !rec.extra.done)
             ++open;
     } else {
       std::lock_guard<std::mutex> guard{mtx_};
@@ -527,18 +509,17 @@ void kafka_mailbox::check_stall() {
     for (auto& [tp, ps] : parts_) {
       // From one past the last record taken; a partition that took nothing
       // yet, from the first record dropped while suspect.
-      auto from = ps->next_offset >= 0 ? ps->next_offset : ps->dropped_from;
+      auto from = ps->tracker.next_offset() >= 0 ? ps->tracker.next_offset() : ps->dropped_from;
       if (from >= 0)
         rd_kafka_topic_partition_list_add(at.get(), tp.first.c_str(), tp.second)->offset = from;
       ps->dropped_from = -1;
-      for (auto& [key, pk] : ps->parked)
-        pk.head_out = false;  // retried by retry_parked()
-      for (auto& [offset, rec] : ps->in_flight)
+      ps->tracker.heads_lost();  // retried by retry_parked()
+      for (auto& [offset, rec] : ps->tracker.records())
         rec.meta.incarnation = incarnation_;
-      for (auto& [offset, rec] : ps->in_flight) {
+      for (auto& [offset, rec] : ps->tracker.records()) {
         if (rec.message)
           deliver(*ps, rec);
-        else if (rec.copy_out)
+        else if (rec.extra.copy_out)
           send_copy(rec);  // its first write's report belongs to the old incarnation
       }
     }
@@ -646,7 +627,7 @@ void kafka_mailbox::handle(message_ptr owned) {
     return;
   }
   ++received_;
-  ps.next_offset = std::max(ps.next_offset, msg->offset + 1);
+  ps.tracker.passed(msg->offset);
   if (!opts_.requests_topic.empty() && opts_.requests_topic == topic) {
     answer(msg);  // not a message for the actor: answered, and its offset passes
     return;
@@ -687,11 +668,11 @@ void kafka_mailbox::handle(message_ptr owned) {
       return;
     }
   }
-  auto& rec = ps.in_flight[msg->offset];
+  auto& rec = ps.tracker.take(msg->offset);
   rec.failures = opts_.failures->get(topic, msg->partition, msg->offset);  // earlier consumers'
   rec.meta = std::move(decoded->meta);
   rec.message = std::move(decoded->message);
-  rec.raw = std::move(owned);
+  rec.extra.raw = std::move(owned);
   ++in_flight_;
   deliver(ps, rec);
 }
@@ -765,8 +746,8 @@ void kafka_mailbox::forward(int32_t home, std::string value, header_list headers
     headers.push_back({std::string{hdr_type}, meta.type});
   headers.push_back({"kastor-forwarded-from", meta.topic + "/" + std::to_string(meta.partition)
                                                 + "@" + std::to_string(meta.offset)});
-  auto& rec = parts_.at({meta.topic, meta.partition})->in_flight[meta.offset];
-  rec.copy_out = in_flight_record::copy_out_record{opts_.forward_topic, home, true, meta.key,
+  auto& rec = parts_.at({meta.topic, meta.partition})->tracker.take(meta.offset);
+  rec.extra.copy_out = record_extra::copy_out_record{opts_.forward_topic, home, true, meta.key,
                                                    std::move(value), std::move(headers)};
   rec.meta = std::move(meta);
   send_copy(rec);
@@ -776,14 +757,14 @@ void kafka_mailbox::forward(int32_t home, std::string value, header_list headers
 // re-encoding).
 void kafka_mailbox::dead_letter_in_flight(const runtime::record_meta& meta,
                                           const std::string& reason) {
-  auto& rec = parts_.at({meta.topic, meta.partition})->in_flight[meta.offset];
+  auto& rec = parts_.at({meta.topic, meta.partition})->tracker.take(meta.offset);
   std::string value;
   header_list headers;
-  if (rec.raw) {
-    value.assign(rec.raw->payload ? static_cast<const char*>(rec.raw->payload) : "",
-                 rec.raw->len);
-    headers = read_headers(rec.raw.get());
-    rec.raw.reset();
+  if (rec.extra.raw) {
+    value.assign(rec.extra.raw->payload ? static_cast<const char*>(rec.extra.raw->payload) : "",
+                 rec.extra.raw->len);
+    headers = read_headers(rec.extra.raw.get());
+    rec.extra.raw.reset();
   }
   dead_letter(meta.key, value, std::move(headers), reason, meta);
 }
@@ -803,8 +784,8 @@ void kafka_mailbox::apply_rejections() {
     auto it = parts_.find({c.topic, c.partition});
     if (it == parts_.end())
       continue;
-    auto r = it->second->in_flight.find(c.offset);
-    if (r == it->second->in_flight.end() || !r->second.message)
+    auto r = it->second->tracker.records().find(c.offset);
+    if (r == it->second->tracker.records().end() || !r->second.message)
       continue;  // finished, or on its way to the DLQ already
     auto actor = opts_.supervisor_path.empty() ? std::string{"its actor"}
                                                : opts_.supervisor_path + "/worker";
@@ -826,10 +807,10 @@ void kafka_mailbox::dead_letter(const std::string& key, const std::string& value
                                 runtime::record_meta meta) {
   log()->warn("mailbox group={} event=dead_letter topic={} partition={} offset={} reason={}",
               opts_.group_id, meta.topic, meta.partition, meta.offset, reason);
-  auto& rec = parts_.at({meta.topic, meta.partition})->in_flight[meta.offset];
+  auto& rec = parts_.at({meta.topic, meta.partition})->tracker.take(meta.offset);
   rec.meta = meta;
   rec.message.reset();  // never delivered again
-  rec.done = false;  // (if it was sent in the open transaction, its dead letter joins that one)
+  rec.extra.done = false;  // (if it was sent in the open transaction, its dead letter joins that one)
   if (!opts_.dead_letters && !opts_.exactly_once) {
     finished(meta);
     return;
@@ -846,7 +827,7 @@ void kafka_mailbox::dead_letter(const std::string& key, const std::string& value
   if (!opts_.node_id.empty())
     headers.push_back({"kastor-dlq-node", opts_.node_id});
   headers.push_back({"kastor-dlq-time", std::to_string(runtime::wall_clock_ms())});
-  rec.copy_out = in_flight_record::copy_out_record{meta.topic + ".dlq", -1, false, key, value,
+  rec.extra.copy_out = record_extra::copy_out_record{meta.topic + ".dlq", -1, false, key, value,
                                                    std::move(headers)};
   send_copy(rec);
 }
@@ -855,7 +836,7 @@ void kafka_mailbox::dead_letter(const std::string& key, const std::string& value
 // durable; a failed write is retried (the record stays in flight, so nothing
 // past it is committed).
 void kafka_mailbox::send_copy(in_flight_record& rec) {
-  const auto& copy = *rec.copy_out;
+  const auto& copy = *rec.extra.copy_out;
   std::weak_ptr<kafka_mailbox> weak = weak_from_this();
   auto meta = rec.meta;
   auto* out = opts_.dead_letters.get();
@@ -863,12 +844,12 @@ void kafka_mailbox::send_copy(in_flight_record& rec) {
     // A record sent in the open transaction (then rejected) has its dead
     // letter in that transaction: were it held, records after it could
     // commit their outputs while the offsets stop before it.
-    bool in_open = rec.sent && txn_state_ == txn_state::open;
+    bool in_open = rec.extra.sent && txn_state_ == txn_state::open;
     if (!in_open) {
       auto& ps = *parts_.at({meta.topic, meta.partition});
       if (std::chrono::steady_clock::now() < ps.blocked_until || !ensure_transaction())
         return;  // held until the transaction commits (or the DLQ works again)
-      rec.sent = true;
+      rec.extra.sent = true;
       count_sent();
     }
     out = txn_.get();
@@ -933,8 +914,8 @@ void kafka_mailbox::retry_dead_letters() {
     auto it = parts_.find({r.topic, r.partition});
     if (it == parts_.end())
       continue;
-    auto rec = it->second->in_flight.find(r.offset);
-    if (rec != it->second->in_flight.end() && rec->second.copy_out)
+    auto rec = it->second->tracker.records().find(r.offset);
+    if (rec != it->second->tracker.records().end() && rec->second.extra.copy_out)
       send_copy(rec->second);
   }
 }
@@ -943,12 +924,12 @@ void kafka_mailbox::deliver(const partition_state& ps, in_flight_record& r) {
   // handle() ran redeliver_if_rebound() first, so delivered_to_ is current.
   if (!delivered_to_ || !r.message)
     return;  // no actor bound yet: delivered on bind
-  if (!ps.parked.empty() && ps.parked.count(park_key(r.meta)) > 0)
+  if (!ps.tracker.deliverable(r))
     return;  // its key is in quarantine: it waits behind the failing record
   if (opts_.exactly_once) {
     if (std::chrono::steady_clock::now() < ps.blocked_until || !ensure_transaction())
       return;  // held until the transaction commits (or the partition's DLQ works)
-    r.sent = true;
+    r.extra.sent = true;
     count_sent();
   }
   caf::anon_send(delivered_to_, r.meta, *r.message);
@@ -965,15 +946,10 @@ std::chrono::milliseconds kafka_mailbox::retry_delay(int failures) const {
 // offset order; the key is released.
 void kafka_mailbox::dead_letter_key(partition_state& ps, const std::string& key,
                                     const std::string& reason) {
-  auto pk = ps.parked.find(key);
-  if (pk == ps.parked.end())
+  auto metas = ps.tracker.dead_letter_key(key);
+  if (metas.empty())
     return;  // released already
-  auto head = pk->second.head;
-  ps.parked.erase(pk);
-  std::vector<runtime::record_meta> metas;
-  for (auto& [offset, rec] : ps.in_flight)
-    if (offset >= head && rec.message && park_key(rec.meta) == key)
-      metas.push_back(rec.meta);
+  auto head = metas.front().offset;
   for (const auto& m : metas)
     dead_letter_in_flight(m, m.offset == head ? reason
                                               : "behind record " + m.topic + "/"
@@ -988,31 +964,8 @@ void kafka_mailbox::retry_parked() {
     return;
   auto now = std::chrono::steady_clock::now();
   for (auto& [tp, ps] : parts_)
-    for (auto& [key, pk] : ps->parked) {
-      if (pk.head_out || now < pk.retry_at)
-        continue;
-      auto r = ps->in_flight.find(pk.head);
-      if (r == ps->in_flight.end() || !r->second.message)
-        continue;
-      pk.head_out = true;
-      ++r->second.meta.attempt;
-      caf::anon_send(delivered_to_, r->second.meta, *r->second.message);
-    }
-}
-
-// A parked key's failing record finished: the key is released and its
-// waiting records go out, in order.
-void kafka_mailbox::release_if_head(partition_state& ps, const runtime::record_meta& m) {
-  auto key = park_key(m);
-  auto pk = ps.parked.find(key);
-  if (pk == ps.parked.end() || pk->second.head != m.offset)
-    return;
-  ps.parked.erase(pk);
-  log()->info("mailbox group={} event=key_released topic={} partition={} key={}", opts_.group_id,
-              m.topic, m.partition, key);
-  for (auto& [offset, rec] : ps.in_flight)
-    if (offset > m.offset && rec.message && park_key(rec.meta) == key)
-      deliver(ps, rec);
+    for (auto* r : ps->tracker.due(now))
+      caf::anon_send(delivered_to_, r->meta, *r->message);
 }
 
 void kafka_mailbox::redeliver_if_rebound() {
@@ -1050,56 +1003,28 @@ void kafka_mailbox::redeliver_if_rebound() {
     // Quarantine: a record the dead actor failed on parks its key (or, when
     // the key is parked already, waits longer); past max_attempts the key's
     // records go to the DLQ.
-    if (!first_bind && !opts_.failures->empty()) {
-      std::vector<std::string> to_dead_letter;
-      for (auto& [offset, rec] : ps->in_flight) {
-        if (!rec.message)
-          continue;
-        int before = rec.failures;
-        rec.failures = opts_.failures->get(tp.first, tp.second, offset);
-        if (rec.failures == 0)
-          continue;
-        auto key = park_key(rec.meta);
-        auto [pk, fresh] = ps->parked.try_emplace(key);
-        if (!fresh && offset > pk->second.head)
-          continue;  // waits behind the key's first failing record
-        if (!fresh && offset < pk->second.head) {
-          pk->second.head = offset;  // an earlier record of the key failed: it leads now
-          pk->second.head_out = false;
-        }
-        if (fresh) {
-          pk->second.head = offset;
-          log()->warn("mailbox group={} event=key_parked topic={} partition={} offset={} key={}",
-                      opts_.group_id, tp.first, tp.second, offset, key);
-        }
-        if (rec.failures >= opts_.max_attempts) {
-          to_dead_letter.push_back(key);
-          continue;
-        }
-        if (fresh || rec.failures > before || pk->second.head_out) {
-          pk->second.head_out = false;  // lost with the dead incarnation: out again
-          pk->second.retry_at = rec.failures > before ? now + retry_delay(rec.failures) : now;
-        }
-      }
-      for (const auto& key : to_dead_letter) {
-        auto reason = "its actor failed " + std::to_string(opts_.max_attempts) + " times handling it";
-        if (opts_.last_exit_reason)
-          reason += " (last exit: " + opts_.last_exit_reason() + ")";
-        dead_letter_key(*ps, key, reason);
-      }
+    std::vector<std::string> parked;
+    auto plan = ps->tracker.rebind(
+      [&, topic = tp.first, partition = tp.second](int64_t offset) {
+        return opts_.failures->get(topic, partition, offset);
+      },
+      opts_.max_attempts, now, [this](int failures) { return retry_delay(failures); },
+      !first_bind && !opts_.failures->empty(), &parked);
+    for (const auto& key : parked)
+      log()->warn("mailbox group={} event=key_parked topic={} partition={} key={}",
+                  opts_.group_id, tp.first, tp.second, key);
+    for (const auto& key : plan.dead_letter) {
+      auto reason = "its actor failed " + std::to_string(opts_.max_attempts) + " times handling it";
+      if (opts_.last_exit_reason)
+        reason += " (last exit: " + opts_.last_exit_reason() + ")";
+      dead_letter_key(*ps, key, reason);
     }
-    for (auto& [offset, rec] : ps->in_flight) {
-      if (!rec.message)
-        continue;
-      if (!ps->parked.empty()) {
-        auto pk = ps->parked.find(park_key(rec.meta));
-        if (pk != ps->parked.end() && offset >= pk->second.head)
-          continue;  // in quarantine: retry_parked() sends the head when due
-        // (a record of the key before the head goes out again: it is ahead of it)
-      }
+    for (auto* rec : plan.redeliver) {
+      if (!rec->message)
+        continue;  // dead-lettered just now (behind its key's head)
       if (!first_bind)
-        ++rec.meta.attempt;
-      caf::anon_send(target, rec.meta, *rec.message);
+        ++rec->meta.attempt;
+      caf::anon_send(target, rec->meta, *rec->message);
       ++n;
     }
   }
@@ -1123,21 +1048,30 @@ void kafka_mailbox::drain_completions() {
     auto it = parts_.find({c.topic, c.partition});
     if (it == parts_.end())
       continue;
-    auto r = it->second->in_flight.find(c.offset);
-    if (r == it->second->in_flight.end())
+    auto r = it->second->tracker.records().find(c.offset);
+    if (r == it->second->tracker.records().end())
       continue;
     if (opts_.exactly_once) {  // finished in the transaction; kept until it commits
-      if (r->second.sent)
-        r->second.done = true;
+      if (r->second.extra.sent)
+        r->second.extra.done = true;
       continue;
     }
     if (!opts_.failures->empty())
       opts_.failures->erase(c.topic, c.partition, c.offset);
-    auto meta = std::move(r->second.meta);
-    it->second->in_flight.erase(r);
+    auto& ps = *it->second;
+    const auto key = ps.tracker.parked() > 0 ? park_key(r->second.meta) : std::string{};
+    const bool was_parked = !key.empty() && ps.tracker.is_parked(key);
+    std::vector<in_flight_record*> released;
+    ps.tracker.finish(c.offset, &released);
     ++n;
-    if (!it->second->parked.empty())
-      release_if_head(*it->second, meta);
+    if (was_parked && !ps.tracker.is_parked(key)) {
+      // A parked key's failing record finished: the key is released and its
+      // waiting records go out, in order.
+      log()->info("mailbox group={} event=key_released topic={} partition={} key={}",
+                  opts_.group_id, c.topic, c.partition, key);
+      for (auto* rec : released)
+        deliver(ps, *rec);
+    }
   }
   in_flight_ = in_flight_count();
   std::lock_guard<std::mutex> guard{mtx_};
@@ -1150,7 +1084,7 @@ void kafka_mailbox::drain_completions() {
 size_t kafka_mailbox::in_flight_count() const {
   size_t n = 0;
   for (const auto& [tp, ps] : parts_)
-    n += ps->in_flight.size();
+    n += ps->tracker.records().size();
   return n;
 }
 
@@ -1158,16 +1092,9 @@ void kafka_mailbox::store_offsets() {
   if (!opts_.commit || opts_.exactly_once)
     return;  // exactly-once: the transactions carry the offsets
   partition_list_ptr list{rd_kafka_topic_partition_list_new(4)};
-  for (auto& [tp, ps] : parts_) {
-    if (ps->next_offset < 0)
-      continue;
-    // Commit up to the first unfinished record, never past it.
-    int64_t commit = ps->in_flight.empty() ? ps->next_offset : ps->in_flight.begin()->first;
-    if (commit > ps->stored) {
-      rd_kafka_topic_partition_list_add(list.get(), tp.first.c_str(), tp.second)->offset = commit;
-      ps->stored = commit;
-    }
-  }
+  for (auto& [tp, ps] : parts_)
+    if (auto at = ps->tracker.commit_position())  // never past the first unfinished record
+      rd_kafka_topic_partition_list_add(list.get(), tp.first.c_str(), tp.second)->offset = *at;
   if (list->cnt > 0)
     if (auto err = rd_kafka_offsets_store(rk_.get(), list.get()))
       log()->warn("mailbox group={} offsets_store error={}", opts_.group_id,
@@ -1194,10 +1121,10 @@ void kafka_mailbox::apply_backpressure() {
     partition_list_ptr at{rd_kafka_topic_partition_list_new(assigned->cnt)};
     for (int i = 0; i < assigned->cnt; ++i) {
       auto it = parts_.find({assigned->elems[i].topic, assigned->elems[i].partition});
-      if (it != parts_.end() && it->second->next_offset >= 0)
+      if (it != parts_.end() && it->second->tracker.next_offset() >= 0)
         rd_kafka_topic_partition_list_add(at.get(), assigned->elems[i].topic,
                                           assigned->elems[i].partition)
-          ->offset = it->second->next_offset;
+          ->offset = it->second->tracker.next_offset();
     }
     if (at->cnt > 0)
       if (auto* e = rd_kafka_seek_partitions(rk_.get(), at.get(), 0)) {
@@ -1295,10 +1222,10 @@ void kafka_mailbox::fail(const std::string& why) {
 // Records and dead letters that waited for the transaction to commit.
 void kafka_mailbox::send_held() {
   for (auto& [tp, ps] : parts_)
-    for (auto& [offset, rec] : ps->in_flight) {
-      if (rec.sent || rec.done)
+    for (auto& [offset, rec] : ps->tracker.records()) {
+      if (rec.extra.sent || rec.extra.done)
         continue;
-      if (rec.copy_out)
+      if (rec.extra.copy_out)
         send_copy(rec);
       else
         deliver(*ps, rec);
@@ -1331,8 +1258,8 @@ void kafka_mailbox::transaction_step() {
   if (!txn_due_)
     return;
   for (const auto& [tp, ps] : parts_)
-    for (const auto& [offset, rec] : ps->in_flight)
-      if (rec.sent && !rec.done)
+    for (const auto& [offset, rec] : ps->tracker.records())
+      if (rec.extra.sent && !rec.extra.done)
         return;  // still being handled (or its worker is down: then it is rewound)
   auto err = commit_now();
   if (!err) {
@@ -1372,22 +1299,22 @@ void kafka_mailbox::block_failed_dead_letters() {
 caf::error kafka_mailbox::commit_now() {
   partition_list_ptr offsets{rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size()))};
   for (auto& [tp, ps] : parts_) {
-    if (ps->next_offset < 0)
+    if (ps->tracker.next_offset() < 0)
       continue;
-    int64_t commit = ps->next_offset;
-    for (const auto& [offset, rec] : ps->in_flight)
-      if (!rec.done) {
+    int64_t commit = ps->tracker.next_offset();
+    for (const auto& [offset, rec] : ps->tracker.records())
+      if (!rec.extra.done) {
         commit = offset;
         break;
       }
     // Outputs past the offsets would be written again after a rewind.
-    for (auto r = ps->in_flight.lower_bound(commit); r != ps->in_flight.end(); ++r)
-      if (r->second.sent || r->second.done)
+    for (auto r = ps->tracker.records().lower_bound(commit); r != ps->tracker.records().end(); ++r)
+      if (r->second.extra.sent || r->second.extra.done)
         return runtime::make_error(runtime::bridge_errc::kafka_abortable,
                                    "record " + tp.first + "/" + std::to_string(tp.second) + "@"
                                      + std::to_string(r->first)
                                      + " is in the transaction past an unfinished record");
-    if (commit > ps->stored)
+    if (commit > ps->tracker.stored_at())
       rd_kafka_topic_partition_list_add(offsets.get(), tp.first.c_str(), tp.second)->offset =
         commit;
   }
@@ -1402,16 +1329,16 @@ caf::error kafka_mailbox::commit_now() {
     return err;
   uint64_t n = 0;
   for (auto& [tp, ps] : parts_) {
-    for (auto r = ps->in_flight.begin(); r != ps->in_flight.end() && r->second.done;) {
+    for (auto r = ps->tracker.records().begin(); r != ps->tracker.records().end() && r->second.extra.done;) {
       if (!opts_.failures->empty())
         opts_.failures->erase(tp.first, tp.second, r->first);
-      r = ps->in_flight.erase(r);
+      r = ps->tracker.records().erase(r);
       ++n;
     }
   }
   for (int i = 0; i < offsets->cnt; ++i) {
     auto& ps = *parts_[{offsets->elems[i].topic, offsets->elems[i].partition}];
-    ps.stored = offsets->elems[i].offset;
+    ps.tracker.set_stored(offsets->elems[i].offset);
     ps.block = std::chrono::milliseconds{0};  // it moves again
   }
   {
@@ -1470,11 +1397,11 @@ void kafka_mailbox::abort_and_rewind(const std::string& why) {
 void kafka_mailbox::rewind() {
   uint64_t n = 0;
   for (auto& [tp, ps] : parts_)
-    for (auto& [offset, rec] : ps->in_flight) {
-      bool again = rec.sent || rec.done;
-      rec.sent = rec.done = false;
+    for (auto& [offset, rec] : ps->tracker.records()) {
+      bool again = rec.extra.sent || rec.extra.done;
+      rec.extra.sent = rec.extra.done = false;
       rec.meta.incarnation = incarnation_;
-      if (rec.copy_out) {
+      if (rec.extra.copy_out) {
         send_copy(rec);
         continue;
       }
@@ -1533,9 +1460,9 @@ bool kafka_mailbox::reinit_transactions(const std::string& why) {
     auto& ps = *parts_[{list->elems[i].topic, list->elems[i].partition}];
     if (committed < 0)
       continue;
-    while (!ps.in_flight.empty() && ps.in_flight.begin()->first < committed)
-      ps.in_flight.erase(ps.in_flight.begin());  // that commit happened
-    ps.stored = std::max(ps.stored, committed);
+    while (!ps.tracker.records().empty() && ps.tracker.records().begin()->first < committed)
+      ps.tracker.records().erase(ps.tracker.records().begin());  // that commit happened
+    ps.tracker.set_stored(std::max(ps.tracker.stored_at(), committed));
   }
   in_flight_ = in_flight_count();
   {
@@ -1604,8 +1531,8 @@ void kafka_mailbox::end_transactions(bool lost) {
   if (open && !failure().has_value()) {
     bool all_done = !txn_failed_.load() && !lost;  // a lost assignment is not ours to commit
     for (const auto& [tp, ps] : parts_)
-      for (const auto& [offset, rec] : ps->in_flight)
-        if (rec.sent && !rec.done)
+      for (const auto& [offset, rec] : ps->tracker.records())
+        if (rec.extra.sent && !rec.extra.done)
           all_done = false;
     caf::error err;
     if (all_done)

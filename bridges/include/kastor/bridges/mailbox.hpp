@@ -61,6 +61,7 @@
 #include <caf/expected.hpp>
 
 #include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/partition_tracker.hpp"
 #include "kastor/bridges/producer.hpp"
 #include "kastor/bridges/remote.hpp"
 #include "kastor/runtime/ports.hpp"
@@ -247,8 +248,8 @@ public:
   std::shared_ptr<runtime::publisher> transactional_out() const { return txn_out_; }
 
 private:
-  struct in_flight_record;
-  struct parked_key;
+  struct record_extra;
+  using in_flight_record = partition_tracker<record_extra>::record;
   struct partition_state;
   struct completion {
     std::string topic;
@@ -286,7 +287,6 @@ private:
   std::chrono::milliseconds retry_delay(int failures) const;
   void dead_letter_key(partition_state& ps, const std::string& key, const std::string& reason);
   void retry_parked();
-  void release_if_head(partition_state& ps, const runtime::record_meta& m);
   void apply_rejections();
   void check_turn_deadline();
   size_t in_flight_count() const;
