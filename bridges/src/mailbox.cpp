@@ -5,6 +5,7 @@
 #include <caf/all.hpp>
 
 #include "kastor/bridges/codec.hpp"
+#include "consumer_calls.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/logging.hpp"
 #include "kastor/runtime/role_actor.hpp"
@@ -200,6 +201,9 @@ caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_option
 }
 
 kafka_mailbox::kafka_mailbox(mailbox_options opts) : opts_(std::move(opts)) {
+  if (!opts_.calls)
+    opts_.calls = std::make_shared<consumer_calls>();
+  calls_ = opts_.calls.get();
   if (!opts_.failures)
     opts_.failures = std::make_shared<failure_memory>();
   stats_.standing_by = opts_.standby && !opts_.standby->load();
@@ -360,12 +364,12 @@ void kafka_mailbox::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_
     // producer of this partition set aborts what it left open.
     if (opts_.exactly_once)
       start_transactions(parts);
-    rd_kafka_assign(rk_.get(), parts);
+    calls_->assign(rk_.get(), parts);
     // The application pause flag outlives an assignment: set it explicitly.
     if (paused_)
-      rd_kafka_pause_partitions(rk_.get(), parts);
+      calls_->pause_partitions(rk_.get(), parts);
     else
-      rd_kafka_resume_partitions(rk_.get(), parts);
+      calls_->resume_partitions(rk_.get(), parts);
     auto since = revoked_at_;
     log()->info("mailbox group={} event=assigned partitions={} unassigned_ms={}", opts_.group_id,
                 parts->cnt,
@@ -399,7 +403,7 @@ void kafka_mailbox::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_
     if (opts_.exactly_once)
       end_transactions(lost);  // commits only when every record in it finished, never when lost
     else if (opts_.commit && !parts_.empty() && !lost)
-      rd_kafka_commit(rk_.get(), nullptr, 0);
+      calls_->commit(rk_.get(), nullptr, 0);
     ++incarnation_;
     {
       std::lock_guard<std::mutex> guard{mtx_};
@@ -408,8 +412,8 @@ void kafka_mailbox::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_
     }
     parts_.clear();
     in_flight_ = 0;
-    rd_kafka_resume_partitions(rk_.get(), parts);  // clear our pause for the next owner here
-    rd_kafka_assign(rk_.get(), nullptr);
+    calls_->resume_partitions(rk_.get(), parts);  // clear our pause for the next owner here
+    calls_->assign(rk_.get(), nullptr);
     if (opts_.on_revoke)
       opts_.on_revoke(this, partition_numbers(parts), lost);
     revoked_at_ = std::chrono::steady_clock::now();
@@ -524,7 +528,7 @@ void kafka_mailbox::check_stall() {
       }
     }
     if (at->cnt > 0)
-      if (auto* e = rd_kafka_seek_partitions(rk_.get(), at.get(), 0)) {
+      if (auto* e = calls_->seek_partitions(rk_.get(), at.get(), 0)) {
         log()->warn("mailbox group={} seek after a stall: {}", opts_.group_id,
                     rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
@@ -536,7 +540,7 @@ caf::error kafka_mailbox::subscribe() {
   partition_list_ptr topics{rd_kafka_topic_partition_list_new(static_cast<int>(opts_.topics.size()))};
   for (const auto& t : opts_.topics)
     rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
-  if (auto err = rd_kafka_subscribe(rk_.get(), topics.get()))
+  if (auto err = calls_->subscribe(rk_.get(), topics.get()))
     return kafka_error(err, "subscribe " + opts_.group_id);
   subscribed_ = true;
   std::lock_guard<std::mutex> guard{mtx_};
@@ -560,7 +564,7 @@ void kafka_mailbox::follow_standby() {
       log()->warn("mailbox group={} event=standby_joined", opts_.group_id);
     return;
   }
-  rd_kafka_unsubscribe(rk_.get());
+  calls_->unsubscribe(rk_.get());
   subscribed_ = false;
   log()->warn("mailbox group={} event=standby_left", opts_.group_id);
   std::lock_guard<std::mutex> guard{mtx_};
@@ -589,7 +593,7 @@ void kafka_mailbox::run() {
     // Take what librdkafka has queued (up to a batch) before the next round of
     // housekeeping; wait only for the first record.
     for (int n = 0; n < 500 && !stopping_.load(); ++n) {
-      auto* msg = rd_kafka_consumer_poll(rk_.get(), n == 0 ? 20 : 0);
+      auto* msg = calls_->consumer_poll(rk_.get(), n == 0 ? 20 : 0);
       if (msg == nullptr)
         break;
       message_ptr owned{msg};
@@ -1092,13 +1096,32 @@ void kafka_mailbox::store_offsets() {
   if (!opts_.commit || opts_.exactly_once)
     return;  // exactly-once: the transactions carry the offsets
   partition_list_ptr list{rd_kafka_topic_partition_list_new(4)};
-  for (auto& [tp, ps] : parts_)
-    if (auto at = ps->tracker.commit_position())  // never past the first unfinished record
+  std::vector<std::pair<partition_state*, int64_t>> before;  // to go back to if the store fails
+  for (auto& [tp, ps] : parts_) {
+    auto was = ps->tracker.stored_at();
+    if (auto at = ps->tracker.commit_position()) {  // never past the first unfinished record
       rd_kafka_topic_partition_list_add(list.get(), tp.first.c_str(), tp.second)->offset = *at;
-  if (list->cnt > 0)
-    if (auto err = rd_kafka_offsets_store(rk_.get(), list.get()))
-      log()->warn("mailbox group={} offsets_store error={}", opts_.group_id,
-                  rd_kafka_err2str(err));
+      before.emplace_back(ps.get(), was);
+    }
+  }
+  if (list->cnt == 0)
+    return;
+  auto err = calls_->offsets_store(rk_.get(), list.get());
+  for (int i = 0; i < list->cnt && err == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
+    err = list->elems[i].err;
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // Not stored: tried again next round (else these offsets would wait for
+    // the next record to finish, and a revocation would commit less).
+    for (auto [ps, was] : before)
+      ps->tracker.set_stored(was);
+    if (!store_failing_)  // once per run of failures, not every round
+      log()->warn("mailbox group={} offsets_store error={}: tried again every round",
+                  opts_.group_id, rd_kafka_err2str(err));
+    store_failing_ = true;
+  } else if (store_failing_) {
+    store_failing_ = false;
+    log()->info("mailbox group={} event=offsets_stored_again", opts_.group_id);
+  }
 }
 
 void kafka_mailbox::apply_backpressure() {
@@ -1108,13 +1131,13 @@ void kafka_mailbox::apply_backpressure() {
   if (!pause && !resume)
     return;
   rd_kafka_topic_partition_list_t* assigned = nullptr;
-  if (rd_kafka_assignment(rk_.get(), &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR)
+  if (calls_->assignment(rk_.get(), &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR)
     return;
   partition_list_ptr guard{assigned};
   if (pause) {
-    rd_kafka_pause_partitions(rk_.get(), assigned);
+    calls_->pause_partitions(rk_.get(), assigned);
   } else {
-    rd_kafka_resume_partitions(rk_.get(), assigned);
+    calls_->resume_partitions(rk_.get(), assigned);
     // And fetch from one past the last record taken: once (CI, exactly-once,
     // a backlog past the high-water mark) a resumed partition stayed idle
     // with records behind it; a seek gives the fetcher a definite position.
@@ -1127,7 +1150,7 @@ void kafka_mailbox::apply_backpressure() {
           ->offset = it->second->tracker.next_offset();
     }
     if (at->cnt > 0)
-      if (auto* e = rd_kafka_seek_partitions(rk_.get(), at.get(), 0)) {
+      if (auto* e = calls_->seek_partitions(rk_.get(), at.get(), 0)) {
         log()->warn("mailbox group={} seek on resume: {}", opts_.group_id, rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
       }
@@ -1168,8 +1191,8 @@ void kafka_mailbox::stop(std::chrono::milliseconds drain) {
   if (opts_.exactly_once)
     end_transactions();
   else if (opts_.commit && !parts_.empty())
-    rd_kafka_commit(rk_.get(), nullptr, 0);
-  rd_kafka_consumer_close(rk_.get());  // leaves the group (revoke runs here)
+    calls_->commit(rk_.get(), nullptr, 0);
+  calls_->consumer_close(rk_.get());  // leaves the group (revoke runs here)
   forward_logs(rk_.get(), log_queue_);
   auto s = stats();
   log()->info("mailbox group={} event=stopped received={} finished={} unfinished={}",
@@ -1450,7 +1473,7 @@ bool kafka_mailbox::reinit_transactions(const std::string& why) {
   partition_list_ptr list{rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size()))};
   for (const auto& [tp, ps] : parts_)
     rd_kafka_topic_partition_list_add(list.get(), tp.first.c_str(), tp.second);
-  if (auto err = rd_kafka_committed(rk_.get(), list.get(),
+  if (auto err = calls_->committed(rk_.get(), list.get(),
                                     static_cast<int>(txn_call_timeout.count()))) {
     fail(std::string{"committed offsets after an unknown commit: "} + rd_kafka_err2str(err));
     return false;

@@ -68,6 +68,8 @@
 
 namespace kastor::bridges {
 
+class consumer_calls;  // bridges/src/consumer_calls.hpp (internal)
+
 // How often each record's actor died while handling it, kept outside one
 // mailbox so that a record's count survives the mailbox being replaced (its
 // bridge restarted) and a poison record still reaches the DLQ.
@@ -133,6 +135,9 @@ struct mailbox_options {
   std::shared_ptr<failure_memory> failures;  // null: counts live and die with this mailbox
   std::shared_ptr<kafka_publisher> dead_letters;  // null: log and skip dead letters
   kafka_properties extra;                         // applied last
+  // The consumer's calls of librdkafka (null: librdkafka's own). A test
+  // passes a wrapper that fails one of them.
+  std::shared_ptr<consumer_calls> calls;
   // Requests to this role's actors (remote.hpp): records of requests_topic
   // (also in `topics`) are not delivered as messages: on_request answers
   // each once, from any thread, and the answer goes to the request's reply-to
@@ -309,6 +314,7 @@ private:
   void fail(const std::string& why);
 
   mailbox_options opts_;
+  consumer_calls* calls_ = nullptr;  // opts_.calls
   rk_ptr rk_;
   rd_kafka_queue_t* log_queue_ = nullptr;
   std::thread poller_;
@@ -330,6 +336,7 @@ private:
   std::atomic<int64_t> last_tick_ms_{0};
   bool suspect_ = false;
   bool subscribed_ = false;
+  bool store_failing_ = false;  // offsets_store failed last round
   int64_t suspect_since_ms_ = 0;
   uint64_t received_ = 0;
   struct partition_count {

@@ -83,6 +83,10 @@ public:
     auto it = in_flight_.find(offset);
     if (it == in_flight_.end())
       return false;
+    if (parked_.empty()) {  // the common case: no key in quarantine
+      in_flight_.erase(it);
+      return true;
+    }
     auto key = park_key(it->second.meta);
     in_flight_.erase(it);
     auto pk = parked_.find(key);
