@@ -4,12 +4,26 @@
 #include <set>
 #include <thread>
 
-#include <librdkafka/rdkafka_mock.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>  // after rdkafka.h
 
+#include "kastor/bridges/librdkafka.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/logging.hpp"
 
 namespace kastor::bridges {
+
+void rk_deleter::operator()(rd_kafka_t* rk) const {
+  rd_kafka_destroy(rk);
+}
+
+void message_deleter::operator()(rd_kafka_message_t* m) const {
+  rd_kafka_message_destroy(m);
+}
+
+void partition_list_deleter::operator()(rd_kafka_topic_partition_list_t* l) const {
+  rd_kafka_topic_partition_list_destroy(l);
+}
 
 using runtime::bridge_errc;
 using runtime::make_error;

@@ -5,7 +5,8 @@
 #include <caf/all.hpp>
 
 #include "kastor/bridges/codec.hpp"
-#include "consumer_calls.hpp"
+#include "kastor/bridges/consumer_calls.hpp"
+#include "kastor/bridges/librdkafka.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/logging.hpp"
 #include "kastor/runtime/role_actor.hpp"
@@ -181,7 +182,9 @@ caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_option
     return conf.error();
   std::shared_ptr<kafka_mailbox> self{new kafka_mailbox{std::move(opts)}};
   rd_kafka_conf_set_opaque(conf->get(), self.get());
-  rd_kafka_conf_set_rebalance_cb(conf->get(), &kafka_mailbox::on_rebalance);
+  rd_kafka_conf_set_rebalance_cb(
+    conf->get(), [](rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                    void* opaque) { static_cast<kafka_mailbox*>(opaque)->rebalance(err, parts); });
   enable_log_queue(conf->get());
   char errstr[512];
   self->rk_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), errstr, sizeof(errstr)));
@@ -331,12 +334,7 @@ mailbox_stats kafka_mailbox::stats() const {
   return stats_;
 }
 
-void kafka_mailbox::on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t err,
-                                 rd_kafka_topic_partition_list_t* parts, void* opaque) {
-  static_cast<kafka_mailbox*>(opaque)->rebalance(err, parts);
-}
-
-void kafka_mailbox::rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
+void kafka_mailbox::rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
   suspect_ = false;  // the group has spoken
   struct tick {  // (a hand-off or a restore may take a while: not a stall)
     kafka_mailbox* mb;

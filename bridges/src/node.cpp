@@ -1,3 +1,4 @@
+#include "kastor/bridges/librdkafka.hpp"
 #include "kastor/bridges/node.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+#include "kastor/bridges/librdkafka.hpp"
 #include "kastor/bridges/remote.hpp"
 
 #include <charconv>

@@ -13,6 +13,7 @@
 #include "kastor/actors/roles.hpp"
 #include "kastor/apps/node.hpp"
 #include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/librdkafka.hpp"
 #include "kastor/bridges/producer.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "support/kafka.hpp"

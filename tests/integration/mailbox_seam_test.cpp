@@ -1,4 +1,4 @@
-// The mailbox's librdkafka calls go through a seam (bridges/src/
+// The mailbox's librdkafka calls go through a seam (bridges/internal/
 // consumer_calls.hpp); a wrapper fails one chosen call, and the mailbox must
 // still end where it would have: every finished record committed.
 #include <atomic>
@@ -7,8 +7,9 @@
 #include <caf/all.hpp>
 #include <gtest/gtest.h>
 
-#include "consumer_calls.hpp"
 #include "kastor/actors/messages.hpp"
+#include "kastor/bridges/consumer_calls.hpp"
+#include "kastor/bridges/librdkafka.hpp"
 #include "kastor/bridges/mailbox.hpp"
 #include "kastor/bridges/producer.hpp"
 #include "kastor/runtime/role_actor.hpp"

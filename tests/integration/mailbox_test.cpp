@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "kastor/actors/messages.hpp"
+#include "kastor/bridges/librdkafka.hpp"
 #include "kastor/bridges/mailbox.hpp"
 #include "kastor/bridges/producer.hpp"
 #include "kastor/bridges/role.hpp"

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "kastor/actors/roles.hpp"
+#include "kastor/bridges/librdkafka.hpp"
 #include "kastor/bridges/mailbox.hpp"
 
 #include <filesystem>

@@ -2,7 +2,8 @@
 # The installed kastor package works for a project that has only the install:
 #   1. `cmake --install <build-dir>` into a temporary prefix, which must hold
 #      the three libraries, every public header of runtime, bridges and testkit
-#      (and none of the apps'), and kastorConfig.cmake + kastorConfigVersion.cmake;
+#      (and none of the apps', nor the bridges' internal ones; none of them
+#      including librdkafka), and kastorConfig.cmake + kastorConfigVersion.cmake;
 #   2. no installed CMake file names the source or the build tree;
 #   3. the prefix is moved elsewhere (the package must be relocatable);
 #   4. consumer/ configures with find_package(kastor 0.1 CONFIG REQUIRED) from
@@ -49,6 +50,10 @@ for include in runtime/include bridges/include bridges/testkit/include; do
     [[ -f $tmp/staging/include/$header ]] || fail "header not installed: $header"
   done < <(cd "$source_dir/$include" && find . -type f | sed 's|^\./||')
 done
+if grep -rlE '#include *<librdkafka/' "$tmp/staging/include"; then
+  fail "the installed headers above include librdkafka (it belongs in bridges/internal)"
+fi
+[[ ! -e $tmp/staging/include/kastor/bridges/librdkafka.hpp ]] || fail "internal header installed"
 for app in actors gateway apps; do
   [[ ! -e $tmp/staging/include/kastor/$app ]] || fail "application headers installed: kastor/$app"
 done

@@ -13,6 +13,7 @@
 
 #include "kastor/actors/messages.hpp"
 #include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/librdkafka.hpp"
 #include "kastor/bridges/role.hpp"
 #include "kastor/runtime/supervisor.hpp"
 

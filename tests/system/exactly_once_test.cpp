@@ -20,6 +20,7 @@
 #include "kastor/apps/process.hpp"
 #include "kastor/bridges/codec.hpp"
 #include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/librdkafka.hpp"
 #include "kastor/bridges/producer.hpp"
 #include "support/kafka.hpp"
 #include "support/wait.hpp"

@@ -19,6 +19,7 @@
 #include "kastor/apps/http_client.hpp"
 #include "kastor/apps/process.hpp"
 #include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/librdkafka.hpp"
 #include "support/kafka.hpp"
 #include "support/wait.hpp"
 

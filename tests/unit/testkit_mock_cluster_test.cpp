@@ -3,12 +3,15 @@
 #include "kastor/testkit/mock_cluster.hpp"
 
 #include <chrono>
+#include <future>
 #include <string>
 #include <utility>
 
 #include <gtest/gtest.h>
 
 #include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/librdkafka.hpp"
+#include "kastor/bridges/producer.hpp"
 #include "kastor/runtime/errors.hpp"
 
 namespace kastor::testkit {
@@ -61,6 +64,28 @@ TEST(MockCluster, AMovedClusterKeepsRunning) {
   EXPECT_EQ(moved.bootstrap(), bootstrap);
   ASSERT_FALSE(moved.create_topic("testkit.moved", 1));
   EXPECT_EQ(partitions(bootstrap, "testkit.moved"), 1);
+}
+
+TEST(MockCluster, RequestsOfAnApiFailAsPushed) {
+  auto mock = mock_cluster::start(1);
+  ASSERT_TRUE(mock) << runtime::describe(mock.error());
+  ASSERT_FALSE(mock->create_topic("testkit.faults", 1));
+  // when the next Produce request (API key 0) fails with MESSAGE_TOO_LARGE (10)
+  mock->push_request_errors(0, {10});
+  auto producer = bridges::kafka_publisher::make({.brokers = mock->bootstrap()});
+  ASSERT_TRUE(producer);
+  std::promise<runtime::publish_outcome> done;
+  (*producer)->produce("testkit.faults", "k", "v", {},
+                       [&](const runtime::publish_outcome& o) { done.set_value(o); });
+  auto outcome = done.get_future().get();
+  // then the write fails with it, and the next one goes through
+  EXPECT_FALSE(outcome.ok());
+  EXPECT_NE(outcome.error.find("too large"), std::string::npos) << outcome.error;
+  std::promise<runtime::publish_outcome> again;
+  (*producer)->produce("testkit.faults", "k", "v", {},
+                       [&](const runtime::publish_outcome& o) { again.set_value(o); });
+  EXPECT_TRUE(again.get_future().get().ok());
+  (*producer)->stop(std::chrono::seconds{5});
 }
 
 }  // namespace

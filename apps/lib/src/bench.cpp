@@ -16,6 +16,7 @@
 #include "kastor/apps/http_client.hpp"
 #include "kastor/apps/process.hpp"
 #include "kastor/apps/topics.hpp"
+#include "kastor/bridges/librdkafka.hpp"
 #include "kastor/bridges/mailbox.hpp"
 #include "kastor/bridges/producer.hpp"
 #include "kastor/runtime/errors.hpp"

@@ -11,6 +11,7 @@
 #include "kastor/apps/node.hpp"
 #include "kastor/apps/topics.hpp"
 #include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/librdkafka.hpp"
 #include "kastor/bridges/mailbox.hpp"
 #include "kastor/bridges/remote.hpp"
 #include "kastor/runtime/errors.hpp"

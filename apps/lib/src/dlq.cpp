@@ -9,6 +9,7 @@
 
 #include "kastor/apps/commands.hpp"
 #include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/librdkafka.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/json_text.hpp"
 #include "kastor/runtime/role_actor.hpp"

@@ -17,6 +17,7 @@
 #include "kastor/apps/commands.hpp"
 #include "kastor/bridges/codec.hpp"
 #include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/librdkafka.hpp"
 #include "kastor/bridges/remote.hpp"
 #include "kastor/bridges/role.hpp"
 #include "kastor/runtime/errors.hpp"

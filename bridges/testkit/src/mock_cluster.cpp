@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/librdkafka.hpp"
 
 namespace kastor::testkit {
 
@@ -28,6 +29,13 @@ const std::string& mock_cluster::bootstrap() const {
 
 caf::error mock_cluster::create_topic(const std::string& name, int partitions) {
   return cluster_->create_topic(bridges::topic_spec{name, partitions, 1, false});
+}
+
+void mock_cluster::push_request_errors(int16_t api_key, const std::vector<int>& error_codes) {
+  std::vector<rd_kafka_resp_err_t> errors;
+  for (int code : error_codes)
+    errors.push_back(static_cast<rd_kafka_resp_err_t>(code));
+  cluster_->push_request_errors(api_key, errors);
 }
 
 bridges::mock_cluster& mock_cluster::cluster() {

@@ -1,5 +1,8 @@
-// librdkafka plumbing: RAII handles, configuration, error classification,
-// topic administration and the embedded mock cluster.
+// Kafka as the bridges' users see it: topic administration, reading a topic
+// (and an entity changelog's live snapshots), key placement, consumer groups
+// as their coordinator describes them. librdkafka itself stays inside: its
+// configuration, error classification and mock cluster are in the bridges'
+// internal header kastor/bridges/librdkafka.hpp (in-tree only).
 #pragma once
 
 #include <chrono>
@@ -13,60 +16,38 @@
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
-#include <librdkafka/rdkafka.h>
 
 #include "kastor/bridges/codec.hpp"
 
-struct rd_kafka_mock_cluster_s;
+// librdkafka's handles, declared only: no public header of kastor includes
+// librdkafka (what needs it is in the bridges' internal headers).
+extern "C" {
+typedef struct rd_kafka_s rd_kafka_t;
+typedef struct rd_kafka_queue_s rd_kafka_queue_t;
+typedef struct rd_kafka_message_s rd_kafka_message_t;
+typedef struct rd_kafka_topic_partition_list_s rd_kafka_topic_partition_list_t;
+typedef struct rd_kafka_consumer_group_metadata_s rd_kafka_consumer_group_metadata_t;
+}
 
 namespace kastor::bridges {
 
+// Owning handles of librdkafka objects (the deleters live in the library).
 struct rk_deleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+  void operator()(rd_kafka_t* rk) const;
 };
 using rk_ptr = std::unique_ptr<rd_kafka_t, rk_deleter>;
-
-struct conf_deleter {
-  void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
-};
-using conf_ptr = std::unique_ptr<rd_kafka_conf_t, conf_deleter>;
-
 struct message_deleter {
-  void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
+  void operator()(rd_kafka_message_t* m) const;
 };
 using message_ptr = std::unique_ptr<rd_kafka_message_t, message_deleter>;
-
 struct partition_list_deleter {
-  void operator()(rd_kafka_topic_partition_list_t* l) const {
-    rd_kafka_topic_partition_list_destroy(l);
-  }
+  void operator()(rd_kafka_topic_partition_list_t* l) const;
 };
 using partition_list_ptr =
   std::unique_ptr<rd_kafka_topic_partition_list_t, partition_list_deleter>;
 
 using kafka_properties = std::vector<std::pair<std::string, std::string>>;
 
-// A configuration with every property set; an invalid one is an error naming it.
-caf::expected<conf_ptr> make_conf(const kafka_properties& props);
-
-// Routes librdkafka's log lines through a queue that `forward_logs` drains on
-// our own thread into the "kastor.kafka" logger (never on librdkafka's threads).
-void enable_log_queue(rd_kafka_conf_t* conf);
-void forward_logs(rd_kafka_t* rk, rd_kafka_queue_t* log_queue);
-
-// Classifies a librdkafka error code as retriable or fatal
-// (bridge_errc::kafka_retriable / kafka_fatal), with `what` as context.
-caf::error kafka_error(rd_kafka_resp_err_t err, const std::string& what);
-bool is_retriable(rd_kafka_resp_err_t err);
-
-// Takes ownership of a transactional API error (null: no error) and
-// classifies it: bridge_errc::kafka_fatal (fenced, or the producer is broken),
-// kafka_abortable (the transaction must be aborted), else kafka_retriable
-// (e.g. a timeout: the outcome of the call is unknown).
-caf::error txn_error(rd_kafka_error_t* e, const std::string& what);
-
-// The headers of a consumed record, in order.
-header_list read_headers(rd_kafka_message_t* msg);
 
 struct topic_spec {
   std::string name;
@@ -80,10 +61,6 @@ struct topic_spec {
 // on the mock cluster use mock_cluster::create_topic.
 caf::error ensure_topics(const std::string& brokers, const std::vector<topic_spec>& topics,
                          std::chrono::milliseconds timeout);
-
-// Partition count of `topic` (a metadata request); 0 when it does not exist.
-caf::expected<int> partitions_of(rd_kafka_t* rk, const std::string& topic,
-                                 std::chrono::milliseconds timeout = std::chrono::seconds{10});
 
 // The partition librdkafka's `partitioner` (kafka.partitioner) gives `key`
 // among `count` partitions; nullopt for an empty key, a count below 1 or a
@@ -147,31 +124,9 @@ struct group_description {
   int32_t coordinator = -1;  // broker id
   std::vector<group_member> members;
 };
-caf::expected<group_description> describe_group(rd_kafka_t* rk, const std::string& group,
-                                                std::chrono::milliseconds timeout);
 
 // Whether the cluster knows `topic` (a metadata request; works on the mock).
 bool topic_exists(const std::string& brokers, const std::string& topic,
                   std::chrono::milliseconds timeout);
-
-// librdkafka's in-process mock cluster (speaks the Kafka protocol on loopback).
-// Known limits of librdkafka 2.0.2: first group join ~3 s, ~5 MB kept per
-// partition, no transaction filtering, no TLS. Not for proving guarantees.
-class mock_cluster {
-public:
-  static caf::expected<std::unique_ptr<mock_cluster>> start(int brokers);
-  ~mock_cluster();
-  const std::string& bootstrap() const { return bootstrap_; }
-  caf::error create_topic(const topic_spec& t);
-  // Fault injection: the next `errors.size()` requests with this Kafka API
-  // key (e.g. 26 EndTxn, 28 TxnOffsetCommit) fail with these errors, in order.
-  void push_request_errors(int16_t api_key, const std::vector<rd_kafka_resp_err_t>& errors);
-
-private:
-  mock_cluster() = default;
-  rk_ptr owner_;
-  ::rd_kafka_mock_cluster_s* cluster_ = nullptr;
-  std::string bootstrap_;
-};
 
 }  // namespace kastor::bridges

@@ -264,9 +264,8 @@ private:
   };
 
   explicit kafka_mailbox(mailbox_options opts);
-  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
-                           rd_kafka_topic_partition_list_t* parts, void* opaque);
-  void rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
+  // The group's rebalance callback (err: librdkafka's assign or revoke code).
+  void rebalance(int err, rd_kafka_topic_partition_list_t* parts);
   static std::vector<int32_t> partition_numbers(const rd_kafka_topic_partition_list_t* parts);
   size_t hand_off();
   caf::error subscribe();

@@ -13,7 +13,9 @@
 #pragma once
 
 #include <memory>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
@@ -43,7 +45,12 @@ public:
   // existing topic is one).
   caf::error create_topic(const std::string& name, int partitions);
 
-  // The cluster behind it, for fault injection (push_request_errors).
+  // Fault injection: the next `error_codes.size()` requests with Kafka API
+  // key `api_key` (e.g. 8 OffsetCommit, 26 EndTxn) fail with these Kafka
+  // error codes, in order (e.g. 15 COORDINATOR_NOT_AVAILABLE).
+  void push_request_errors(int16_t api_key, const std::vector<int>& error_codes);
+
+  // The cluster behind it (kastor's own tests; its type is internal).
   bridges::mock_cluster& cluster();
 
 private:

@@ -5,8 +5,7 @@
 // librdkafka function of the same name does; data accessors (lists,
 // messages) are called directly.
 //
-// Internal to the bridges (not installed): no public header names librdkafka
-// through it.
+// Internal (bridges/internal, never installed), like librdkafka.hpp.
 #pragma once
 
 #include <memory>
