@@ -97,6 +97,12 @@ TEST_F(EntityBook, ARejectedRecordChangesNothingAndWritesNothing) {
   book.handle(at(0), bump{"a", 2}, 1000);
   EXPECT_THROW(book.handle(at(0), bump{"a", -1}, 1001), rejection);
   EXPECT_EQ(book.find("a")->count, 2);
+  // A key whose first record is rejected stays unknown (request/reply's
+  // `get` answers not_found, not an empty entity).
+  EXPECT_THROW(book.handle(at(0), bump{"new", -1}, 1002), rejection);
+  EXPECT_FALSE(book.find("new"));
+  EXPECT_FALSE(book.lookup("new"));
+  EXPECT_EQ(book.active(), 1u);
 }
 
 TEST_F(EntityBook, RestoredKeysActivateFromTheirLastSnapshotWithTheAssignmentsEpoch) {

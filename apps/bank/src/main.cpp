@@ -41,11 +41,13 @@ int run_node(const kastor::runtime::config_sources& sources) {
   auto accounts = kastor::runtime::entity<bank::account>("accounts").consumes<bank::account_op>();
   auto transfers = kastor::runtime::entity<bank::transfer_saga>("transfers")
                      .consumes<bank::transfer, bank::op_result>();
-  for (auto err : {(*node)->add(accounts), (*node)->add(transfers)})
-    if (err) {
-      std::fprintf(stderr, "bank: %s\n", kastor::runtime::describe(err).c_str());
-      return 1;
-    }
+  auto err = (*node)->add(accounts);
+  if (!err)
+    err = (*node)->add(transfers);
+  if (err) {
+    std::fprintf(stderr, "bank: %s\n", kastor::runtime::describe(err).c_str());
+    return 1;
+  }
   (*node)->start();
   return (*node)->run(stop_requested);
 }

@@ -54,6 +54,20 @@ int publish_all(const std::string& brokers, const std::vector<message>& batch) {
   return failed == 0 && left == 0 ? 0 : 1;
 }
 
+// Every record of `topic` that decodes as T, in offset order per partition.
+template <class T>
+caf::expected<std::vector<T>> every(const std::string& brokers, const std::string& topic) {
+  auto records = kastor::bridges::read_topic(brokers, topic);
+  if (!records)
+    return records.error();
+  std::map<int32_t, int64_t> epochs;
+  std::vector<T> out;
+  for (const auto& live : kastor::bridges::live_snapshots(*records, epochs))
+    if (const auto* x = live.snapshot.get_if<T>())
+      out.push_back(*x);
+  return out;
+}
+
 // The last record of every key of `topic` that decodes as T (a changelog's
 // state, the late writes of replaced owners left out).
 template <class T>
@@ -71,11 +85,17 @@ caf::expected<std::map<std::string, T>> latest(const std::string& brokers, const
 
 }  // namespace
 
-bank_outcome judge(const std::map<std::string, transfer>& requested,
+bank_outcome judge(const std::map<std::string, int64_t>& opened,
+                   const std::map<std::string, transfer>& requested,
                    const std::map<std::string, transfer_state>& sagas,
                    const std::map<std::string, account_state>& accounts) {
   bank_outcome out;
   auto& broken = out.broken;
+  for (const auto& [id, cents] : opened) {
+    out.opened += cents;
+    if (!accounts.count(id))
+      broken.push_back("account " + id + " was opened but has no state");
+  }
   auto applied = [&](const std::string& acct, const std::string& kind, const std::string& ref) {
     auto it = accounts.find(acct);
     if (it == accounts.end())
@@ -100,7 +120,9 @@ bank_outcome judge(const std::map<std::string, transfer>& requested,
   }
   for (const auto& [id, a] : accounts) {
     out.total += a.cents;
-    out.opened += a.opened_with;
+    if (auto o = opened.find(id); o == opened.end() || o->second != a.opened_with)
+      broken.push_back("account " + id + " opened with " + std::to_string(a.opened_with)
+                       + ", which nobody asked for");
     if (a.cents < 0)
       broken.push_back("account " + id + " is negative: " + std::to_string(a.cents));
     int64_t expected = a.opened_with;
@@ -124,7 +146,7 @@ bank_outcome judge(const std::map<std::string, transfer>& requested,
   }
   if (out.total + out.in_flight != out.opened)
     broken.push_back("the total is " + std::to_string(out.total) + " with "
-                     + std::to_string(out.in_flight) + " in flight, the accounts opened with "
+                     + std::to_string(out.in_flight) + " in flight; the accounts were opened with "
                      + std::to_string(out.opened));
   return out;
 }
@@ -182,20 +204,27 @@ int print_balances(const tool_options& o) {
 
 int check_invariants(const tool_options& o) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{o.wait_s};
+  std::map<std::string, int64_t> opened;  // account -> its opening deposit, as requested
   std::map<std::string, transfer> requested;
   std::map<std::string, transfer_state> sagas;
   std::map<std::string, account_state> accounts;
   const std::set<std::string> final_states{"completed", "refused", "compensated"};
   size_t open_transfers = 0;
   for (;;) {
+    auto opens = every<account_op>(o.brokers, "bank-account-ops");
     auto r = latest<transfer>(o.brokers, "bank-transfers");
     auto s = latest<transfer_state>(o.brokers, "bank-transfer-states");
     auto a = latest<account_state>(o.brokers, "bank-accounts");
-    for (const auto* e : {r ? nullptr : &r.error(), s ? nullptr : &s.error(), a ? nullptr : &a.error()})
+    for (const auto* e : {opens ? nullptr : &opens.error(), r ? nullptr : &r.error(),
+                          s ? nullptr : &s.error(), a ? nullptr : &a.error()})
       if (e != nullptr) {
         std::fprintf(stderr, "bank: %s\n", describe(*e).c_str());
         return 1;
       }
+    opened.clear();
+    for (const auto& op : *opens)  // the first opening deposit of each account counts
+      if (op.kind == "open")
+        opened.try_emplace(op.account, op.cents);
     requested = std::move(*r);
     sagas = std::move(*s);
     accounts = std::move(*a);
@@ -207,15 +236,13 @@ int check_invariants(const tool_options& o) {
     std::printf("waiting: %zu of %zu transfers still open\n", open_transfers, requested.size());
     std::this_thread::sleep_for(std::chrono::seconds{2});
   }
-  bank_outcome out = judge(requested, sagas, accounts);
+  bank_outcome out = judge(opened, requested, sagas, accounts);
   const auto& broken = out.broken;
-  const auto& outcomes = out.outcomes;
-  const auto total = out.total, opened = out.opened;
   std::printf("accounts=%zu total=%lld in_flight=%lld opened=%lld transfers=%zu",
-              accounts.size(), static_cast<long long>(total),
-              static_cast<long long>(out.in_flight), static_cast<long long>(opened),
+              accounts.size(), static_cast<long long>(out.total),
+              static_cast<long long>(out.in_flight), static_cast<long long>(out.opened),
               requested.size());
-  for (const auto& [status, n] : outcomes)
+  for (const auto& [status, n] : out.outcomes)
     std::printf(" %s=%d", status.c_str(), n);
   std::printf("\n");
   for (size_t i = 0; i < broken.size() && i < 20; ++i)

@@ -23,15 +23,16 @@ protected:
       {"c", {"c", 100, 100, false, {{"open:c", true}, {"close:c", true}, {"credit:t2", false}}}},
     };
   }
-  std::vector<std::string> broken() { return judge(requested, sagas, accounts).broken; }
+  std::vector<std::string> broken() { return judge(opened, requested, sagas, accounts).broken; }
 
+  std::map<std::string, int64_t> opened{{"a", 100}, {"b", 100}, {"c", 100}};
   std::map<std::string, transfer> requested;
   std::map<std::string, transfer_state> sagas;
   std::map<std::string, account_state> accounts;
 };
 
 TEST_F(Check, AConsistentBankHolds) {
-  auto out = judge(requested, sagas, accounts);
+  auto out = judge(opened, requested, sagas, accounts);
   EXPECT_TRUE(out.broken.empty()) << out.broken.front();
   EXPECT_EQ(out.total, 300);
   EXPECT_EQ(out.opened, 300);
@@ -49,6 +50,7 @@ TEST_F(Check, ANegativeBalanceIsFound) {
   accounts["a"].cents = -10;
   accounts["a"].opened_with = 20;
   accounts["b"].opened_with = 180;
+  opened = {{"a", 20}, {"b", 180}, {"c", 100}};
   EXPECT_FALSE(broken().empty());
   EXPECT_NE(broken().front().find("negative"), std::string::npos);
 }
@@ -72,11 +74,18 @@ TEST_F(Check, AnOpForNobodysTransferOrTheWrongAccountIsFound) {
   EXPECT_FALSE(broken().empty());
 }
 
+TEST_F(Check, AnAccountWithoutStateIsFound) {
+  accounts.erase("c");  // its money and its opening both gone from the snapshots
+  auto found = broken();
+  ASSERT_FALSE(found.empty());
+  EXPECT_NE(found.front().find("account c was opened but has no state"), std::string::npos);
+}
+
 TEST_F(Check, MoneyInFlightIsNotMissing) {
   sagas["t1"].status = "crediting";
   accounts["b"].ops.erase("credit:t1");
   accounts["b"].cents -= 30;
-  auto out = judge(requested, sagas, accounts);
+  auto out = judge(opened, requested, sagas, accounts);
   EXPECT_TRUE(out.broken.empty()) << out.broken.front();
   EXPECT_EQ(out.in_flight, 30);
   EXPECT_EQ(out.total, 270);
@@ -85,7 +94,7 @@ TEST_F(Check, MoneyInFlightIsNotMissing) {
 TEST_F(Check, AnOpenTransferIsCountedNotBroken) {
   sagas.erase("t3");
   accounts["b"].ops.erase("debit:t3");
-  auto out = judge(requested, sagas, accounts);
+  auto out = judge(opened, requested, sagas, accounts);
   EXPECT_TRUE(out.broken.empty());
   EXPECT_EQ(out.outcomes["never started"], 1);
 }

@@ -35,26 +35,31 @@ int create_topics(const tool_options& o);
 int open_accounts(const tool_options& o);
 int submit_transfers(const tool_options& o);
 int print_balances(const tool_options& o);
-// What `check` finds in the final state: every transfer requested, the
-// sagas' states and the accounts' (each by its key).
+// What `check` finds in the state it read: the accounts opened (account ->
+// opening deposit, as requested), every transfer requested, the sagas'
+// states and the accounts' (each by its key).
 struct bank_outcome {
   std::vector<std::string> broken;    // every invariant violated, one line each
   std::map<std::string, int> outcomes;  // transfer status -> count ("never started" too)
   int64_t total = 0;      // the accounts' balances
   int64_t in_flight = 0;  // debited by transfers not yet credited nor refunded
-  int64_t opened = 0;     // the accounts' opening deposits
+  int64_t opened = 0;     // the opening deposits requested
 };
-bank_outcome judge(const std::map<std::string, transfer>& requested,
+bank_outcome judge(const std::map<std::string, int64_t>& opened,
+                   const std::map<std::string, transfer>& requested,
                    const std::map<std::string, transfer_state>& sagas,
                    const std::map<std::string, account_state>& accounts);
 
-// Jepsen's bank invariants over every transfer requested and the latest
-// state of every account and transfer: the total (with what is in flight
-// between two accounts) never changes, no balance
-// is negative, each transfer completed, refused or compensated and its ops
-// applied exactly as that says, and each balance is its opening deposit plus
-// exactly the ops it applied. 0 when they hold, 1 (listing what broke) when
-// not, 2 when transfers were still open after --wait.
+// Jepsen's bank invariants, over the accounts opened and the transfers
+// requested (read from their topics) and the latest state of every account
+// and transfer, once every transfer ended (or --wait passed): every opened
+// account has its state, the total (with what is in flight between two
+// accounts) is what was opened with, no balance is negative, each transfer
+// completed, was refused or compensated and its ops applied exactly as that
+// says, and each balance is its opening deposit plus exactly the ops it
+// applied. 0 when they hold, 1 (listing what broke) when not, 2 when
+// transfers were still open after --wait. (A read while transfers run may see
+// an effect before its cause's snapshot: only a quiet state is judged.)
 int check_invariants(const tool_options& o);
 
 }  // namespace bank

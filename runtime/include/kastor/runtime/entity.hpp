@@ -73,8 +73,16 @@ public:
   outputs handle(const record_meta& meta, const T& msg, int64_t now_ms) {
     apply_changes();
     auto key = messages().of<T>().key(&msg);
+    const bool unseen = !active_.count(key) && !dormant_.count(key);
     auto& a = activate(key, meta.partition, now_ms);
-    outputs out = a.entity.handle(meta, msg, now_ms);
+    outputs out;
+    try {
+      out = a.entity.handle(meta, msg, now_ms);
+    } catch (...) {
+      if (unseen)
+        active_.erase(key);  // a key whose first record failed is still not known here
+      throw;
+    }
     a.last_used_ms = now_ms;
     out.push_back(message{a.entity.snapshot()}.with_epoch(epoch_of(a.partition)));
     passivate(now_ms);
