@@ -166,7 +166,10 @@ caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_option
     {"queued.max.messages.kbytes", "8192"},
     {"enable.partition.eof", "false"},
   };
-  if (!opts.requests_topic.empty())  // co-numbered partitions: a key's request reaches its owner
+  // A keyed role: co-numbered partitions of its inputs go to one member (a
+  // key's records, whichever topic they come from, and its requests reach
+  // its owner).
+  if (!opts.forward_topic.empty())
     props.emplace_back("partition.assignment.strategy", "range");
   if (opts.exactly_once) {
     if (!opts.commit)
@@ -630,10 +633,6 @@ void kafka_mailbox::handle(message_ptr owned) {
   }
   ++received_;
   ps.tracker.passed(msg->offset);
-  if (!opts_.requests_topic.empty() && opts_.requests_topic == topic) {
-    answer(msg);  // not a message for the actor: answered, and its offset passes
-    return;
-  }
   std::string_view key{msg->key ? static_cast<const char*>(msg->key) : "", msg->key_len};
   std::string_view value{msg->payload ? static_cast<const char*>(msg->payload) : "", msg->len};
   auto ts = rd_kafka_message_timestamp(msg, nullptr);
@@ -677,39 +676,6 @@ void kafka_mailbox::handle(message_ptr owned) {
   rec.extra.raw = std::move(owned);
   ++in_flight_;
   deliver(ps, rec);
-}
-
-// A request to this role's actors: handed to the role, its answer written to
-// the reply-to topic.
-void kafka_mailbox::answer(const rd_kafka_message_t* msg) {
-  std::string_view key{msg->key ? static_cast<const char*>(msg->key) : "", msg->key_len};
-  std::string_view value{msg->payload ? static_cast<const char*>(msg->payload) : "", msg->len};
-  auto req = parse_request(key, value, read_headers(const_cast<rd_kafka_message_t*>(msg)));
-  if (!req) {
-    log()->warn("mailbox group={} event=bad_request offset={} error={}", opts_.group_id,
-                msg->offset, runtime::describe(req.error()));
-    return;
-  }
-  if (req->deadline_ms < runtime::wall_clock_ms())
-    return;  // nobody waits for it any more
-  if (!opts_.on_request || !opts_.replies)
-    return;
-  if (req->reply_to.rfind("kastor-replies.", 0) != 0) {  // never into a pipeline topic
-    log()->warn("mailbox group={} event=bad_request offset={} error=reply-to '{}' is not a "
-                "kastor-replies.* topic", opts_.group_id, msg->offset, req->reply_to);
-    return;
-  }
-  auto replies = opts_.replies;
-  auto node = opts_.node_id;
-  auto to = req->reply_to, id = req->correlation_id;
-  opts_.on_request(*req, [replies, node, to, id](const std::string& status,
-                                                 const std::string& body) {
-    replies->produce(to, id, body, reply_headers(id, status, node),
-                     [to](const runtime::publish_outcome& o) {
-                       if (!o.ok())
-                         log()->warn("mailbox event=reply_failed topic={} error={}", to, o.error);
-                     });
-  });
 }
 
 // Where the partitioner puts `key` in `topic` (nullopt: unknown). The
@@ -1005,16 +971,16 @@ void kafka_mailbox::redeliver_if_rebound() {
     // Quarantine: a record the dead actor failed on parks its key (or, when
     // the key is parked already, waits longer); past max_attempts the key's
     // records go to the DLQ.
-    std::vector<std::string> parked;
+    std::vector<std::pair<std::string, int64_t>> parked;  // key, its head
     auto plan = ps->tracker.rebind(
       [&, topic = tp.first, partition = tp.second](int64_t offset) {
         return opts_.failures->get(topic, partition, offset);
       },
       opts_.max_attempts, now, [this](int failures) { return retry_delay(failures); },
       !first_bind && !opts_.failures->empty(), &parked);
-    for (const auto& key : parked)
-      log()->warn("mailbox group={} event=key_parked topic={} partition={} key={}",
-                  opts_.group_id, tp.first, tp.second, key);
+    for (const auto& [key, head] : parked)
+      log()->warn("mailbox group={} event=key_parked topic={} partition={} offset={} key={}",
+                  opts_.group_id, tp.first, tp.second, head, key);
     for (const auto& key : plan.dead_letter) {
       auto reason = "its actor failed " + std::to_string(opts_.max_attempts) + " times handling it";
       if (opts_.last_exit_reason)
@@ -1022,8 +988,6 @@ void kafka_mailbox::redeliver_if_rebound() {
       dead_letter_key(*ps, key, reason);
     }
     for (auto* rec : plan.redeliver) {
-      if (!rec->message)
-        continue;  // dead-lettered just now (behind its key's head)
       if (!first_bind)
         ++rec->meta.attempt;
       caf::anon_send(target, rec->meta, *rec->message);

@@ -14,6 +14,7 @@
 #include "kastor/bridges/kafka.hpp"
 #include "kastor/bridges/producer.hpp"
 #include "kastor/bridges/remote.hpp"
+#include "kastor/bridges/responder.hpp"
 #include "kastor/bridges/role.hpp"
 #include "kastor/runtime/ask.hpp"
 #include "kastor/runtime/errors.hpp"
@@ -58,7 +59,7 @@ struct actor_node::impl {
   std::vector<std::shared_ptr<kafka_publisher>> stage_producers;  // raw stages', at-least-once
   std::vector<std::pair<std::string, std::shared_ptr<mailbox_slot>>> mailboxes;
   std::map<std::string, std::shared_ptr<actor_slot>> actors;
-  std::vector<std::shared_ptr<entity_changelog>> changelogs;
+  std::vector<std::shared_ptr<request_responder>> responders;  // keyed roles'
   std::vector<runtime::child_spec> role_supervisors;
   std::shared_ptr<runtime::supervision_log> supervision = std::make_shared<runtime::supervision_log>();
   std::map<std::string, std::shared_ptr<runtime::chaos_injector>> chaos;
@@ -168,20 +169,15 @@ struct actor_node::impl {
     o.forward_topic = forward_topic_of(o.group_id);
     o.topics.push_back(o.forward_topic);
     o.partitioner = cfg.partitioner;
-    o.requests_topic = request_topic(role);
-    o.topics.push_back(o.requests_topic);
-    o.replies = producer;
-    auto changelog = std::make_shared<entity_changelog>(spec.store, cfg.brokers,
-                                                        spec.changelog->topic, cfg.node_id);
-    changelogs.push_back(changelog);
-    o.on_assign = [changelog](const void* mb, const std::vector<int32_t>& parts) {
-      return changelog->assigned(mb, parts);
-    };
-    o.on_revoke = [changelog](const void* mb, const std::vector<int32_t>& parts, bool lost) {
-      changelog->revoked(mb, parts, lost);
-    };
-    o.on_request = [sys = sys.get(), slot = actors[role]](const inbound_request& req,
-                                                          reply_fn reply) {
+    request_responder::options ro;
+    ro.brokers = cfg.brokers;
+    ro.topic = request_topic(role);
+    ro.group_id = o.group_id;
+    ro.node_id = cfg.node_id;
+    ro.replies = producer;
+    ro.fetch_wait_max_ms = cfg.fetch_wait_max_ms;
+    ro.on_request = [sys = sys.get(), slot = actors[role]](const inbound_request& req,
+                                                           reply_fn reply) {
       if (req.kind != "get") {
         reply("error", "unknown request '" + req.kind + "' (known: get)");
         return;
@@ -198,6 +194,25 @@ struct actor_node::impl {
             reply("ok", encode_value(*r));
         },
         runtime::lookup_atom::value, req.key);
+    };
+    auto responder = request_responder::make(std::move(ro));
+    if (!responder)
+      return responder.error();
+    responders.push_back(*responder);
+    // Keys first (restored before any record of theirs is taken), then
+    // their requests.
+    auto changelog = std::make_shared<entity_changelog>(spec.store, cfg.brokers,
+                                                        spec.changelog->topic, cfg.node_id);
+    o.on_assign = [changelog, r = *responder](const void* mb, const std::vector<int32_t>& parts) {
+      if (!changelog->assigned(mb, parts))
+        return false;
+      r->follow(mb, parts);
+      return true;
+    };
+    o.on_revoke = [changelog, r = *responder](const void* mb, const std::vector<int32_t>& parts,
+                                              bool lost) {
+      r->drop(mb);
+      changelog->revoked(mb, parts, lost);
     };
     return {};
   }
@@ -466,10 +481,12 @@ void actor_node::stop() {
   if (p.stopped)
     return;
   p.stopped = true;
-  // 1. No standby changes.
+  // 1. No standby changes, no more answers to other nodes' requests.
   p.watch_stop = true;
   if (p.standby_watch.joinable())
     p.standby_watch.join();
+  for (auto& r : p.responders)
+    r->stop();
   // 2. Mailboxes take no new records and wait for those in flight (the actors
   //    and the producer are still running), then commit and leave the groups.
   std::vector<std::shared_ptr<kafka_mailbox>> current;

@@ -63,12 +63,11 @@
 #include "kastor/bridges/kafka.hpp"
 #include "kastor/bridges/partition_tracker.hpp"
 #include "kastor/bridges/producer.hpp"
-#include "kastor/bridges/remote.hpp"
 #include "kastor/runtime/ports.hpp"
 
 namespace kastor::bridges {
 
-class consumer_calls;  // bridges/src/consumer_calls.hpp (internal)
+class consumer_calls;  // bridges/internal/include/kastor/bridges/consumer_calls.hpp
 
 // How often each record's actor died while handling it, kept outside one
 // mailbox so that a record's count survives the mailbox being replaced (its
@@ -138,14 +137,6 @@ struct mailbox_options {
   // The consumer's calls of librdkafka (null: librdkafka's own). A test
   // passes a wrapper that fails one of them.
   std::shared_ptr<consumer_calls> calls;
-  // Requests to this role's actors (remote.hpp): records of requests_topic
-  // (also in `topics`) are not delivered as messages: on_request answers
-  // each once, from any thread, and the answer goes to the request's reply-to
-  // topic through `replies`. A request past its deadline is dropped; requests
-  // are not retried (at most once).
-  std::string requests_topic;
-  std::function<void(const inbound_request&, reply_fn)> on_request;
-  std::shared_ptr<kafka_publisher> replies;
   // Exactly-once: outputs go through `transactional` (its transactional_id is
   // set per partition set; topic or topic_suffix as the role needs).
   bool exactly_once = false;
@@ -275,7 +266,6 @@ private:
   int64_t stall_limit_ms() const { return opts_.session_timeout_ms / 2; }
   void run();
   void handle(message_ptr msg);
-  void answer(const rd_kafka_message_t* msg);
   void dead_letter(const std::string& key, const std::string& value, header_list headers,
                    const std::string& reason, runtime::record_meta meta);
   void send_copy(in_flight_record& rec);

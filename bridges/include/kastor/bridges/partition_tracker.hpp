@@ -27,6 +27,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kastor/runtime/message.hpp"
@@ -50,7 +51,9 @@ public:
     Extra extra{};
   };
 
-  // What rebind() decided.
+  // What rebind() decided. `redeliver` never holds a record of a key in
+  // `dead_letter` (those are at or behind their parked head), so
+  // dead-lettering those keys first leaves it as it is.
   struct rebind_plan {
     std::vector<std::string> dead_letter;  // keys past max_attempts (dead_letter_key() each)
     std::vector<record*> redeliver;        // to the new incarnation, in offset order
@@ -124,7 +127,8 @@ public:
   rebind_plan rebind(const std::function<int(int64_t)>& failures_of, int max_attempts,
                      clock::time_point now,
                      const std::function<std::chrono::milliseconds(int)>& retry_delay,
-                     bool count_failures, std::vector<std::string>* newly_parked = nullptr) {
+                     bool count_failures,
+                     std::vector<std::pair<std::string, int64_t>>* newly_parked = nullptr) {
     rebind_plan plan;
     if (count_failures) {
       for (auto& [offset, rec] : in_flight_) {
@@ -145,7 +149,7 @@ public:
         if (fresh) {
           pk->second.head = offset;
           if (newly_parked)
-            newly_parked->push_back(key);
+            newly_parked->emplace_back(key, offset);
         }
         if (rec.failures >= max_attempts) {
           plan.dead_letter.push_back(key);

@@ -2,16 +2,18 @@
 //
 // An actor is addressed by type and key ("account", an account id). A request is a
 // record on `<type>-requests` keyed by that key, so it lands on the partition
-// number the key has in the actor's input topics; a role's consumer group
-// assigns co-numbered partitions of its topics to one member (the range
-// assignor, with equal partition counts), so the node that owns the key's
-// actor reads the request. Headers: kastor-type (the request kind, e.g. get),
+// number the key has in the actor's input topics; a keyed role's group
+// assigns co-numbered partitions of its inputs to one member (the range
+// assignor, with equal partition counts), and that member reads the requests
+// partitions of those numbers, so the node that owns the key's actor reads
+// the request. Headers: kastor-type (the request kind, e.g. get),
 // kastor-correlation-id, kastor-reply-to (the asking node's reply topic,
 // `kastor-replies.<node id>`) and kastor-deadline (epoch ms; an owner that
 // reads the request later drops it: nobody waits any more).
 //
-// The owner's mailbox hands the request to its role (mailbox_options) and
-// writes the answer to the reply-to topic, keyed by the correlation id, with
+// The owner's request_responder (bridges/internal: a consumer of its own that
+// follows the role's assignment) hands the request to its role and writes
+// the answer to the reply-to topic, keyed by the correlation id, with
 // kastor-reply-status (ok, not_found or error) and kastor-node. A requester
 // whose deadline passes gets runtime_errc::timeout. Requests are at most once:
 // a request whose owner dies before answering is not answered.

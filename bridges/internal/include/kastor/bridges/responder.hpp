@@ -1,0 +1,74 @@
+// The owner's side of request/reply (remote.hpp), a consumer of its own: it
+// reads the partitions of a keyed role's requests topic whose numbers the
+// role's group assigned to this node (follow(), from the mailbox's
+// assignment callbacks: the key's request partition has its input
+// partitions' number), and answers each request once through on_request,
+// writing the answer to the request's reply-to topic. It is never a group
+// member: its group ("<role group>.requests") only keeps where this node's
+// responders left off, so a partition that moves here is read from there (or
+// from its end the first time). Requests past their deadline, malformed ones
+// and ones whose reply-to is not a kastor-replies.* topic are dropped, logged.
+// At most once: a request whose owner dies before answering is not answered.
+//
+// Thread-safety: follow() and stop() from any thread; on_request runs on the
+// responder's thread and must not block.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "kastor/bridges/librdkafka.hpp"
+#include "kastor/bridges/producer.hpp"
+#include "kastor/bridges/remote.hpp"
+
+namespace kastor::bridges {
+
+class request_responder {
+public:
+  struct options {
+    std::string brokers;
+    std::string topic;     // <role>-requests
+    std::string group_id;  // the role's group; offsets are kept under <group_id>.requests
+    std::string node_id;
+    std::function<void(const inbound_request&, reply_fn)> on_request;
+    std::shared_ptr<kafka_publisher> replies;
+    int fetch_wait_max_ms = 100;
+  };
+  static caf::expected<std::shared_ptr<request_responder>> make(options opts);
+  ~request_responder();
+  request_responder(const request_responder&) = delete;
+  request_responder& operator=(const request_responder&) = delete;
+
+  // The role's partitions on this node now, as `mailbox` (the role's
+  // current one) was assigned them: their requests are answered from now on.
+  void follow(const void* mailbox, std::vector<int32_t> partitions);
+  // `mailbox`'s partitions were revoked: none is answered until the next
+  // follow(). A replaced mailbox's late word changes nothing.
+  void drop(const void* mailbox);
+  void stop();
+
+private:
+  explicit request_responder(options opts) : opts_(std::move(opts)) {}
+  void run();
+  void reassign(const std::vector<int32_t>& partitions);
+  void answer(rd_kafka_message_t* msg);
+
+  options opts_;
+  rk_ptr rk_;
+  rd_kafka_queue_t* log_queue_ = nullptr;
+  std::thread poller_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mtx_;
+  const void* mailbox_ = nullptr;               // the one that followed last
+  std::optional<std::vector<int32_t>> wanted_;  // set by follow(), taken by the poll thread
+};
+
+}  // namespace kastor::bridges
