@@ -1,4 +1,3 @@
-#include "kastor/bridges/librdkafka.hpp"
 #include "kastor/bridges/node.hpp"
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include "kastor/bridges/changelog.hpp"
 #include "kastor/bridges/codec.hpp"
 #include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/librdkafka.hpp"
 #include "kastor/bridges/producer.hpp"
 #include "kastor/bridges/remote.hpp"
 #include "kastor/bridges/responder.hpp"

@@ -1,10 +1,11 @@
-#include "kastor/bridges/librdkafka.hpp"
 #include "kastor/bridges/producer.hpp"
 
 #include <mutex>
 #include <random>
 
 #include "kastor/bridges/codec.hpp"
+#include "kastor/bridges/librdkafka.hpp"
+#include "kastor/bridges/producer_calls.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/logging.hpp"
 
@@ -114,6 +115,7 @@ caf::expected<std::shared_ptr<kafka_publisher>> kafka_publisher::make(producer_o
   if (!conf)
     return conf.error();
   std::shared_ptr<kafka_publisher> self{new kafka_publisher};
+  self->calls_ = opts.calls ? opts.calls : std::make_shared<producer_calls>();
   // The counters outlive rk_ (destroyed in the destructor before members).
   auto* counters = new delivery_counters{&self->delivered_, &self->failed_};
   rd_kafka_conf_set_opaque(conf->get(), counters);
@@ -170,7 +172,7 @@ size_t kafka_publisher::stop(std::chrono::milliseconds deadline) {
     poller_.join();
   // Flush with a deadline; whatever is left is purged so every callback still
   // runs exactly once (with an error), and reported.
-  rd_kafka_flush(rk_.get(), static_cast<int>(deadline.count()));
+  calls_->flush(rk_.get(), static_cast<int>(deadline.count()));
   auto left = static_cast<size_t>(rd_kafka_outq_len(rk_.get()));
   if (left > 0) {
     runtime::logger("kastor.bridge")->warn("producer stop: undelivered={} (purged)", left);
@@ -209,28 +211,28 @@ void kafka_publisher::warm_up(std::chrono::milliseconds timeout,
 }
 
 caf::error kafka_publisher::init_transactions(std::chrono::milliseconds timeout) {
-  return txn_error(rd_kafka_init_transactions(rk_.get(), static_cast<int>(timeout.count())),
+  return txn_error(calls_->init_transactions(rk_.get(), static_cast<int>(timeout.count())),
                    "init transactions");
 }
 
 caf::error kafka_publisher::begin_transaction() {
-  return txn_error(rd_kafka_begin_transaction(rk_.get()), "begin transaction");
+  return txn_error(calls_->begin_transaction(rk_.get()), "begin transaction");
 }
 
 caf::error kafka_publisher::commit_transaction(const rd_kafka_topic_partition_list_t* offsets,
                                                const rd_kafka_consumer_group_metadata_t* group,
                                                std::chrono::milliseconds timeout) {
   if (offsets != nullptr && offsets->cnt > 0)
-    if (auto err = txn_error(rd_kafka_send_offsets_to_transaction(
+    if (auto err = txn_error(calls_->send_offsets_to_transaction(
                                rk_.get(), offsets, group, static_cast<int>(timeout.count())),
                              "send offsets to transaction"))
       return err;
-  return txn_error(rd_kafka_commit_transaction(rk_.get(), static_cast<int>(timeout.count())),
+  return txn_error(calls_->commit_transaction(rk_.get(), static_cast<int>(timeout.count())),
                    "commit transaction");
 }
 
 caf::error kafka_publisher::abort_transaction(std::chrono::milliseconds timeout) {
-  return txn_error(rd_kafka_abort_transaction(rk_.get(), static_cast<int>(timeout.count())),
+  return txn_error(calls_->abort_transaction(rk_.get(), static_cast<int>(timeout.count())),
                    "abort transaction");
 }
 
@@ -254,13 +256,7 @@ void kafka_publisher::produce_one(const std::string& topic, int32_t partition,
   }
   auto* hdrs = to_rd_headers(headers);
   for (int tries = 0;; ++tries) {
-    auto err = rd_kafka_producev(
-      rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
-      RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
-      RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
-      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
-      RD_KAFKA_V_OPAQUE(batch), RD_KAFKA_V_END);
+    auto err = calls_->produce(rk_.get(), topic, partition, key, value, hdrs, batch);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
       return;
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && tries < 500) {

@@ -1,4 +1,3 @@
-#include "kastor/bridges/librdkafka.hpp"
 #include "kastor/bridges/remote.hpp"
 
 #include <charconv>
@@ -7,6 +6,7 @@
 #include <caf/all.hpp>
 
 #include "kastor/bridges/codec.hpp"
+#include "kastor/bridges/librdkafka.hpp"
 #include "kastor/runtime/atoms.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/logging.hpp"

@@ -30,6 +30,8 @@
 
 namespace kastor::bridges {
 
+class producer_calls;  // bridges/internal/include/kastor/bridges/producer_calls.hpp
+
 struct producer_options {
   std::string brokers = {};
   std::string client_id = "kastor";
@@ -53,6 +55,9 @@ struct producer_options {
   std::string partitioner = "murmur2_random";
   std::string compression = "none";
   kafka_properties extra = {};  // applied last
+  // The producer's calls of librdkafka (null: librdkafka's own). A test
+  // passes a wrapper that fails one of them.
+  std::shared_ptr<producer_calls> calls = {};
 };
 
 // Whether records compressed with `codec` can be read by every common client
@@ -110,6 +115,7 @@ private:
   void produce_one(const std::string& topic, int32_t partition, const std::string& key,
                    const std::string& value, const header_list& headers, void* batch);
 
+  std::shared_ptr<producer_calls> calls_;  // producer_options::calls
   rk_ptr rk_;
   rd_kafka_queue_t* log_queue_ = nullptr;
   std::thread poller_;
