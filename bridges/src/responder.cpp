@@ -70,10 +70,8 @@ void request_responder::stop() {
     return;
   if (poller_.joinable())
     poller_.join();
-  if (rk_) {
-    rd_kafka_commit(rk_.get(), nullptr, 0);  // where this node left off (nothing stored: a no-op)
-    rd_kafka_consumer_close(rk_.get());
-  }
+  if (rk_)
+    rd_kafka_consumer_close(rk_.get());  // commits where this node left off (auto-commit)
 }
 
 void request_responder::reassign(const std::vector<int32_t>& partitions) {
@@ -94,7 +92,9 @@ void request_responder::run() {
       wanted.swap(wanted_);
     }
     if (wanted) {
-      rd_kafka_commit(rk_.get(), nullptr, 0);  // what was answered before the move
+      // What was answered before the move, without waiting for the broker
+      // (at most once: a request answered twice is harmless to its asker).
+      rd_kafka_commit(rk_.get(), nullptr, 1);
       reassign(*wanted);
     }
     for (int n = 0; n < 100 && !stopping_.load(); ++n) {
