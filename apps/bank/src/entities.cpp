@@ -76,8 +76,9 @@ outputs transfer_saga::handle(const record_meta&, const op_result& r, int64_t) {
     s_.status = r.ok ? "completed" : "refunding";
   else if (expect("refunding", "refund"))
     s_.status = "compensated";
-  else
-    return {};  // an answer to a step already past (delivered again)
+  // Else an answer to a step already past, delivered again: the current
+  // step goes out again too (its op may be lost: after a crash the snapshot
+  // can be durable while the op it was written with is not).
   return step();
 }
 

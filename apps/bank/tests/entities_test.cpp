@@ -87,6 +87,17 @@ TEST_F(Bank, ARefusedCreditIsCompensatedAndARefusedDebitEndsIt) {
   EXPECT_EQ(r.snapshot().status, "refused");
 }
 
+TEST_F(Bank, AnOldAnswerDeliveredAgainResendsTheCurrentStep) {
+  // A crash wrote the saga's snapshot (refunding) but lost the refund op; the
+  // credit's answer comes again and must not leave the saga waiting forever.
+  transfer_saga s{transfer_state{"t1", "a", "b", 30, "refunding"}};
+  auto out = s.handle(meta, op_result{"t1", "b", "credit", false}, 0);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].get<account_op>().kind, "refund");
+  EXPECT_EQ(out[0].get<account_op>().account, "a");
+  EXPECT_EQ(s.snapshot().status, "refunding");
+}
+
 TEST_F(Bank, ARequestDeliveredAgainResendsTheCurrentStepOnly) {
   transfer_saga s{"t1"};
   s.handle(meta, transfer{"t1", "a", "b", 30}, 0);

@@ -32,7 +32,8 @@ private:
 
 // One transfer, a saga over two accounts: debit the source, credit the
 // target, refund the source when the credit is refused. A request or result
-// delivered again re-sends what the current step waits for.
+// delivered again re-sends what the current step waits for (accounts answer
+// an op they have seen the way they did the first time).
 class transfer_saga {
 public:
   using snapshot_type = transfer_state;
