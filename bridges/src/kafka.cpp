@@ -90,6 +90,20 @@ caf::error kafka_error(rd_kafka_resp_err_t err, const std::string& what) {
                     what + ": " + rd_kafka_err2str(err));
 }
 
+caf::expected<rk_ptr> make_consumer(conf_ptr conf, rd_kafka_queue_t** log_queue,
+                                    const std::string& what) {
+  enable_log_queue(conf.get());
+  char errstr[512];
+  rk_ptr rk{rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), errstr, sizeof(errstr))};
+  if (!rk)
+    return runtime::make_error(runtime::bridge_errc::kafka_fatal, what + ": " + errstr);
+  (void) conf.release();  // owned by the handle now
+  *log_queue = rd_kafka_queue_new(rk.get());
+  rd_kafka_set_log_queue(rk.get(), *log_queue);
+  rd_kafka_poll_set_consumer(rk.get());
+  return rk;
+}
+
 caf::error txn_error(rd_kafka_error_t* e, const std::string& what) {
   using runtime::bridge_errc;
   if (e == nullptr)

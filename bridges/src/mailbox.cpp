@@ -188,16 +188,10 @@ caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_option
   rd_kafka_conf_set_rebalance_cb(
     conf->get(), [](rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                     void* opaque) { static_cast<kafka_mailbox*>(opaque)->rebalance(err, parts); });
-  enable_log_queue(conf->get());
-  char errstr[512];
-  self->rk_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), errstr, sizeof(errstr)));
-  if (!self->rk_)
-    return runtime::make_error(runtime::bridge_errc::kafka_fatal,
-                               std::string{"consumer: "} + errstr);
-  (void) conf->release();  // owned by the handle now
-  self->log_queue_ = rd_kafka_queue_new(self->rk_.get());
-  rd_kafka_set_log_queue(self->rk_.get(), self->log_queue_);
-  rd_kafka_poll_set_consumer(self->rk_.get());
+  auto rk = make_consumer(std::move(*conf), &self->log_queue_, "consumer");
+  if (!rk)
+    return rk.error();
+  self->rk_ = std::move(*rk);
   if (!self->opts_.standby || self->opts_.standby->load())
     if (auto err = self->subscribe())
       return err;

@@ -32,16 +32,10 @@ caf::expected<std::shared_ptr<request_responder>> request_responder::make(option
                          {"enable.partition.eof", "false"}});
   if (!conf)
     return conf.error();
-  enable_log_queue(conf->get());
-  char errstr[512];
-  self->rk_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), errstr, sizeof(errstr)));
-  if (!self->rk_)
-    return runtime::make_error(runtime::bridge_errc::kafka_fatal,
-                               std::string{"request consumer: "} + errstr);
-  (void) conf->release();
-  self->log_queue_ = rd_kafka_queue_new(self->rk_.get());
-  rd_kafka_set_log_queue(self->rk_.get(), self->log_queue_);
-  rd_kafka_poll_set_consumer(self->rk_.get());
+  auto rk = make_consumer(std::move(*conf), &self->log_queue_, "request consumer");
+  if (!rk)
+    return rk.error();
+  self->rk_ = std::move(*rk);
   self->poller_ = std::thread{[p = self.get()] { p->run(); }};
   return self;
 }

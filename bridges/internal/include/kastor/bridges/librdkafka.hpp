@@ -34,6 +34,12 @@ caf::expected<conf_ptr> make_conf(const kafka_properties& props);
 void enable_log_queue(rd_kafka_conf_t* conf);
 void forward_logs(rd_kafka_t* rk, rd_kafka_queue_t* log_queue);
 
+// A consumer handle made from `conf` (which it takes), its log lines routed
+// to a queue of its own (`*log_queue`, for forward_logs; the caller destroys
+// it) and its events polled with consumer_poll. `what` names it in the error.
+caf::expected<rk_ptr> make_consumer(conf_ptr conf, rd_kafka_queue_t** log_queue,
+                                    const std::string& what);
+
 // Classifies a librdkafka error code as retriable or fatal
 // (bridge_errc::kafka_retriable / kafka_fatal), with `what` as context.
 caf::error kafka_error(rd_kafka_resp_err_t err, const std::string& what);
