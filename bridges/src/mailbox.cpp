@@ -6,7 +6,7 @@
 
 #include "kastor/bridges/codec.hpp"
 #include "kastor/bridges/consumer_calls.hpp"
-#include "kastor/bridges/librdkafka.hpp"
+#include "mailbox_delivery.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/logging.hpp"
 #include "kastor/runtime/role_actor.hpp"
@@ -35,35 +35,6 @@ void failure_memory::erase(const std::string& topic, int32_t partition, int64_t 
   size_ = counts_.size();
 }
 
-// What the mailbox keeps beside a record in flight (partition_tracker's Extra).
-struct kafka_mailbox::record_extra {
-  // The original record on its way to `<topic>.dlq` or, forwarded, to its
-  // key's own partition; kept until the broker has it.
-  struct copy_out_record {
-    std::string topic;
-    int32_t partition = -1;  // -1: the partitioner's choice
-    bool forward = false;
-    std::string key;
-    std::string value;
-    header_list headers;
-  };
-  std::optional<copy_out_record> copy_out;
-  message_ptr raw;  // the original record (held, not copied), for a later dead letter
-  // Exactly-once: handed out (to the actor, or to the DLQ) in the open
-  // transaction, and finished in it (kept until the transaction commits).
-  bool sent = false;
-  bool done = false;
-};
-
-struct kafka_mailbox::partition_state {
-  partition_tracker<record_extra> tracker;  // in flight, quarantine, the committable prefix
-  int64_t dropped_from = -1;  // the first record not taken while suspect (see check_stall)
-  // Exactly-once: a dead letter of this partition failed to be written;
-  // nothing of it goes out before then (its records stay in offset order).
-  std::chrono::steady_clock::time_point blocked_until{};
-  std::chrono::milliseconds block{0};
-};
-
 namespace {
 
 // A message's schema check; an application's validation that throws says the
@@ -80,12 +51,7 @@ std::optional<std::string> validate(const runtime::message& m) {
 
 namespace {
 
-auto log() {
-  static auto l = runtime::logger("kastor.bridge");
-  return l;
-}
-
-constexpr std::chrono::milliseconds txn_call_timeout{30000};
+using mailbox_detail::log;
 
 int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -93,60 +59,11 @@ int64_t steady_ms() {
     .count();
 }
 
-// FNV-1a: a stable name for a set of partitions.
-std::string fingerprint(const std::vector<std::string>& items) {
-  uint64_t h = 1469598103934665603ULL;
-  for (const auto& s : items) {
-    for (unsigned char c : s + ",") {
-      h ^= c;
-      h *= 1099511628211ULL;
-    }
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
 }  // namespace
 
 std::string forward_topic_of(const std::string& group_id) {
   return group_id + "-repartition";
 }
-
-// Exactly-once: the bound actor's publisher. A publish belongs to the open
-// transaction only if its cause is a record of the current incarnation (not
-// rewound or revoked since); the check and the produce happen under the lock
-// that commits and aborts take, so no write slips past either.
-class kafka_mailbox::txn_gate : public runtime::publisher {
-public:
-  explicit txn_gate(std::weak_ptr<kafka_mailbox> mb) : mb_(std::move(mb)) {}
-
-  void publish(std::vector<runtime::message> batch, const runtime::record_meta* cause,
-               runtime::publish_callback done) override {
-    auto mb = mb_.lock();
-    if (mb) {
-      std::lock_guard<std::mutex> guard{mb->txn_mtx_};
-      if (cause != nullptr && cause->incarnation == mb->incarnation_.load() && mb->txn_
-          && mb->txn_state_ == txn_state::open) {
-        std::weak_ptr<kafka_mailbox> weak = mb;
-        mb->txn_->publish(std::move(batch), cause,
-                          [weak, done = std::move(done)](const runtime::publish_outcome& o) {
-                            if (!o.ok())
-                              if (auto self = weak.lock())
-                                self->txn_failed_ = true;  // the transaction cannot commit
-                            if (done)
-                              done(o);
-                          });
-        return;
-      }
-    }
-    if (done)
-      done({"not in the open transaction (its record was rewound or revoked)", false, true});
-  }
-
-private:
-  std::weak_ptr<kafka_mailbox> mb_;
-};
 
 caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_options opts) {
   kafka_properties props{
@@ -171,19 +88,15 @@ caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_option
   // its owner).
   if (!opts.forward_topic.empty())
     props.emplace_back("partition.assignment.strategy", "range");
-  if (opts.exactly_once) {
-    if (!opts.commit)
-      return runtime::make_error(runtime::runtime_errc::invalid_config,
-                                 "exactly-once needs a committing consumer group, not a view");
-    // Offsets are committed by the transactions only; only committed input is read.
-    props.emplace_back("isolation.level", "read_committed");
-    props.emplace_back("enable.auto.commit", "false");
-  }
-  props.insert(props.end(), opts.extra.begin(), opts.extra.end());
+  std::shared_ptr<kafka_mailbox> self{new kafka_mailbox{std::move(opts)}};
+  self->delivery_ = self->opts_.exactly_once ? exactly_once_delivery(*self)
+                                             : at_least_once_delivery(*self);
+  if (auto err = self->delivery_->configure(props))
+    return err;
+  props.insert(props.end(), self->opts_.extra.begin(), self->opts_.extra.end());
   auto conf = make_conf(props);
   if (!conf)
     return conf.error();
-  std::shared_ptr<kafka_mailbox> self{new kafka_mailbox{std::move(opts)}};
   rd_kafka_conf_set_opaque(conf->get(), self.get());
   rd_kafka_conf_set_rebalance_cb(
     conf->get(), [](rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
@@ -195,8 +108,6 @@ caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_option
   if (!self->opts_.standby || self->opts_.standby->load())
     if (auto err = self->subscribe())
       return err;
-  if (self->opts_.exactly_once)
-    self->txn_out_ = std::make_shared<txn_gate>(self);
   return self;
 }
 
@@ -316,6 +227,14 @@ void kafka_mailbox::clear_suspect() {
   last_started_.reset();
 }
 
+bool kafka_mailbox::stall_guard() const {
+  return delivery_->guards_stalls();
+}
+
+std::shared_ptr<runtime::publisher> kafka_mailbox::transactional_out() const {
+  return delivery_->publisher();
+}
+
 bool kafka_mailbox::current(const runtime::record_meta& m) const {
   if (m.incarnation == 0)
     return true;
@@ -357,8 +276,7 @@ void kafka_mailbox::rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
     }
     // Before the assignment fetches the committed offsets: fencing the last
     // producer of this partition set aborts what it left open.
-    if (opts_.exactly_once)
-      start_transactions(parts);
+    delivery_->assigned(parts);
     calls_->assign(rk_.get(), parts);
     // The application pause flag outlives an assignment: set it explicitly.
     if (paused_)
@@ -393,12 +311,7 @@ void kafka_mailbox::rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
       waited = hand_off();
     }
     drain_completions();
-    if (!lost)
-      store_offsets();
-    if (opts_.exactly_once)
-      end_transactions(lost);  // commits only when every record in it finished, never when lost
-    else if (opts_.commit && !parts_.empty() && !lost)
-      calls_->commit(rk_.get(), nullptr, 0);
+    delivery_->release(lost);
     ++incarnation_;
     {
       std::lock_guard<std::mutex> guard{mtx_};
@@ -444,27 +357,15 @@ std::vector<int32_t> kafka_mailbox::partition_numbers(
 // record in the open transaction is waited for, so that it can commit.
 size_t kafka_mailbox::hand_off() {
   size_t waited = 0;
-  if (!opts_.exactly_once) {
-    std::lock_guard<std::mutex> guard{mtx_};  // no try_start() slips past this
-    handing_off_ = true;
-  }
+  delivery_->begin_handoff();
   auto until = std::chrono::steady_clock::now() + opts_.handoff_deadline;
   for (;;) {
     last_tick_ms_ = steady_ms();
     drain_completions();
     apply_rejections();  // a rejected record in the transaction is dead-lettered, then done
-    size_t open = 0;
-    if (opts_.exactly_once) {
-      for (const auto& [tp, ps] : parts_)
-        for (const auto& [offset, rec] : ps->tracker.records())
-          if (rec.extra.sent && !rec.extra.done)
-            ++open;
-    } else {
-      std::lock_guard<std::mutex> guard{mtx_};
-      open = unfinished_turns_.size();
-    }
+    size_t open = delivery_->awaited();
     waited = std::max(waited, open);
-    if (open == 0 || txn_failed_.load() || failure().has_value())
+    if (open == 0 || failure().has_value())
       break;
     if (std::chrono::steady_clock::now() >= until) {
       log()->warn("mailbox group={} event=handoff_deadline unfinished={} deadline_ms={}: released "
@@ -578,13 +479,11 @@ void kafka_mailbox::run() {
     drain_completions();
     if (draining)
       drain_seen_ = true;
-    store_offsets();
     apply_backpressure();
-    retry_dead_letters();
     apply_rejections();
     retry_parked();
     check_turn_deadline();
-    transaction_step();
+    delivery_->step();  // stores or commits what finished
     // Take what librdkafka has queued (up to a batch) before the next round of
     // housekeeping; wait only for the first record.
     for (int n = 0; n < 500 && !stopping_.load(); ++n) {
@@ -657,7 +556,7 @@ void kafka_mailbox::handle(message_ptr owned) {
     return;
   }
   decoded->meta.incarnation = incarnation_;
-  if (!opts_.forward_topic.empty() && (opts_.dead_letters || opts_.exactly_once)) {
+  if (!opts_.forward_topic.empty() && delivery_->can_copy()) {
     if (auto home = home_partition(topic, decoded->meta.key); home && *home != msg->partition) {
       forward(*home, std::string{value}, std::move(headers), std::move(decoded->meta));
       return;
@@ -773,7 +672,7 @@ void kafka_mailbox::dead_letter(const std::string& key, const std::string& value
   rec.meta = meta;
   rec.message.reset();  // never delivered again
   rec.extra.done = false;  // (if it was sent in the open transaction, its dead letter joins that one)
-  if (!opts_.dead_letters && !opts_.exactly_once) {
+  if (!delivery_->can_copy()) {
     finished(meta);
     return;
   }
@@ -801,21 +700,9 @@ void kafka_mailbox::send_copy(in_flight_record& rec) {
   const auto& copy = *rec.extra.copy_out;
   std::weak_ptr<kafka_mailbox> weak = weak_from_this();
   auto meta = rec.meta;
-  auto* out = opts_.dead_letters.get();
-  if (opts_.exactly_once) {  // in the transaction, with the offsets it finishes
-    // A record sent in the open transaction (then rejected) has its dead
-    // letter in that transaction: were it held, records after it could
-    // commit their outputs while the offsets stop before it.
-    bool in_open = rec.extra.sent && txn_state_ == txn_state::open;
-    if (!in_open) {
-      auto& ps = *parts_.at({meta.topic, meta.partition});
-      if (std::chrono::steady_clock::now() < ps.blocked_until || !ensure_transaction())
-        return;  // held until the transaction commits (or the DLQ works again)
-      rec.extra.sent = true;
-      count_sent();
-    }
-    out = txn_.get();
-  }
+  auto* out = delivery_->copy_sink(rec);
+  if (out == nullptr)
+    return;  // held: this mode sends it later
   const char* what = copy.forward ? "forward" : "dead_letter";
   out->produce(
     copy.topic, copy.key, copy.value, copy.headers,
@@ -823,17 +710,6 @@ void kafka_mailbox::send_copy(in_flight_record& rec) {
       auto self = weak.lock();
       if (!self)
         return;
-      if (self->opts_.exactly_once && !o.ok()) {
-        log()->error("mailbox event={}_failed topic={} partition={} offset={} error={} "
-                     "(the transaction aborts; its partition waits, then tries again)",
-                     what, meta.topic, meta.partition, meta.offset, o.error);
-        std::lock_guard<std::mutex> guard{self->mtx_};
-        ++self->stats_.dead_letters_failing;
-        self->dead_letter_retries_.push_back(
-          {meta.topic, meta.partition, meta.offset, meta.incarnation});
-        self->txn_failed_ = true;  // aborted and rewound; dead-lettered again then
-        return;
-      }
       std::lock_guard<std::mutex> guard{self->mtx_};
       if (o.ok()) {
         ++(forward ? self->stats_.forwarded : self->stats_.dead_lettered);
@@ -841,45 +717,12 @@ void kafka_mailbox::send_copy(in_flight_record& rec) {
         self->completions_.push_back({meta.topic, meta.partition, meta.offset, meta.incarnation});
       } else {
         ++self->stats_.dead_letters_failing;
-        log()->error("mailbox event={}_failed topic={} partition={} offset={} error={} "
-                     "(retrying)", what, meta.topic, meta.partition, meta.offset, o.error);
         self->dead_letter_retries_.push_back(
           {meta.topic, meta.partition, meta.offset, meta.incarnation});
+        self->delivery_->copy_failed(what, meta, o.error);  // written again, as the mode says
       }
     },
     copy.partition);
-}
-
-void kafka_mailbox::retry_dead_letters() {
-  if (opts_.exactly_once)
-    return;  // the transaction aborts; transaction_step() blocks the partition a while
-  auto now = std::chrono::steady_clock::now();
-  if (now < next_dead_letter_retry_)
-    return;
-  std::vector<completion> retries;
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    retries.swap(dead_letter_retries_);
-    if (stats_.dead_letters_failing == 0)
-      dead_letter_backoff_ = std::chrono::milliseconds{0};  // writes work again
-  }
-  if (!retries.empty()) {
-    // 1 s, 2 s, 4 s ... 60 s between rounds while writes keep failing.
-    dead_letter_backoff_ = std::min(std::chrono::milliseconds{60000},
-                                    std::max(std::chrono::milliseconds{1000},
-                                             dead_letter_backoff_ * 2));
-    next_dead_letter_retry_ = now + dead_letter_backoff_;
-  }
-  for (const auto& r : retries) {
-    if (r.incarnation != incarnation_.load())
-      continue;  // revoked meanwhile: the next owner dead-letters it again
-    auto it = parts_.find({r.topic, r.partition});
-    if (it == parts_.end())
-      continue;
-    auto rec = it->second->tracker.records().find(r.offset);
-    if (rec != it->second->tracker.records().end() && rec->second.extra.copy_out)
-      send_copy(rec->second);
-  }
 }
 
 void kafka_mailbox::deliver(const partition_state& ps, in_flight_record& r) {
@@ -888,12 +731,8 @@ void kafka_mailbox::deliver(const partition_state& ps, in_flight_record& r) {
     return;  // no actor bound yet: delivered on bind
   if (!ps.tracker.deliverable(r))
     return;  // its key is in quarantine: it waits behind the failing record
-  if (opts_.exactly_once) {
-    if (std::chrono::steady_clock::now() < ps.blocked_until || !ensure_transaction())
-      return;  // held until the transaction commits (or the partition's DLQ works)
-    r.extra.sent = true;
-    count_sent();
-  }
+  if (!delivery_->admit(ps, r))
+    return;  // held: this mode sends it later
   caf::anon_send(delivered_to_, r.meta, *r.message);
 }
 
@@ -950,49 +789,7 @@ void kafka_mailbox::redeliver_if_rebound() {
   apply_rejections();
   bool first_bind = !delivered_to_;
   delivered_to_ = target;
-  if (opts_.exactly_once) {
-    // What the dead actor wrote is in the open transaction: abort it, and
-    // everything since the last commit goes to the new incarnation.
-    if (first_bind)
-      send_held();
-    else
-      abort_and_rewind("its worker was replaced");
-    return;
-  }
-  uint64_t n = 0;
-  auto now = std::chrono::steady_clock::now();
-  for (auto& [tp, ps] : parts_) {
-    // Quarantine: a record the dead actor failed on parks its key (or, when
-    // the key is parked already, waits longer); past max_attempts the key's
-    // records go to the DLQ.
-    std::vector<std::pair<std::string, int64_t>> parked;  // key, its head
-    auto plan = ps->tracker.rebind(
-      [&, topic = tp.first, partition = tp.second](int64_t offset) {
-        return opts_.failures->get(topic, partition, offset);
-      },
-      opts_.max_attempts, now, [this](int failures) { return retry_delay(failures); },
-      !first_bind && !opts_.failures->empty(), &parked);
-    for (const auto& [key, head] : parked)
-      log()->warn("mailbox group={} event=key_parked topic={} partition={} offset={} key={}",
-                  opts_.group_id, tp.first, tp.second, head, key);
-    for (const auto& key : plan.dead_letter) {
-      auto reason = "its actor failed " + std::to_string(opts_.max_attempts) + " times handling it";
-      if (opts_.last_exit_reason)
-        reason += " (last exit: " + opts_.last_exit_reason() + ")";
-      dead_letter_key(*ps, key, reason);
-    }
-    for (auto* rec : plan.redeliver) {
-      if (!first_bind)
-        ++rec->meta.attempt;
-      caf::anon_send(target, rec->meta, *rec->message);
-      ++n;
-    }
-  }
-  if (n > 0) {
-    log()->info("mailbox group={} event=redelivered records={}", opts_.group_id, n);
-    std::lock_guard<std::mutex> guard{mtx_};
-    stats_.redelivered += n;
-  }
+  delivery_->rebound(first_bind);
 }
 
 void kafka_mailbox::drain_completions() {
@@ -1011,11 +808,8 @@ void kafka_mailbox::drain_completions() {
     auto r = it->second->tracker.records().find(c.offset);
     if (r == it->second->tracker.records().end())
       continue;
-    if (opts_.exactly_once) {  // finished in the transaction; kept until it commits
-      if (r->second.extra.sent)
-        r->second.extra.done = true;
-      continue;
-    }
+    if (!delivery_->finished(r->second))
+      continue;  // kept (exactly-once: until its transaction commits)
     if (!opts_.failures->empty())
       opts_.failures->erase(c.topic, c.partition, c.offset);
     auto& ps = *it->second;
@@ -1046,38 +840,6 @@ size_t kafka_mailbox::in_flight_count() const {
   for (const auto& [tp, ps] : parts_)
     n += ps->tracker.records().size();
   return n;
-}
-
-void kafka_mailbox::store_offsets() {
-  if (!opts_.commit || opts_.exactly_once)
-    return;  // exactly-once: the transactions carry the offsets
-  partition_list_ptr list{rd_kafka_topic_partition_list_new(4)};
-  std::vector<std::pair<partition_state*, int64_t>> before;  // to go back to if the store fails
-  for (auto& [tp, ps] : parts_) {
-    auto was = ps->tracker.stored_at();
-    if (auto at = ps->tracker.commit_position()) {  // never past the first unfinished record
-      rd_kafka_topic_partition_list_add(list.get(), tp.first.c_str(), tp.second)->offset = *at;
-      before.emplace_back(ps.get(), was);
-    }
-  }
-  if (list->cnt == 0)
-    return;
-  auto err = calls_->offsets_store(rk_.get(), list.get());
-  for (int i = 0; i < list->cnt && err == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
-    err = list->elems[i].err;
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    // Not stored: tried again next round (else these offsets would wait for
-    // the next record to finish, and a revocation would commit less).
-    for (auto [ps, was] : before)
-      ps->tracker.set_stored(was);
-    if (!store_failing_)  // once per run of failures, not every round
-      log()->warn("mailbox group={} offsets_store error={}: tried again every round",
-                  opts_.group_id, rd_kafka_err2str(err));
-    store_failing_ = true;
-  } else if (store_failing_) {
-    store_failing_ = false;
-    log()->info("mailbox group={} event=offsets_stored_again", opts_.group_id);
-  }
 }
 
 void kafka_mailbox::apply_backpressure() {
@@ -1143,394 +905,12 @@ void kafka_mailbox::stop(std::chrono::milliseconds drain) {
   if (!rk_)
     return;
   drain_completions();
-  store_offsets();
-  if (opts_.exactly_once)
-    end_transactions();
-  else if (opts_.commit && !parts_.empty())
-    calls_->commit(rk_.get(), nullptr, 0);
+  delivery_->release(false);
   calls_->consumer_close(rk_.get());  // leaves the group (revoke runs here)
   forward_logs(rk_.get(), log_queue_);
   auto s = stats();
   log()->info("mailbox group={} event=stopped received={} finished={} unfinished={}",
               opts_.group_id, s.received, s.finished, s.in_flight);
-}
-
-}  // namespace kastor::bridges
-
-namespace kastor::bridges {
-
-// ---- exactly-once (poll thread) -------------------------------------------
-
-bool kafka_mailbox::holding() const {
-  return !txn_ || txn_due_ || txn_state_ == txn_state::committing;
-}
-
-// True when records may go out now: the transaction is open (begun here if
-// none was) and not about to commit.
-bool kafka_mailbox::ensure_transaction() {
-  if (holding())
-    return false;
-  if (txn_state_ == txn_state::open)
-    return true;
-  if (auto err = txn_->begin_transaction()) {
-    fail(runtime::describe(err));
-    return false;
-  }
-  std::lock_guard<std::mutex> guard{txn_mtx_};
-  txn_state_ = txn_state::open;
-  txn_since_ = std::chrono::steady_clock::now();
-  txn_sent_ = 0;
-  return true;
-}
-
-void kafka_mailbox::count_sent() {
-  if (txn_budget_ == 0)
-    txn_budget_ = std::max<size_t>(1, opts_.max_transaction_records);
-  if (++txn_sent_ >= txn_budget_)
-    txn_due_ = true;  // full: the rest waits for the next transaction
-}
-
-void kafka_mailbox::fail(const std::string& why) {
-  log()->error("mailbox group={} event=transaction_failed error={}: the bridge restarts",
-               opts_.group_id, why);
-  txn_due_ = true;  // nothing more goes out
-  std::lock_guard<std::mutex> guard{mtx_};
-  failure_ = why;
-}
-
-// Records and dead letters that waited for the transaction to commit.
-void kafka_mailbox::send_held() {
-  for (auto& [tp, ps] : parts_)
-    for (auto& [offset, rec] : ps->tracker.records()) {
-      if (rec.extra.sent || rec.extra.done)
-        continue;
-      if (rec.extra.copy_out)
-        send_copy(rec);
-      else
-        deliver(*ps, rec);
-      if (holding())
-        return;
-    }
-}
-
-void kafka_mailbox::transaction_step() {
-  if (!opts_.exactly_once || !txn_ || failure().has_value())
-    return;
-  if (txn_failed_.exchange(false) && txn_state_ == txn_state::open) {
-    block_failed_dead_letters();
-    abort_and_rewind("a write in the transaction failed");
-    return;
-  }
-  // Before the broker aborts it (and fences this producer), e.g. while a
-  // worker hangs or waits to be restarted.
-  if (txn_state_ == txn_state::open
-      && std::chrono::steady_clock::now() - txn_since_ > opts_.transactional.transaction_timeout / 2) {
-    abort_and_rewind("open for half its transaction timeout");
-    return;
-  }
-  if (txn_state_ == txn_state::none) {
-    send_held();
-    return;
-  }
-  if (!txn_due_ && std::chrono::steady_clock::now() - txn_since_ >= opts_.commit_interval)
-    txn_due_ = true;  // from now on records wait for the commit
-  if (!txn_due_)
-    return;
-  for (const auto& [tp, ps] : parts_)
-    for (const auto& [offset, rec] : ps->tracker.records())
-      if (rec.extra.sent && !rec.extra.done)
-        return;  // still being handled (or its worker is down: then it is rewound)
-  auto err = commit_now();
-  if (!err) {
-    send_held();
-    return;
-  }
-  if (err.code() == static_cast<uint8_t>(runtime::bridge_errc::kafka_abortable))
-    abort_and_rewind(runtime::describe(err));
-  else if (err.code() == static_cast<uint8_t>(runtime::bridge_errc::kafka_retriable))
-    reinit_transactions(runtime::describe(err));  // the commit's outcome is unknown
-  else
-    fail(runtime::describe(err));
-}
-
-// Partitions whose dead letter could not be written wait 1 s, 2 s ... 60 s
-// before anything of theirs goes out again; the others go on.
-void kafka_mailbox::block_failed_dead_letters() {
-  std::vector<completion> failed;
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    failed.swap(dead_letter_retries_);
-  }
-  auto now = std::chrono::steady_clock::now();
-  for (const auto& f : failed) {
-    auto it = parts_.find({f.topic, f.partition});
-    if (it == parts_.end())
-      continue;
-    auto& ps = *it->second;
-    ps.block = std::min(std::chrono::milliseconds{60000},
-                        std::max(std::chrono::milliseconds{1000}, ps.block * 2));
-    ps.blocked_until = now + ps.block;
-  }
-}
-
-// Commits the open transaction with the offsets of the finished prefix of
-// each partition (every record sent in it is finished).
-caf::error kafka_mailbox::commit_now() {
-  partition_list_ptr offsets{rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size()))};
-  for (auto& [tp, ps] : parts_) {
-    if (ps->tracker.next_offset() < 0)
-      continue;
-    int64_t commit = ps->tracker.next_offset();
-    for (const auto& [offset, rec] : ps->tracker.records())
-      if (!rec.extra.done) {
-        commit = offset;
-        break;
-      }
-    // Outputs past the offsets would be written again after a rewind.
-    for (auto r = ps->tracker.records().lower_bound(commit); r != ps->tracker.records().end(); ++r)
-      if (r->second.extra.sent || r->second.extra.done)
-        return runtime::make_error(runtime::bridge_errc::kafka_abortable,
-                                   "record " + tp.first + "/" + std::to_string(tp.second) + "@"
-                                     + std::to_string(r->first)
-                                     + " is in the transaction past an unfinished record");
-    if (commit > ps->tracker.stored_at())
-      rd_kafka_topic_partition_list_add(offsets.get(), tp.first.c_str(), tp.second)->offset =
-        commit;
-  }
-  {
-    std::lock_guard<std::mutex> guard{txn_mtx_};
-    txn_state_ = txn_state::committing;  // no publish joins it from here on
-  }
-  auto* group = rd_kafka_consumer_group_metadata(rk_.get());
-  auto err = txn_->commit_transaction(offsets.get(), group, txn_call_timeout);
-  rd_kafka_consumer_group_metadata_destroy(group);
-  if (err)
-    return err;
-  uint64_t n = 0;
-  for (auto& [tp, ps] : parts_) {
-    for (auto r = ps->tracker.records().begin(); r != ps->tracker.records().end() && r->second.extra.done;) {
-      if (!opts_.failures->empty())
-        opts_.failures->erase(tp.first, tp.second, r->first);
-      r = ps->tracker.records().erase(r);
-      ++n;
-    }
-  }
-  for (int i = 0; i < offsets->cnt; ++i) {
-    auto& ps = *parts_[{offsets->elems[i].topic, offsets->elems[i].partition}];
-    ps.tracker.set_stored(offsets->elems[i].offset);
-    ps.block = std::chrono::milliseconds{0};  // it moves again
-  }
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    stats_.dead_letters_failing = 0;
-  }
-  in_flight_ = in_flight_count();
-  {
-    std::lock_guard<std::mutex> guard{txn_mtx_};
-    txn_state_ = txn_state::none;
-  }
-  txn_due_ = false;
-  txn_budget_ = std::min(std::max<size_t>(1, opts_.max_transaction_records),
-                         std::max<size_t>(1, txn_budget_) * 2);
-  std::lock_guard<std::mutex> guard{mtx_};
-  ++stats_.transactions;
-  stats_.finished += n;
-  stats_.in_flight = in_flight_;
-  return {};
-}
-
-void kafka_mailbox::abort_and_rewind(const std::string& why) {
-  bool open = false;
-  {
-    std::lock_guard<std::mutex> guard{txn_mtx_};
-    open = txn_ != nullptr && txn_state_ != txn_state::none;
-    txn_state_ = txn_state::committing;
-    ++incarnation_;  // what the old records' actors still report is ignored
-  }
-  if (open) {
-    log()->warn("mailbox group={} event=transaction_aborted reason={}", opts_.group_id, why);
-    if (auto err = txn_->abort_transaction(txn_call_timeout)) {
-      if (err.code() == static_cast<uint8_t>(runtime::bridge_errc::kafka_fatal))
-        fail(runtime::describe(err));
-      else
-        reinit_transactions(runtime::describe(err));
-      return;
-    }
-    // The next transaction is smaller: a record that keeps failing is soon
-    // alone in it, and the others get through.
-    txn_budget_ = std::max<size_t>(1, std::min(txn_budget_, txn_sent_) / 2);
-    std::lock_guard<std::mutex> guard{mtx_};
-    ++stats_.aborts;
-  }
-  {
-    std::lock_guard<std::mutex> guard{txn_mtx_};
-    txn_state_ = txn_state::none;
-  }
-  txn_due_ = false;
-  txn_failed_ = false;
-  rewind();
-}
-
-// Everything not committed goes out again, in order, to the current actor:
-// records whose actor failed max_attempts times to the DLQ instead.
-void kafka_mailbox::rewind() {
-  uint64_t n = 0;
-  for (auto& [tp, ps] : parts_)
-    for (auto& [offset, rec] : ps->tracker.records()) {
-      bool again = rec.extra.sent || rec.extra.done;
-      rec.extra.sent = rec.extra.done = false;
-      rec.meta.incarnation = incarnation_;
-      if (rec.extra.copy_out) {
-        send_copy(rec);
-        continue;
-      }
-      if (!rec.message)
-        continue;
-      rec.failures = opts_.failures->get(tp.first, tp.second, offset);
-      if (rec.failures >= opts_.max_attempts) {
-        auto reason = "its actor failed " + std::to_string(opts_.max_attempts)
-                      + " times handling it";
-        if (opts_.last_exit_reason)
-          reason += " (last exit: " + opts_.last_exit_reason() + ")";
-        dead_letter_in_flight(rec.meta, reason);
-        continue;
-      }
-      if (again)
-        ++rec.meta.attempt;
-      deliver(*ps, rec);
-      ++n;
-    }
-  if (n > 0) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    stats_.redelivered += n;
-  }
-}
-
-// The commit timed out: it may or may not have happened. A new producer with
-// the same transactional.id resolves it (init waits for it to complete or
-// aborts it); then the group's committed offsets tell what is done.
-bool kafka_mailbox::reinit_transactions(const std::string& why) {
-  log()->warn("mailbox group={} event=transaction_reinit reason={}", opts_.group_id, why);
-  std::shared_ptr<kafka_publisher> old;
-  {
-    std::lock_guard<std::mutex> guard{txn_mtx_};
-    txn_state_ = txn_state::committing;
-    ++incarnation_;
-    old.swap(txn_);
-  }
-  if (old)
-    old->stop(std::chrono::milliseconds{1000});
-  old.reset();
-  auto made = make_transactional();
-  if (!made) {
-    fail(runtime::describe(made.error()));
-    return false;
-  }
-  partition_list_ptr list{rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size()))};
-  for (const auto& [tp, ps] : parts_)
-    rd_kafka_topic_partition_list_add(list.get(), tp.first.c_str(), tp.second);
-  if (auto err = calls_->committed(rk_.get(), list.get(),
-                                    static_cast<int>(txn_call_timeout.count()))) {
-    fail(std::string{"committed offsets after an unknown commit: "} + rd_kafka_err2str(err));
-    return false;
-  }
-  for (int i = 0; i < list->cnt; ++i) {
-    auto committed = list->elems[i].offset;
-    auto& ps = *parts_[{list->elems[i].topic, list->elems[i].partition}];
-    if (committed < 0)
-      continue;
-    while (!ps.tracker.records().empty() && ps.tracker.records().begin()->first < committed)
-      ps.tracker.records().erase(ps.tracker.records().begin());  // that commit happened
-    ps.tracker.set_stored(std::max(ps.tracker.stored_at(), committed));
-  }
-  in_flight_ = in_flight_count();
-  {
-    std::lock_guard<std::mutex> guard{txn_mtx_};
-    txn_ = *made;
-    txn_state_ = txn_state::none;
-  }
-  txn_due_ = false;
-  txn_failed_ = false;
-  rewind();
-  return true;
-}
-
-// A producer with transactional.id txn_id_, ready (an earlier producer with
-// that id is fenced, and what it left open is settled).
-caf::expected<std::shared_ptr<kafka_publisher>> kafka_mailbox::make_transactional() const {
-  auto popts = opts_.transactional;
-  popts.transactional_id = txn_id_;
-  auto made = kafka_publisher::make(popts);
-  if (!made)
-    return made.error();
-  if (auto err = (*made)->init_transactions(txn_call_timeout))
-    return err;
-  return *made;
-}
-
-// A producer for this partition set: its transactional.id is stable per
-// group and set, so a new owner of the same set fences the old one and
-// aborts its open transaction before the committed offsets are read.
-bool kafka_mailbox::start_transactions(const rd_kafka_topic_partition_list_t* parts) {
-  std::vector<std::string> set;
-  for (int i = 0; i < parts->cnt; ++i)
-    set.push_back(std::string{parts->elems[i].topic} + ":"
-                  + std::to_string(parts->elems[i].partition));
-  std::sort(set.begin(), set.end());
-  txn_id_ = opts_.group_id + ".eos." + fingerprint(set);
-  auto made = make_transactional();
-  if (!made) {
-    fail(runtime::describe(made.error()));
-    return false;
-  }
-  log()->info("mailbox group={} event=transactions_ready transactional_id={} partitions={}",
-              opts_.group_id, txn_id_, parts->cnt);
-  std::lock_guard<std::mutex> guard{txn_mtx_};
-  txn_ = *made;
-  txn_state_ = txn_state::none;
-  txn_due_ = false;
-  txn_failed_ = false;
-  return true;
-}
-
-// The partitions go (revoke, stop): a transaction whose records all finished
-// commits; anything else aborts (the next owner redoes it).
-void kafka_mailbox::end_transactions(bool lost) {
-  if (!txn_)
-    return;
-  bool open = false;
-  {
-    // The worker may still be running: nothing of it joins from here on.
-    std::lock_guard<std::mutex> guard{txn_mtx_};
-    open = txn_state_ == txn_state::open;
-    if (open)
-      txn_state_ = txn_state::committing;
-    ++incarnation_;
-  }
-  if (open && !failure().has_value()) {
-    bool all_done = !txn_failed_.load() && !lost;  // a lost assignment is not ours to commit
-    for (const auto& [tp, ps] : parts_)
-      for (const auto& [offset, rec] : ps->tracker.records())
-        if (rec.extra.sent && !rec.extra.done)
-          all_done = false;
-    caf::error err;
-    if (all_done)
-      err = commit_now();
-    if (!all_done || err) {
-      log()->info("mailbox group={} event=transaction_aborted reason={}", opts_.group_id,
-                  err ? runtime::describe(err) : "partitions released with records unfinished");
-      if (auto e = txn_->abort_transaction(std::chrono::milliseconds{5000}))
-        log()->warn("mailbox group={} abort on release: {}", opts_.group_id,
-                    runtime::describe(e));
-    }
-  }
-  std::shared_ptr<kafka_publisher> old;
-  {
-    std::lock_guard<std::mutex> guard{txn_mtx_};
-    txn_state_ = txn_state::committing;
-    old.swap(txn_);
-  }
-  old->stop(std::chrono::milliseconds{1000});
 }
 
 }  // namespace kastor::bridges

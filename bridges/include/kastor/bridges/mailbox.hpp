@@ -39,6 +39,10 @@
 // max_attempts and goes to the DLQ (in the transaction); after each abort the
 // next transaction is smaller, so it soon fails alone.
 //
+// The two modes are two implementations of one private interface
+// (bridges/src/mailbox_delivery.hpp: at_least_once.cpp, exactly_once.cpp);
+// the rest of the mailbox is the same in both.
+//
 // Thread-safety: bind(), finished(), stats() and stop() may be called from
 // any thread.
 #pragma once
@@ -241,7 +245,7 @@ public:
 
   // Exactly-once: where the bound actor publishes (into the open transaction;
   // a publish for a record that is not in it fails). Null in the default mode.
-  std::shared_ptr<runtime::publisher> transactional_out() const { return txn_out_; }
+  std::shared_ptr<runtime::publisher> transactional_out() const;
 
 private:
   struct record_extra;
@@ -262,7 +266,7 @@ private:
   caf::error subscribe();
   void follow_standby();
   void check_stall();
-  bool stall_guard() const { return opts_.commit && !opts_.exactly_once; }
+  bool stall_guard() const;
   int64_t stall_limit_ms() const { return opts_.session_timeout_ms / 2; }
   void run();
   void handle(message_ptr msg);
@@ -271,10 +275,8 @@ private:
   void send_copy(in_flight_record& rec);
   std::optional<int32_t> home_partition(const std::string& topic, const std::string& key);
   void forward(int32_t home, std::string value, header_list headers, runtime::record_meta meta);
-  void retry_dead_letters();
   void deliver(const partition_state& ps, in_flight_record& r);
   void drain_completions();
-  void store_offsets();
   void apply_backpressure();
   void redeliver_if_rebound();
   void dead_letter_in_flight(const runtime::record_meta& meta, const std::string& reason);
@@ -284,23 +286,7 @@ private:
   void apply_rejections();
   void check_turn_deadline();
   size_t in_flight_count() const;
-  // Exactly-once (poll thread).
-  class txn_gate;
-  bool holding() const;
-  bool ensure_transaction();
-  void count_sent();
-  void block_failed_dead_letters();
-  void transaction_step();
-  void abort_and_rewind(const std::string& why);
-  void rewind();
-  void send_held();
-  caf::error commit_now();
-  bool reinit_transactions(const std::string& why);
-  caf::expected<std::shared_ptr<kafka_publisher>> make_transactional() const;
-  bool start_transactions(const rd_kafka_topic_partition_list_t* parts);
-  void end_transactions(bool lost = false);
   void start_locked(const runtime::record_meta& m);
-  void fail(const std::string& why);
 
   mailbox_options opts_;
   consumer_calls* calls_ = nullptr;  // opts_.calls
@@ -325,7 +311,6 @@ private:
   std::atomic<int64_t> last_tick_ms_{0};
   bool suspect_ = false;
   bool subscribed_ = false;
-  bool store_failing_ = false;  // offsets_store failed last round
   int64_t suspect_since_ms_ = 0;
   uint64_t received_ = 0;
   struct partition_count {
@@ -333,22 +318,15 @@ private:
     std::chrono::steady_clock::time_point retry_at{};
   };
   std::map<std::string, partition_count> partition_counts_;  // forward_topic
-  std::chrono::steady_clock::time_point next_dead_letter_retry_{};
-  std::chrono::milliseconds dead_letter_backoff_{0};
   caf::actor delivered_to_;
-  // Exactly-once: the producer of the current partition set (replaced under
-  // txn_mtx_, read by txn_gate), and the transaction's state.
-  enum class txn_state { none, open, committing };
-  std::shared_ptr<kafka_publisher> txn_;
-  std::string txn_id_;
-  txn_state txn_state_ = txn_state::none;
-  std::chrono::steady_clock::time_point txn_since_{};
-  bool txn_due_ = false;  // commit now: no new records go out until it is done
-  size_t txn_sent_ = 0;    // records (and dead letters) sent in the open transaction
-  size_t txn_budget_ = 0;  // how many it may take (see max_transaction_records)
-  std::atomic<bool> txn_failed_{false};  // a write in the transaction failed: abort it
-  mutable std::mutex txn_mtx_;
-  std::shared_ptr<runtime::publisher> txn_out_;
+  // How finished records become committed, and what may go out meanwhile:
+  // at-least-once or exactly-once (bridges/src/mailbox_delivery.hpp).
+  class delivery;
+  class at_least_once;
+  class exactly_once;
+  static std::unique_ptr<delivery> at_least_once_delivery(kafka_mailbox& mb);
+  static std::unique_ptr<delivery> exactly_once_delivery(kafka_mailbox& mb);
+  std::unique_ptr<delivery> delivery_;
 
   // Shared with other threads.
   mutable std::mutex mtx_;
