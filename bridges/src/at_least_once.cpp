@@ -51,11 +51,7 @@ public:
 
   bool can_copy() const override { return mb_.opts_.dead_letters != nullptr; }
 
-  void copy_failed(const char* what, const runtime::record_meta& meta,
-                   const std::string& error) override {
-    log()->error("mailbox event={}_failed topic={} partition={} offset={} error={} (retrying)",
-                 what, meta.topic, meta.partition, meta.offset, error);
-  }
+  void copy_failed() override {}  // written again by step()
 
   bool finished(in_flight_record&) override { return true; }
 
@@ -63,6 +59,8 @@ public:
 
   void step() override {
     store_offsets();
+    for (auto* rec : mb_.rewrite_unwritable())
+      mb_.send_copy(*rec);  // cut down, or a dead letter now
     retry_copies();
   }
 

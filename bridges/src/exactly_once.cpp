@@ -96,13 +96,10 @@ public:
 
   bool can_copy() const override { return true; }
 
-  void copy_failed(const char* what, const runtime::record_meta& meta,
-                   const std::string& error) override {
-    log()->error("mailbox event={}_failed topic={} partition={} offset={} error={} "
-                 "(the transaction aborts; its partition waits, then tries again)",
-                 what, meta.topic, meta.partition, meta.offset, error);
-    failed_ = true;  // aborted and rewound; written again then
-  }
+  // The transaction cannot commit: step() aborts it, and the rewind writes
+  // the copy again (cut down, or as a dead letter, when it can never be
+  // written as it was).
+  void copy_failed() override { failed_ = true; }
 
   // Finished in the transaction; kept until it commits.
   bool finished(in_flight_record& rec) override {
@@ -144,7 +141,7 @@ private:
   void count_sent();
   void fail(const std::string& why);
   void send_held();
-  void block_failed_dead_letters();
+  void settle_failed_copies();
   caf::error commit_now();
   void abort_and_rewind(const std::string& why);
   void rewind();
@@ -282,7 +279,6 @@ void kafka_mailbox::exactly_once::step() {
   if (!producer_ || mb_.failure().has_value())
     return;
   if (failed_.exchange(false) && state_ == state::open) {
-    block_failed_dead_letters();
     abort_and_rewind("a write in the transaction failed");
     return;
   }
@@ -315,9 +311,12 @@ void kafka_mailbox::exactly_once::step() {
     fail(runtime::describe(err));
 }
 
-// Partitions whose dead letter could not be written wait 1 s, 2 s ... 60 s
-// before anything of theirs goes out again; the others go on.
-void kafka_mailbox::exactly_once::block_failed_dead_letters() {
+// Before a rewind: copies refused for good are rewritten (cut down, or a
+// dead letter instead of a forward), and partitions whose copy could not be
+// written wait 1 s, 2 s ... 60 s before anything of theirs goes out again;
+// the others go on.
+void kafka_mailbox::exactly_once::settle_failed_copies() {
+  mb_.rewrite_unwritable();  // sent again by the rewind
   std::vector<completion> failed;
   {
     std::lock_guard<std::mutex> guard{mb_.mtx_};
@@ -402,6 +401,7 @@ caf::error kafka_mailbox::exactly_once::commit_now() {
 }
 
 void kafka_mailbox::exactly_once::abort_and_rewind(const std::string& why) {
+  settle_failed_copies();
   bool open = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -474,6 +474,7 @@ void kafka_mailbox::exactly_once::rewind() {
 // aborts it); then the group's committed offsets tell what is done.
 bool kafka_mailbox::exactly_once::reinit(const std::string& why) {
   log()->warn("mailbox group={} event=transaction_reinit reason={}", mb_.opts_.group_id, why);
+  settle_failed_copies();
   std::shared_ptr<kafka_publisher> old;
   {
     std::lock_guard<std::mutex> guard{mtx_};

@@ -608,7 +608,7 @@ void kafka_mailbox::forward(int32_t home, std::string value, header_list headers
   headers.push_back({"kastor-forwarded-from", meta.topic + "/" + std::to_string(meta.partition)
                                                 + "@" + std::to_string(meta.offset)});
   auto& rec = parts_.at({meta.topic, meta.partition})->tracker.take(meta.offset);
-  rec.extra.copy_out = record_extra::copy_out_record{opts_.forward_topic, home, true, meta.key,
+  rec.extra.copy_out = copy_out_record{opts_.forward_topic, home, true, meta.key,
                                                    std::move(value), std::move(headers)};
   rec.meta = std::move(meta);
   send_copy(rec);
@@ -676,6 +676,16 @@ void kafka_mailbox::dead_letter(const std::string& key, const std::string& value
     finished(meta);
     return;
   }
+  rec.extra.copy_out = dead_letter_copy(key, value, std::move(headers), reason, rec);
+  send_copy(rec);
+}
+
+// The copy of `rec` for `<topic>.dlq`: the original's key, value and headers
+// with the kastor-dlq-* headers that say where it came from and why.
+kafka_mailbox::copy_out_record kafka_mailbox::dead_letter_copy(
+  const std::string& key, const std::string& value, header_list headers,
+  const std::string& reason, const in_flight_record& rec) const {
+  const auto& meta = rec.meta;
   headers.push_back({"kastor-dlq-reason", reason});
   headers.push_back({"kastor-dlq-origin", meta.topic + "/" + std::to_string(meta.partition) + "@"
                                             + std::to_string(meta.offset)});
@@ -688,21 +698,116 @@ void kafka_mailbox::dead_letter(const std::string& key, const std::string& value
   if (!opts_.node_id.empty())
     headers.push_back({"kastor-dlq-node", opts_.node_id});
   headers.push_back({"kastor-dlq-time", std::to_string(runtime::wall_clock_ms())});
-  rec.extra.copy_out = record_extra::copy_out_record{meta.topic + ".dlq", -1, false, key, value,
-                                                   std::move(headers)};
-  send_copy(rec);
+  return copy_out_record{meta.topic + ".dlq", -1, false, key, value,
+                                       std::move(headers)};
+}
+
+namespace {
+
+// What a copy weighs against message.max.bytes (librdkafka counts key, value
+// and headers; the rest is the record batch's overhead, kept well clear of).
+size_t copy_bytes(const std::string& key, const std::string& value, const header_list& headers) {
+  size_t n = key.size() + value.size() + 512;
+  for (const auto& [name, v] : headers)
+    n += name.size() + v.size() + 8;
+  return n;
+}
+
+}  // namespace
+
+// A dead letter that can never be written as it is (larger than the
+// producer's message.max.bytes, or refused by the broker for good) would hold
+// its partition forever. What goes to the DLQ instead keeps the original's
+// coordinates, reason and kastor headers, the first bytes of its key and
+// value, and says in kastor-dlq-truncated what was cut and why.
+void kafka_mailbox::cut_down(copy_out_record& copy, const std::string& why) {
+  constexpr size_t keep_value = 4096;
+  constexpr size_t keep_key = 1024;
+  constexpr size_t keep_header = 1024;
+  size_t dropped_headers = 0;
+  header_list kept;
+  for (auto& [name, v] : copy.headers) {
+    if (name.rfind("kastor-", 0) == 0 && v.size() <= keep_header)
+      kept.push_back({std::move(name), std::move(v)});
+    else
+      ++dropped_headers;
+  }
+  auto what = "value of " + std::to_string(copy.value.size()) + " bytes cut to "
+              + std::to_string(std::min(copy.value.size(), keep_value)) + ", key of "
+              + std::to_string(copy.key.size()) + " bytes cut to "
+              + std::to_string(std::min(copy.key.size(), keep_key)) + ", "
+              + std::to_string(dropped_headers) + " other headers dropped: " + why;
+  if (copy.value.size() > keep_value)
+    copy.value.resize(keep_value);
+  if (copy.key.size() > keep_key)
+    copy.key.resize(keep_key);
+  kept.push_back({"kastor-dlq-truncated", what});
+  copy.headers = std::move(kept);
+  copy.cut_down = true;
+}
+
+// A copy the broker or the producer refused for good (poll thread). A
+// forward becomes a dead letter (the record cannot reach its key's
+// partition); a dead letter is cut down; a cut-down dead letter that is
+// still refused means the DLQ itself is broken: it is retried, backing off,
+// and its partition waits (nothing is dropped).
+std::vector<kafka_mailbox::in_flight_record*> kafka_mailbox::rewrite_unwritable() {
+  std::vector<std::pair<completion, std::string>> refused;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    refused.swap(unwritable_);
+  }
+  std::vector<in_flight_record*> rewritten;
+  for (const auto& [c, error] : refused) {
+    if (c.incarnation != incarnation_.load())
+      continue;  // revoked or rewound meanwhile: written again from scratch
+    auto it = parts_.find({c.topic, c.partition});
+    if (it == parts_.end())
+      continue;
+    auto* rec = it->second->tracker.find(c.offset);
+    if (rec == nullptr || !rec->extra.copy_out)
+      continue;
+    auto& copy = *rec->extra.copy_out;
+    if (copy.forward) {
+      auto reason = "it cannot be forwarded to its key's partition (" + copy.topic + "/"
+                    + std::to_string(copy.partition) + "): " + error;
+      log()->warn("mailbox group={} event=dead_letter topic={} partition={} offset={} reason={}",
+                  opts_.group_id, c.topic, c.partition, c.offset, reason);
+      copy = dead_letter_copy(copy.key, copy.value, std::move(copy.headers), reason, *rec);
+    } else if (!copy.cut_down) {
+      cut_down(copy, "the DLQ refused it: " + error);
+    } else {
+      std::lock_guard<std::mutex> guard{mtx_};
+      dead_letter_retries_.push_back(c);
+      continue;
+    }
+    rewritten.push_back(rec);
+  }
+  return rewritten;
 }
 
 // The offset is finished only once the copy (a dead letter, or a forward) is
 // durable; a failed write is retried (the record stays in flight, so nothing
 // past it is committed).
 void kafka_mailbox::send_copy(in_flight_record& rec) {
-  const auto& copy = *rec.extra.copy_out;
   std::weak_ptr<kafka_mailbox> weak = weak_from_this();
   auto meta = rec.meta;
   auto* out = delivery_->copy_sink(rec);
   if (out == nullptr)
     return;  // held: this mode sends it later
+  auto& copy = *rec.extra.copy_out;
+  if (!copy.cut_down && copy_bytes(copy.key, copy.value, copy.headers) > out->max_message_bytes()) {
+    auto why = "larger than the producer's message.max.bytes ("
+               + std::to_string(out->max_message_bytes()) + ")";
+    if (copy.forward) {
+      auto reason = "it cannot be forwarded to its key's partition: " + why;
+      log()->warn("mailbox group={} event=dead_letter topic={} partition={} offset={} reason={}",
+                  opts_.group_id, meta.topic, meta.partition, meta.offset, reason);
+      copy = dead_letter_copy(copy.key, copy.value, std::move(copy.headers), reason, rec);
+    }
+    if (copy_bytes(copy.key, copy.value, copy.headers) > out->max_message_bytes())
+      cut_down(copy, why);
+  }
   const char* what = copy.forward ? "forward" : "dead_letter";
   out->produce(
     copy.topic, copy.key, copy.value, copy.headers,
@@ -717,9 +822,16 @@ void kafka_mailbox::send_copy(in_flight_record& rec) {
         self->completions_.push_back({meta.topic, meta.partition, meta.offset, meta.incarnation});
       } else {
         ++self->stats_.dead_letters_failing;
-        self->dead_letter_retries_.push_back(
-          {meta.topic, meta.partition, meta.offset, meta.incarnation});
-        self->delivery_->copy_failed(what, meta, o.error);  // written again, as the mode says
+        log()->error("mailbox event={}_failed topic={} partition={} offset={} error={} ({})", what,
+                     meta.topic, meta.partition, meta.offset, o.error,
+                     o.retriable ? "written again" : "it can never be written as it is");
+        if (o.retriable)
+          self->dead_letter_retries_.push_back(
+            {meta.topic, meta.partition, meta.offset, meta.incarnation});
+        else
+          self->unwritable_.emplace_back(
+            completion{meta.topic, meta.partition, meta.offset, meta.incarnation}, o.error);
+        self->delivery_->copy_failed();  // as the mode says
       }
     },
     copy.partition);

@@ -25,18 +25,20 @@
 
 namespace kastor::bridges {
 
+// The original record on its way to `<topic>.dlq` or, forwarded, to its
+// key's own partition; kept until the broker has it.
+struct kafka_mailbox::copy_out_record {
+  std::string topic;
+  int32_t partition = -1;  // -1: the partitioner's choice
+  bool forward = false;
+  std::string key;
+  std::string value;
+  header_list headers;
+  bool cut_down = false;  // see kafka_mailbox::cut_down
+};
+
 // What the mailbox keeps beside a record in flight (partition_tracker's Extra).
 struct kafka_mailbox::record_extra {
-  // The original record on its way to `<topic>.dlq` or, forwarded, to its
-  // key's own partition; kept until the broker has it.
-  struct copy_out_record {
-    std::string topic;
-    int32_t partition = -1;  // -1: the partitioner's choice
-    bool forward = false;
-    std::string key;
-    std::string value;
-    header_list headers;
-  };
   std::optional<copy_out_record> copy_out;
   message_ptr raw;  // the original record (held, not copied), for a later dead letter
   // Exactly-once: handed out (to the actor, or to the DLQ) in the open
@@ -83,9 +85,9 @@ public:
   virtual kafka_publisher* copy_sink(in_flight_record& rec) = 0;
   // False: dead letters are logged and skipped (no DLQ producer).
   virtual bool can_copy() const = 0;
-  // A copy's write failed (mb_.dead_letter_retries_ has it already).
-  virtual void copy_failed(const char* what, const runtime::record_meta& meta,
-                           const std::string& error) = 0;
+  // A copy's write failed (logged, and in mb_.dead_letter_retries_ or, when
+  // it can never be written as it is, in mb_.unwritable_).
+  virtual void copy_failed() = 0;
   // `rec` was reported finished: true when its offset may pass now.
   virtual bool finished(in_flight_record& rec) = 0;
   // A new actor is bound (first_bind: the mailbox's first): hand it what it

@@ -1,5 +1,6 @@
 #include "kastor/bridges/producer.hpp"
 
+#include <cstdlib>
 #include <mutex>
 #include <random>
 
@@ -115,6 +116,10 @@ caf::expected<std::shared_ptr<kafka_publisher>> kafka_publisher::make(producer_o
   if (!conf)
     return conf.error();
   std::shared_ptr<kafka_publisher> self{new kafka_publisher};
+  char limit[32];
+  size_t limit_size = sizeof(limit);
+  if (rd_kafka_conf_get(conf->get(), "message.max.bytes", limit, &limit_size) == RD_KAFKA_CONF_OK)
+    self->max_message_bytes_ = std::strtoull(limit, nullptr, 10);
   self->calls_ = opts.calls ? opts.calls : std::make_shared<producer_calls>();
   // The counters outlive rk_ (destroyed in the destructor before members).
   auto* counters = new delivery_counters{&self->delivered_, &self->failed_};

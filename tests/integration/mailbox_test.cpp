@@ -202,7 +202,10 @@ TEST_F(MailboxTest, APoisonRecordGoesToTheDeadLetterTopicAndThePartitionMovesOn)
 }
 
 TEST_F(MailboxTest, ARecordOfATypeNoHandlerTakesIsDeadLetteredNeverSilentlyCommitted) {
-  // Given a role that takes payment requests only
+  // Given a role that takes payment requests only, from their topic and from
+  // a topic that is no type's home (it carries any type, typed by header)
+  ASSERT_FALSE(mock->create_topic({"mixed", 3, 1, false}));
+  ASSERT_FALSE(mock->create_topic({"mixed.dlq", 3, 1, false}));
   caf::actor_system_config cfg;
   runtime::register_message_types(cfg);
   caf::actor_system sys{cfg};
@@ -216,35 +219,158 @@ TEST_F(MailboxTest, ARecordOfATypeNoHandlerTakesIsDeadLetteredNeverSilentlyCommi
   };
   auto state = std::make_shared<payments_only>();
   auto opts = options("no-handler");
+  opts.topics = {"payment-requests", "mixed"};
   opts.accepts = {"payment_request"};
   auto mailbox = *bridges::kafka_mailbox::make(opts);
   runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr, 0};
   auto sup = supervise_role(sys, state, io, mailbox, std::make_shared<runtime::supervision_log>(), 10);
-  // When an email_sent (a declared type, typed by its header) lands in its
-  // topic between payment requests
+  // When an email_sent (a declared type, typed by its header) lands on the
+  // mixed topic, and another is forged onto the payment requests' topic,
+  // between payment requests
   publish_requests(3, "n-");
-  std::promise<runtime::publish_outcome> done;
   runtime::message stray{actors::email_sent{"n-x", "c", actors::notify_payment_succeeded, 1}};
   auto record = bridges::encode(stray, bridges::outgoing_meta{"m-x", "", "", 1, ""});
-  producer->produce("payment-requests", "n-x", record.value, record.headers,
-                    [&](const runtime::publish_outcome& o) { done.set_value(o); });
-  ASSERT_TRUE(done.get_future().get().ok());
+  for (const char* topic : {"mixed", "payment-requests"}) {
+    std::promise<runtime::publish_outcome> done;
+    producer->produce(topic, "n-x", record.value, record.headers,
+                      [&](const runtime::publish_outcome& o) { done.set_value(o); });
+    ASSERT_TRUE(done.get_future().get().ok());
+  }
   publish_requests(3, "m-");
-  // Then the six requests are handled, the stray record is dead-lettered
-  // with the reason, and every offset is committed
+  // Then the six requests are handled, both strays are dead-lettered with
+  // their reasons, and every offset is committed
   ASSERT_TRUE(test::eventually([&] {
-    return state->handled.load() == 6 && mailbox->stats().dead_lettered == 1
+    return state->handled.load() == 6 && mailbox->stats().dead_lettered == 2
            && mailbox->stats().in_flight == 0;
   }, 60s));
   mailbox->stop();
   EXPECT_EQ(committed("no-handler"), 7);
-  auto dlq = read_topic("payment-requests.dlq", 1);
+  EXPECT_EQ(test::committed(mock->bootstrap(), "no-handler", "mixed", 3), 1);
+  auto dlq = read_topic("mixed.dlq", 1);
   ASSERT_EQ(dlq.size(), 1u);
   EXPECT_EQ(dlq[0].key, "n-x");
   auto& reason = dlq[0].headers["kastor-dlq-reason"];
   EXPECT_NE(reason.find("no_handler"), std::string::npos) << reason;
   EXPECT_NE(reason.find("'email_sent'"), std::string::npos) << reason;
+  // Issue 14, defect 6: the type header cannot make a topic carry a type
+  // that is not its own
+  dlq = read_topic("payment-requests.dlq", 1);
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].headers["kastor-dlq-reason"],
+            "bridge.wrong_type: topic 'payment-requests' carries payment_request, not "
+            "'email_sent' (header kastor-type)");
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}
+
+// Issue 14, defect 1: a record near the size limit could never be
+// dead-lettered (its DLQ copy's headers made it too large), so its offset
+// was never committed and the partition stood still for good.
+// broker_refuses: the dead-letter producer's own limit is raised (it sends
+// the copy), and the broker refuses it for good (MSG_SIZE_TOO_LARGE).
+void expect_a_record_too_large_for_the_dlq_leaves_its_partition(MailboxTest& t, bool eos,
+                                                                bool broker_refuses) {
+  caf::actor_system_config cfg;
+  runtime::register_message_types(cfg);
+  caf::actor_system sys{cfg};
+  struct payments {
+    std::atomic<int> handled{0};
+    runtime::outputs handle(const runtime::record_meta&, const actors::payment_request&,
+                            int64_t) {
+      ++handled;
+      return {};
+    }
+  };
+  // Given a 999,906-byte record that is no payment request (it cannot be
+  // decoded) between two requests, all on one partition
+  auto produce = [&](const std::string& key, const std::string& value,
+                     const bridges::header_list& headers) {
+    std::promise<runtime::publish_outcome> done;
+    t.producer->produce("payment-requests", key, value, headers,
+                        [&](const runtime::publish_outcome& o) { done.set_value(o); }, 0);
+    auto o = done.get_future().get();
+    ASSERT_TRUE(o.ok()) << o.error;
+  };
+  auto request = [](const std::string& id) {
+    return bridges::encode(runtime::message{actors::payment_request{id, "c", 1000}},
+                           bridges::outgoing_meta{"m-" + id, "", "", 1, ""});
+  };
+  auto r1 = request("t-1");
+  produce("t-1", r1.value, r1.headers);
+  produce("big", std::string(999906, 'x'), {});
+  auto r2 = request("t-2");
+  produce("t-2", r2.value, r2.headers);
+  const std::string group = std::string{"too-large"} + (eos ? "-eos" : "")
+                            + (broker_refuses ? "-refused" : "");
+  auto opts = t.options(group);
+  const bridges::kafka_properties raised{{"message.max.bytes", "2000000"}};
+  if (broker_refuses) {
+    bridges::producer_options po;
+    po.brokers = t.mock->bootstrap();
+    po.extra = raised;
+    opts.dead_letters = *bridges::kafka_publisher::make(po);
+    t.mock->push_request_errors(0, {RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE});  // 0: Produce
+  }
+  if (eos) {
+    opts.exactly_once = true;
+    opts.transactional.brokers = t.mock->bootstrap();
+    if (broker_refuses)
+      opts.transactional.extra = raised;
+  }
+  // When a role's mailbox reads them
+  auto state = std::make_shared<payments>();
+  auto mailbox = *bridges::kafka_mailbox::make(opts);
+  std::shared_ptr<runtime::publisher> out = t.producer;
+  if (eos)
+    out = mailbox->transactional_out();
+  runtime::role_io io{out, mailbox, &runtime::wall_clock_ms, 0ms, nullptr, 0};
+  auto sup = t.supervise_role(sys, state, io, mailbox,
+                              std::make_shared<runtime::supervision_log>(), 10);
+  // Then the big one is dead-lettered cut down, the request after it is
+  // handled, and every offset is committed (exactly-once, an aborted
+  // transaction's records are handled again: only their outputs are
+  // written once)
+  ASSERT_TRUE(test::eventually([&] {
+    return (eos ? state->handled.load() >= 2 : state->handled.load() == 2)
+           && mailbox->stats().dead_lettered == 1 && mailbox->stats().in_flight == 0;
+  }, 60s)) << "dead_lettered=" << mailbox->stats().dead_lettered
+           << " in_flight=" << mailbox->stats().in_flight;
+  if (eos) {  // the mock's TxnOffsetCommit stores nothing: the transactions tell
+    EXPECT_GE(mailbox->stats().transactions, 1u);
+  }
+  mailbox->stop();
+  if (!eos) {
+    EXPECT_EQ(t.committed(group), 3);
+  }
+  EXPECT_EQ(mailbox->stats().finished, 3u);
+  auto dlq = t.read_topic("payment-requests.dlq", 1);
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].key, "big");
+  EXPECT_EQ(dlq[0].value.size(), 4096u);
+  EXPECT_TRUE(dlq[0].value == std::string(4096, 'x'));
+  auto& h = dlq[0].headers;
+  EXPECT_EQ(h["kastor-dlq-origin"], "payment-requests/0@1");
+  EXPECT_NE(h["kastor-dlq-reason"].find("malformed_json"), std::string::npos)
+    << h["kastor-dlq-reason"];
+  const auto& cut = h["kastor-dlq-truncated"];
+  EXPECT_NE(cut.find("value of 999906 bytes cut to 4096"), std::string::npos) << cut;
+  EXPECT_NE(cut.find(broker_refuses ? "the DLQ refused it: " : "message.max.bytes (1000000)"),
+            std::string::npos)
+    << cut;
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+  if (broker_refuses)
+    opts.dead_letters->stop(5s);
+}
+
+TEST_F(MailboxTest, ARecordTooLargeForTheDlqIsDeadLetteredCutDownAndItsPartitionMovesOn) {
+  expect_a_record_too_large_for_the_dlq_leaves_its_partition(*this, false, false);
+}
+
+TEST_F(MailboxTest, ADeadLetterTheBrokerRefusesForGoodIsCutDownAndItsPartitionMovesOn) {
+  expect_a_record_too_large_for_the_dlq_leaves_its_partition(*this, false, true);
+}
+
+TEST_F(MailboxTest, ADeadLetterTheBrokerRefusesForGoodLeavesItsPartitionExactlyOnceToo) {
+  expect_a_record_too_large_for_the_dlq_leaves_its_partition(*this, true, true);
 }
 
 TEST_F(MailboxTest, APoisonKeyIsQuarantinedInOrderWhileEveryOtherKeyFlows) {

@@ -103,4 +103,39 @@ TEST(DlqCli, ListShowReplayTwicePurge) {
   EXPECT_NE(r.out.find(dlq + "  count=0"), std::string::npos) << r.out;
 }
 
+TEST(DlqCli, ACutDownDeadLetterIsNeverReplayed) {
+  if (system_brokers().empty())
+    GTEST_SKIP() << "needs a real Kafka: run through `make test` (KASTOR_BROKERS)";
+  auto origin = "payment-requests.cut" + std::to_string(getpid());
+  auto dlq = origin + ".dlq";
+  ASSERT_FALSE(bridges::ensure_topics(system_brokers(), {{origin, 1, 1, false}, {dlq, 1, 1, false}}, 60s));
+  // Given a dead letter the mailbox cut down (its original was too large)
+  bridges::producer_options po;
+  po.brokers = system_brokers();
+  auto producer = *bridges::kafka_publisher::make(po);
+  bridges::header_list h{{"kastor-dlq-reason", "bridge.malformed_json: value is not valid JSON"},
+                         {"kastor-dlq-origin", origin + "/0@7"},
+                         {"kastor-dlq-truncated", "value of 999906 bytes cut to 4096"}};
+  std::promise<runtime::publish_outcome> written;
+  producer->produce(dlq, "big", std::string(4096, 'x'), h,
+                    [&](const runtime::publish_outcome& o) { written.set_value(o); });
+  ASSERT_TRUE(written.get_future().get().ok());
+  producer->stop(10s);
+  auto b = "--brokers " + system_brokers() + " --topic " + dlq;
+  // When it is replayed by its offset: refused, nothing written
+  auto r = ctl("replay --offset 0@0 " + b);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("cannot be replayed: it was cut down to fit the DLQ"), std::string::npos)
+    << r.out;
+  EXPECT_NE(r.out.find(origin + "/0@7"), std::string::npos) << r.out;
+  // When every record is replayed: it is skipped and counted
+  r = ctl("replay --all " + b);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("replayed 0 record(s), 0 already replayed before, 1 cut down (not "
+                       "replayable)"),
+            std::string::npos)
+    << r.out;
+  EXPECT_TRUE(test::read_topic(system_brokers(), origin, 1, 1, 3s).empty());
+}
+
 }  // namespace

@@ -327,12 +327,22 @@ TEST(Codec, TypeHeaderWinsOverTheTopic) {
   EXPECT_EQ(in->meta.topic, "order-created.dlq");
 }
 
-TEST(Codec, TypeHeaderWinsEvenOnAKnownTopic) {
+// Issue 14, defect 6: a type header made a topic carry a type that is not
+// its own (a payment request on the notifications was taken as one).
+TEST(Codec, ATypeHeaderCannotMakeAKnownTopicCarryAnotherType) {
   const std::string value = R"({"orderId":"o","kind":"PAYMENT_FAILED"})";
   auto in = decode_record("order-created", 0, 1, "o", value,
                           {{"kastor-type", "email_sent"}}, 0);
+  expect_error(in, bridge_errc::wrong_type,
+               "topic 'order-created' carries order_created, not 'email_sent'");
+}
+
+TEST(Codec, ATypeHeaderNamingTheTopicsOwnTypeIsTaken) {
+  const std::string value = R"({"orderId":"o-9","totalAmount":1})";
+  auto in = decode_record("payment-requests", 0, 1, "o-9", value,
+                          {{"kastor-type", "payment_request"}}, 0);
   ASSERT_TRUE(in) << runtime::describe(in.error());
-  EXPECT_TRUE(in->message.is<actors::email_sent>());
+  EXPECT_TRUE(in->message.is<actors::payment_request>());
 }
 
 TEST(Codec, UnknownTopicWithoutTypeHeaderIsUnknownType) {

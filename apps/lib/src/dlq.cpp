@@ -221,11 +221,23 @@ int replay(const dlq_options& o) {
     return fail(runtime::describe(records.error()));
   std::vector<const dlq_record*> todo;
   size_t skipped = 0;
+  size_t cut_down = 0;
   std::set<std::pair<int32_t, int64_t>> found;
   for (const auto& r : *records) {
     if (!o.all && !wanted.count({r.partition, r.offset}))
       continue;
     found.insert({r.partition, r.offset});
+    // Cut down to fit the DLQ (the original was too large for it): what is
+    // here is not the record, and replaying it would write a wrong one.
+    if (auto cut = r.header("kastor-dlq-truncated"); !cut.empty()) {
+      if (!o.all)
+        return fail(r.id() + " cannot be replayed: it was cut down to fit the DLQ (" + cut
+                    + "); the original is at " + r.header("kastor-dlq-origin")
+                    + " (nothing replayed)");
+      std::printf("%s: cut down to fit the DLQ, not replayable, skipped\n", r.id().c_str());
+      ++cut_down;
+      continue;
+    }
     if (!replayed->insert(replay_key(r)).second) {  // before, or twice in this topic
       std::printf("%s: %s already replayed, skipped\n", r.id().c_str(), replay_key(r).c_str());
       ++skipped;
@@ -321,7 +333,10 @@ int replay(const dlq_options& o) {
       std::printf("%s -> %s\n", todo[i]->id().c_str(), origin_topic(*todo[i]).c_str());
     done = end;
   }
-  std::printf("replayed %zu record(s), %zu already replayed before\n", todo.size(), skipped);
+  std::printf("replayed %zu record(s), %zu already replayed before", todo.size(), skipped);
+  if (cut_down > 0)
+    std::printf(", %zu cut down (not replayable)", cut_down);
+  std::printf("\n");
   return 0;
 }
 

@@ -248,6 +248,7 @@ public:
   std::shared_ptr<runtime::publisher> transactional_out() const;
 
 private:
+  struct copy_out_record;
   struct record_extra;
   using in_flight_record = partition_tracker<record_extra>::record;
   struct partition_state;
@@ -273,6 +274,11 @@ private:
   void dead_letter(const std::string& key, const std::string& value, header_list headers,
                    const std::string& reason, runtime::record_meta meta);
   void send_copy(in_flight_record& rec);
+  copy_out_record dead_letter_copy(const std::string& key, const std::string& value,
+                                     header_list headers, const std::string& reason,
+                                     const in_flight_record& rec) const;
+  static void cut_down(copy_out_record& copy, const std::string& why);
+  std::vector<in_flight_record*> rewrite_unwritable();
   std::optional<int32_t> home_partition(const std::string& topic, const std::string& key);
   void forward(int32_t home, std::string value, header_list headers, runtime::record_meta meta);
   void deliver(const partition_state& ps, in_flight_record& r);
@@ -342,6 +348,7 @@ private:
   std::optional<std::string> failure_;
   std::vector<std::pair<completion, std::string>> rejections_;
   std::vector<completion> dead_letter_retries_;
+  std::vector<std::pair<completion, std::string>> unwritable_;  // copies refused for good
   mailbox_stats stats_;
 };
 

@@ -105,6 +105,9 @@ public:
   bool fatal() const { return fatal_.load(); }
 
   uint64_t delivered() const { return delivered_.load(); }
+  // The largest record this producer sends (its message.max.bytes): a
+  // larger one fails without reaching the broker.
+  size_t max_message_bytes() const { return max_message_bytes_; }
   uint64_t failed() const { return failed_.load(); }
 
 private:
@@ -125,6 +128,7 @@ private:
   std::atomic<uint64_t> seq_{0};
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> failed_{0};
+  size_t max_message_bytes_ = 1000000;
   std::string id_prefix_;
   std::string topic_suffix_;
   std::string topic_;
