@@ -10,6 +10,7 @@
 #include "kastor/bridges/librdkafka.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/logging.hpp"
+#include "kastor/runtime/role_actor.hpp"
 
 namespace kastor::bridges {
 
@@ -266,7 +267,15 @@ caf::expected<std::vector<stored_record>> read_topic(const std::string& brokers,
 
 std::vector<live_snapshot> live_snapshots(const std::vector<stored_record>& records,
                                           std::map<int32_t, int64_t>& max_epoch,
-                                          std::vector<std::string>* skipped) {
+                                          std::vector<std::string>* skipped,
+                                          std::vector<unusable_record>* unusable,
+                                          int64_t now_ms) {
+  if (now_ms < 0)
+    now_ms = runtime::wall_clock_ms();
+  auto reject = [&](const stored_record& r, std::string why) {
+    if (unusable)
+      unusable->push_back({&r, std::move(why)});
+  };
   std::vector<live_snapshot> out;
   for (const auto& r : records) {
     if (r.value.empty())
@@ -276,17 +285,30 @@ std::vector<live_snapshot> live_snapshots(const std::vector<stored_record>& reco
     const auto* h = find_header(r.headers, hdr_type);
     const auto* type = h != nullptr ? runtime::messages().by_name(h->value)
                                     : runtime::messages().by_topic(r.topic);
-    if (type == nullptr)
+    if (type == nullptr) {
+      reject(r, h != nullptr ? "unknown message type '" + h->value + "' in header "
+                                 + std::string{hdr_type}
+                             : "no " + std::string{hdr_type} + " header and topic '" + r.topic
+                                 + "' carries no single known message type");
       continue;
+    }
     caf::expected<runtime::message> snapshot{caf::error{}};
     try {
       snapshot = type->decode(r.value, r.headers);
-    } catch (const std::exception&) {
-      continue;  // an application's codec threw: undecodable
-    }
-    if (!snapshot)
+    } catch (const std::exception& e) {
+      reject(r, "decoding " + type->name + " threw: " + e.what());
       continue;
+    }
+    if (!snapshot) {
+      reject(r, runtime::describe(snapshot.error()));
+      continue;
+    }
     const auto epoch = runtime::epoch_of(r.headers);
+    if (epoch > now_ms + max_epoch_ahead_ms) {
+      reject(r, "implausible " + std::string{hdr_epoch} + " " + std::to_string(epoch)
+                  + ": more than a day past this node's clock (" + std::to_string(now_ms) + ")");
+      continue;
+    }
     auto& seen = max_epoch[r.partition];
     if (epoch < seen) {
       if (skipped)

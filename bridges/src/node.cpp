@@ -202,7 +202,8 @@ struct actor_node::impl {
     // Keys first (restored before any record of theirs is taken), then
     // their requests.
     auto changelog = std::make_shared<entity_changelog>(spec.store, cfg.brokers,
-                                                        spec.changelog->topic, cfg.node_id);
+                                                        spec.changelog->topic, cfg.node_id,
+                                                        producer);
     o.on_assign = [changelog, r = *responder](const void* mb, const std::vector<int32_t>& parts) {
       if (!changelog->assigned(mb, parts))
         return false;

@@ -3,6 +3,7 @@
 // backpressure.
 #include <atomic>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <set>
 
@@ -11,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "kastor/actors/messages.hpp"
+#include "kastor/bridges/changelog.hpp"
 #include "kastor/bridges/librdkafka.hpp"
 #include "kastor/bridges/mailbox.hpp"
 #include "kastor/bridges/producer.hpp"
@@ -371,6 +373,76 @@ TEST_F(MailboxTest, ADeadLetterTheBrokerRefusesForGoodIsCutDownAndItsPartitionMo
 
 TEST_F(MailboxTest, ADeadLetterTheBrokerRefusesForGoodLeavesItsPartitionExactlyOnceToo) {
   expect_a_record_too_large_for_the_dlq_leaves_its_partition(*this, true, true);
+}
+
+// Issue 14, defects 5 and 6: one snapshot with kastor-epoch = INT64_MAX
+// made every later snapshot of its partition stale (and max + 1 overflowed);
+// malformed changelog records were logged but never reached the DLQ.
+TEST_F(MailboxTest, AChangelogRecordNoRestoreCanUseIsLeftOutAndDeadLetteredOnce) {
+  ASSERT_FALSE(mock->create_topic({"order-state", 1, 1, true}));
+  ASSERT_FALSE(mock->create_topic({"order-state.dlq", 1, 1, false}));
+  struct captured_store : runtime::entity_store {
+    std::vector<runtime::message> adopted;
+    int64_t epoch = 0;
+    void adopt(int32_t, const std::vector<runtime::message>& snapshots, int64_t e) override {
+      adopted.insert(adopted.end(), snapshots.begin(), snapshots.end());
+      epoch = e;
+    }
+    void release(const std::vector<int32_t>&) override {}
+    runtime::message lookup(const std::string&) const override { return {}; }
+  };
+  // Given a changelog: a good snapshot, a malformed one, one from the far
+  // future (epoch INT64_MAX), and a good one after it
+  auto write = [&](const std::string& key, const std::string& value,
+                   const bridges::header_list& headers) {
+    std::promise<runtime::publish_outcome> done;
+    producer->produce("order-state", key, value, headers,
+                      [&](const runtime::publish_outcome& o) { done.set_value(o); }, 0);
+    ASSERT_TRUE(done.get_future().get().ok());
+  };
+  auto snapshot = [&](const std::string& id, int64_t epoch) {
+    actors::order_snapshot x;
+    x.order_id = id;
+    x.customer_id = "c";
+    x.status = "PENDING";
+    x.epoch = epoch;
+    auto r = bridges::encode(runtime::message{x}, bridges::outgoing_meta{"m-" + id, "", "", 1, ""});
+    write(id, r.value, r.headers);
+  };
+  const auto now = runtime::wall_clock_ms();
+  snapshot("o-1", now - 1000);
+  write("o-2", "{not json", {{"kastor-type", "order_snapshot"}});
+  snapshot("o-3", std::numeric_limits<int64_t>::max());
+  snapshot("o-4", now - 500);
+  // When a node restores the partition
+  auto store = std::make_shared<captured_store>();
+  bridges::entity_changelog changelog{store, mock->bootstrap(), "order-state", "node-a", producer};
+  ASSERT_TRUE(changelog.assigned(this, {0}));
+  // Then the good snapshots are restored, none taken as stale, and the
+  // node's epoch is its clock's, not past INT64_MAX
+  ASSERT_EQ(store->adopted.size(), 2u);
+  EXPECT_EQ(store->adopted[0].get<actors::order_snapshot>().order_id, "o-1");
+  EXPECT_EQ(store->adopted[1].get<actors::order_snapshot>().order_id, "o-4");
+  EXPECT_GE(store->epoch, now);
+  EXPECT_LT(store->epoch, now + bridges::max_epoch_ahead_ms);
+  // And the two unusable records are in the DLQ with their reasons
+  auto dlq = test::read_topic(mock->bootstrap(), "order-state.dlq", 1, 2);
+  ASSERT_EQ(dlq.size(), 2u);
+  EXPECT_EQ(dlq[0].key, "o-2");
+  EXPECT_EQ(dlq[0].headers["kastor-dlq-origin"], "order-state/0@1");
+  EXPECT_NE(dlq[0].headers["kastor-dlq-reason"].find("JSON"), std::string::npos)
+    << dlq[0].headers["kastor-dlq-reason"];
+  EXPECT_EQ(dlq[1].key, "o-3");
+  EXPECT_NE(dlq[1].headers["kastor-dlq-reason"].find("implausible kastor-epoch"),
+            std::string::npos)
+    << dlq[1].headers["kastor-dlq-reason"];
+  // When another node (or this one restarted) restores it again: no new
+  // dead letters
+  auto again = std::make_shared<captured_store>();
+  bridges::entity_changelog other{again, mock->bootstrap(), "order-state", "node-b", producer};
+  ASSERT_TRUE(other.assigned(this, {0}));
+  EXPECT_EQ(again->adopted.size(), 2u);
+  EXPECT_EQ(test::read_topic(mock->bootstrap(), "order-state.dlq", 1, 3, 3s).size(), 2u);
 }
 
 TEST_F(MailboxTest, APoisonKeyIsQuarantinedInOrderWhileEveryOtherKeyFlows) {

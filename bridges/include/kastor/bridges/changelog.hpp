@@ -10,6 +10,12 @@
 // cannot be read (three tries), the assignment fails and the bridge restarts:
 // the role never runs on a partition without its entities.
 //
+// A record no restore can use (undecodable, of an unknown type, or with an
+// implausible epoch; see live_snapshots) is left out and goes to
+// `<topic>.dlq` with the reason, once: the restore that finds it writes it
+// unless the DLQ holds that origin already (a compacted changelog keeps the
+// record, and every later restore reads it again).
+//
 // Thread-safety: any thread (the mailbox's rebalance callbacks; a replaced
 // mailbox's last callback may overlap its successor's first).
 #pragma once
@@ -18,19 +24,24 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <spdlog/logger.h>
 
+#include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/producer.hpp"
 #include "kastor/runtime/entity.hpp"
 
 namespace kastor::bridges {
 
 class entity_changelog {
 public:
+  // dead_letters: where unusable records go (null: they are only logged).
   entity_changelog(std::shared_ptr<runtime::entity_store> store, std::string brokers,
-                   std::string topic, std::string node);
+                   std::string topic, std::string node,
+                   std::shared_ptr<kafka_publisher> dead_letters = nullptr);
 
   // mailbox_options::on_assign: false when the partitions' entities could
   // not be read (after retries).
@@ -40,12 +51,15 @@ public:
 
 private:
   void forget(const std::vector<int32_t>& parts);
+  void dead_letter(const std::vector<unusable_record>& unusable);
 
   std::shared_ptr<runtime::entity_store> store_;
   std::string brokers_;
   std::string topic_;
   std::string node_;
   std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<kafka_publisher> dead_letters_;
+  std::set<std::string> dead_lettered_;  // origins written (or found) in the DLQ
   std::mutex mtx_;
   const void* current_ = nullptr;         // the mailbox that was assigned last
   std::map<int32_t, int64_t> position_;   // partition -> next changelog offset to read

@@ -103,15 +103,26 @@ caf::expected<std::vector<stored_record>> read_topic(
 // epoch (runtime::epoch_header) is below one already read in its partition
 // is skipped (its record id goes to `skipped`, if given). `max_epoch`
 // (partition -> highest epoch read) carries on from earlier reads of the same
-// partitions. Tombstones and undecodable values are left out.
+// partitions. Tombstones are left out, and so are records no restore can use
+// (each in `unusable`, if given, with the reason): a value that cannot be
+// decoded, a type that is not known, or an epoch above now_ms +
+// max_epoch_ahead_ms (an epoch is its writer's assignment time: one from the
+// far future would make every later snapshot of its partition look stale).
 struct live_snapshot {
   const stored_record* record;
   runtime::message snapshot;
   int64_t epoch = 0;
 };
+struct unusable_record {
+  const stored_record* record;
+  std::string reason;
+};
+inline constexpr int64_t max_epoch_ahead_ms = 24LL * 3600 * 1000;
 std::vector<live_snapshot> live_snapshots(const std::vector<stored_record>& records,
                                           std::map<int32_t, int64_t>& max_epoch,
-                                          std::vector<std::string>* skipped = nullptr);
+                                          std::vector<std::string>* skipped = nullptr,
+                                          std::vector<unusable_record>* unusable = nullptr,
+                                          int64_t now_ms = -1);
 
 // A consumer group as its coordinator describes it.
 struct group_member {
