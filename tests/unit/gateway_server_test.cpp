@@ -11,6 +11,7 @@
 #include <set>
 #include <stdexcept>
 #include <tuple>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -656,6 +657,73 @@ TEST_F(GatewayServer, AChunkedBodyOver64KiBIs413) {
   EXPECT_EQ(r.error_code(), "payload_too_large");
   EXPECT_TRUE(c.closed_by_server());
   EXPECT_EQ(backend_->calls(), 0u);
+}
+
+// Issue 14, defect 3: a Transfer-Encoding other than a final chunked was
+// read as "no body", and the body then ran as the next request (a POST
+// that wrote an order).
+TEST_F(GatewayServer, ATransferEncodingThatDoesNotEndInChunkedIs400AndNothingRuns) {
+  start();
+  const std::string smuggled =
+    "POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    "Content-Length: " + std::to_string(seed_body.size()) + "\r\n\r\n" + std::string{seed_body};
+  for (const char* te : {"identity", "xchunked", "chunked, identity", "chunked;q=1", ""}) {
+    SCOPED_TRACE(te);
+    client c{port_};
+    ASSERT_FALSE(c.write_raw("POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                             "application/json\r\nTransfer-Encoding: " + std::string{te} +
+                             "\r\n\r\n" + smuggled));
+    const auto r = c.read();
+    ASSERT_FALSE(r.ec) << r.ec.message();
+    EXPECT_EQ(r.status(), 400u);
+    EXPECT_EQ(r.error_code(), "bad_request");
+    EXPECT_FALSE(r.res.keep_alive());
+    EXPECT_TRUE(c.closed_by_server());
+  }
+  EXPECT_EQ(backend_->calls(), 0u);
+}
+
+TEST_F(GatewayServer, TransferEncodingWithContentLengthOrInHttp10Is400) {
+  start();
+  for (const std::string head :
+       {"POST /api/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        "Content-Length: 5\r\n\r\n",
+        "POST /api/orders HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"}) {
+    client c{port_};
+    ASSERT_FALSE(c.write_raw(head + "0\r\n\r\n"));
+    const auto r = c.read();
+    ASSERT_FALSE(r.ec) << r.ec.message();
+    EXPECT_EQ(r.status(), 400u) << head;
+    EXPECT_TRUE(c.closed_by_server());
+  }
+  EXPECT_EQ(backend_->calls(), 0u);
+}
+
+TEST_F(GatewayServer, ACodingBeforeChunkedIs501) {
+  start();
+  client c{port_};
+  ASSERT_FALSE(c.write_raw("POST /api/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, "
+                           "chunked\r\n\r\n0\r\n\r\n"));
+  const auto r = c.read();
+  ASSERT_FALSE(r.ec) << r.ec.message();
+  EXPECT_EQ(r.status(), 501u);
+  EXPECT_EQ(r.error_code(), "not_implemented");
+  EXPECT_TRUE(c.closed_by_server());
+  EXPECT_EQ(backend_->calls(), 0u);
+}
+
+TEST_F(GatewayServer, AChunkedOrderIsStillAccepted) {
+  start();
+  client c{port_};
+  std::ostringstream size;
+  size << std::hex << seed_body.size();
+  ASSERT_FALSE(c.write_raw("POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                           "application/json\r\nTransfer-Encoding: Chunked\r\n\r\n" +
+                           size.str() + "\r\n" + std::string{seed_body} + "\r\n0\r\n\r\n"));
+  const auto r = c.read();
+  ASSERT_FALSE(r.ec) << r.ec.message();
+  EXPECT_EQ(r.status(), 202u);
+  EXPECT_EQ(backend_->calls(), 1u);
 }
 
 TEST_F(GatewayServer, OversizedHeadersAre431) {

@@ -123,6 +123,54 @@ std::variant<std::string, http_error> parse_crash_request(std::string_view conte
   return std::string{text};
 }
 
+// RFC 9112 section 6: how a request's body is framed, checked before any of
+// it is read. A Transfer-Encoding whose last coding is not chunked leaves the
+// body's end unknowable (read as "no body", the body would run as the next
+// request: smuggling): 400 and close. chunked is the only coding this server
+// decodes (others before it: 501), HTTP/1.0 has no Transfer-Encoding, and
+// it never comes with a Content-Length.
+struct framing_error {
+  http::status status;
+  std::string code;
+  std::string message;
+};
+
+std::optional<framing_error> check_framing(const http::request<http::string_body>& req) {
+  std::vector<std::string> codings;
+  bool present = false;
+  const auto [first, last] = req.equal_range(http::field::transfer_encoding);
+  for (auto field = first; field != last; ++field) {
+    present = true;
+    std::string_view list = to_sv(field->value());
+    while (!list.empty()) {
+      auto comma = list.find(',');
+      auto item = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
+        item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
+        item.remove_suffix(1);
+      if (!item.empty())
+        codings.emplace_back(item);
+    }
+  }
+  if (!present)
+    return std::nullopt;
+  auto bad = [](std::string why) {
+    return framing_error{http::status::bad_request, "bad_request", std::move(why)};
+  };
+  if (req.version() < 11)
+    return bad("Transfer-Encoding in an HTTP/1.0 request");
+  if (req.count(http::field::content_length) > 0)
+    return bad("both Transfer-Encoding and Content-Length");
+  if (codings.empty() || !iequals(codings.back(), "chunked"))
+    return bad("Transfer-Encoding must end in chunked");
+  if (codings.size() > 1)
+    return framing_error{http::status::not_implemented, "not_implemented",
+                         "only the chunked transfer coding is supported"};
+  return std::nullopt;
+}
+
 // Whether the io_context that sessions post to still exists. A backend
 // callback posts only while holding `mutex` and seeing `alive`; stop() clears
 // `alive` before it stops and destroys the io_context, so a late callback can
@@ -211,6 +259,12 @@ private:
       return on_read_error(ec);
     const auto& req = parser_->get();
     version_ = req.version();
+    if (auto bad = check_framing(req)) {
+      logger()->warn("request refused status={} reason=\"{}\"", static_cast<int>(bad->status),
+                     bad->message);
+      keep_alive_ = false;
+      return send(bad->status, error_body(bad->code, bad->message), true);
+    }
     if (req.version() >= 11 && !parser_->is_done() &&
         iequals(to_sv(req[http::field::expect]), "100-continue")) {
       // The body is within the limit (else on_header had failed): ask for it.
