@@ -76,6 +76,8 @@ std::vector<std::pair<std::string, std::string>> config_defaults(const app_spec&
     {"brokers", ""},
     {"http", d.http_address()},
     {"http.threads", std::to_string(d.http_threads)},
+    {"http.max-connections", std::to_string(d.http_max_connections)},
+    {"http.rate-limit", std::to_string(d.http_rate_limit)},
     {"topic.partitions", std::to_string(d.partitions)},
     {"topic.replication", std::to_string(d.replication)},
     {"group.prefix", d.group_prefix},
@@ -325,6 +327,10 @@ caf::expected<node_config> make_config(const config_layers& l, const app_spec& a
     c.http_port = static_cast<uint16_t>(port);
   }
   if (auto err = parse_int<int>(l, "http.threads", 1, 64, c.http_threads))
+    return err;
+  if (auto err = parse_int<int>(l, "http.max-connections", 1, 1000000, c.http_max_connections))
+    return err;
+  if (auto err = parse_int<int>(l, "http.rate-limit", 0, 10000000, c.http_rate_limit))
     return err;
   if (auto err = parse_int<int>(l, "topic.partitions", 1, 1000, c.partitions))
     return err;

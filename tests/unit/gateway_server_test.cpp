@@ -24,6 +24,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "support/wait.hpp"
 #include "kastor/bridges/codec.hpp"
 #include "kastor/gateway/server.hpp"
 #include "kastor/gateway/validation.hpp"
@@ -724,6 +725,51 @@ TEST_F(GatewayServer, AChunkedOrderIsStillAccepted) {
   ASSERT_FALSE(r.ec) << r.ec.message();
   EXPECT_EQ(r.status(), 202u);
   EXPECT_EQ(backend_->calls(), 1u);
+}
+
+// Issue 14, defect 4: idle sockets could use up the file descriptors; new
+// clients then hung and accept failed in a loop.
+TEST_F(GatewayServer, AConnectionOverTheCapIsAnswered503AndClosedWhileOthersAreServed) {
+  server_options o;
+  o.max_connections = 2;
+  start(o);
+  client idle1{port_};
+  client idle2{port_};
+  ASSERT_FALSE(idle1.write_raw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_EQ(idle1.read().status(), 200u);  // both are open and counted by now
+  ASSERT_FALSE(idle2.write_raw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_EQ(idle2.read().status(), 200u);
+  {
+    client third{port_};
+    const auto r = third.read();
+    ASSERT_FALSE(r.ec) << r.ec.message();
+    EXPECT_EQ(r.status(), 503u);
+    EXPECT_EQ(r.error_code(), "too_many_connections");
+    EXPECT_EQ(r.res[http::field::retry_after], "1");
+    EXPECT_TRUE(third.closed_by_server());
+  }
+  // Once one goes, a new client is served again
+  idle1.write_raw("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_EQ(idle1.read().status(), 200u);
+  ASSERT_TRUE(idle1.closed_by_server());
+  ASSERT_TRUE(test::eventually([&] { return call(get("/healthz")).status() == 200u; }, 5s));
+}
+
+TEST_F(GatewayServer, AClientOverTheRateLimitGets429WithRetryAfterAndHealthChecksPass) {
+  server_options o;
+  o.rate_limit = 3;
+  start(o);
+  backend_->set_analytics(R"({"orders":0})");
+  client c{port_};
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(c.send(get("/api/analytics")).status(), 200u) << i;
+  const auto r = c.send(get("/api/analytics"));
+  ASSERT_FALSE(r.ec) << r.ec.message();
+  EXPECT_EQ(r.status(), 429u);
+  EXPECT_EQ(r.error_code(), "too_many_requests");
+  EXPECT_EQ(r.res[http::field::retry_after], "1");
+  EXPECT_EQ(c.send(get("/healthz")).status(), 200u);
+  EXPECT_EQ(c.send(get("/readyz")).status(), 200u);
 }
 
 TEST_F(GatewayServer, OversizedHeadersAre431) {

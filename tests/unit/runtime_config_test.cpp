@@ -68,6 +68,10 @@ TEST(Config, EveryBadValueIsAnErrorNamingTheKeyAndItsOrigin) {
   EXPECT_NE(error_of(layers({{"log.level", "loud"}})).find("expected trace"), std::string::npos);
   EXPECT_NE(error_of(layers({{"mailbox.low-water", "5000"}})).find("must be below"), std::string::npos);
   EXPECT_NE(error_of(layers({{"topic.partitions", "x"}})).find("(test)"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"http.max-connections", "0"}})).find("http.max-connections"),
+            std::string::npos);
+  EXPECT_NE(error_of(layers({{"http.rate-limit", "-1"}})).find("http.rate-limit"),
+            std::string::npos);
 }
 
 TEST(Config, ProducersPartitionLikeJavaAndCompressWithWhatEveryClientReads) {

@@ -4,13 +4,17 @@
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <cmath>
 #include <exception>
 #include <mutex>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -181,10 +185,54 @@ struct liveness {
 };
 
 // What every session shares; immutable after start().
+// Requests per second per client address: a token bucket each, holding one
+// second's worth. Buckets idle for a minute are dropped (checked when the
+// table has grown), so the table stays bounded by the clients of a minute.
+class rate_limiter {
+public:
+  explicit rate_limiter(uint32_t per_second) : rate_(per_second) {}
+
+  // True when the client may make a request now; else how long to wait (s).
+  std::pair<bool, int> take(const std::string& client) {
+    if (rate_ == 0)
+      return {true, 0};
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (buckets_.size() > sweep_at_) {
+      for (auto i = buckets_.begin(); i != buckets_.end();)
+        i = now - i->second.last > std::chrono::minutes{1} ? buckets_.erase(i) : std::next(i);
+      sweep_at_ = std::max<size_t>(1024, buckets_.size() * 2);
+    }
+    auto [it, fresh] = buckets_.try_emplace(client, bucket{static_cast<double>(rate_), now});
+    auto& b = it->second;
+    if (!fresh) {
+      const std::chrono::duration<double> since = now - b.last;
+      b.tokens = std::min<double>(rate_, b.tokens + since.count() * rate_);
+      b.last = now;
+    }
+    if (b.tokens < 1)
+      return {false, std::max(1, static_cast<int>(std::ceil((1 - b.tokens) / rate_)))};
+    b.tokens -= 1;
+    return {true, 0};
+  }
+
+private:
+  struct bucket {
+    double tokens;
+    std::chrono::steady_clock::time_point last;
+  };
+  const uint32_t rate_;
+  std::mutex mtx_;
+  std::unordered_map<std::string, bucket> buckets_;
+  size_t sweep_at_ = 1024;
+};
+
 struct shared_config {
   server_options options;
   std::shared_ptr<backend> be;
   std::shared_ptr<liveness> live;
+  std::shared_ptr<rate_limiter> limiter;
+  std::shared_ptr<std::atomic<size_t>> connections;  // sessions alive
 };
 
 enum class route_kind {
@@ -233,7 +281,12 @@ public:
       executor_(stream_.get_executor()),
       timer_(executor_),
       cfg_(std::move(cfg)) {
+    beast::error_code ec;
+    auto peer = stream_.socket().remote_endpoint(ec);
+    client_ = ec ? std::string{"unknown"} : peer.address().to_string();
   }
+
+  ~session() { cfg_->connections->fetch_sub(1); }
 
   void start() {
     asio::dispatch(executor_, beast::bind_front_handler(&session::read_header, shared_from_this()));
@@ -323,6 +376,15 @@ private:
     head_ = req.method() == http::verb::head;
     const bool get = req.method() == http::verb::get || head_;
     const auto r = match(to_sv(req.target()));
+    if (r.kind != route_kind::healthz && r.kind != route_kind::readyz) {
+      if (auto [ok, wait] = cfg_->limiter->take(client_); !ok) {
+        retry_after_ = wait;
+        return send(http::status::too_many_requests,
+                    error_body("too_many_requests",
+                               "more than " + std::to_string(cfg_->options.rate_limit)
+                                 + " requests per second from " + client_));
+      }
+    }
     switch (r.kind) {
       case route_kind::none:
         return send(http::status::not_found,
@@ -582,6 +644,8 @@ private:
     res->set(http::field::content_type, "application/json");
     if (!allow.empty())
       res->set(http::field::allow, allow);
+    if (retry_after_ > 0)
+      res->set(http::field::retry_after, std::to_string(std::exchange(retry_after_, 0)));
     res->keep_alive(keep_alive_ && !linger);
     res->body() = std::move(body);
     res->prepare_payload();
@@ -650,6 +714,8 @@ private:
   std::string order_id_;
   std::array<char, 4096> drain_buffer_{};
   size_t drained_ = 0;
+  std::string client_;  // the peer's address (the rate limit's key)
+  int retry_after_ = 0;  // seconds, for the next response's Retry-After
 };
 
 // Accepts connections; each gets its own strand.
@@ -675,29 +741,94 @@ private:
     if (ec == asio::error::operation_aborted)
       return;
     if (ec) {
-      // E.g. out of file descriptors: retrying at once would spin.
-      logger()->warn("accept failed error=\"{}\"", ec.message());
-      retry_.expires_after(std::chrono::milliseconds{100});
+      // E.g. out of file descriptors: retrying at once would spin. 100 ms,
+      // doubling to 5 s, while it fails; logged once per run of failures.
+      backoff_ = std::min(std::chrono::milliseconds{5000},
+                          std::max(std::chrono::milliseconds{100}, backoff_ * 2));
+      if (failures_++ == 0)
+        logger()->warn("accept failed error=\"{}\" (retrying, backing off)", ec.message());
+      retry_.expires_after(backoff_);
       retry_.async_wait([self = shared_from_this()](beast::error_code ec) {
         if (!ec)
           self->accept();
       });
       return;
     }
-    std::make_shared<session>(std::move(socket), cfg_)->start();
+    if (failures_ > 0) {
+      logger()->info("accept works again after failures={}", failures_);
+      failures_ = 0;
+      backoff_ = std::chrono::milliseconds{0};
+    }
+    if (cfg_->connections->fetch_add(1) >= cfg_->options.max_connections) {
+      cfg_->connections->fetch_sub(1);
+      refuse(std::move(socket));
+    } else {
+      std::make_shared<session>(std::move(socket), cfg_)->start();
+    }
     accept();
+  }
+
+  // Over max_connections: a short 503 and close, without reading the
+  // request (the socket is not kept, so a flood of idle ones costs nothing).
+  void refuse(tcp::socket socket) {
+    if (refused_++ % 1000 == 0)
+      logger()->warn("connection refused: {} open (http.max-connections) refused_so_far={}",
+                     cfg_->options.max_connections, refused_);
+    static const std::string reply = [] {
+      const std::string body = R"({"error":"too_many_connections","message":"the server has )"
+                               R"(as many connections open as it takes; try again"})";
+      return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+             "Retry-After: 1\r\nConnection: close\r\nContent-Length: "
+             + std::to_string(body.size()) + "\r\n\r\n" + body;
+    }();
+    beast::error_code ignored;
+    socket.non_blocking(true, ignored);
+    socket.write_some(asio::buffer(reply), ignored);  // a fresh socket's buffer holds it
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
   }
 
   asio::io_context& ioc_;
   tcp::acceptor acceptor_;
   asio::steady_timer retry_;
   std::shared_ptr<const shared_config> cfg_;
+  std::chrono::milliseconds backoff_{0};
+  uint64_t failures_ = 0;
+  uint64_t refused_ = 0;
 };
 
 std::string endpoint_text(const std::string& address, uint16_t port) {
   if (address.find(':') != std::string::npos)
     return "[" + address + "]:" + std::to_string(port);
   return address + ":" + std::to_string(port);
+}
+
+// Raises the process's open-file limit to its hard limit (where allowed) and
+// returns how many connections fit under it: `wanted`, or fewer, leaving 256
+// descriptors for the rest of the node (Kafka clients, files, log).
+size_t fit_connections(size_t wanted) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    return wanted;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max == RLIM_INFINITY ? std::max<rlim_t>(lim.rlim_cur, 1 << 20)
+                                                    : lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      logger()->info("open-file limit raised from={} to={}", lim.rlim_cur, raised.rlim_cur);
+      lim = raised;
+    }
+  }
+  if (lim.rlim_cur == RLIM_INFINITY)
+    return wanted;
+  const size_t room = lim.rlim_cur > 512 ? static_cast<size_t>(lim.rlim_cur) - 256
+                                         : static_cast<size_t>(lim.rlim_cur) / 2;
+  if (wanted > room) {
+    logger()->warn("http.max-connections={} does not fit the open-file limit {}: using {}",
+                   wanted, lim.rlim_cur, room);
+    return std::max<size_t>(1, room);
+  }
+  return wanted;
 }
 
 caf::error start_error(std::string what) {
@@ -763,6 +894,8 @@ caf::expected<void> http_server::start() {
     return start_error("gateway: threads must be at least 1, got " + std::to_string(opts.threads));
   if (opts.request_timeout.count() <= 0 || opts.io_timeout.count() <= 0)
     return start_error("gateway: request_timeout and io_timeout must be positive");
+  if (opts.max_connections < 1)
+    return start_error("gateway: max_connections must be at least 1");
   const auto where = endpoint_text(opts.address, opts.port);
   beast::error_code ec;
   const auto address = asio::ip::make_address(opts.address, ec);
@@ -789,7 +922,12 @@ caf::expected<void> http_server::start() {
     return socket_error(where, ec);
 
   impl_->live = std::make_shared<liveness>();
-  auto cfg = std::make_shared<shared_config>(shared_config{opts, impl_->be, impl_->live});
+  auto effective = opts;
+  effective.max_connections = fit_connections(opts.max_connections);
+  auto cfg = std::make_shared<shared_config>(
+    shared_config{effective, impl_->be, impl_->live,
+                  std::make_shared<rate_limiter>(opts.rate_limit),
+                  std::make_shared<std::atomic<size_t>>(0)});
   std::make_shared<listener>(*ioc, std::move(acceptor), std::move(cfg))->start();
   impl_->work.emplace(ioc->get_executor());
   impl_->ioc = std::move(ioc);

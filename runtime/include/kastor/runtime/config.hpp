@@ -61,6 +61,8 @@ struct node_config {
   std::string http_host = "127.0.0.1"; // http: "host:port" the node's HTTP server listens on
   uint16_t http_port = 8080;
   int http_threads = 1;                // http.threads
+  int http_max_connections = 512;      // http.max-connections: more are answered 503
+  int http_rate_limit = 10000;         // http.rate-limit: requests/s per client (0: none)
   int partitions = 6;                  // topic.partitions (when kastor creates topics)
   int replication = 1;                 // topic.replication
   std::string group_prefix = "kastor"; // group.prefix: consumer group = prefix + "." + role

@@ -122,6 +122,15 @@ struct server_options {
   // Deadline for receiving one request (so also how long an idle keep-alive
   // connection stays open) and for sending one response. Positive.
   std::chrono::milliseconds io_timeout{30000};
+  // Connections open at once; one more is answered 503 (Retry-After) and
+  // closed at once, so idle sockets cannot use up the file descriptors. At
+  // least 1. start() also raises the process's open-file limit to its hard
+  // limit where allowed, and lowers this to fit under it.
+  size_t max_connections = 512;
+  // Requests per second one client address may make (a token bucket holding
+  // one second's worth); above it: 429 with Retry-After. /healthz and
+  // /readyz are never limited. 0: no limit.
+  uint32_t rate_limit = 10000;
 };
 
 // Thread-safety: start(), stop() and port() may be called from any thread
