@@ -71,6 +71,7 @@ std::vector<rt::message> order_book::handle(const rt::record_meta& meta,
     e.snap.item_count = item_count_of(msg);
     e.snap.created_at_ms = msg.created_at_ms != 0 ? msg.created_at_ms : now_ms;
     e.snap.updated_at_ms = now_ms;
+    e.snap.request_fingerprint = msg.request_fingerprint;
     e.created_seen = true;
   }
   std::vector<rt::message> out;

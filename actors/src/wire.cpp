@@ -570,12 +570,16 @@ void write_snapshot_headers(const order_snapshot& x, header_list& extra) {
     extra.push_back({std::string{hdr_order_emailed}, "true"});
   if (x.epoch > 0)
     extra.push_back({std::string{runtime::epoch_header}, std::to_string(x.epoch)});
+  if (!x.request_fingerprint.empty())
+    extra.push_back({std::string{hdr_request_fingerprint}, x.request_fingerprint});
 }
 
 void read_snapshot_headers(const header_list& headers, order_snapshot& x) {
   if (const auto* h = runtime::find_header(headers, hdr_order_emailed))
     x.emailed = h->value == "true";
   x.epoch = runtime::epoch_of(headers);
+  if (const auto* h = runtime::find_header(headers, hdr_request_fingerprint))
+    x.request_fingerprint = h->value;
 }
 
 template <class T>
@@ -616,7 +620,23 @@ std::optional<int64_t> cents_from_json_number(double v) {
 }
 
 void declare_messages() {
-  runtime::declare(wire<order_created>("order_created", topic_order_created));
+  auto created = wire<order_created>("order_created", topic_order_created);
+  created.encode = [](const order_created& x, header_list& extra) {
+    if (!x.request_fingerprint.empty())
+      extra.push_back({std::string{hdr_request_fingerprint}, x.request_fingerprint});
+    std::string out;
+    write(out, x);
+    return out;
+  };
+  created.decode = [](std::string_view value,
+                      const header_list& headers) -> caf::expected<order_created> {
+    auto x = decode_as<order_created>("order_created", value);
+    if (x)
+      if (const auto* h = runtime::find_header(headers, hdr_request_fingerprint))
+        x->request_fingerprint = h->value;
+    return x;
+  };
+  runtime::declare(std::move(created));
   runtime::declare(wire<payment_request>("payment_request", topic_payment_requests));
   runtime::declare(wire<payment_result>("payment_result", topic_payment_results));
   runtime::declare(wire<notification_event>("notification_event", topic_notification_events));

@@ -16,6 +16,8 @@
 #include "kastor/apps/http_client.hpp"
 #include "kastor/apps/node.hpp"
 #include "kastor/apps/topics.hpp"
+#include "kastor/apps/idempotency.hpp"
+#include "kastor/bridges/codec.hpp"
 #include "kastor/bridges/producer.hpp"
 #include "support/kafka.hpp"
 #include "support/wait.hpp"
@@ -217,6 +219,41 @@ TEST_F(PipelineTest, TheSamePostWithTheSameIdempotencyKeyAHundredTimesMakesOneOr
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 202u);
   EXPECT_NE(again->body.find(id), std::string::npos);
+  EXPECT_EQ(order_created_records(), before + 1);
+}
+
+// Issue 14, defect 2: the order id of a key is predictable (a UUID v5 of
+// it); a forged payment result for it made the view know the order, and a
+// POST with the key then got 202 while no order record was ever written.
+TEST_F(PipelineTest, AKeyWhoseOrderIsKnownOnlyFromAForgedResultStillWritesTheOrder) {
+  auto key = "forged-" + std::to_string(getpid());
+  auto id = apps::order_id_for_key(key);
+  auto before = order_created_records();
+  // Given a payment result for the key's order id, with no order behind it
+  // (the customer and total of the body posted below, as a forger would)
+  bridges::producer_options po;
+  po.brokers = mock_->bootstrap();
+  auto producer = *bridges::kafka_publisher::make(po);
+  std::promise<runtime::publish_outcome> written;
+  auto forged = bridges::encode(
+    runtime::message{actors::payment_result{id, "customer-3", 7799, actors::payment_succeeded, "",
+                                            "tx-forged"}},
+    bridges::outgoing_meta{"m-forged", "", "", 1, ""});
+  producer->produce("payment-results", id, forged.value, forged.headers,
+                    [&](const runtime::publish_outcome& o) { written.set_value(o); });
+  ASSERT_TRUE(written.get_future().get().ok());
+  producer->stop(5s);
+  apps::http_client c{"127.0.0.1", node_->http_port()};
+  ASSERT_TRUE(test::eventually([&] {
+    auto r = c.get("/api/orders/" + id);
+    return r && r->status == 200;
+  }, 30s));
+  // When the key is used
+  auto r = c.post_json("/api/orders", apps::sample_order_json(3), {{"Idempotency-Key", key}});
+  // Then the 202 comes with the order record written
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 202u) << r->body;
+  EXPECT_NE(r->body.find(id), std::string::npos) << r->body;
   EXPECT_EQ(order_created_records(), before + 1);
 }
 

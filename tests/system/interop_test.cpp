@@ -84,8 +84,17 @@ std::vector<std::tuple<std::string, int32_t, int64_t>> topic_ends(
     EXPECT_TRUE(n && *n > 0) << t;
     for (int32_t p = 0; n && p < *n; ++p) {
       int64_t lo = 0, hi = 0;
-      EXPECT_EQ(rd_kafka_query_watermark_offsets(rk, t.c_str(), p, &lo, &hi, 10000),
-                RD_KAFKA_RESP_ERR_NO_ERROR);
+      // A client that just connected to a fresh cluster may ask a broker
+      // that is not (yet) the leader: asked again, it learns the leader.
+      auto err = RD_KAFKA_RESP_ERR_NO_ERROR;
+      for (int tries = 0; tries < 30; ++tries) {
+        err = rd_kafka_query_watermark_offsets(rk, t.c_str(), p, &lo, &hi, 10000);
+        if (err != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION
+            && err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE)
+          break;
+        rd_kafka_poll(rk, 200);  // lets the metadata refresh
+      }
+      EXPECT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << t << "/" << p;
       out.emplace_back(t, p, hi);
     }
   }

@@ -173,6 +173,35 @@ TEST_F(TwoNodes, AnIdempotencyKeyRetriedOnTheOtherNodeGetsTheSameOrder) {
   EXPECT_EQ(check.email_anomalies, 0u);
 }
 
+// Issue 14, defect 2: on a node that had not seen the key, another body with
+// the same customer and total counted as the same request (202, the first
+// order's id).
+TEST_F(TwoNodes, AnotherBodyWithTheSameCustomerAndTotalIsAConflictOnTheOtherNode) {
+  auto key = "two-nodes-body-" + prefix_;
+  auto body = apps::sample_order_json(13);
+  auto other = body;  // other items, same customer and total
+  for (auto at = other.find("Sample product"); at != std::string::npos;
+       at = other.find("Sample product", at))
+    other.replace(at, 6, "Swapped");
+  ASSERT_NE(other, body);
+  apps::http_client a{"127.0.0.1", ports_[0]}, b{"127.0.0.1", ports_[1]};
+  auto first = a.post_json("/api/orders", body, {{"Idempotency-Key", key}});
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 202u);
+  auto id = std::string{boost::json::parse(first->body).at("orderId").as_string()};
+  ASSERT_TRUE(test::eventually([&] {
+    auto g = b.get("/api/orders/" + id);
+    return g && g->status == 200;
+  }, 60s));
+  auto second = b.post_json("/api/orders", other, {{"Idempotency-Key", key}});
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 422u) << second->body;
+  auto retry = b.post_json("/api/orders", body, {{"Idempotency-Key", key}});
+  ASSERT_TRUE(retry);
+  EXPECT_EQ(retry->status, 202u) << retry->body;
+  EXPECT_NE(retry->body.find(id), std::string::npos) << retry->body;
+}
+
 // The supervision issue's "done means" on the real broker: the same chaos as
 // `kastor demo --chaos`, with the supervision settings a chaos run needs
 // (a node takes no demo defaults).

@@ -12,37 +12,37 @@ std::string order_id_for_key(const std::string& key) {
 
 namespace {
 
-void mix(uint64_t& h, std::string_view s) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  h ^= 0xff;  // field separator
-  h *= 1099511628211ULL;
+// Length-prefixed, so that no two different requests read the same.
+void put(std::string& out, std::string_view s) {
+  out += std::to_string(s.size());
+  out += ':';
+  out += s;
+  out += ';';
 }
 
-void mix(uint64_t& h, int64_t v) {
-  mix(h, std::string_view{reinterpret_cast<const char*>(&v), sizeof(v)});
+void put(std::string& out, int64_t v) {
+  put(out, std::to_string(v));
 }
 
 }  // namespace
 
-uint64_t order_fingerprint(const actors::order_created& order) {
-  uint64_t h = 14695981039346656037ULL;
-  mix(h, order.customer_id);
-  mix(h, static_cast<int64_t>(order.items.size()));
+std::string order_fingerprint(const actors::order_created& order) {
+  std::string canonical;
+  put(canonical, order.customer_id);
+  put(canonical, static_cast<int64_t>(order.items.size()));
   for (const auto& i : order.items) {
-    mix(h, i.product_id);
-    mix(h, i.name);
-    mix(h, i.price_cents);
-    mix(h, i.quantity);
-    mix(h, i.subtotal_cents);
+    put(canonical, i.product_id);
+    put(canonical, i.name);
+    put(canonical, i.price_cents);
+    put(canonical, i.quantity);
+    put(canonical, i.subtotal_cents);
   }
-  mix(h, order.total_cents);
-  return h;
+  put(canonical, order.total_cents);
+  boost::uuids::name_generator_sha1 gen{boost::uuids::ns::url()};
+  return boost::uuids::to_string(gen("kastor:order-request:" + canonical));
 }
 
-idempotency_table::claim idempotency_table::begin(const std::string& key, uint64_t fingerprint,
+idempotency_table::claim idempotency_table::begin(const std::string& key, const std::string& fingerprint,
                                                   callback done) {
   std::optional<gateway::submit_result> answer;
   {

@@ -177,19 +177,26 @@ public:
     if (idempotency_.begin(key, fingerprint, std::move(done)) != idempotency_table::claim::first)
       return;
     // The first request with this key here. Another node may have made the
-    // order already: the view (every order, from order-state) knows.
+    // order already: the view (every order, from order-state) knows, with
+    // the fingerprint of the request that made it.
     order.order_id = order_id_for_key(key);
+    order.request_fingerprint = fingerprint;
     auto finish = [this, key](gateway::submit_result r) { idempotency_.finish(key, r); };
     auto id = order.order_id;
     runtime::ask<std::vector<actors::order_snapshot>>(
       n_->sys(), n_->actor_of("gateway"), std::chrono::seconds{5},
       [this, order = std::move(order), finish](
         std::optional<std::vector<actors::order_snapshot>> seen) mutable {
-        if (seen && !seen->empty()) {
+        // Only an order record made by a request with this body answers
+        // for it. An order known without one (from a payment result or an
+        // email that came first, or one written before fingerprints) proves
+        // nothing: the order is written, so that a 202 always means its
+        // record exists (its actors take a second write of an id as one).
+        if (seen && !seen->empty() && !seen->front().request_fingerprint.empty()) {
           const auto& s = seen->front();
-          bool same = s.customer_id == order.customer_id && s.total_cents == order.total_cents;
-          finish(same ? gateway::submit_result{true, s.order_id, "", false}
-                      : gateway::submit_result{false, "", "", true});
+          finish(s.request_fingerprint == order.request_fingerprint
+                   ? gateway::submit_result{true, s.order_id, "", false}
+                   : gateway::submit_result{false, "", "", true});
           return;
         }
         write(std::move(order), finish);

@@ -18,8 +18,12 @@ std::vector<runtime::message> order_view::handle(const runtime::record_meta&,
   auto [it, added] = orders_.try_emplace(s.order_id, s);
   if (!added && (status_rank(s.status) > status_rank(it->second.status)
                  || (status_rank(s.status) == status_rank(it->second.status)
-                     && s.updated_at_ms >= it->second.updated_at_ms)))
+                     && s.updated_at_ms >= it->second.updated_at_ms))) {
+    auto fingerprint = std::move(it->second.request_fingerprint);
     it->second = s;
+    if (it->second.request_fingerprint.empty())  // a snapshot from before its order was seen
+      it->second.request_fingerprint = std::move(fingerprint);
+  }
   return {};
 }
 
@@ -33,7 +37,10 @@ std::vector<runtime::message> order_view::handle(const runtime::record_meta&,
   s.status = actors::status_pending;
   s.created_at_ms = o.created_at_ms;
   s.updated_at_ms = o.created_at_ms;
-  orders_.try_emplace(o.order_id, std::move(s));
+  s.request_fingerprint = o.request_fingerprint;
+  auto [it, added] = orders_.try_emplace(o.order_id, s);
+  if (!added && it->second.request_fingerprint.empty())
+    it->second.request_fingerprint = o.request_fingerprint;  // known now to exist
   return {};
 }
 

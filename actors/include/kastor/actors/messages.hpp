@@ -32,6 +32,10 @@ inline constexpr std::string_view topic_order_state = "order-state";  // compact
 
 // On an order_snapshot whose email went out ("true"; absent otherwise).
 inline constexpr std::string_view hdr_order_emailed = "kastor-order-emailed";
+// The fingerprint of the request that made an order (an Idempotency-Key's
+// body; see apps::order_fingerprint), on its order_created and every snapshot
+// of it. Not in the JSON (seed 002's order has no such field).
+inline constexpr std::string_view hdr_request_fingerprint = "kastor-request-fingerprint";
 
 struct order_item {
   std::string product_id;
@@ -51,6 +55,7 @@ struct order_created {
   int64_t total_cents = 0;
   std::string status = "PENDING";
   int64_t created_at_ms = 0;
+  std::string request_fingerprint = {};  // header kastor-request-fingerprint; empty: none
   friend bool operator==(const order_created&, const order_created&) = default;
 };
 
@@ -135,6 +140,9 @@ struct order_snapshot {
   // header; 0: none): a later owner writes with a higher one, so a reader
   // skips a late write of an earlier owner (a paused node's queued output).
   int64_t epoch = 0;
+  // Its order_created's request_fingerprint (kastor-request-fingerprint
+  // header); empty until that record is seen, or when it had none.
+  std::string request_fingerprint = {};
   friend bool operator==(const order_snapshot&, const order_snapshot&) = default;
 };
 
@@ -147,7 +155,7 @@ typename Inspector::result_type inspect(Inspector& f, order_item& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_created& x) {
   return f(caf::meta::type_name("order_created"), x.order_id, x.customer_id, x.items,
-           x.total_cents, x.status, x.created_at_ms);
+           x.total_cents, x.status, x.created_at_ms, x.request_fingerprint);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, payment_request& x) {
@@ -173,7 +181,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_snapshot& x) {
   return f(caf::meta::type_name("order_snapshot"), x.order_id, x.customer_id,
            x.total_cents, x.item_count, x.status, x.payment_status, x.reason,
-           x.transaction_id, x.created_at_ms, x.updated_at_ms, x.emailed, x.epoch);
+           x.transaction_id, x.created_at_ms, x.updated_at_ms, x.emailed, x.epoch,
+           x.request_fingerprint);
 }
 
 // Declares the six message types above to the runtime (runtime::declare):

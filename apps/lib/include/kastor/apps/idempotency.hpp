@@ -28,8 +28,11 @@ namespace kastor::apps {
 // The order id for an idempotency key: a UUID v5 of "kastor:idempotency-key:" + key.
 std::string order_id_for_key(const std::string& key);
 
-// What makes two requests "the same body": customer, items, total.
-uint64_t order_fingerprint(const actors::order_created& order);
+// What makes two requests "the same body": customer, items (every field)
+// and total, as a name-based UUID (SHA-1) of their canonical form. It travels
+// with the order (order_created::request_fingerprint), so that any node can
+// tell a retry from another request with the same key.
+std::string order_fingerprint(const actors::order_created& order);
 
 class idempotency_table {
 public:
@@ -42,7 +45,7 @@ public:
     answered,  // `done` was called (the earlier answer, or a conflict)
     waiting,   // `done` will be called by the first request's finish()
   };
-  claim begin(const std::string& key, uint64_t fingerprint, callback done);
+  claim begin(const std::string& key, const std::string& fingerprint, callback done);
 
   // The first request's outcome, to every waiter (and `done` of begin()). A
   // failed write (or a conflict found later) forgets the key, so a retry
@@ -53,7 +56,7 @@ public:
 
 private:
   struct entry {
-    uint64_t fingerprint = 0;
+    std::string fingerprint;
     std::optional<gateway::submit_result> result;
     std::vector<callback> waiters;
   };
