@@ -459,9 +459,13 @@ void read(field_reader& f, order_item& x) {
   f.integer("quantity", x.quantity, need::required);
   if (!f.money("subtotal", x.subtotal_cents, need::optional) && f.ok()) {
     // An absent subtotal means what it says: price times quantity.
-    if (__builtin_mul_overflow(x.price_cents, x.quantity, &x.subtotal_cents))
-      f.fail(bridge_errc::wrong_type,
-             "fields '" + f.path("price") + "' times '" + f.path("quantity") + "' overflow");
+    // Within the amounts a money field may hold (+/- max_abs_cents, all
+    // exact in a double): beyond, its re-encoding could not be read back.
+    if (__builtin_mul_overflow(x.price_cents, x.quantity, &x.subtotal_cents)
+        || x.subtotal_cents > max_abs_cents || x.subtotal_cents < -max_abs_cents)
+      f.fail(bridge_errc::wrong_type, "fields '" + f.path("price") + "' times '"
+                                        + f.path("quantity") + "' is beyond +/-"
+                                        + format_cents(max_abs_cents));
   }
 }
 

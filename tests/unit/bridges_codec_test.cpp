@@ -582,6 +582,22 @@ TEST(Codec, AbsentSubtotalIsPriceTimesQuantity) {
   EXPECT_EQ(order.items[0], (actors::order_item{"p", "", 35, 3, 105}));
 }
 
+// Issue 14, defect 7: price x quantity beyond 2^53 was taken, and its
+// re-encoding then failed to decode.
+TEST(Codec, AnAbsentSubtotalBeyondExactAmountsIsRefused) {
+  const auto big = decode_value(
+    "order_created",
+    R"({"orderId":"o","customerId":"c","items":[{"productId":"p","price":90071992547409.91,"quantity":1000}],"totalAmount":1})");
+  expect_error(big, bridge_errc::wrong_type, "times");
+  // and what is taken re-encodes to a record that decodes to it again
+  const auto ok = decode_as<actors::order_created>(
+    "order_created",
+    R"({"orderId":"o","customerId":"c","items":[{"productId":"p","price":9007199254.74,"quantity":1000}],"totalAmount":9007199254740})");
+  auto again = decode_value("order_created", encode_value(runtime::message{ok}));
+  ASSERT_TRUE(again) << runtime::describe(again.error());
+  EXPECT_EQ(again->get<actors::order_created>(), ok);
+}
+
 TEST(Codec, IntegralDoubleQuantityIsAccepted) {
   const auto order = decode_as<actors::order_created>(
     "order_created",

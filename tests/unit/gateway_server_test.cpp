@@ -416,6 +416,19 @@ TEST_F(GatewayServer, AKeyUsedWithAnotherBodyIs422) {
   EXPECT_EQ(r.error_code(), "idempotency_conflict");
 }
 
+// Issue 14, defect 7: two Idempotency-Key headers were accepted.
+TEST_F(GatewayServer, TwoIdempotencyKeyHeadersAre400AndNeverReachTheBackend) {
+  start();
+  auto req = post("/api/orders", seed_body);
+  req.insert("Idempotency-Key", "k-1");
+  req.insert("Idempotency-Key", "k-2");
+  const auto r = call(req);
+  ASSERT_FALSE(r.ec) << r.ec.message();
+  EXPECT_EQ(r.status(), 400u);
+  EXPECT_EQ(r.error_code(), "duplicate_header");
+  EXPECT_EQ(backend_->calls(), 0u);
+}
+
 TEST_F(GatewayServer, AnInvalidIdempotencyKeyIs422AndNeverReachesTheBackend) {
   start();
   for (std::string key : {std::string{}, std::string(256, 'k'), std::string{"has space"},

@@ -319,6 +319,45 @@ TEST(GatewayValidation, PriceIsAPositiveNumberWithAtMostTwoDecimals) {
                "invalid_value", "items[0].price");
 }
 
+// Issue 14, defect 7: a third decimal slipped through for large amounts
+// (123456789.12001 was taken as .12, 999999999.999999 as 1000000000): the
+// number's text decides, not its double.
+TEST(GatewayValidation, AThirdDecimalIsRefusedHoweverLargeTheAmount) {
+  for (const char* price : {"123456789.12001", "999999999.999999", "1.5e-2", "0.0000001e4",
+                            "99999999.991"}) {
+    SCOPED_TRACE(price);
+    expect_error(rejected(order_with_item(item(price, "1", price), price)), 422, "invalid_value",
+                 "items[0].price");
+  }
+  // and what has at most two, however written, is taken
+  EXPECT_EQ(accepted(json_type, order_with_item(item("12345e-2", "1", "123.450"), "1.2345e2"))
+              .total_cents,
+            12345);
+  EXPECT_EQ(accepted(json_type, order_with_item(item("100e-4", "1", "0.01"), "0.010000"))
+              .total_cents,
+            1);
+  EXPECT_EQ(accepted(json_type, order_with_item(item("123456789.12", "1", "123456789.120"),
+                                                "123456789.12"))
+              .total_cents,
+            12345678912);
+}
+
+TEST(GatewayValidation, ADuplicateKeyIs400) {
+  expect_error(rejected(R"({"customerId":"a","customerId":"b","items":[{"productId":"p","name":"",)"
+                        R"("price":1,"quantity":1,"subtotal":1}],"totalAmount":1,"totalAmount":1})"),
+               400, "malformed_json", "");
+}
+
+// Issue 14, defect 7: CR, LF and NUL went unchanged into the email's address
+// line and body.
+TEST(GatewayValidation, ACustomerIdWithControlCharactersIs422) {
+  for (std::string_view bad : {R"(a\r\nBcc: x@y)", R"(a\u0000b)", R"(a\tb)", R"(a\u007fb)"}) {
+    SCOPED_TRACE(bad);
+    expect_error(rejected(replace(seed_body, "test-customer-123", bad)), 422, "invalid_value",
+                 "customerId");
+  }
+}
+
 TEST(GatewayValidation, QuantityIsAnIntegerFrom1To1000000) {
   expect_error(rejected(replace(seed_body, R"("quantity": 2,)", "")), 422, "missing_field",
                "items[0].quantity");

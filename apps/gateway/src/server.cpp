@@ -392,6 +392,9 @@ private:
       case route_kind::orders:
         if (req.method() != http::verb::post)
           return method_not_allowed("POST");
+        if (req.count("Idempotency-Key") > 1)  // which one the client meant is anyone's guess
+          return send(http::status::bad_request,
+                      error_body("duplicate_header", "more than one Idempotency-Key header"));
         return post_order(to_sv(req[http::field::content_type]), req.body(),
                           to_sv(req["Idempotency-Key"]), req.count("Idempotency-Key") > 0);
       case route_kind::order_by_id:

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <optional>
+#include <unordered_map>
+#include <vector>
 
 #include <boost/json.hpp>
 
@@ -63,10 +66,83 @@ size_t utf8_length(std::string_view s) {
 
 enum class money_problem { not_a_number, out_of_range, too_many_decimals };
 
+// The text of every number of the document: a double cannot tell
+// 123456789.12001 from 123456789.12, the text can.
+using number_texts = std::unordered_map<const json::value*, std::string_view>;
+
+// The number literals of a JSON text, in document order (strings skipped).
+std::vector<std::string_view> number_literals(std::string_view text) {
+  std::vector<std::string_view> out;
+  for (size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    if (c == '"') {
+      for (++i; i < text.size() && text[i] != '"'; ++i)
+        if (text[i] == '\\')
+          ++i;
+      ++i;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      const auto start = i;
+      while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) != 0
+                                 || text[i] == '-' || text[i] == '+' || text[i] == '.'
+                                 || text[i] == 'e' || text[i] == 'E'))
+        ++i;
+      out.push_back(text.substr(start, i - start));
+    } else {
+      ++i;
+    }
+  }
+  return out;
+}
+
+void collect_numbers(const json::value& v, std::vector<const json::value*>& out) {
+  if (v.is_number())
+    out.push_back(&v);
+  else if (const auto* a = v.if_array())
+    for (const auto& x : *a)
+      collect_numbers(x, out);
+  else if (const auto* o = v.if_object())
+    for (const auto& m : *o)
+      collect_numbers(m.value(), out);
+}
+
+// Decimal places of a JSON number literal: digits D, value D x 10^-scale.
+// (A parsed literal is well-formed; the exponent is clamped.)
+int64_t decimal_places(std::string_view literal) {
+  std::string digits;
+  int64_t scale = 0;
+  size_t i = literal.empty() || literal[0] != '-' ? 0 : 1;
+  for (; i < literal.size() && std::isdigit(static_cast<unsigned char>(literal[i])) != 0; ++i)
+    digits += literal[i];
+  if (i < literal.size() && literal[i] == '.')
+    for (++i; i < literal.size() && std::isdigit(static_cast<unsigned char>(literal[i])) != 0; ++i) {
+      digits += literal[i];
+      ++scale;
+    }
+  if (i < literal.size() && (literal[i] == 'e' || literal[i] == 'E')) {
+    ++i;
+    const bool negative = i < literal.size() && literal[i] == '-';
+    if (i < literal.size() && (literal[i] == '-' || literal[i] == '+'))
+      ++i;
+    int64_t e = 0;
+    for (; i < literal.size() && std::isdigit(static_cast<unsigned char>(literal[i])) != 0; ++i)
+      e = std::min<int64_t>(e * 10 + (literal[i] - '0'), 100000);
+    scale += negative ? e : -e;
+  }
+  while (!digits.empty() && digits.back() == '0' && scale > 0) {
+    digits.pop_back();
+    --scale;
+  }
+  if (digits.find_first_not_of('0') == std::string::npos)
+    return 0;
+  return std::max<int64_t>(0, scale);
+}
+
 // A JSON number as integer cents: round(x*100), refusing a third nonzero
 // decimal. Boost.JSON's number parsing may be off by an ulp, so the check
 // allows a relative error far below a cent but far above double rounding.
-std::variant<int64_t, money_problem> to_cents(const json::value& v) {
+std::variant<int64_t, money_problem> to_cents(const json::value& v, const number_texts& texts) {
+  if (auto t = texts.find(&v); t != texts.end() && decimal_places(t->second) > 2)
+    return money_problem::too_many_decimals;
   if (v.is_int64()) {
     const auto x = v.get_int64();
     if (x < -max_money_cents / 100 || x > max_money_cents / 100)
@@ -89,11 +165,12 @@ std::variant<int64_t, money_problem> to_cents(const json::value& v) {
 
 // A money field that must be present, a number, and >= 0 (or > 0).
 std::variant<int64_t, http_error> money_field(const json::object& obj, std::string_view key,
-                                              const std::string& path, bool positive) {
+                                              const std::string& path, bool positive,
+                                              const number_texts& texts) {
   const auto* v = obj.if_contains(key);
   if (v == nullptr)
     return missing(path);
-  const auto cents = to_cents(*v);
+  const auto cents = to_cents(*v, texts);
   if (const auto* problem = std::get_if<money_problem>(&cents)) {
     switch (*problem) {
       case money_problem::not_a_number:
@@ -140,7 +217,8 @@ constexpr std::array<std::string_view, 5> item_fields{"productId", "name", "pric
 constexpr std::array<std::string_view, 0> no_fields{};
 
 std::variant<actors::order_item, http_error> parse_item(const json::value& v,
-                                                         const std::string& path) {
+                                                         const std::string& path,
+                                                         const number_texts& texts) {
   const auto* obj = v.if_object();
   if (obj == nullptr)
     return wrong_type(path, "an object");
@@ -169,7 +247,7 @@ std::variant<actors::order_item, http_error> parse_item(const json::value& v,
     return wrong_type(name_path, "a string");
   item.name = name->get_string();
 
-  auto price = money_field(*obj, "price", path + ".price", true);
+  auto price = money_field(*obj, "price", path + ".price", true, texts);
   if (auto* err = std::get_if<http_error>(&price))
     return std::move(*err);
   item.price_cents = std::get<int64_t>(price);
@@ -199,7 +277,7 @@ std::variant<actors::order_item, http_error> parse_item(const json::value& v,
     return invalid(quantity_path, "must be at most " + std::to_string(max_quantity));
 
   const auto subtotal_path = path + ".subtotal";
-  auto subtotal = money_field(*obj, "subtotal", subtotal_path, false);
+  auto subtotal = money_field(*obj, "subtotal", subtotal_path, false, texts);
   if (auto* err = std::get_if<http_error>(&subtotal))
     return std::move(*err);
   item.subtotal_cents = std::get<int64_t>(subtotal);
@@ -258,6 +336,16 @@ std::variant<actors::order_created, http_error> parse_order_request(
   const auto* top = doc.if_object();
   if (top == nullptr)
     return http_error{400, "malformed_json", "request body must be a JSON object", ""};
+  number_texts texts;
+  {
+    std::vector<const json::value*> numbers;
+    collect_numbers(doc, numbers);
+    const auto literals = number_literals(body);
+    if (literals.size() != numbers.size())  // a key twice: the parser kept one of them
+      return http_error{400, "malformed_json", "request body has a duplicate key", ""};
+    for (size_t i = 0; i < numbers.size(); ++i)
+      texts.emplace(numbers[i], literals[i]);
+  }
 
   if (auto err = check_members(*top, "", order_fields, server_owned_fields))
     return *err;
@@ -275,6 +363,11 @@ std::variant<actors::order_created, http_error> parse_order_request(
   if (utf8_length(customer_id) > max_customer_id_chars)
     return invalid("customerId", "must be at most " + std::to_string(max_customer_id_chars) +
                                    " characters");
+  // It goes into an email's address line and body: no line breaks, NUL or
+  // other control characters.
+  if (std::any_of(customer_id.begin(), customer_id.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+    return invalid("customerId", "must not contain control characters");
   order.customer_id = customer_id;
 
   const auto* items = top->if_contains("items");
@@ -290,14 +383,14 @@ std::variant<actors::order_created, http_error> parse_order_request(
   order.items.reserve(arr.size());
   int64_t sum = 0;  // <= 1000 * 1e11 cents: no overflow
   for (size_t i = 0; i < arr.size(); ++i) {
-    auto item = parse_item(arr[i], "items[" + std::to_string(i) + "]");
+    auto item = parse_item(arr[i], "items[" + std::to_string(i) + "]", texts);
     if (auto* err = std::get_if<http_error>(&item))
       return std::move(*err);
     sum += std::get<actors::order_item>(item).subtotal_cents;
     order.items.push_back(std::move(std::get<actors::order_item>(item)));
   }
 
-  auto total = money_field(*top, "totalAmount", "totalAmount", false);
+  auto total = money_field(*top, "totalAmount", "totalAmount", false, texts);
   if (auto* err = std::get_if<http_error>(&total))
     return std::move(*err);
   order.total_cents = std::get<int64_t>(total);
