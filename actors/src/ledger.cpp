@@ -1,6 +1,7 @@
 #include "kastor/actors/ledger.hpp"
 
 #include <cerrno>
+#include <filesystem>
 #include <cstring>
 #include <stdexcept>
 #include <string_view>
@@ -16,9 +17,16 @@ namespace kastor::actors {
 
 namespace {
 
+// The error's text names the file, not its absolute path: it travels to
+// supervision's exit reasons (/api/supervision) and dead-letter headers.
+std::runtime_error io_error(const std::string& what, const std::string& path,
+                            const std::string& why) {
+  return std::runtime_error("jsonl_ledger: " + what + " '"
+                            + std::filesystem::path{path}.filename().string() + "': " + why);
+}
+
 std::runtime_error io_error(const std::string& what, const std::string& path) {
-  return std::runtime_error("jsonl_ledger: " + what + " '" + path + "': " +
-                            std::strerror(errno));
+  return io_error(what, path, std::strerror(errno));
 }
 
 // Holds flock(op) on `fd` for its lifetime.
@@ -154,8 +162,11 @@ std::optional<std::string> jsonl_ledger::find(const std::string& key) {
                           static_cast<off_t>(it->second.offset + static_cast<int64_t>(got)));
       if (n < 0 && errno == EINTR)
         continue;
-      if (n <= 0)
+      if (n < 0)
         throw io_error("cannot read back a line of", path_);
+      if (n == 0)  // not an errno: the file ends before the indexed line does
+        throw io_error("cannot read back a line of", path_,
+                       "the file ends before it (was it truncated?)");
       got += static_cast<size_t>(n);
     }
     return line;

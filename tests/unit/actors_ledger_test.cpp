@@ -278,3 +278,28 @@ TEST(JsonlLedger, EveryLineIsValidJsonWithTheGivenKeyField) {
   auto v = boost::json::parse(ledger.find("o-1/PAID").value());
   EXPECT_EQ(v.at("n").as_int64(), 1);
 }
+
+namespace {
+
+// Issue 14, defect 7: a line that could not be read back was reported with
+// the file's absolute path and errno's "Success" (its text reaches
+// /api/supervision as an exit reason).
+TEST(JsonlLedger, ALineThatCannotBeReadBackIsReportedByFileNameAndTrueCause) {
+  temp_dir dir;
+  auto path = dir.file("charges.jsonl");
+  jsonl_ledger ledger(path, "orderId");
+  ASSERT_TRUE(ledger.append_if_absent("o-1", line_for("o-1")));
+  fs::resize_file(path, 0);  // truncated behind its back
+  try {
+    ledger.find("o-1");
+    FAIL() << "read back a line that is gone";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("'charges.jsonl'"), std::string::npos) << what;
+    EXPECT_EQ(what.find(dir.file("")), std::string::npos) << what;
+    EXPECT_EQ(what.find("Success"), std::string::npos) << what;
+    EXPECT_NE(what.find("truncated"), std::string::npos) << what;
+  }
+}
+
+}  // namespace
