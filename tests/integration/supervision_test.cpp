@@ -202,6 +202,12 @@ TEST_F(SupervisionTest, TheTreeIsServedOverHttpAndAnActorCanBeCrashedByPath) {
   crash = c.post_json("/api/admin/crash", R"({"path":"root/nope"})");
   ASSERT_TRUE(crash);
   EXPECT_EQ(crash->status, 404u);
+  // The root supervisor: 409 (issue 14, defect 7: it ended the node, and so
+  // `kastor demo`, through its own admin API)
+  crash = c.post_json("/api/admin/crash", R"({"path":"root"})");
+  ASSERT_TRUE(crash);
+  EXPECT_EQ(crash->status, 409u) << crash->body;
+  EXPECT_NE(crash->body.find("root supervisor"), std::string::npos) << crash->body;
   // And the pipeline still works
   drive_and_check(20);
 }

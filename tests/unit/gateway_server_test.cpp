@@ -1016,6 +1016,16 @@ TEST_F(GatewayServer, ACrashRequestForAPathWithNoLiveActorIs404) {
   EXPECT_EQ(backend_->crashes(), std::vector<std::string>{"root/nobody"});
 }
 
+TEST_F(GatewayServer, ACrashRequestTheBackendRefusesIs409) {
+  start();
+  backend_->set_crash_outcome(backend::crash_outcome::refused);
+  const auto r = post_crash(port_, R"({"path":"root"})");
+  ASSERT_FALSE(r.ec) << r.ec.message();
+  EXPECT_EQ(r.status(), 409u);
+  EXPECT_EQ(r.error_code(), "conflict");
+  EXPECT_THAT(r.res.body(), HasSubstr("root supervisor"));
+}
+
 TEST_F(GatewayServer, ACrashRequestOnANodeWithAdminDisabledIs403) {
   start();
   backend_->set_crash_outcome(backend::crash_outcome::disabled);

@@ -522,6 +522,12 @@ private:
         logger()->info("admin crash refused path={} reason=not_found", quoted(path));
         return send(http::status::not_found,
                     error_body("not_found", "no live actor has the path '" + path + "'"));
+      case backend::crash_outcome::refused:
+        logger()->info("admin crash refused path={} reason=root", quoted(path));
+        return send(http::status::conflict,
+                    error_body("conflict", "'" + path + "' is the root supervisor: nothing "
+                                           "restarts it, so crashing it would stop the node "
+                                           "(stop the node instead)"));
       case backend::crash_outcome::disabled:
         logger()->info("admin crash refused path={} reason=disabled", quoted(path));
         return send(http::status::forbidden,

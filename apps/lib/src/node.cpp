@@ -306,6 +306,8 @@ public:
     auto target = n_->core->supervision()->find(path);
     if (!target)
       return crash_outcome::not_found;
+    if (path == "root")  // the node's top: its crash would end the node (and a demo)
+      return crash_outcome::refused;
     n_->log->warn("node={} event=crash_requested path={}", n_->cfg.node_id, path);
     runtime::crash_actor(target, runtime::make_error(runtime::runtime_errc::crashed,
                                                     "crash of " + path

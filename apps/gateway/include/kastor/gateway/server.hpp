@@ -95,6 +95,7 @@ public:
     sent,       // the actor was told to exit abnormally
     not_found,  // no live actor has that path
     disabled,   // admin endpoints are off on this node (admin.enabled=false)
+    refused,    // the root supervisor: nothing restarts it, the node would stop
   };
   // Makes the actor at `path` (e.g. "root/payment/worker") exit abnormally, as
   // a crash would, so its supervisor reacts. Must not block: `sent` means the
