@@ -17,8 +17,8 @@ namespace kastor::actors {
 
 namespace {
 
-// The error's text names the file, not its absolute path: it travels to
-// supervision's exit reasons (/api/supervision) and dead-letter headers.
+// A running ledger's error names the file, not its absolute path: it travels
+// to supervision's exit reasons (/api/supervision) and dead-letter headers.
 std::runtime_error io_error(const std::string& what, const std::string& path,
                             const std::string& why) {
   return std::runtime_error("jsonl_ledger: " + what + " '"
@@ -54,7 +54,8 @@ jsonl_ledger::jsonl_ledger(std::string path, std::string key_field)
     return;
   fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0)
-    throw io_error("cannot open", path_);
+    // At start-up, to the operator who named it: the whole path.
+    throw std::runtime_error("jsonl_ledger: cannot open '" + path_ + "': " + std::strerror(errno));
   try {
     flock_guard lock(fd_, LOCK_SH, path_);
     catch_up();

@@ -86,6 +86,17 @@ bool is_retriable(rd_kafka_resp_err_t err) {
   }
 }
 
+bool is_record_refused(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:  // local (message.max.bytes) or the broker's
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+      return true;
+    default:
+      return false;
+  }
+}
+
 caf::error kafka_error(rd_kafka_resp_err_t err, const std::string& what) {
   return make_error(is_retriable(err) ? bridge_errc::kafka_retriable : bridge_errc::kafka_fatal,
                     what + ": " + rd_kafka_err2str(err));
@@ -303,13 +314,18 @@ std::vector<live_snapshot> live_snapshots(const std::vector<stored_record>& reco
       reject(r, runtime::describe(snapshot.error()));
       continue;
     }
-    const auto epoch = runtime::epoch_of(r.headers);
+    auto epoch = runtime::epoch_of(r.headers);
+    auto& seen = max_epoch[r.partition];
     if (epoch > now_ms + max_epoch_ahead_ms) {
+      // Its content is its writer's latest (a partition written since such
+      // an epoch holds nothing else), but the epoch does not count: it
+      // neither makes later snapshots stale nor raises the next owner's.
       reject(r, "implausible " + std::string{hdr_epoch} + " " + std::to_string(epoch)
-                  + ": more than a day past this node's clock (" + std::to_string(now_ms) + ")");
+                  + ": more than a day past this node's clock (" + std::to_string(now_ms)
+                  + "); its snapshot was restored with the epoch ignored");
+      out.push_back({&r, std::move(*snapshot), seen});
       continue;
     }
-    auto& seen = max_epoch[r.partition];
     if (epoch < seen) {
       if (skipped)
         skipped->push_back(r.id());

@@ -1,6 +1,7 @@
 #include "kastor/bridges/mailbox.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include <caf/all.hpp>
 
@@ -707,7 +708,7 @@ namespace {
 // What a copy weighs against message.max.bytes (librdkafka counts key, value
 // and headers; the rest is the record batch's overhead, kept well clear of).
 size_t copy_bytes(const std::string& key, const std::string& value, const header_list& headers) {
-  size_t n = key.size() + value.size() + 512;
+  size_t n = key.size() + value.size() + 128;
   for (const auto& [name, v] : headers)
     n += name.size() + v.size() + 8;
   return n;
@@ -724,14 +725,19 @@ void kafka_mailbox::cut_down(copy_out_record& copy, const std::string& why) {
   constexpr size_t keep_value = 4096;
   constexpr size_t keep_key = 1024;
   constexpr size_t keep_header = 1024;
-  size_t dropped_headers = 0;
+  // What says where the record came from and why it is here (the last of
+  // each, cut to keep_header); every other header goes, however many the
+  // record had, so the copy is small whatever came in.
+  static const std::array<std::string_view, 10> keep = {
+    "kastor-type",        "kastor-forwarded-from", "kastor-dlq-reason",
+    "kastor-dlq-origin",  "kastor-dlq-group",      "kastor-dlq-attempts",
+    "kastor-dlq-supervisor", "kastor-dlq-actor",   "kastor-dlq-node",
+    "kastor-dlq-time"};
   header_list kept;
-  for (auto& [name, v] : copy.headers) {
-    if (name.rfind("kastor-", 0) == 0 && v.size() <= keep_header)
-      kept.push_back({std::move(name), std::move(v)});
-    else
-      ++dropped_headers;
-  }
+  for (auto name : keep)
+    if (const auto* h = find_header(copy.headers, name))
+      kept.push_back({h->name, h->value.substr(0, keep_header)});
+  const size_t dropped_headers = copy.headers.size() - kept.size();
   auto what = "value of " + std::to_string(copy.value.size()) + " bytes cut to "
               + std::to_string(std::min(copy.value.size(), keep_value)) + ", key of "
               + std::to_string(copy.key.size()) + " bytes cut to "
@@ -824,13 +830,16 @@ void kafka_mailbox::send_copy(in_flight_record& rec) {
         ++self->stats_.dead_letters_failing;
         log()->error("mailbox event={}_failed topic={} partition={} offset={} error={} ({})", what,
                      meta.topic, meta.partition, meta.offset, o.error,
-                     o.retriable ? "written again" : "it can never be written as it is");
-        if (o.retriable)
-          self->dead_letter_retries_.push_back(
-            {meta.topic, meta.partition, meta.offset, meta.incarnation});
-        else
+                     o.record_refused ? "it can never be written as it is" : "written again");
+        // Only a refusal of the record itself changes what is written; any
+        // other failure (the broker, the producer's state, a transaction
+        // that must abort) writes the same copy again.
+        if (o.record_refused)
           self->unwritable_.emplace_back(
             completion{meta.topic, meta.partition, meta.offset, meta.incarnation}, o.error);
+        else
+          self->dead_letter_retries_.push_back(
+            {meta.topic, meta.partition, meta.offset, meta.incarnation});
         self->delivery_->copy_failed();  // as the mode says
       }
     },

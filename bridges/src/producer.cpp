@@ -57,6 +57,7 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
     o.error = std::string{rd_kafka_err2str(msg->err)};
     o.possibly_persisted = rd_kafka_message_status(msg) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED;
     o.retriable = is_retriable(msg->err);
+    o.record_refused = is_record_refused(msg->err);
     counters->failed->fetch_add(1);
   } else {
     counters->delivered->fetch_add(1);
@@ -272,7 +273,7 @@ void kafka_publisher::produce_one(const std::string& topic, int32_t partition,
     rd_kafka_headers_destroy(hdrs);
     failed_.fetch_add(1);
     batch->complete_one({std::string{"produce to "} + topic + ": " + rd_kafka_err2str(err),
-                         false, is_retriable(err)});
+                         false, is_retriable(err), is_record_refused(err)});
     return;
   }
 }

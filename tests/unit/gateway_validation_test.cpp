@@ -344,8 +344,25 @@ TEST(GatewayValidation, AThirdDecimalIsRefusedHoweverLargeTheAmount) {
 
 TEST(GatewayValidation, ADuplicateKeyIs400) {
   expect_error(rejected(R"({"customerId":"a","customerId":"b","items":[{"productId":"p","name":"",)"
-                        R"("price":1,"quantity":1,"subtotal":1}],"totalAmount":1,"totalAmount":1})"),
+                        R"("price":1,"quantity":1,"subtotal":1}],"totalAmount":1})"),
                400, "malformed_json", "");
+  // escaped, nested, or one that would shift which text a number is read from
+  expect_error(rejected(R"({"customerId":"a","\u0063ustomerId":"b","items":[],"totalAmount":1})"),
+               400, "malformed_json", "");
+  expect_error(rejected(R"({"customerId":"c","items":[{"productId":"p","name":"n","name":"m",)"
+                        R"("price":1,"quantity":1,"subtotal":1}],"totalAmount":1})"),
+               400, "malformed_json", "");
+  expect_error(rejected(R"({"totalAmount":null,"customerId":"c","items":[{"productId":"p",)"
+                        R"("name":"n","quantity":1,"price":1.000000001,"subtotal":1}],)"
+                        R"("totalAmount":1})"),
+               400, "malformed_json", "");
+  // the same key in two objects is fine
+  EXPECT_EQ(accepted(json_type, R"({"customerId":"c","items":[{"productId":"p","name":"",)"
+                                R"("price":1,"quantity":1,"subtotal":1},{"productId":"q",)"
+                                R"("name":"","price":1,"quantity":1,"subtotal":1}],)"
+                                R"("totalAmount":2})")
+              .items.size(),
+            2u);
 }
 
 // Issue 14, defect 7: CR, LF and NUL went unchanged into the email's address

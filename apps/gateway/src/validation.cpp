@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cmath>
 #include <optional>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -70,16 +71,39 @@ enum class money_problem { not_a_number, out_of_range, too_many_decimals };
 // 123456789.12001 from 123456789.12, the text can.
 using number_texts = std::unordered_map<const json::value*, std::string_view>;
 
-// The number literals of a JSON text, in document order (strings skipped).
-std::vector<std::string_view> number_literals(std::string_view text) {
+// The number literals of a JSON text (already parsed, so well-formed), in
+// document order; `duplicate` gets a key that appears twice in one object
+// (the parser keeps one of them, and the order of the numbers would no
+// longer match the text's).
+std::vector<std::string_view> number_literals(std::string_view text, std::string* duplicate) {
   std::vector<std::string_view> out;
+  std::vector<std::optional<std::set<std::string>>> open;  // per nesting: an object's keys
   for (size_t i = 0; i < text.size();) {
     const char c = text[i];
-    if (c == '"') {
+    if (c == '{' || c == '[') {
+      open.emplace_back(c == '{' ? std::optional<std::set<std::string>>{std::set<std::string>{}}
+                                 : std::nullopt);
+      ++i;
+    } else if (c == '}' || c == ']') {
+      if (!open.empty())
+        open.pop_back();
+      ++i;
+    } else if (c == '"') {
+      const auto start = i;
       for (++i; i < text.size() && text[i] != '"'; ++i)
         if (text[i] == '\\')
           ++i;
       ++i;
+      auto after = text.find_first_not_of(" \t\r\n", i);
+      if (after != std::string_view::npos && text[after] == ':' && !open.empty() && open.back()) {
+        json::error_code ec;  // the key as the parser reads it (escapes and all)
+        auto key = json::parse(text.substr(start, i - start), ec);
+        if (!ec && key.is_string()
+            && !open.back()->insert(std::string{key.get_string()}).second && duplicate) {
+          *duplicate = std::string{key.get_string()};
+          return out;
+        }
+      }
     } else if (c == '-' || (c >= '0' && c <= '9')) {
       const auto start = i;
       while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) != 0
@@ -340,9 +364,13 @@ std::variant<actors::order_created, http_error> parse_order_request(
   {
     std::vector<const json::value*> numbers;
     collect_numbers(doc, numbers);
-    const auto literals = number_literals(body);
-    if (literals.size() != numbers.size())  // a key twice: the parser kept one of them
-      return http_error{400, "malformed_json", "request body has a duplicate key", ""};
+    std::string duplicate;
+    const auto literals = number_literals(body, &duplicate);
+    if (!duplicate.empty())
+      return http_error{400, "malformed_json",
+                        "request body has the key '" + duplicate + "' twice in one object", ""};
+    if (literals.size() != numbers.size())  // cannot be, with no key twice: refuse, not guess
+      return http_error{400, "malformed_json", "request body's numbers could not be read", ""};
     for (size_t i = 0; i < numbers.size(); ++i)
       texts.emplace(numbers[i], literals[i]);
   }

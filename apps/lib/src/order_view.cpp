@@ -38,9 +38,10 @@ std::vector<runtime::message> order_view::handle(const runtime::record_meta&,
   s.created_at_ms = o.created_at_ms;
   s.updated_at_ms = o.created_at_ms;
   s.request_fingerprint = o.request_fingerprint;
-  auto [it, added] = orders_.try_emplace(o.order_id, s);
-  if (!added && it->second.request_fingerprint.empty())
-    it->second.request_fingerprint = o.request_fingerprint;  // known now to exist
+  // An order known already keeps what its owner says of it: the owner takes
+  // a second order record of an id as one, so this one's fingerprint may
+  // not be the order's (its snapshots carry the one that counts).
+  orders_.try_emplace(o.order_id, std::move(s));
   return {};
 }
 

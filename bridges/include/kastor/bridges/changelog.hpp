@@ -10,11 +10,12 @@
 // cannot be read (three tries), the assignment fails and the bridge restarts:
 // the role never runs on a partition without its entities.
 //
-// A record no restore can use (undecodable, of an unknown type, or with an
-// implausible epoch; see live_snapshots) is left out and goes to
-// `<topic>.dlq` with the reason, once: the restore that finds it writes it
-// unless the DLQ holds that origin already (a compacted changelog keeps the
-// record, and every later restore reads it again).
+// A record no restore can use (undecodable, or of an unknown type) is left
+// out, and one with an implausible epoch is restored with its epoch ignored
+// (see live_snapshots); either goes to `<topic>.dlq` with the reason, once:
+// the restore that finds it writes it unless the DLQ holds that origin
+// already (a compacted changelog keeps the record, and every later restore
+// reads it again).
 //
 // Thread-safety: any thread (the mailbox's rebalance callbacks; a replaced
 // mailbox's last callback may overlap its successor's first).

@@ -105,9 +105,11 @@ caf::expected<std::vector<stored_record>> read_topic(
 // (partition -> highest epoch read) carries on from earlier reads of the same
 // partitions. Tombstones are left out, and so are records no restore can use
 // (each in `unusable`, if given, with the reason): a value that cannot be
-// decoded, a type that is not known, or an epoch above now_ms +
-// max_epoch_ahead_ms (an epoch is its writer's assignment time: one from the
-// far future would make every later snapshot of its partition look stale).
+// decoded, or a type that is not known. A snapshot whose epoch is above
+// now_ms + max_epoch_ahead_ms (an epoch is its writer's assignment time: one
+// from the far future would make every later snapshot of its partition look
+// stale, and overflow the next) is kept with its epoch ignored, and reported
+// in `unusable` as well.
 struct live_snapshot {
   const stored_record* record;
   runtime::message snapshot;

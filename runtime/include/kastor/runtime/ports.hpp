@@ -20,6 +20,10 @@ struct publish_outcome {
   // false: retrying cannot help (e.g. the record is too large): the failure
   // belongs to the record, which is then dead-lettered like a poison record.
   bool retriable = true;
+  // The record itself is refused, as it is, for good (too large, invalid):
+  // not the broker's or the producer's state. A copy of it that is cut
+  // down may still go.
+  bool record_refused = false;
   bool ok() const { return error.empty(); }
 };
 

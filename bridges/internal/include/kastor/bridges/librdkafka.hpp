@@ -44,6 +44,9 @@ caf::expected<rk_ptr> make_consumer(conf_ptr conf, rd_kafka_queue_t** log_queue,
 // (bridge_errc::kafka_retriable / kafka_fatal), with `what` as context.
 caf::error kafka_error(rd_kafka_resp_err_t err, const std::string& what);
 bool is_retriable(rd_kafka_resp_err_t err);
+// Errors that belong to the record as it is (too large, invalid), not to the
+// broker's or the producer's state: runtime::publish_outcome::record_refused.
+bool is_record_refused(rd_kafka_resp_err_t err);
 
 // Takes ownership of a transactional API error (null: no error) and
 // classifies it: bridge_errc::kafka_fatal (fenced, or the producer is broken),
