@@ -13,10 +13,11 @@ namespace kastor::bridges {
 
 entity_changelog::entity_changelog(std::shared_ptr<runtime::entity_store> store,
                                    std::string brokers, std::string topic, std::string node,
-                                   std::shared_ptr<kafka_publisher> dead_letters)
+                                   std::shared_ptr<kafka_publisher> dead_letters,
+                                   std::chrono::milliseconds read_timeout)
     : store_(std::move(store)), brokers_(std::move(brokers)), topic_(std::move(topic)),
       node_(std::move(node)), log_(runtime::logger("kastor.node")),
-      dead_letters_(std::move(dead_letters)) {}
+      dead_letters_(std::move(dead_letters)), read_timeout_(read_timeout) {}
 
 bool entity_changelog::assigned(const void* mailbox, const std::vector<int32_t>& parts) {
   std::lock_guard<std::mutex> guard{mtx_};
@@ -36,7 +37,7 @@ bool entity_changelog::assigned(const void* mailbox, const std::vector<int32_t>&
   caf::expected<std::vector<stored_record>> records{std::vector<stored_record>{}};
   for (int attempt = 1; attempt <= 3; ++attempt) {
     ends.clear();
-    records = read_topic(brokers_, topic_, from, std::chrono::seconds{10}, &ends);
+    records = read_topic(brokers_, topic_, from, read_timeout_, &ends, read_end::settled);
     if (records)
       break;
     log_->warn("node={} event=changelog_restore_failed topic={} attempt={} partitions={} error={}",

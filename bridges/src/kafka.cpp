@@ -189,12 +189,15 @@ caf::expected<std::vector<stored_record>> read_topic(const std::string& brokers,
                                                      const std::string& topic,
                                                      const std::map<int32_t, int64_t>& from,
                                                      std::chrono::milliseconds timeout,
-                                                     std::map<int32_t, int64_t>* ends) {
+                                                     std::map<int32_t, int64_t>* ends,
+                                                     read_end until_end) {
   auto conf = make_conf({{"bootstrap.servers", brokers},
                          {"client.id", "kastor-reader"},
                          {"group.id", "kastor-reader"},  // required by the consumer; never joined
                          {"enable.auto.commit", "false"},
                          {"enable.partition.eof", "true"},
+                         // (an empty partition's end is known when the broker's wait ends)
+                         {"fetch.wait.max.ms", "100"},
                          {"isolation.level", "read_committed"}});
   if (!conf)
     return conf.error();
@@ -224,36 +227,62 @@ caf::expected<std::vector<stored_record>> read_topic(const std::string& brokers,
     if (p < 0 || p >= *n)
       return runtime::make_error(runtime::runtime_errc::invalid_config,
                                  topic + " has no partition " + std::to_string(p));
+    // (read_committed: `hi` is the last stable offset, which an open
+    // transaction holds back; a settled read reads every partition to learn
+    // its high watermark)
     int64_t lo = 0, hi = 0;
     if (auto err = rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), p, &lo, &hi, left()))
       return kafka_error(err, "offsets of " + topic);
     auto start = std::max(first, lo);
     if (ends != nullptr)
-      (*ends)[p] = start;  // moved on at the partition's end (read_committed: its stable end)
-    if (hi > start) {
+      (*ends)[p] = start;  // moved on at the partition's end
+    if (hi > start || until_end == read_end::settled) {
       rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), p)->offset = start;
       ++pending;
     }
   }
   std::vector<stored_record> out;
   std::set<int32_t> at_end;
+  // Settled: partition -> its high watermark when the read first got to its
+  // committed end, which must reach it.
+  std::map<int32_t, int64_t> settle_at;
   if (pending > 0)
     rd_kafka_assign(rk.get(), parts.get());
   while (pending > 0) {
-    if (std::chrono::steady_clock::now() > until)
+    if (std::chrono::steady_clock::now() > until) {
+      std::string held;
+      for (auto [p, high] : settle_at)
+        if (!at_end.count(p))
+          held += (held.empty() ? "" : ", ") + std::to_string(p) + " (to " + std::to_string(high)
+                  + ")";
       return runtime::make_error(runtime::runtime_errc::timeout,
                                  "reading " + topic + " took longer than "
-                                   + std::to_string(timeout.count()) + " ms");
+                                   + std::to_string(timeout.count()) + " ms"
+                                   + (held.empty() ? ""
+                                                   : "; an open transaction held partitions "
+                                                       + held));
+    }
     message_ptr msg{rd_kafka_consumer_poll(rk.get(), 200)};
     if (!msg)
       continue;
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       // (sent again whenever a partition's end moves on: count each once)
-      if (at_end.insert(msg->partition).second) {
-        if (ends != nullptr)
-          (*ends)[msg->partition] = msg->offset;
-        --pending;
+      if (at_end.count(msg->partition))
+        continue;
+      if (until_end == read_end::settled) {
+        auto [it, first] = settle_at.try_emplace(msg->partition, 0);
+        if (first) {  // (the fetch that found this end set the high watermark)
+          int64_t low = 0;
+          rd_kafka_get_watermark_offsets(rk.get(), topic.c_str(), msg->partition, &low,
+                                         &it->second);
+        }
+        if (msg->offset < it->second)
+          continue;  // a transaction is open: its outcome moves the end on
       }
+      at_end.insert(msg->partition);
+      if (ends != nullptr)
+        (*ends)[msg->partition] = msg->offset;
+      --pending;
       continue;
     }
     if (msg->err)

@@ -201,9 +201,13 @@ struct actor_node::impl {
     responders.push_back(*responder);
     // Keys first (restored before any record of theirs is taken), then
     // their requests.
-    auto changelog = std::make_shared<entity_changelog>(spec.store, cfg.brokers,
-                                                        spec.changelog->topic, cfg.node_id,
-                                                        producer);
+    // (a restore may wait for a transaction a killed owner left open: its
+    // coordinator aborts it within its timeout and the broker's abort check,
+    // 10 s by default)
+    auto changelog = std::make_shared<entity_changelog>(
+      spec.store, cfg.brokers, spec.changelog->topic, cfg.node_id, producer,
+      std::max<std::chrono::milliseconds>(std::chrono::seconds{30},
+                                          cfg.transaction_timeout + std::chrono::seconds{20}));
     o.on_assign = [changelog, r = *responder](const void* mb, const std::vector<int32_t>& parts) {
       if (!changelog->assigned(mb, parts))
         return false;

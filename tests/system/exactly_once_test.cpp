@@ -11,6 +11,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <mutex>
 #include <random>
@@ -343,6 +344,81 @@ TEST_F(ExactlyOnceCopy, ItsWorkerCrashingAbortsAndRedoesTheTransaction) {
   EXPECT_EQ(listed.count("order"), 1u);  // the app's roles always, even with no node
   // Then every record is in the output once
   expect_every_record_copied_once(*stage);
+}
+
+// A restore reads its changelog to the settled end (read_end::settled): a
+// transaction open when the read gets to a partition's end is waited for,
+// then read if it commits and left out if it aborts. A partition's next
+// owner can find the last owner's final transaction so: its commit is
+// acknowledged before its markers are written, while the group's committed
+// offsets (fetched with require_stable) already count it. (The bank's
+// exactly-once run under load lost sagas that way: their new owner restored
+// nothing of them, then took only the records after them.)
+TEST(ReadTopic, ASettledReadWaitsForTheTransactionsOpenAtItsEnd) {
+  if (system_brokers().empty())
+    GTEST_SKIP() << "needs a real Kafka: run through `make test` (KASTOR_BROKERS)";
+  const auto topic = "settle-" + std::to_string(getpid());
+  ASSERT_FALSE(bridges::ensure_topics(system_brokers(), {{topic, 2, 1, false}}, 60s));
+  bridges::producer_options po;
+  po.brokers = system_brokers();
+  po.transactional_id = topic + ".writer";
+  auto writer = bridges::kafka_publisher::make(po);
+  ASSERT_TRUE(writer);
+  ASSERT_FALSE((*writer)->init_transactions(30s));
+  auto write = [&](const std::string& key, int32_t partition) {
+    std::promise<runtime::publish_outcome> acked;
+    (*writer)->produce(topic, key, "v", {}, [&](const runtime::publish_outcome& o) {
+      acked.set_value(o);
+    }, partition);
+    return acked.get_future().get().ok();
+  };
+  auto keys = [](const caf::expected<std::vector<bridges::stored_record>>& records) {
+    std::vector<std::string> out;
+    if (records)
+      for (const auto& r : *records)
+        out.push_back(std::to_string(r.partition) + ":" + r.key);
+    return out;
+  };
+  auto settled_read = [&](std::map<int32_t, int64_t> from, std::map<int32_t, int64_t>* ends) {
+    return std::async(std::launch::async, [from, ends, &topic] {
+      return bridges::read_topic(system_brokers(), topic, from, 60s, ends,
+                                 bridges::read_end::settled);
+    });
+  };
+  // Given a committed record in partition 0, and an open transaction that
+  // wrote three more there and the only one of partition 1
+  ASSERT_FALSE((*writer)->begin_transaction());
+  ASSERT_TRUE(write("committed", 0));
+  ASSERT_FALSE((*writer)->commit_transaction(nullptr, nullptr, 30s));
+  ASSERT_FALSE((*writer)->begin_transaction());
+  for (const char* k : {"a", "b", "c"})
+    ASSERT_TRUE(write(k, 0));
+  ASSERT_TRUE(write("d", 1));
+  // Then a read to the committed end leaves the open transaction out
+  EXPECT_EQ(keys(bridges::read_topic(system_brokers(), topic, {}, 30s)),
+            (std::vector<std::string>{"0:committed"}));
+  // And a settled read is still waiting for it after a second
+  std::map<int32_t, int64_t> ends;
+  auto settled = settled_read({}, &ends);
+  ASSERT_EQ(settled.wait_for(1s), std::future_status::timeout);
+  // When it commits, the settled read returns with what it wrote, and goes
+  // on from past its markers next time
+  ASSERT_FALSE((*writer)->commit_transaction(nullptr, nullptr, 30s));
+  auto read = settled.get();
+  ASSERT_TRUE(read) << runtime::describe(read.error());
+  EXPECT_EQ(keys(read), (std::vector<std::string>{"0:committed", "0:a", "0:b", "0:c", "1:d"}));
+  EXPECT_EQ(ends, (std::map<int32_t, int64_t>{{0, 6}, {1, 2}}));
+  // When the next transaction aborts instead, the settled read waited for
+  // it and leaves it out
+  ASSERT_FALSE((*writer)->begin_transaction());
+  ASSERT_TRUE(write("aborted", 1));
+  auto next = settled_read(ends, nullptr);
+  ASSERT_EQ(next.wait_for(1s), std::future_status::timeout);
+  ASSERT_FALSE((*writer)->abort_transaction(30s));
+  auto rest = next.get();
+  ASSERT_TRUE(rest) << runtime::describe(rest.error());
+  EXPECT_TRUE(rest->empty());
+  (*writer)->stop(5s);
 }
 
 }  // namespace

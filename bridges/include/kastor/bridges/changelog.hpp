@@ -2,12 +2,17 @@
 // of every assigned partition are caught up from the role's changelog (its
 // snapshot type's compacted topic: from its start, or from where this node
 // read it last, since what others wrote meanwhile is in the tail) before any
-// of its records is taken; partitions no longer assigned are dropped, and so
+// of its records is taken. The read waits for every transaction still open
+// in those partitions (read_end::settled): the last owner's final commit,
+// acknowledged before its markers are written, is part of the state its
+// committed offsets stand for. Partitions no longer assigned are dropped, and so
 // is everything of a lost assignment. Each assignment writes with a new
 // epoch, higher than any before in the partition, and the restore skips a
 // snapshot whose epoch is below one it has read: a paused node's queued
 // writes that land after its successor's do not count. If the changelog
-// cannot be read (three tries), the assignment fails and the bridge restarts:
+// cannot be read (three tries of `read_timeout` each: make it longer than a
+// transaction left open by a killed owner lives, its transaction timeout and
+// the broker's abort check), the assignment fails and the bridge restarts:
 // the role never runs on a partition without its entities.
 //
 // A record no restore can use (undecodable, or of an unknown type) is left
@@ -21,6 +26,7 @@
 // mailbox's last callback may overlap its successor's first).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -42,7 +48,8 @@ public:
   // dead_letters: where unusable records go (null: they are only logged).
   entity_changelog(std::shared_ptr<runtime::entity_store> store, std::string brokers,
                    std::string topic, std::string node,
-                   std::shared_ptr<kafka_publisher> dead_letters = nullptr);
+                   std::shared_ptr<kafka_publisher> dead_letters = nullptr,
+                   std::chrono::milliseconds read_timeout = std::chrono::seconds{30});
 
   // mailbox_options::on_assign: false when the partitions' entities could
   // not be read (after retries).
@@ -60,6 +67,7 @@ private:
   std::string node_;
   std::shared_ptr<spdlog::logger> log_;
   std::shared_ptr<kafka_publisher> dead_letters_;
+  std::chrono::milliseconds read_timeout_;
   std::set<std::string> dead_lettered_;  // origins written (or found) in the DLQ
   std::mutex mtx_;
   const void* current_ = nullptr;         // the mailbox that was assigned last

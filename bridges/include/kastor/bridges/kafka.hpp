@@ -86,17 +86,32 @@ struct stored_record {
   std::string header(std::string_view name) const;
 };
 
+// Where read_topic stops in each partition.
+enum class read_end {
+  // Its committed end when the read gets there (its last stable offset): a
+  // transaction still open is left out, whatever becomes of it.
+  committed,
+  // Past every transaction that wrote to it before the read got to its end:
+  // each is waited for until it commits (read) or aborts (left out). What a
+  // restore needs: a transaction's commit is acknowledged to its producer
+  // before its markers are written, so a partition's next owner can find the
+  // last owner's final transaction still open, while the group's committed
+  // offsets (fetched with require_stable) already include it.
+  settled,
+};
+
 // Every committed record (read_committed) of `topic` up to its end as of the
-// call, partition by partition in offset order. `from`: partition -> first
-// offset to read (-1: its start); empty: every partition from its start.
-// `ends` (if given) receives, per partition read, the offset to go on from
-// next time. No consumer group is joined. Errors: no such topic or partition
-// (runtime_errc::invalid_config), not done within `timeout` (timeout), or the
-// consumer's error.
+// call (see read_end), partition by partition in offset order. `from`:
+// partition -> first offset to read (-1: its start); empty: every partition
+// from its start. `ends` (if given) receives, per partition read, the offset
+// to go on from next time. No consumer group is joined. Errors: no such topic
+// or partition (runtime_errc::invalid_config), not done within `timeout`
+// (timeout; it names the partitions a transaction held), or the consumer's
+// error.
 caf::expected<std::vector<stored_record>> read_topic(
   const std::string& brokers, const std::string& topic, const std::map<int32_t, int64_t>& from = {},
   std::chrono::milliseconds timeout = std::chrono::seconds{30},
-  std::map<int32_t, int64_t>* ends = nullptr);
+  std::map<int32_t, int64_t>* ends = nullptr, read_end until = read_end::committed);
 
 // The entity snapshots in a changelog's records (read in offset order per
 // partition), without the late writes of replaced owners: a snapshot whose
