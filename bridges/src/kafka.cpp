@@ -191,21 +191,36 @@ caf::expected<std::vector<stored_record>> read_topic(const std::string& brokers,
                                                      std::chrono::milliseconds timeout,
                                                      std::map<int32_t, int64_t>* ends,
                                                      read_end until_end) {
-  auto conf = make_conf({{"bootstrap.servers", brokers},
-                         {"client.id", "kastor-reader"},
-                         {"group.id", "kastor-reader"},  // required by the consumer; never joined
-                         {"enable.auto.commit", "false"},
-                         {"enable.partition.eof", "true"},
-                         // (an empty partition's end is known when the broker's wait ends)
-                         {"fetch.wait.max.ms", "100"},
-                         {"isolation.level", "read_committed"}});
-  if (!conf)
-    return conf.error();
-  char errstr[512];
-  rk_ptr rk{rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), errstr, sizeof(errstr))};
-  if (!rk)
-    return runtime::make_error(runtime::bridge_errc::kafka_fatal, std::string{"reader: "} + errstr);
-  (void) conf->release();
+  auto reader = [&](const char* isolation) -> caf::expected<rk_ptr> {
+    auto conf = make_conf({{"bootstrap.servers", brokers},
+                           {"client.id", "kastor-reader"},
+                           {"group.id", "kastor-reader"},  // required by the consumer; never joined
+                           {"enable.auto.commit", "false"},
+                           {"enable.partition.eof", "true"},
+                           {"isolation.level", isolation}});
+    if (!conf)
+      return conf.error();
+    char errstr[512];
+    rk_ptr rk{rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), errstr, sizeof(errstr))};
+    if (!rk)
+      return runtime::make_error(runtime::bridge_errc::kafka_fatal,
+                                 std::string{"reader: "} + errstr);
+    (void) conf->release();
+    return rk;
+  };
+  auto made = reader("read_committed");
+  if (!made)
+    return made.error();
+  auto rk = std::move(*made);
+  // Settled: the high watermarks (a read_uncommitted client's "end"), which
+  // the committed end must reach.
+  rk_ptr hw;
+  if (until_end == read_end::settled) {
+    auto other = reader("read_uncommitted");
+    if (!other)
+      return other.error();
+    hw = std::move(*other);
+  }
   auto until = std::chrono::steady_clock::now() + timeout;
   auto left = [&] {
     return static_cast<int>(std::max<int64_t>(
@@ -222,45 +237,53 @@ caf::expected<std::vector<stored_record>> read_topic(const std::string& brokers,
     for (int32_t p = 0; p < *n; ++p)
       wanted[p] = -1;
   partition_list_ptr parts{rd_kafka_topic_partition_list_new(static_cast<int>(wanted.size()))};
+  std::map<int32_t, int64_t> settle_at;  // settled: partition -> its high watermark
   size_t pending = 0;
   for (auto [p, first] : wanted) {
     if (p < 0 || p >= *n)
       return runtime::make_error(runtime::runtime_errc::invalid_config,
                                  topic + " has no partition " + std::to_string(p));
-    // (read_committed: `hi` is the last stable offset, which an open
-    // transaction holds back; a settled read reads every partition to learn
-    // its high watermark)
+    // (the query answers as its client reads: read_committed, the last
+    // stable offset, which an open transaction holds back)
     int64_t lo = 0, hi = 0;
     if (auto err = rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), p, &lo, &hi, left()))
       return kafka_error(err, "offsets of " + topic);
+    if (hw) {
+      int64_t hw_lo = 0, high = 0;
+      if (auto err = rd_kafka_query_watermark_offsets(hw.get(), topic.c_str(), p, &hw_lo, &high,
+                                                      left()))
+        return kafka_error(err, "high watermark of " + topic);
+      settle_at[p] = high;
+      hi = std::max(hi, high);
+    }
     auto start = std::max(first, lo);
     if (ends != nullptr)
       (*ends)[p] = start;  // moved on at the partition's end
-    if (hi > start || until_end == read_end::settled) {
+    if (hi > start) {
       rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), p)->offset = start;
       ++pending;
     }
   }
   std::vector<stored_record> out;
   std::set<int32_t> at_end;
-  // Settled: partition -> its high watermark when the read first got to its
-  // committed end, which must reach it.
-  std::map<int32_t, int64_t> settle_at;
   if (pending > 0)
     rd_kafka_assign(rk.get(), parts.get());
   while (pending > 0) {
     if (std::chrono::steady_clock::now() > until) {
       std::string held;
-      for (auto [p, high] : settle_at)
-        if (!at_end.count(p))
-          held += (held.empty() ? "" : ", ") + std::to_string(p) + " (to " + std::to_string(high)
-                  + ")";
-      return runtime::make_error(runtime::runtime_errc::timeout,
-                                 "reading " + topic + " took longer than "
-                                   + std::to_string(timeout.count()) + " ms"
-                                   + (held.empty() ? ""
-                                                   : "; an open transaction held partitions "
-                                                       + held));
+      for (int i = 0; i < parts->cnt; ++i)
+        if (auto p = parts->elems[i].partition; hw && !at_end.count(p))
+          held += (held.empty() ? "" : ", ") + std::to_string(p) + " (to offset "
+                  + std::to_string(settle_at[p]) + ")";
+      return runtime::make_error(
+        runtime::runtime_errc::timeout,
+        "reading " + topic + " took longer than " + std::to_string(timeout.count()) + " ms"
+          + (held.empty() ? ""
+                          : "; still short of their high watermark, held by a transaction "
+                            "not yet ended: partitions "
+                              + held
+                              + " (one that never ends, which Kafka before KIP-890 can leave, "
+                                "is ended with kafka-transactions.sh abort)"));
     }
     message_ptr msg{rd_kafka_consumer_poll(rk.get(), 200)};
     if (!msg)
@@ -269,16 +292,8 @@ caf::expected<std::vector<stored_record>> read_topic(const std::string& brokers,
       // (sent again whenever a partition's end moves on: count each once)
       if (at_end.count(msg->partition))
         continue;
-      if (until_end == read_end::settled) {
-        auto [it, first] = settle_at.try_emplace(msg->partition, 0);
-        if (first) {  // (the fetch that found this end set the high watermark)
-          int64_t low = 0;
-          rd_kafka_get_watermark_offsets(rk.get(), topic.c_str(), msg->partition, &low,
-                                         &it->second);
-        }
-        if (msg->offset < it->second)
-          continue;  // a transaction is open: its outcome moves the end on
-      }
+      if (hw && msg->offset < settle_at[msg->partition])
+        continue;  // a transaction is open: its outcome moves the end on
       at_end.insert(msg->partition);
       if (ends != nullptr)
         (*ends)[msg->partition] = msg->offset;

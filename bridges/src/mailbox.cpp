@@ -264,6 +264,10 @@ void kafka_mailbox::rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
     for (int i = 0; i < parts->cnt; ++i)
       parts_[{parts->elems[i].topic, parts->elems[i].partition}] =
         std::make_unique<partition_state>();
+    // Before the role's state is read and the assignment fetches the
+    // committed offsets: fencing the last producer of this partition set
+    // aborts what it left open (neither then waits for it to time out).
+    delivery_->assigned(parts);
     // The role's state for these partitions is in place before any of their
     // records is taken (they are taken on this thread, after this returns).
     if (opts_.on_assign && !opts_.on_assign(this, partition_numbers(parts))) {
@@ -275,9 +279,6 @@ void kafka_mailbox::rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
       std::lock_guard<std::mutex> guard{mtx_};
       failure_ = "the role's state for its new partitions could not be restored";
     }
-    // Before the assignment fetches the committed offsets: fencing the last
-    // producer of this partition set aborts what it left open.
-    delivery_->assigned(parts);
     calls_->assign(rk_.get(), parts);
     // The application pause flag outlives an assignment: set it explicitly.
     if (paused_)

@@ -201,13 +201,14 @@ struct actor_node::impl {
     responders.push_back(*responder);
     // Keys first (restored before any record of theirs is taken), then
     // their requests.
-    // (a restore may wait for a transaction a killed owner left open: its
-    // coordinator aborts it within its timeout and the broker's abort check,
-    // 10 s by default)
+    // (a restore may wait for a transaction a killed owner of another
+    // partition set left open: its coordinator aborts it within its timeout
+    // and the broker's abort check, 10 s by default. At most 60 s a try, so
+    // that three stay well inside max.poll.interval.ms.)
     auto changelog = std::make_shared<entity_changelog>(
       spec.store, cfg.brokers, spec.changelog->topic, cfg.node_id, producer,
-      std::max<std::chrono::milliseconds>(std::chrono::seconds{30},
-                                          cfg.transaction_timeout + std::chrono::seconds{20}));
+      std::clamp<std::chrono::milliseconds>(cfg.transaction_timeout + std::chrono::seconds{20},
+                                            std::chrono::seconds{30}, std::chrono::seconds{60}));
     o.on_assign = [changelog, r = *responder](const void* mb, const std::vector<int32_t>& parts) {
       if (!changelog->assigned(mb, parts))
         return false;

@@ -83,7 +83,7 @@ struct stored_record {
   std::string id() const {
     return topic + "/" + std::to_string(partition) + "@" + std::to_string(offset);
   }
-  std::string header(std::string_view name) const;
+  std::string header(std::string_view name) const;  // the last one called `name`, or ""
 };
 
 // Where read_topic stops in each partition.
@@ -91,8 +91,10 @@ enum class read_end {
   // Its committed end when the read gets there (its last stable offset): a
   // transaction still open is left out, whatever becomes of it.
   committed,
-  // Past every transaction that wrote to it before the read got to its end:
-  // each is waited for until it commits (read) or aborts (left out). What a
+  // Past every transaction that wrote to it before the read began (its high
+  // watermark then): each is waited for until it commits (read) or aborts
+  // (left out). A transaction that never ends holds the read until its
+  // timeout, and the error names the partitions. What a
   // restore needs: a transaction's commit is acknowledged to its producer
   // before its markers are written, so a partition's next owner can find the
   // last owner's final transaction still open, while the group's committed
