@@ -121,6 +121,12 @@ void request_responder::answer(rd_kafka_message_t* msg) {
                 "kastor-replies.* topic", opts_.topic, msg->offset, req->reply_to);
     return;
   }
+  if (!reply_topic_exists(req->reply_to)) {
+    log()->warn("requests topic={} event=bad_request offset={} error=reply-to '{}' is not a "
+                "topic of this cluster (a node creates its own at start; a reply creates none)",
+                opts_.topic, msg->offset, req->reply_to);
+    return;
+  }
   auto replies = opts_.replies;
   auto node = opts_.node_id;
   auto to = req->reply_to, id = req->correlation_id;
@@ -132,6 +138,32 @@ void request_responder::answer(rd_kafka_message_t* msg) {
                          log()->warn("requests event=reply_failed topic={} error={}", to, o.error);
                      });
   });
+}
+
+bool request_responder::reply_topic_exists(const std::string& topic) {
+  using namespace std::chrono_literals;
+  auto now = std::chrono::steady_clock::now();
+  auto since = now - listed_at_;
+  if (since < 10s && reply_topics_.count(topic))
+    return true;
+  if (since < 200ms)
+    return false;  // listed just now: a flood of unknown names lists once per 200 ms
+  listed_at_ = now;
+  const rd_kafka_metadata_t* md = nullptr;
+  if (auto err = rd_kafka_metadata(rk_.get(), 1 /* every topic: creates none */, nullptr, &md,
+                                   2000)) {
+    log()->warn("requests topic={} event=reply_topics_unlisted error={}", opts_.topic,
+                rd_kafka_err2str(err));
+    return reply_topics_.count(topic) > 0;  // as last known
+  }
+  reply_topics_.clear();
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    std::string_view name{md->topics[i].topic};
+    if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && name.rfind("kastor-replies.", 0) == 0)
+      reply_topics_.emplace(name);
+  }
+  rd_kafka_metadata_destroy(md);
+  return reply_topics_.count(topic) > 0;
 }
 
 }  // namespace kastor::bridges

@@ -154,6 +154,55 @@ TEST_F(PipelineTest, GetAsksTheOrderActorThatOwnsTheKeyThroughKafka) {
   EXPECT_EQ(reply()->headers.at("kastor-node"), node_->config().node_id);
 }
 
+TEST_F(PipelineTest, ARequestWhoseReplyTopicNobodyMadeIsNotAnsweredAndCreatesNoTopic) {
+  const std::string forged = "kastor-replies.nobody-" + std::to_string(getpid());
+  const std::string mine = "kastor-replies." + node_->config().node_id;
+  bridges::producer_options po;
+  po.brokers = mock_->bootstrap();
+  auto producer = *bridges::kafka_publisher::make(po);
+  auto deadline = std::to_string(runtime::wall_clock_ms() + 60000);
+  auto ask = [&](const std::string& to, const std::string& id) {
+    std::promise<runtime::publish_outcome> written;
+    producer->produce("order-requests", "asked-twice", "",
+                      {{"kastor-type", "get"}, {"kastor-correlation-id", id},
+                       {"kastor-reply-to", to}, {"kastor-deadline", deadline}},
+                      [&](const runtime::publish_outcome& o) { written.set_value(o); });
+    return written.get_future().get().ok();
+  };
+  auto answered = [&](const std::string& id) {
+    for (const auto& r : test::read_topic(mock_->bootstrap(), mine, 1, 1000, 2s))
+      if (r.key == id)
+        return true;
+    return false;
+  };
+  // Given the key's owner answers requests (a responder reads a partition
+  // from its end the first time: asked until one is answered)
+  int warm = 0;
+  ASSERT_TRUE(test::eventually([&] {
+    return ask(mine, "warm-" + std::to_string(++warm)) && answered("warm-" + std::to_string(warm));
+  }, 30s));
+  // When two requests for one key follow (one partition, read in order):
+  // the first names a reply topic no node made, the second this node's
+  ASSERT_TRUE(ask(forged, "forged-1"));
+  ASSERT_TRUE(ask(mine, "mine-1"));
+  producer->stop(5s);
+  // And the second is answered (so the first was taken before it)
+  ASSERT_TRUE(test::eventually([&] { return answered("mine-1"); }, 20s));
+  // Then the first made no topic: a reply goes only to a topic that exists
+  auto conf = bridges::make_conf({{"bootstrap.servers", mock_->bootstrap()}});
+  char err[512];
+  bridges::rk_ptr rk{rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), err, sizeof(err))};
+  ASSERT_TRUE(rk) << err;
+  const rd_kafka_metadata_t* md = nullptr;
+  ASSERT_EQ(rd_kafka_metadata(rk.get(), 1, nullptr, &md, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  std::set<std::string> topics;
+  for (int i = 0; i < md->topic_cnt; ++i)
+    topics.insert(md->topics[i].topic);
+  rd_kafka_metadata_destroy(md);
+  EXPECT_TRUE(topics.count(mine));
+  EXPECT_FALSE(topics.count(forged));
+}
+
 TEST_F(PipelineTest, AHeaderlessRecordInPaymentRequestsIsProcessed) {
   // Given a record as kcat would write it: JSON value, key, no headers
   bridges::producer_options po;

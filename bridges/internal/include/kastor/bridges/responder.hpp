@@ -8,6 +8,13 @@
 // responders left off, so a partition that moves here is read from there (or
 // from its end the first time). Requests past their deadline, malformed ones
 // and ones whose reply-to is not a kastor-replies.* topic are dropped, logged.
+// So are ones whose reply topic is not in the cluster's topic list (listing
+// creates nothing): a node creates its own at start, and a reply to any
+// other name would create it on a broker with auto.create.topics.enable. The
+// list is read again when a request names a topic not in it (at most every
+// 200 ms: a topic made within 200 ms of a listing may miss an answer) and
+// when it is 10 s old (a reply within 10 s of its topic's deletion can still
+// create it again). Listing blocks the responder for at most 2 s.
 // At most once: a request whose owner dies before answering is not answered.
 //
 // Thread-safety: follow() and stop() from any thread; on_request runs on the
@@ -15,10 +22,12 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,6 +69,7 @@ private:
   void run();
   void reassign(const std::vector<int32_t>& partitions);
   void answer(rd_kafka_message_t* msg);
+  bool reply_topic_exists(const std::string& topic);
 
   options opts_;
   rk_ptr rk_;
@@ -69,6 +79,9 @@ private:
   std::mutex mtx_;
   const void* mailbox_ = nullptr;               // the one that followed last
   std::optional<std::vector<int32_t>> wanted_;  // set by follow(), taken by the poll thread
+  // (the poll thread's) the kastor-replies.* topics as last listed, and when
+  std::set<std::string> reply_topics_;
+  std::chrono::steady_clock::time_point listed_at_{};
 };
 
 }  // namespace kastor::bridges
