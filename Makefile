@@ -14,7 +14,7 @@ APT_PACKAGES := cmake ninja-build g++ pkg-config libcaf-dev librdkafka-dev \
 	clang libclang-rt-14-dev
 FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 300
-FUZZERS := decode_record order_request config
+FUZZERS := decode_record order_request config dlq_replay
 
 .PHONY: all deps kafka interop build test test-unit fuzz demo bench clean
 

@@ -179,10 +179,8 @@ std::optional<int32_t> key_partition(const std::string& partitioner, std::string
 }
 
 std::string stored_record::header(std::string_view name) const {
-  for (const auto& h : headers)
-    if (h.name == name)
-      return h.value;
-  return {};
+  const auto* h = runtime::find_header(headers, name);  // (the last one counts)
+  return h != nullptr ? h->value : std::string{};
 }
 
 caf::expected<std::vector<stored_record>> read_topic(const std::string& brokers,

@@ -1,13 +1,17 @@
 // kastor ctl dlq: dead-letter topics, read and redriven straight on Kafka.
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <ctime>
+#include <limits>
 #include <map>
 #include <set>
 
 #include <unistd.h>
 
 #include "kastor/apps/commands.hpp"
+#include "kastor/apps/dlq_replay.hpp"
 #include "kastor/bridges/kafka.hpp"
 #include "kastor/bridges/librdkafka.hpp"
 #include "kastor/runtime/errors.hpp"
@@ -95,15 +99,6 @@ caf::expected<std::set<std::string>> replayed_ids(const std::string& brokers) {
   for (const auto& r : *all)
     ids.insert(r.key);
   return ids;
-}
-
-// Where a dead letter came from: its origin header, else the topic's name
-// without ".dlq".
-std::string origin_topic(const dlq_record& r) {
-  auto origin = r.header("kastor-dlq-origin");
-  if (auto slash = origin.rfind('/'); slash != std::string::npos && slash > 0)
-    return origin.substr(0, slash);
-  return r.topic.substr(0, r.topic.size() - 4);
 }
 
 std::vector<std::string> topics_for(rd_kafka_t* rk, const dlq_options& o) {
@@ -219,31 +214,28 @@ int replay(const dlq_options& o) {
   auto records = read_all(o.brokers, o.topic);
   if (!records)
     return fail(runtime::describe(records.error()));
-  std::vector<const dlq_record*> todo;
+  std::vector<std::pair<const dlq_record*, replay_plan>> todo;
   size_t skipped = 0;
-  size_t cut_down = 0;
+  size_t unreplayable = 0;
   std::set<std::pair<int32_t, int64_t>> found;
   for (const auto& r : *records) {
     if (!o.all && !wanted.count({r.partition, r.offset}))
       continue;
     found.insert({r.partition, r.offset});
-    // Cut down to fit the DLQ (the original was too large for it): what is
-    // here is not the record, and replaying it would write a wrong one.
-    if (auto cut = r.header("kastor-dlq-truncated"); !cut.empty()) {
+    auto plan = plan_replay(r);
+    if (!plan.error.empty()) {
       if (!o.all)
-        return fail(r.id() + " cannot be replayed: it was cut down to fit the DLQ (" + cut
-                    + "); the original is at " + r.header("kastor-dlq-origin")
-                    + " (nothing replayed)");
-      std::printf("%s: cut down to fit the DLQ, not replayable, skipped\n", r.id().c_str());
-      ++cut_down;
+        return fail(r.id() + " cannot be replayed: " + plan.error + " (nothing replayed)");
+      std::printf("%s: not replayable, skipped: %s\n", r.id().c_str(), plan.error.c_str());
+      ++unreplayable;
       continue;
     }
-    if (!replayed->insert(replay_key(r)).second) {  // before, or twice in this topic
-      std::printf("%s: %s already replayed, skipped\n", r.id().c_str(), replay_key(r).c_str());
+    if (!replayed->insert(plan.log_key).second) {  // before, or twice in this topic
+      std::printf("%s: %s already replayed, skipped\n", r.id().c_str(), plan.log_key.c_str());
       ++skipped;
       continue;
     }
-    todo.push_back(&r);
+    todo.push_back({&r, std::move(plan)});
   }
   for (const auto& w : wanted)
     if (!found.count(w))
@@ -280,21 +272,15 @@ int replay(const dlq_options& o) {
       return fail(msg + " (" + std::to_string(done) + " replayed before this)");
     size_t end = std::min(todo.size(), done + chunk);
     for (size_t i = done; i < end; ++i) {
-      const auto* r = todo[i];
-      // The original record again, with a new attempt count and without the
-      // dead-letter headers; and its mark in the replay log.
-      auto attempts = r->header("kastor-dlq-attempts");
-      int64_t next = 1;
-      std::from_chars(attempts.data(), attempts.data() + attempts.size(), next);
-      auto* hdrs = rd_kafka_headers_new(r->headers.size() + 2);
-      for (const auto& h : r->headers)
-        if (h.name.rfind("kastor-dlq-", 0) != 0 && h.name != "kastor-attempt")
-          rd_kafka_header_add(hdrs, h.name.c_str(), -1, h.value.data(), h.value.size());
-      auto attempt = std::to_string(next + 1);
-      rd_kafka_header_add(hdrs, "kastor-attempt", -1, attempt.data(), attempt.size());
+      const auto& [r, plan] = todo[i];
+      // The original record again (see plan_replay); and its mark in the
+      // replay log.
+      auto* hdrs = rd_kafka_headers_new(plan.headers.size());
+      for (const auto& h : plan.headers)
+        rd_kafka_header_add(hdrs, h.name.data(), static_cast<ssize_t>(h.name.size()),
+                            h.value.data(), h.value.size());
       auto id = r->id();
-      rd_kafka_header_add(hdrs, "kastor-replay-of", -1, id.data(), id.size());
-      auto to = origin_topic(*r);
+      const auto& to = plan.topic;
       auto err = produce(RD_KAFKA_V_TOPIC(to.c_str()), RD_KAFKA_V_KEY(r->key.data(), r->key.size()),
                          RD_KAFKA_V_VALUE(const_cast<char*>(r->value.data()), r->value.size()),
                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs));
@@ -305,7 +291,7 @@ int replay(const dlq_options& o) {
           .text("from", id)
           .integer("at", runtime::wall_clock_ms())
           .close();
-        auto key = replay_key(*r);
+        const auto& key = plan.log_key;
         err = produce(RD_KAFKA_V_TOPIC(replay_log_topic), RD_KAFKA_V_KEY(key.data(), key.size()),
                       RD_KAFKA_V_VALUE(mark.data(), mark.size()),
                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY));
@@ -330,12 +316,12 @@ int replay(const dlq_options& o) {
     if (auto msg = finish(e, "commit"); !msg.empty())
       return fail(msg + " (" + std::to_string(done) + " replayed before this)");
     for (size_t i = done; i < end; ++i)
-      std::printf("%s -> %s\n", todo[i]->id().c_str(), origin_topic(*todo[i]).c_str());
+      std::printf("%s -> %s\n", todo[i].first->id().c_str(), todo[i].second.topic.c_str());
     done = end;
   }
   std::printf("replayed %zu record(s), %zu already replayed before", todo.size(), skipped);
-  if (cut_down > 0)
-    std::printf(", %zu cut down (not replayable)", cut_down);
+  if (unreplayable > 0)
+    std::printf(", %zu not replayable", unreplayable);
   std::printf("\n");
   return 0;
 }
@@ -387,6 +373,64 @@ int purge(const dlq_options& o, rd_kafka_t* rk) {
 }
 
 }  // namespace
+
+namespace {
+
+// A topic name Kafka accepts (1..249 of [a-zA-Z0-9._-], not "." or "..").
+bool legal_topic(std::string_view t) {
+  if (t.empty() || t.size() > 249 || t == "." || t == "..")
+    return false;
+  return std::all_of(t.begin(), t.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+bool ends_with(std::string_view s, std::string_view tail) {
+  return s.size() >= tail.size() && s.substr(s.size() - tail.size()) == tail;
+}
+
+}  // namespace
+
+replay_plan plan_replay(const bridges::stored_record& r) {
+  replay_plan plan;
+  const auto origin = r.header("kastor-dlq-origin");
+  // Cut down to fit the DLQ (the original was too large for it): what is
+  // here is not the record, and replaying it would write a wrong one.
+  if (auto cut = r.header("kastor-dlq-truncated"); !cut.empty()) {
+    plan.error = "it was cut down to fit the DLQ (" + cut + "); the original is at "
+                 + (origin.empty() ? std::string{"an unknown position"} : origin);
+    return plan;
+  }
+  // A DLQ holds the dead letters of the topic it is named after.
+  const auto topic = ends_with(r.topic, ".dlq") ? r.topic.substr(0, r.topic.size() - 4) : "";
+  if (!legal_topic(topic) || topic.rfind("__", 0) == 0 || ends_with(topic, ".dlq")
+      || topic == replay_log_topic) {
+    plan.error = "'" + r.topic + "' is not the DLQ of a topic a record may go back to";
+    return plan;
+  }
+  if (auto slash = origin.rfind('/');
+      !origin.empty() && (slash == std::string::npos || origin.compare(0, slash, topic) != 0)) {
+    plan.error = "its origin '" + origin + "' is not a record of " + topic
+                 + ", whose dead letters " + r.topic + " holds";
+    return plan;
+  }
+  plan.topic = topic;
+  plan.log_key = replay_key(r);
+  int64_t attempts = 1;
+  const auto text = r.header("kastor-dlq-attempts");
+  if (auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), attempts);
+      ec != std::errc{} || end != text.data() + text.size() || attempts < 1)
+    attempts = 1;  // missing or not a count: the record failed at least once
+  for (const auto& h : r.headers)
+    if (h.name.rfind("kastor-dlq-", 0) != 0 && h.name != "kastor-attempt"
+        && h.name != "kastor-replay-of")
+      plan.headers.push_back(h);
+  plan.headers.push_back(
+    {"kastor-attempt",
+     std::to_string(attempts < std::numeric_limits<int64_t>::max() ? attempts + 1 : attempts)});
+  plan.headers.push_back({"kastor-replay-of", r.id()});
+  return plan;
+}
 
 int run_dlq(const dlq_options& o) {
   if (o.brokers.empty()) {
