@@ -78,6 +78,7 @@ std::vector<std::pair<std::string, std::string>> config_defaults(const app_spec&
     {"http.threads", std::to_string(d.http_threads)},
     {"http.max-connections", std::to_string(d.http_max_connections)},
     {"http.rate-limit", std::to_string(d.http_rate_limit)},
+    {"http.max-connections-per-client", std::to_string(d.http_max_client_connections)},
     {"topic.partitions", std::to_string(d.partitions)},
     {"topic.replication", std::to_string(d.replication)},
     {"group.prefix", d.group_prefix},
@@ -331,6 +332,9 @@ caf::expected<node_config> make_config(const config_layers& l, const app_spec& a
   if (auto err = parse_int<int>(l, "http.max-connections", 1, 1000000, c.http_max_connections))
     return err;
   if (auto err = parse_int<int>(l, "http.rate-limit", 0, 10000000, c.http_rate_limit))
+    return err;
+  if (auto err = parse_int<int>(l, "http.max-connections-per-client", 0, 1000000,
+                                c.http_max_client_connections))
     return err;
   if (auto err = parse_int<int>(l, "topic.partitions", 1, 1000, c.partitions))
     return err;

@@ -768,6 +768,33 @@ TEST_F(GatewayServer, AConnectionOverTheCapIsAnswered503AndClosedWhileOthersAreS
   ASSERT_TRUE(test::eventually([&] { return call(get("/healthz")).status() == 200u; }, 5s));
 }
 
+TEST_F(GatewayServer, OneClientOverItsConnectionCapIs429WhileTheServerHasRoom) {
+  server_options o;
+  o.max_connections = 10;
+  o.max_client_connections = 2;
+  start(o);
+  client idle1{port_};
+  client idle2{port_};
+  ASSERT_FALSE(idle1.write_raw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_EQ(idle1.read().status(), 200u);  // both are open and counted by now
+  ASSERT_FALSE(idle2.write_raw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_EQ(idle2.read().status(), 200u);
+  {
+    client third{port_};  // the same address (loopback)
+    const auto r = third.read();
+    ASSERT_FALSE(r.ec) << r.ec.message();
+    EXPECT_EQ(r.status(), 429u);
+    EXPECT_EQ(r.error_code(), "too_many_connections");
+    EXPECT_EQ(r.res[http::field::retry_after], "1");
+    EXPECT_TRUE(third.closed_by_server());
+  }
+  // Once one of its connections goes, the client may open another
+  idle1.write_raw("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_EQ(idle1.read().status(), 200u);
+  ASSERT_TRUE(idle1.closed_by_server());
+  ASSERT_TRUE(test::eventually([&] { return call(get("/healthz")).status() == 200u; }, 5s));
+}
+
 TEST_F(GatewayServer, AClientOverTheRateLimitGets429WithRetryAfterAndHealthChecksPass) {
   server_options o;
   o.rate_limit = 3;

@@ -70,6 +70,9 @@ TEST(Config, EveryBadValueIsAnErrorNamingTheKeyAndItsOrigin) {
   EXPECT_NE(error_of(layers({{"topic.partitions", "x"}})).find("(test)"), std::string::npos);
   EXPECT_NE(error_of(layers({{"http.max-connections", "0"}})).find("http.max-connections"),
             std::string::npos);
+  EXPECT_NE(error_of(layers({{"http.max-connections-per-client", "-1"}}))
+              .find("http.max-connections-per-client"),
+            std::string::npos);
   EXPECT_NE(error_of(layers({{"http.rate-limit", "-1"}})).find("http.rate-limit"),
             std::string::npos);
 }

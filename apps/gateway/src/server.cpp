@@ -227,13 +227,48 @@ private:
   size_t sweep_at_ = 1024;
 };
 
+// Connections open per client address, for max_client_connections: only
+// addresses with one open are kept.
+class client_connections {
+public:
+  explicit client_connections(size_t per_client) : cap_(per_client) {}
+
+  // False when the client holds as many as it may.
+  bool enter(const std::string& client) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto& n = open_[client];
+    if (cap_ != 0 && n >= cap_)
+      return false;  // (n > 0: the entry stays)
+    ++n;
+    return true;
+  }
+  void leave(const std::string& client) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (auto it = open_.find(client); it != open_.end() && --it->second == 0)
+      open_.erase(it);
+  }
+
+private:
+  const size_t cap_;
+  std::mutex mtx_;
+  std::unordered_map<std::string, size_t> open_;
+};
+
 struct shared_config {
   server_options options;
   std::shared_ptr<backend> be;
   std::shared_ptr<liveness> live;
   std::shared_ptr<rate_limiter> limiter;
   std::shared_ptr<std::atomic<size_t>> connections;  // sessions alive
+  std::shared_ptr<client_connections> per_client;    // each session's client counted
 };
+
+// A connected socket's peer address: what the limits count per client.
+std::string client_of(const tcp::socket& socket) {
+  beast::error_code ec;
+  auto peer = socket.remote_endpoint(ec);
+  return ec ? std::string{"unknown"} : peer.address().to_string();
+}
 
 enum class route_kind {
   orders,
@@ -276,17 +311,18 @@ route match(std::string_view target) {
 // Ownership: the pending read, write or backend timer holds the session.
 class session : public std::enable_shared_from_this<session> {
 public:
-  session(tcp::socket socket, std::shared_ptr<const shared_config> cfg)
+  // Counted already: in connections, and for `client` in per_client.
+  session(tcp::socket socket, std::string client, std::shared_ptr<const shared_config> cfg)
     : stream_(std::move(socket)),
       executor_(stream_.get_executor()),
       timer_(executor_),
-      cfg_(std::move(cfg)) {
-    beast::error_code ec;
-    auto peer = stream_.socket().remote_endpoint(ec);
-    client_ = ec ? std::string{"unknown"} : peer.address().to_string();
-  }
+      cfg_(std::move(cfg)),
+      client_(std::move(client)) {}
 
-  ~session() { cfg_->connections->fetch_sub(1); }
+  ~session() {
+    cfg_->per_client->leave(client_);
+    cfg_->connections->fetch_sub(1);
+  }
 
   void start() {
     asio::dispatch(executor_, beast::bind_front_handler(&session::read_header, shared_from_this()));
@@ -768,28 +804,48 @@ private:
       failures_ = 0;
       backoff_ = std::chrono::milliseconds{0};
     }
+    auto client = client_of(socket);
     if (cfg_->connections->fetch_add(1) >= cfg_->options.max_connections) {
       cfg_->connections->fetch_sub(1);
-      refuse(std::move(socket));
+      if (refused_++ % 1000 == 0)
+        logger()->warn("connection refused: {} open (http.max-connections) refused_so_far={}",
+                       cfg_->options.max_connections, refused_);
+      refuse(std::move(socket), server_full());
+    } else if (!cfg_->per_client->enter(client)) {
+      cfg_->connections->fetch_sub(1);
+      if (refused_client_++ % 1000 == 0)
+        logger()->warn("connection refused: {} holds {} open "
+                       "(http.max-connections-per-client) refused_so_far={}",
+                       client, cfg_->options.max_client_connections, refused_client_);
+      refuse(std::move(socket), client_full());
     } else {
-      std::make_shared<session>(std::move(socket), cfg_)->start();
+      std::make_shared<session>(std::move(socket), std::move(client), cfg_)->start();
     }
     accept();
   }
 
-  // Over max_connections: a short 503 and close, without reading the
+  static std::string refusal(const char* status, const std::string& body) {
+    return std::string{"HTTP/1.1 "} + status
+           + "\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: "
+             "close\r\nContent-Length: "
+           + std::to_string(body.size()) + "\r\n\r\n" + body;
+  }
+  static const std::string& server_full() {
+    static const std::string reply = refusal(
+      "503 Service Unavailable", R"({"error":"too_many_connections","message":"the server has )"
+                                 R"(as many connections open as it takes; try again"})");
+    return reply;
+  }
+  static const std::string& client_full() {
+    static const std::string reply = refusal(
+      "429 Too Many Requests", R"({"error":"too_many_connections","message":"this client has )"
+                               R"(as many connections open as one client may; use those"})");
+    return reply;
+  }
+
+  // Over a connection cap: a short answer and close, without reading the
   // request (the socket is not kept, so a flood of idle ones costs nothing).
-  void refuse(tcp::socket socket) {
-    if (refused_++ % 1000 == 0)
-      logger()->warn("connection refused: {} open (http.max-connections) refused_so_far={}",
-                     cfg_->options.max_connections, refused_);
-    static const std::string reply = [] {
-      const std::string body = R"({"error":"too_many_connections","message":"the server has )"
-                               R"(as many connections open as it takes; try again"})";
-      return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-             "Retry-After: 1\r\nConnection: close\r\nContent-Length: "
-             + std::to_string(body.size()) + "\r\n\r\n" + body;
-    }();
+  void refuse(tcp::socket socket, const std::string& reply) {
     beast::error_code ignored;
     socket.non_blocking(true, ignored);
     socket.write_some(asio::buffer(reply), ignored);  // a fresh socket's buffer holds it
@@ -804,6 +860,7 @@ private:
   std::chrono::milliseconds backoff_{0};
   uint64_t failures_ = 0;
   uint64_t refused_ = 0;
+  uint64_t refused_client_ = 0;
 };
 
 std::string endpoint_text(const std::string& address, uint16_t port) {
@@ -936,7 +993,8 @@ caf::expected<void> http_server::start() {
   auto cfg = std::make_shared<shared_config>(
     shared_config{effective, impl_->be, impl_->live,
                   std::make_shared<rate_limiter>(opts.rate_limit),
-                  std::make_shared<std::atomic<size_t>>(0)});
+                  std::make_shared<std::atomic<size_t>>(0),
+                  std::make_shared<client_connections>(opts.max_client_connections)});
   std::make_shared<listener>(*ioc, std::move(acceptor), std::move(cfg))->start();
   impl_->work.emplace(ioc->get_executor());
   impl_->ioc = std::move(ioc);

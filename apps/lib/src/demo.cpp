@@ -120,6 +120,11 @@ int run_demo(demo_options opts, const std::atomic<bool>& stop) {
   // and does not wake a waiting fetch when data arrives.
   cfg.session_timeout_ms = std::min(cfg.session_timeout_ms, 6000);
   cfg.fetch_wait_max_ms = std::min(cfg.fetch_wait_max_ms, 5);
+  if (opts.orders > 0) {  // its own driver's connections, all from here, fit
+    cfg.http_max_connections = std::max(cfg.http_max_connections, opts.concurrency + 16);
+    if (cfg.http_max_client_connections != 0)
+      cfg.http_max_client_connections = std::max(cfg.http_max_client_connections, opts.concurrency);
+  }
   if (cfg.data_dir == runtime::node_config{}.data_dir) {
     char tmpl[] = "/tmp/kastor-demo.XXXXXX";
     if (mkdtemp(tmpl) == nullptr) {

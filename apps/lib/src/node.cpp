@@ -366,6 +366,7 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
     so.threads = c.http_threads;
     so.max_connections = static_cast<size_t>(c.http_max_connections);
     so.rate_limit = static_cast<uint32_t>(c.http_rate_limit);
+    so.max_client_connections = static_cast<size_t>(c.http_max_client_connections);
     p->http = std::make_unique<gateway::http_server>(so, p->backend);
     if (auto started = p->http->start(); !started) {
       auto n = std::unique_ptr<node>{new node{std::move(p)}};

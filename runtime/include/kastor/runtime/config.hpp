@@ -63,6 +63,7 @@ struct node_config {
   int http_threads = 1;                // http.threads
   int http_max_connections = 512;      // http.max-connections: more are answered 503
   int http_rate_limit = 10000;         // http.rate-limit: requests/s per client (0: none)
+  int http_max_client_connections = 256;  // http.max-connections-per-client: more are 429 (0: none)
   int partitions = 6;                  // topic.partitions (when kastor creates topics)
   int replication = 1;                 // topic.replication
   std::string group_prefix = "kastor"; // group.prefix: consumer group = prefix + "." + role

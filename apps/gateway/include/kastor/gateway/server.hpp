@@ -128,6 +128,12 @@ struct server_options {
   // least 1. start() also raises the process's open-file limit to its hard
   // limit where allowed, and lowers this to fit under it.
   size_t max_connections = 512;
+  // Connections one client address may hold open at once; one more is
+  // answered 429 (Retry-After) and closed at once, so one client cannot take
+  // every connection (when this is below max_connections, as it fits after
+  // start() lowered it). 0: no limit (behind a proxy that funnels every
+  // client through one address, raise it or use 0).
+  size_t max_client_connections = 256;
   // Requests per second one client address may make (a token bucket holding
   // one second's worth); above it: 429 with Retry-After. /healthz and
   // /readyz are never limited. 0: no limit.
