@@ -138,15 +138,15 @@ caf::expected<decoded> decode_record(std::string_view topic, int32_t partition,
     // make a topic that is some type's home carry another (a record forged
     // onto a topic its handlers trust). Topics that are no type's home (a
     // dead-letter topic, a forward topic, a suffixed copy) carry any type.
-    if (type->topic != topic) {
+    if (type->topic != topic && runtime::messages().is_home(topic)) {
       std::string carried;
       for (const auto* t : runtime::messages().all())
         if (t->topic == topic)
           carried += (carried.empty() ? "" : ", ") + t->name;
-      if (!carried.empty())
-        return runtime::make_error(bridge_errc::wrong_type,
-                                   "topic '" + std::string{topic} + "' carries " + carried
-                                     + ", not '" + type->name + "' (header " + std::string{hdr_type} + ")");
+      return runtime::make_error(bridge_errc::wrong_type,
+                                 "topic '" + std::string{topic} + "' carries " + carried
+                                   + ", not '" + type->name + "' (header "
+                                   + std::string{hdr_type} + ")");
     }
   } else {
     type = runtime::messages().by_topic(topic);

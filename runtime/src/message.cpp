@@ -108,6 +108,10 @@ const message_type* message_registry::by_topic(std::string_view topic) const {
   return found;
 }
 
+bool message_registry::is_home(std::string_view topic) const {
+  return find_first([topic](const message_type& t) { return t.topic == topic; }) != nullptr;
+}
+
 std::vector<const message_type*> message_registry::all() const {
   auto& s = state();
   std::shared_lock<std::shared_mutex> guard{s.mtx};

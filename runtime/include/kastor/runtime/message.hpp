@@ -131,6 +131,9 @@ public:
   // The one type whose records live in `topic`; null when none or several
   // (a header-less record there cannot be typed).
   const message_type* by_topic(std::string_view topic) const;
+  // Whether `topic` is some declared type's home (allocates nothing: on every
+  // record's path).
+  bool is_home(std::string_view topic) const;
 
   // T's entry; throws std::logic_error when T was not declared.
   template <class T>
