@@ -12,6 +12,7 @@
 #include "kastor/actors/messages.hpp"
 #include "kastor/bridges/codec.hpp"
 #include "kastor/runtime/errors.hpp"
+#include "record_input.hpp"
 
 using namespace kastor;
 
@@ -34,19 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1)
     return 0;
   const auto topic = topics[data[0] % std::size(topics)];
-  std::string_view rest{reinterpret_cast<const char*>(data) + 1, size - 1};
-  bridges::header_list headers;
-  auto split = rest.find("\n\n");
-  std::string_view head = split == std::string_view::npos ? std::string_view{} : rest.substr(0, split);
-  std::string_view value = split == std::string_view::npos ? rest : rest.substr(split + 2);
-  while (!head.empty()) {
-    auto eol = head.find('\n');
-    auto line = head.substr(0, eol);
-    head = eol == std::string_view::npos ? std::string_view{} : head.substr(eol + 1);
-    auto colon = line.find(": ");
-    if (colon != std::string_view::npos)
-      headers.push_back({std::string{line.substr(0, colon)}, std::string{line.substr(colon + 2)}});
-  }
+  const auto [headers, value] =
+    fuzz::parse_record_input({reinterpret_cast<const char*>(data) + 1, size - 1});
   auto first = bridges::decode_record(topic, 0, 1, "k", value, headers, 0);
   if (!first)
     return 0;

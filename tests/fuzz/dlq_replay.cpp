@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "kastor/apps/dlq_replay.hpp"
+#include "record_input.hpp"
 
 using namespace kastor;
 
@@ -43,18 +44,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   r.partition = 1;
   r.offset = 5;
   r.key = "k";
-  std::string_view rest{reinterpret_cast<const char*>(data) + 1, size - 1};
-  auto split = rest.find("\n\n");
-  std::string_view head = split == std::string_view::npos ? rest : rest.substr(0, split);
-  r.value = split == std::string_view::npos ? "" : std::string{rest.substr(split + 2)};
-  while (!head.empty()) {
-    auto eol = head.find('\n');
-    auto line = head.substr(0, eol);
-    head = eol == std::string_view::npos ? std::string_view{} : head.substr(eol + 1);
-    auto colon = line.find(": ");
-    if (colon != std::string_view::npos)
-      r.headers.push_back({std::string{line.substr(0, colon)}, std::string{line.substr(colon + 2)}});
-  }
+  auto in = fuzz::parse_record_input({reinterpret_cast<const char*>(data) + 1, size - 1});
+  r.headers = std::move(in.headers);
+  r.value = std::string{in.value};
   const auto plan = apps::plan_replay(r);
   if (!plan.error.empty()) {
     if (!plan.topic.empty())

@@ -366,6 +366,18 @@ protected:
     return c.send(std::move(req));
   }
 
+  // A kept-alive connection, served once: open and counted by the server.
+  static void hold(client& c) {
+    ASSERT_FALSE(c.write_raw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_EQ(c.read().status(), 200u);
+  }
+  // Closes a held connection (the server closes it after one more answer).
+  static void let_go(client& c) {
+    ASSERT_FALSE(c.write_raw("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    ASSERT_EQ(c.read().status(), 200u);
+    ASSERT_TRUE(c.closed_by_server());
+  }
+
   void expect_concurrent_orders_answered(int threads, size_t n);
 
   std::shared_ptr<fake_backend> backend_ = std::make_shared<fake_backend>();
@@ -748,10 +760,8 @@ TEST_F(GatewayServer, AConnectionOverTheCapIsAnswered503AndClosedWhileOthersAreS
   start(o);
   client idle1{port_};
   client idle2{port_};
-  ASSERT_FALSE(idle1.write_raw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-  ASSERT_EQ(idle1.read().status(), 200u);  // both are open and counted by now
-  ASSERT_FALSE(idle2.write_raw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-  ASSERT_EQ(idle2.read().status(), 200u);
+  ASSERT_NO_FATAL_FAILURE(hold(idle1));
+  ASSERT_NO_FATAL_FAILURE(hold(idle2));
   {
     client third{port_};
     const auto r = third.read();
@@ -762,9 +772,7 @@ TEST_F(GatewayServer, AConnectionOverTheCapIsAnswered503AndClosedWhileOthersAreS
     EXPECT_TRUE(third.closed_by_server());
   }
   // Once one goes, a new client is served again
-  idle1.write_raw("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  ASSERT_EQ(idle1.read().status(), 200u);
-  ASSERT_TRUE(idle1.closed_by_server());
+  ASSERT_NO_FATAL_FAILURE(let_go(idle1));
   ASSERT_TRUE(test::eventually([&] { return call(get("/healthz")).status() == 200u; }, 5s));
 }
 
@@ -775,10 +783,8 @@ TEST_F(GatewayServer, OneClientOverItsConnectionCapIs429WhileTheServerHasRoom) {
   start(o);
   client idle1{port_};
   client idle2{port_};
-  ASSERT_FALSE(idle1.write_raw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-  ASSERT_EQ(idle1.read().status(), 200u);  // both are open and counted by now
-  ASSERT_FALSE(idle2.write_raw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-  ASSERT_EQ(idle2.read().status(), 200u);
+  ASSERT_NO_FATAL_FAILURE(hold(idle1));
+  ASSERT_NO_FATAL_FAILURE(hold(idle2));
   {
     client third{port_};  // the same address (loopback)
     const auto r = third.read();
@@ -789,9 +795,7 @@ TEST_F(GatewayServer, OneClientOverItsConnectionCapIs429WhileTheServerHasRoom) {
     EXPECT_TRUE(third.closed_by_server());
   }
   // Once one of its connections goes, the client may open another
-  idle1.write_raw("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  ASSERT_EQ(idle1.read().status(), 200u);
-  ASSERT_TRUE(idle1.closed_by_server());
+  ASSERT_NO_FATAL_FAILURE(let_go(idle1));
   ASSERT_TRUE(test::eventually([&] { return call(get("/healthz")).status() == 200u; }, 5s));
 }
 
