@@ -277,11 +277,10 @@ caf::expected<std::vector<stored_record>> read_topic(const std::string& brokers,
         runtime::runtime_errc::timeout,
         "reading " + topic + " took longer than " + std::to_string(timeout.count()) + " ms"
           + (held.empty() ? ""
-                          : "; still short of their high watermark, held by a transaction "
-                            "not yet ended: partitions "
-                              + held
-                              + " (one that never ends, which Kafka before KIP-890 can leave, "
-                                "is ended with kafka-transactions.sh abort)"));
+                          : "; partitions not read to their high watermark: " + held
+                              + " (a transaction not yet ended keeps a read short of it; one "
+                                "that never ends, which Kafka before KIP-890 can leave, is "
+                                "ended with kafka-transactions.sh abort)"));
     }
     message_ptr msg{rd_kafka_consumer_poll(rk.get(), 200)};
     if (!msg)
