@@ -123,7 +123,7 @@ void request_responder::answer(rd_kafka_message_t* msg) {
   }
   if (!reply_topic_exists(req->reply_to)) {
     log()->warn("requests topic={} event=bad_request offset={} error=reply-to '{}' is not a "
-                "topic of this cluster (a node creates its own at start; a reply creates none)",
+                "topic of this cluster (a node creates its own at start; a reply does not create one)",
                 opts_.topic, msg->offset, req->reply_to);
     return;
   }
