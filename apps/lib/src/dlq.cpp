@@ -385,10 +385,6 @@ bool legal_topic(std::string_view t) {
   });
 }
 
-bool ends_with(std::string_view s, std::string_view tail) {
-  return s.size() >= tail.size() && s.substr(s.size() - tail.size()) == tail;
-}
-
 }  // namespace
 
 replay_plan plan_replay(const bridges::stored_record& r) {
@@ -402,8 +398,8 @@ replay_plan plan_replay(const bridges::stored_record& r) {
     return plan;
   }
   // A DLQ holds the dead letters of the topic it is named after.
-  const auto topic = ends_with(r.topic, ".dlq") ? r.topic.substr(0, r.topic.size() - 4) : "";
-  if (!legal_topic(topic) || topic.rfind("__", 0) == 0 || ends_with(topic, ".dlq")
+  const auto topic = r.topic.ends_with(".dlq") ? r.topic.substr(0, r.topic.size() - 4) : "";
+  if (!legal_topic(topic) || topic.starts_with("__") || topic.ends_with(".dlq")
       || topic == replay_log_topic) {
     plan.error = "'" + r.topic + "' is not the DLQ of a topic a record may go back to";
     return plan;
