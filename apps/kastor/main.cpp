@@ -1,6 +1,5 @@
 // kastor: parses the command line, builds the configuration, starts the
 // subcommand. Nothing else lives here.
-#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -11,16 +10,13 @@
 #include "kastor/actors/roles.hpp"
 #include "kastor/apps/commands.hpp"
 #include "kastor/runtime/errors.hpp"
+#include "kastor/runtime/shutdown.hpp"
 
 extern char** environ;
 
 namespace {
 
 std::atomic<bool> stop_requested{false};
-
-void on_signal(int) {
-  stop_requested = true;
-}
 
 // Config layers: defaults < --config file < KASTOR_* environment < flags.
 struct config_flags {
@@ -179,8 +175,8 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  // A second SIGINT or SIGTERM exits at once.
+  kastor::runtime::install_stop_signals(stop_requested);
 
   auto config_or_exit = [](const config_flags& f,
                            std::function<void(kastor::runtime::config_layers&)> fallback = {})

@@ -89,6 +89,8 @@ caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_option
   // its owner).
   if (!opts.forward_topic.empty())
     props.emplace_back("partition.assignment.strategy", "range");
+  if (!opts.group_instance_id.empty())
+    props.emplace_back("group.instance.id", opts.group_instance_id);
   std::shared_ptr<kafka_mailbox> self{new kafka_mailbox{std::move(opts)}};
   self->delivery_ = self->opts_.exactly_once ? exactly_once_delivery(*self)
                                              : at_least_once_delivery(*self);
@@ -497,10 +499,15 @@ void kafka_mailbox::run() {
         handle(std::move(owned));
       else if (msg->err == RD_KAFKA_RESP_ERR__FATAL) {
         char why[512];
-        rd_kafka_fatal_error(rk_.get(), why, sizeof(why));
-        log()->error("mailbox group={} event=fatal error={}", opts_.group_id, why);
+        auto code = rd_kafka_fatal_error(rk_.get(), why, sizeof(why));
+        std::string what = why;
+        if (code == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID)
+          what = "another consumer joined group " + opts_.group_id + " with group.instance.id '"
+                 + opts_.group_instance_id + "' (" + why + "): two live nodes share a node id, "
+                 "and every node needs one of its own";
+        log()->error("mailbox group={} event=fatal error={}", opts_.group_id, what);
         std::lock_guard<std::mutex> guard{mtx_};
-        failure_ = why;
+        failure_ = what;
       } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
         log()->warn("mailbox group={} consume error={}", opts_.group_id,
                     rd_kafka_message_errstr(msg));
@@ -1008,9 +1015,9 @@ void kafka_mailbox::begin_drain() {
   draining_ = true;  // the poll loop pauses and takes no new records
 }
 
-void kafka_mailbox::stop(std::chrono::milliseconds drain) {
+bool kafka_mailbox::stop(std::chrono::milliseconds drain, std::chrono::milliseconds close) {
   if (stopped_.exchange(true))
-    return;
+    return true;
   if (poller_.joinable() && drain.count() > 0) {
     begin_drain();
     auto until = std::chrono::steady_clock::now() + drain;
@@ -1025,14 +1032,71 @@ void kafka_mailbox::stop(std::chrono::milliseconds drain) {
   if (poller_.joinable())
     poller_.join();
   if (!rk_)
-    return;
+    return true;
   drain_completions();
   delivery_->release(false);
-  calls_->consumer_close(rk_.get());  // leaves the group (revoke runs here)
-  forward_logs(rk_.get(), log_queue_);
   auto s = stats();
+  bool closed = close_consumer(close);
   log()->info("mailbox group={} event=stopped received={} finished={} unfinished={}",
               opts_.group_id, s.received, s.finished, s.in_flight);
+  return closed;
+}
+
+// librdkafka's own close waits for the group's coordinator as long as it
+// takes (for good when the brokers are gone): closed here through a queue,
+// served until closed or `budget` ends.
+bool kafka_mailbox::close_consumer(std::chrono::milliseconds budget) {
+  const auto until = std::chrono::steady_clock::now() + budget;
+  auto left = [&until] {
+    return std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  until - std::chrono::steady_clock::now())
+                                  .count());
+  };
+  // A static member sends no LeaveGroup when it closes (KIP-345: its
+  // partitions wait for its restart); one that leaves on stop unsubscribes
+  // first, which hands off (the revocation runs in this poll) and leaves.
+  if (!opts_.group_instance_id.empty() && opts_.leave_on_stop && subscribed_) {
+    calls_->unsubscribe(rk_.get());
+    subscribed_ = false;
+    while (left() > 0) {
+      message_ptr msg{calls_->consumer_poll(rk_.get(), 20)};
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (stats_.assigned_partitions == 0)
+        break;
+    }
+  }
+  auto* queue = rd_kafka_queue_new(rk_.get());
+  bool closed = false;
+  if (auto* err = rd_kafka_consumer_close_queue(rk_.get(), queue)) {
+    log()->warn("mailbox group={} event=close_failed error={}", opts_.group_id,
+                rd_kafka_error_string(err));
+    rd_kafka_error_destroy(err);
+  } else {
+    // The revocation (the final commit) is served here, as an event (with
+    // a rebalance callback set, librdkafka hands it out so).
+    while (!(closed = rd_kafka_consumer_closed(rk_.get()) != 0) && left() > 0) {
+      auto* ev = rd_kafka_queue_poll(queue, static_cast<int>(std::min<int64_t>(left(), 50)));
+      if (ev == nullptr)
+        continue;
+      if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+        rebalance(rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev));
+      rd_kafka_event_destroy(ev);
+    }
+  }
+  rd_kafka_queue_destroy(queue);
+  forward_logs(rk_.get(), log_queue_);
+  if (closed)
+    return true;
+  log()->warn("mailbox group={} event=close_timeout after_ms={}: the group was not left and "
+              "what was not committed will be delivered again; the brokers drop this member "
+              "after its session timeout",
+              opts_.group_id, budget.count());
+  // Destroying it would wait for the same close: it is let go on a thread of
+  // its own, which ends when librdkafka does (or with the process).
+  std::thread{[rk = rk_.release()] {
+    rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  }}.detach();
+  return false;
 }
 
 }  // namespace kastor::bridges

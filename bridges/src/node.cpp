@@ -19,6 +19,7 @@
 #include "kastor/runtime/ask.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/logging.hpp"
+#include "kastor/runtime/shutdown.hpp"
 
 namespace kastor::bridges {
 
@@ -124,6 +125,11 @@ struct actor_node::impl {
     o.high_water = static_cast<size_t>(cfg.mailbox_high_water);
     o.low_water = static_cast<size_t>(cfg.mailbox_low_water);
     o.session_timeout_ms = cfg.session_timeout_ms;
+    // A view's group is this start's own: nothing to come back to.
+    if (cfg.is_static_member() && !broadcast) {
+      o.group_instance_id = cfg.node_id;
+      o.leave_on_stop = cfg.leave_on_stop;
+    }
     o.fetch_wait_max_ms = cfg.fetch_wait_max_ms;
     o.max_attempts = cfg.max_attempts;
     o.retry_backoff_min = cfg.retry_backoff_min;
@@ -487,7 +493,31 @@ void actor_node::stop() {
   if (p.stopped)
     return;
   p.stopped = true;
+  // Whatever the brokers do, the node is gone within stop_timeout: each step
+  // below has a share of it, and past it the process ends (no step may hang
+  // the stop for good: librdkafka's close and flush wait for brokers that may
+  // never answer).
+  using clock = std::chrono::steady_clock;
+  const auto budget = p.cfg.stop_timeout;
+  const auto began = clock::now();
+  auto until = [&](double share) -> clock::time_point {
+    return began + std::chrono::duration_cast<clock::duration>(budget * share);
+  };
+  auto left_until = [](clock::time_point t) {
+    return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(t - clock::now()),
+                    std::chrono::milliseconds{1});
+  };
+  auto step = std::make_shared<std::pair<std::mutex, std::string>>();
+  auto at = [&step](std::string what) {
+    std::lock_guard<std::mutex> guard{step->first};
+    step->second = std::move(what);
+  };
+  runtime::stop_deadline deadline{budget, [step] {
+    std::lock_guard<std::mutex> guard{step->first};
+    return "still " + step->second;
+  }};
   // 1. No standby changes, no more answers to other nodes' requests.
+  at("stopping the standby watch and the request responders");
   p.watch_stop = true;
   if (p.standby_watch.joinable())
     p.standby_watch.join();
@@ -495,38 +525,59 @@ void actor_node::stop() {
     r->stop();
   // 2. Mailboxes take no new records and wait for those in flight (the actors
   //    and the producer are still running), then commit and leave the groups.
-  std::vector<std::shared_ptr<kafka_mailbox>> current;
+  std::vector<std::pair<std::string, std::shared_ptr<kafka_mailbox>>> current;
   for (auto& [role, slot] : p.mailboxes)
     if (auto mb = slot->get())
-      current.push_back(mb);
-  for (auto& mb : current)
+      current.emplace_back(role, mb);
+  for (auto& [role, mb] : current)
     mb->begin_drain();  // all at once, so they drain in parallel
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  const auto drained = std::min<clock::time_point>(until(0.25),
+                                                   clock::now() + std::chrono::seconds{10});
+  const auto closed = until(0.5);
+  size_t uncommitted = 0;
+  std::vector<std::string> not_left;
   for (auto i = current.rbegin(); i != current.rend(); ++i) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - std::chrono::steady_clock::now());
-    (*i)->stop(std::max(left, std::chrono::milliseconds{1}));
+    at("draining and committing role " + i->first);
+    auto drain = std::min(left_until(drained), left_until(closed));
+    bool ok = i->second->stop(drain, left_until(closed));
+    auto s = i->second->stats();
+    uncommitted += s.in_flight;
+    if (!ok)
+      not_left.push_back(i->first);
   }
   // 3. The supervision tree, children in reverse start order; awaited.
   if (p.root) {
+    at("stopping the supervision tree");
     caf::scoped_actor self{*p.sys};
     self->monitor(p.root);
     self->send_exit(p.root, caf::exit_reason::user_shutdown);
     self->receive([](caf::down_msg&) {},
-                  caf::after(std::chrono::seconds{15}) >> [&] {
+                  caf::after(left_until(until(0.7))) >> [&] {
                     p.log->warn("node={} event=shutdown_timeout: supervision tree still running",
                                 p.cfg.node_id);
                   });
   }
+  at("waiting for the roles' bridges to retire their mailboxes");
   for (auto& [role, slot] : p.mailboxes)
     slot->join();  // mailboxes retired by their bridges
   // 4. Flush what is left, with a deadline, and report it.
+  at("flushing the producers");
   for (auto& sp : p.stage_producers)
-    sp->stop(std::chrono::milliseconds{10000});
-  if (p.producer) {
-    auto left = p.producer->stop(std::chrono::milliseconds{10000});
-    p.log->info("node stopped node={} producer_undelivered={}", p.cfg.node_id, left);
-  }
+    sp->stop(left_until(until(0.8)));
+  size_t undelivered = 0;
+  if (p.producer)
+    undelivered = p.producer->stop(left_until(until(0.9)));
+  std::string groups;
+  for (const auto& r : not_left)
+    groups += (groups.empty() ? "" : ",") + r;
+  if (uncommitted == 0 && undelivered == 0 && not_left.empty())
+    p.log->info("node stopped node={} producer_undelivered=0 uncommitted=0", p.cfg.node_id);
+  else
+    p.log->warn("node stopped node={} producer_undelivered={} uncommitted={} groups_not_left={}: "
+                "records taken but not committed are delivered again to the next owner; "
+                "outputs not delivered were not acknowledged (their inputs are not committed)",
+                p.cfg.node_id, undelivered, uncommitted, groups.empty() ? "-" : groups);
+  at("stopping the actor system");
   p.root = nullptr;
   for (auto& [role, slot] : p.actors)
     slot->set(nullptr);

@@ -105,6 +105,9 @@ std::vector<std::pair<std::string, std::string>> config_defaults(const app_spec&
     {"admin.enabled", d.admin_enabled ? "true" : "false"},
     {"kafka.linger-ms", std::to_string(d.linger.count())},
     {"kafka.session-timeout-ms", std::to_string(d.session_timeout_ms)},
+    {"kafka.static-membership", d.static_membership ? "true" : "false"},
+    {"group.leave-on-stop", d.leave_on_stop ? "true" : "false"},
+    {"node.stop-timeout-ms", std::to_string(d.stop_timeout.count())},
     {"kafka.fetch-wait-max-ms", std::to_string(d.fetch_wait_max_ms)},
     {"kafka.transaction-timeout-ms", std::to_string(d.transaction_timeout.count())},
     {"kafka.partitioner", d.partitioner},
@@ -277,6 +280,7 @@ caf::expected<node_config> make_config(const config_layers& l, const app_spec& a
       out = i->second.first;
   };
   text("node.id", c.node_id);
+  c.node_id_given = !c.node_id.empty();
   if (c.node_id.empty())
     c.node_id = default_node_id();
   if (auto i = l.find("roles"); i != l.end()) {
@@ -397,12 +401,23 @@ caf::expected<node_config> make_config(const config_layers& l, const app_spec& a
     c.chaos = *spec;
   }
   c.chaos.seed = seed;
-  if (auto i = l.find("admin.enabled"); i != l.end()) {
-    const auto& [v, origin] = i->second;
-    if (v != "true" && v != "false")
-      return bad("admin.enabled", v, origin, "expected true or false");
-    c.admin_enabled = v == "true";
-  }
+  auto flag = [&](const std::string& key, bool& out) -> caf::error {
+    if (auto i = l.find(key); i != l.end()) {
+      const auto& [v, origin] = i->second;
+      if (v != "true" && v != "false")
+        return bad(key, v, origin, "expected true or false");
+      out = v == "true";
+    }
+    return {};
+  };
+  if (auto err = flag("admin.enabled", c.admin_enabled))
+    return err;
+  if (auto err = flag("kafka.static-membership", c.static_membership))
+    return err;
+  if (auto err = flag("group.leave-on-stop", c.leave_on_stop))
+    return err;
+  if (auto err = parse_ms(l, "node.stop-timeout-ms", 1000, 600'000, c.stop_timeout))
+    return err;
   if (auto err = parse_ms(l, "kafka.linger-ms", 0, 1000, c.linger))
     return err;
   if (auto err = parse_int<int>(l, "kafka.session-timeout-ms", 1000, 300000,

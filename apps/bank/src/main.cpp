@@ -3,13 +3,13 @@
 // topics, open accounts, submit transfers, print balances and check the
 // invariants (tools.hpp, not part of the application proper).
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 
 #include <CLI/CLI.hpp>
 #include <kastor/bridges/node.hpp>
 #include <kastor/runtime/errors.hpp>
 #include <kastor/runtime/role.hpp>
+#include <kastor/runtime/shutdown.hpp>
 
 #include "bank/entities.hpp"
 #include "bank/tools.hpp"
@@ -74,8 +74,7 @@ int main(int argc, char** argv) {
   bank::add_tool_commands(app, tools);
   CLI11_PARSE(app, argc, argv);
 
-  std::signal(SIGINT, [](int) { stop_requested = true; });
-  std::signal(SIGTERM, [](int) { stop_requested = true; });
+  kastor::runtime::install_stop_signals(stop_requested);  // a second signal exits at once
   if (node->parsed())
     return run_node(sources);
   return bank::run_tool_command(app, tools);

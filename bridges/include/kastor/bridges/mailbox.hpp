@@ -113,6 +113,15 @@ struct mailbox_options {
   size_t low_water = 1000;
   int session_timeout_ms = 10000;
   int fetch_wait_max_ms = 100;  // see node_config; 5 on the mock cluster
+  // Non-empty: a static member of the group (KIP-345, librdkafka's
+  // group.instance.id), unique in the group and the same across restarts. A
+  // member back within the session timeout gets its partitions again with no
+  // rebalance; on stop it leaves the group only if leave_on_stop (else its
+  // partitions wait for it, or for the session timeout). Another consumer
+  // joining with the same id fences this one for good (the mailbox fails,
+  // naming the id).
+  std::string group_instance_id;
+  bool leave_on_stop = false;
   std::string client_id = "kastor";
   // A record whose handling actor died this many times while handling it
   // (not merely while it waited in the actor's queue) goes to `<topic>.dlq`
@@ -238,8 +247,13 @@ public:
 
   // Stops taking new records, waits up to `drain` for the records in flight
   // to finish, then stores and commits the finished prefix and leaves the
-  // group. Idempotent.
-  void stop(std::chrono::milliseconds drain = std::chrono::milliseconds{0});
+  // group (a static member only with leave_on_stop), the commit and the
+  // leaving within `close` whatever the brokers do: past it the consumer is
+  // abandoned (what it did not commit is delivered again; the group drops
+  // the member after its session timeout). Idempotent. False: the close did
+  // not finish in time.
+  bool stop(std::chrono::milliseconds drain = std::chrono::milliseconds{0},
+            std::chrono::milliseconds close = std::chrono::seconds{10});
 
   const mailbox_options& options() const { return opts_; }
 
@@ -266,6 +280,7 @@ private:
   size_t hand_off();
   caf::error subscribe();
   void follow_standby();
+  bool close_consumer(std::chrono::milliseconds budget);
   void check_stall();
   bool stall_guard() const;
   int64_t stall_limit_ms() const { return opts_.session_timeout_ms / 2; }

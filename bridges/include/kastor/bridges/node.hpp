@@ -25,7 +25,12 @@
 //   committing and dead-lettering nothing.
 //
 // stop() takes everything down in reverse: mailboxes (finish, commit, leave
-// the groups), actors, producers (flush with a deadline, report what was left).
+// the groups), actors, producers (flush with a deadline, report what was
+// left), within node_config::stop_timeout whatever the brokers do: each step
+// has a share of it, and past it the process ends (std::_Exit, code 1),
+// naming the step that hung. A node with a node.id of its own is a static
+// group member (node_config::is_static_member): it leaves its groups on stop
+// only with group.leave-on-stop.
 //
 // Thread-safety: add() and start() from one thread before run(); the
 // accessors from any thread.

@@ -52,6 +52,7 @@ struct app_spec {
 
 struct node_config {
   std::string node_id;                 // node.id: default "<hostname>-<pid>"
+  bool node_id_given = false;          // node.id was set (stable across restarts)
   std::vector<std::string> roles;      // roles: default the app's default roles
   // roles.standby: roles this node starts only while no node runs them (their
   // consumer group has had no member but standbys for 5 s), and stops again as
@@ -101,6 +102,20 @@ struct node_config {
   bool admin_enabled = false;          // admin.enabled: POST /api/admin/* allowed
   std::chrono::milliseconds linger{1};               // kafka.linger-ms
   int session_timeout_ms = 10000;      // kafka.session-timeout-ms
+  // kafka.static-membership: a node with a node.id of its own is a static
+  // member of its roles' groups (KIP-345, group.instance.id = node.id):
+  // restarted within the session timeout, it gets its partitions back and no
+  // other member is revoked. Without node.id (a new id every start) never.
+  bool static_membership = true;
+  // group.leave-on-stop: a static member leaves its groups when it stops, so
+  // that the others take its partitions at once (a scale-down) instead of
+  // after the session timeout. Dynamic members always leave.
+  bool leave_on_stop = false;
+  // node.stop-timeout-ms: a stopping node exits within this long whatever the
+  // brokers do (drain, commit, flush and leave each under a share of it).
+  std::chrono::milliseconds stop_timeout{20000};
+  // Whether this node's consumers join as static members.
+  bool is_static_member() const { return static_membership && node_id_given; }
   // kafka.fetch-wait-max-ms: a real broker answers a waiting fetch as soon as
   // data arrives, so this bounds idle polling, not latency (10 ms cost the
   // broker a third of a core per idle node). The mock is not woken: 5 there.

@@ -53,7 +53,6 @@ public:
                                         int timeout_ms) {
     return rd_kafka_committed(rk, p, timeout_ms);
   }
-  virtual rd_kafka_resp_err_t consumer_close(rd_kafka_t* rk) { return rd_kafka_consumer_close(rk); }
 };
 
 }  // namespace kastor::bridges
