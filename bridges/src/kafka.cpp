@@ -575,4 +575,8 @@ void mock_cluster::push_request_errors(int16_t api_key,
   rd_kafka_mock_push_request_errors_array(cluster_, api_key, errors.size(), errors.data());
 }
 
+void mock_cluster::set_topic_error(const std::string& topic, rd_kafka_resp_err_t err) {
+  rd_kafka_mock_topic_set_error(cluster_, topic.c_str(), err);
+}
+
 }  // namespace kastor::bridges

@@ -320,18 +320,44 @@ struct actor_node::impl {
   // (five times in a row; a check that fails counts for nothing) is started
   // here; one started here is stopped as soon as a node that runs it (not a
   // standby) is in the group again.
-  void watch_standbys() {
-    auto conf = make_conf({{"bootstrap.servers", cfg.brokers},
-                           {"client.id", cfg.node_id + "-standby-watch"},
-                           {"log_level", "2"}});
-    char errstr[512];
-    rk_ptr rk{conf ? rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), errstr, sizeof(errstr))
-                   : nullptr};
-    if (!rk) {
-      log->error("node={} event=standby_watch_failed: standby roles stay stopped", cfg.node_id);
-      return;
+  // Its client, tried again (1 s doubling to 30 s) until it can be made:
+  // meanwhile the node is not ready, since its standby roles cannot start.
+  rk_ptr standby_client() {
+    auto backoff = std::chrono::milliseconds{1000};
+    for (int tries = 1; !watch_stop.load(); ++tries) {
+      std::string why;
+      auto conf = make_conf({{"bootstrap.servers", cfg.brokers},
+                             {"client.id", cfg.node_id + "-standby-watch"},
+                             {"log_level", "2"}});
+      if (conf) {
+        char errstr[512];
+        rk_ptr rk{rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), errstr, sizeof(errstr))};
+        if (rk) {
+          if (tries > 1) {
+            log->warn("node={} event=standby_watch_on tries={}", cfg.node_id, tries);
+            set_ready("standby watch");
+          }
+          return rk;
+        }
+        why = errstr;
+      } else {
+        why = runtime::describe(conf.error());
+      }
+      if (tries == 1)
+        log->error("node={} event=standby_watch_off error={}: standby roles cannot start; "
+                   "retrying until it works", cfg.node_id, why);
+      set_unready("standby watch", why + " (retrying)");
+      for (auto until = std::chrono::steady_clock::now() + backoff;
+           !watch_stop.load() && std::chrono::steady_clock::now() < until;)
+        std::this_thread::sleep_for(std::chrono::milliseconds{50});
+      backoff = std::min(backoff * 2, std::chrono::milliseconds{30000});
     }
-    while (!watch_stop.load()) {
+    return nullptr;
+  }
+
+  void watch_standbys() {
+    auto rk = standby_client();
+    while (rk && !watch_stop.load()) {
       for (auto& s : standbys) {
         auto desc = describe_group(rk.get(), cfg.group_prefix + "." + s.role,
                                    std::chrono::seconds{5});
@@ -370,18 +396,38 @@ struct actor_node::impl {
     }
   }
 
-  bool all_joined() const {
+  // Features down (actor_node::set_unready): feature -> reason.
+  mutable std::mutex unready_mtx;
+  std::map<std::string, std::string> unready;
+
+  std::vector<std::string> not_ready() const {
+    std::vector<std::string> out;
     if (root_failed.load())
-      return false;
+      out.push_back("the root supervisor gave up (the node is exiting)");
     for (const auto& [role, slot] : mailboxes) {
       auto mb = slot->get();
-      if (!mb)
-        return false;
+      if (!mb) {
+        out.push_back("role " + role + ": its mailbox is (re)starting");
+        continue;
+      }
       auto s = mb->stats();
       if (!s.joined && !s.standing_by)
-        return false;
+        out.push_back("role " + role + ": not in its consumer group yet");
     }
-    return true;
+    std::lock_guard<std::mutex> guard{unready_mtx};
+    for (const auto& [feature, reason] : unready)
+      out.push_back(feature + ": " + reason);
+    return out;
+  }
+
+  void set_unready(const std::string& feature, const std::string& reason) {
+    std::lock_guard<std::mutex> guard{unready_mtx};
+    unready[feature] = reason;
+  }
+
+  void set_ready(const std::string& feature) {
+    std::lock_guard<std::mutex> guard{unready_mtx};
+    unready.erase(feature);
   }
 };
 
@@ -585,7 +631,19 @@ void actor_node::stop() {
 }
 
 bool actor_node::ready() const {
-  return impl_->all_joined();
+  return impl_->not_ready().empty();
+}
+
+std::vector<std::string> actor_node::not_ready() const {
+  return impl_->not_ready();
+}
+
+void actor_node::set_unready(const std::string& feature, const std::string& reason) {
+  impl_->set_unready(feature, reason);
+}
+
+void actor_node::set_ready(const std::string& feature) {
+  impl_->set_ready(feature);
 }
 
 caf::actor actor_node::actor_of(const std::string& role) const {

@@ -121,9 +121,11 @@ public:
     done(std::move(answer));
   }
 
-  bool ready() const override {
+  std::vector<std::string> not_ready() const override {
     std::lock_guard<std::mutex> guard{mutex_};
-    return ready_;
+    if (ready_)
+      return {};
+    return {"role order: not in its consumer group yet", "requests: no reply topic (retrying)"};
   }
 
   std::optional<std::string> supervision_json() const override {
@@ -232,7 +234,7 @@ public:
   void get_analytics(std::function<void(std::optional<std::string>)> done) override {
     done(std::nullopt);
   }
-  bool ready() const override { return true; }
+  std::vector<std::string> not_ready() const override { return {}; }
 };
 
 // --- a small client ---------------------------------------------------------------
@@ -956,7 +958,9 @@ TEST_F(GatewayServer, ReadyzFollowsTheBackend) {
   backend_->set_ready(false);
   const auto not_ready = call(get("/readyz"));
   EXPECT_EQ(not_ready.status(), 503u);
-  EXPECT_EQ(not_ready.res.body(), R"({"status":"not_ready"})");
+  EXPECT_EQ(not_ready.res.body(),
+            R"x({"status":"not_ready","reasons":["role order: not in its consumer group yet",)x"
+            R"x("requests: no reply topic (retrying)"]})x");
 }
 
 TEST_F(GatewayServer, HeadIsAnsweredLikeGetWithoutABody) {

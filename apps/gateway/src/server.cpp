@@ -448,9 +448,16 @@ private:
       case route_kind::readyz:
         if (!get)
           return method_not_allowed("GET, HEAD");
-        if (cfg_->be->ready())
-          return send(http::status::ok, status_body("ready"));
-        return send(http::status::service_unavailable, status_body("not_ready"));
+        if (auto why = cfg_->be->not_ready(); !why.empty()) {
+          json::object obj;
+          obj["status"] = "not_ready";
+          json::array reasons;
+          for (auto& r : why)
+            reasons.emplace_back(r);
+          obj["reasons"] = std::move(reasons);
+          return send(http::status::service_unavailable, bridges::to_json_text(obj));
+        }
+        return send(http::status::ok, status_body("ready"));
       case route_kind::supervision:
         if (!get)
           return method_not_allowed("GET, HEAD");

@@ -73,22 +73,62 @@ struct node::impl {
   caf::actor_system& sys() { return core->system(); }
   caf::actor actor_of(const std::string& role) const { return core->actor_of(role); }
 
-  // This node's reply topic (created if missing) and the proxy of the order
-  // actors on every node. Without them GET answers from this node only.
-  void start_requests() {
+  // Request/reply: this node's reply topic (created if missing), its reader,
+  // and the proxy of the order actors on every node. Until they work, GET
+  // /api/orders answers from this node's view only and /readyz says why;
+  // they are tried again (1 s doubling to 30 s) until they do.
+  mutable std::mutex requests_mtx;
+  std::thread requests_retry;
+  std::atomic<bool> requests_stop{false};
+
+  caf::actor owner_proxy() const {
+    std::lock_guard<std::mutex> guard{requests_mtx};
+    return order_owner;
+  }
+
+  // Empty when request/reply works now.
+  std::string try_start_requests() {
     auto topic = bridges::reply_topic(cfg.node_id);
     if (!bridges::topic_exists(cfg.brokers, topic, std::chrono::seconds{10}))
       if (auto err = bridges::ensure_topics(cfg.brokers, {{topic, 1, cfg.replication, false}},
                                             std::chrono::seconds{15}))
-        log->warn("node={} reply topic {}: {}", cfg.node_id, topic, runtime::describe(err));
+        return "reply topic " + topic + " cannot be created: " + runtime::describe(err);
     auto made = bridges::remote_requester::make({cfg.brokers, cfg.node_id, core->producer()});
-    if (!made) {
-      log->warn("node={} event=requests_off error={}: GET /api/orders answers from this node's "
-                "view only", cfg.node_id, runtime::describe(made.error()));
-      return;
-    }
+    if (!made)
+      return runtime::describe(made.error());
+    std::lock_guard<std::mutex> guard{requests_mtx};
     requester = *made;
     order_owner = bridges::spawn_remote_proxy(sys(), requester, "order", std::chrono::seconds{2});
+    return {};
+  }
+
+  void start_requests() {
+    auto why = try_start_requests();
+    if (why.empty())
+      return;
+    log->warn("node={} event=requests_off error={}: GET /api/orders answers from this node's "
+              "view only, and the node is not ready, until it works (retrying)",
+              cfg.node_id, why);
+    core->set_unready("requests", why + " (retrying)");
+    requests_retry = std::thread{[this] {
+      auto backoff = std::chrono::milliseconds{1000};
+      for (int tries = 2; !requests_stop.load(); ++tries) {
+        for (auto until = std::chrono::steady_clock::now() + backoff;
+             !requests_stop.load() && std::chrono::steady_clock::now() < until;)
+          std::this_thread::sleep_for(std::chrono::milliseconds{50});
+        if (requests_stop.load())
+          return;
+        auto why = try_start_requests();
+        if (why.empty()) {
+          log->warn("node={} event=requests_on tries={}: GET /api/orders asks the order's "
+                    "owner again", cfg.node_id, tries);
+          core->set_ready("requests");
+          return;
+        }
+        core->set_unready("requests", why + " (retrying)");
+        backoff = std::min(backoff * 2, std::chrono::milliseconds{30000});
+      }
+    }};
   }
 
   std::string data_file(const std::string& name) const {
@@ -231,7 +271,7 @@ public:
   void get_order(std::string id,
                  std::function<void(std::optional<actors::order_snapshot>)> done) override {
     auto local = [this, id, done] { get_order_here(id, done); };
-    auto owner = n_->order_owner;
+    auto owner = n_->owner_proxy();
     if (!owner) {
       local();
       return;
@@ -294,7 +334,7 @@ public:
                              runtime::get_atom::value);
   }
 
-  bool ready() const override { return n_->core->ready(); }
+  std::vector<std::string> not_ready() const override { return n_->core->not_ready(); }
 
   std::optional<std::string> supervision_json() const override {
     return n_->core->supervision()->tree_json();
@@ -396,6 +436,9 @@ void node::stop() {
   // 1. No new orders, no more questions to other nodes.
   if (p.http)
     p.http->stop();
+  p.requests_stop = true;
+  if (p.requests_retry.joinable())
+    p.requests_retry.join();
   if (p.requester)
     p.requester->stop();
   // 2. The roles: mailboxes, actors, producers.

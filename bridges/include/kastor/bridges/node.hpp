@@ -91,8 +91,17 @@ public:
   int run(const std::atomic<bool>& stop_requested);
   void stop();
 
-  // Not ready once the root gave up; else when every mailbox joined its group.
+  // Not ready once the root gave up; else when every mailbox joined its group
+  // and no feature is reported down (set_unready).
   bool ready() const;
+  // Why not: one line per cause ("role order: not in its consumer group yet",
+  // "requests: reply topic ... does not exist (retrying)"); empty when ready.
+  std::vector<std::string> not_ready() const;
+  // A feature of the node or of its application that does not work yet
+  // (e.g. request/reply without its reply topic): the node is not ready, with
+  // `reason`, until set_ready(feature). Whoever reports it retries it.
+  void set_unready(const std::string& feature, const std::string& reason);
+  void set_ready(const std::string& feature);
   // The current incarnation of a role's actor (null when not running here).
   caf::actor actor_of(const std::string& role) const;
   caf::actor_system& system();

@@ -12,7 +12,8 @@
 //                          that is not 1-128 chars of [A-Za-z0-9._-].
 //   GET  /api/analytics    200 the backend's JSON; 503 if this node has none.
 //   GET  /healthz          200 {"status":"ok"}
-//   GET  /readyz           200 {"status":"ready"} / 503 {"status":"not_ready"}
+//   GET  /readyz           200 {"status":"ready"} / 503 {"status":"not_ready",
+//                          "reasons":[...]} (the backend's not_ready()).
 //   GET  /api/supervision  200 the backend's supervision tree JSON verbatim;
 //                          503 unavailable if this node has none.
 //   POST /api/admin/crash  body {"path":"root/payment/worker"}: makes that actor
@@ -41,6 +42,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/expected.hpp>
 
@@ -83,8 +85,10 @@ public:
   // The analytics aggregates as a JSON text; nullopt: analytics not available
   // on this node.
   virtual void get_analytics(std::function<void(std::optional<std::string> json)> done) = 0;
-  // Joined its Kafka groups. Called on an io thread: must be cheap.
-  virtual bool ready() const = 0;
+  // Why the node is not ready (it has not joined its Kafka groups, a feature
+  // is down and being retried), one line each; empty: ready. Called on an io
+  // thread: must be cheap.
+  virtual std::vector<std::string> not_ready() const = 0;
 
   // The live supervision tree as a JSON text; nullopt: not available on this
   // node. Called on an io thread: must answer from a snapshot, without asking

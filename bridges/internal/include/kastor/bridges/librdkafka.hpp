@@ -76,6 +76,9 @@ public:
   // Fault injection: the next `errors.size()` requests with this Kafka API
   // key (e.g. 26 EndTxn, 28 TxnOffsetCommit) fail with these errors, in order.
   void push_request_errors(int16_t api_key, const std::vector<rd_kafka_resp_err_t>& errors);
+  // Metadata answers `err` for `topic` (made if missing) until set back to
+  // RD_KAFKA_RESP_ERR_NO_ERROR: a topic that is not there yet.
+  void set_topic_error(const std::string& topic, rd_kafka_resp_err_t err);
 
 private:
   mock_cluster() = default;
