@@ -134,6 +134,9 @@ int main(int argc, char** argv) {
   ctl_load->add_option("--concurrency", load.concurrency)->check(CLI::Range(1, 256));
   ctl_load->add_option("--history", load.history, "file the outcomes are appended to")->required();
   ctl_load->add_option("--key-prefix", load.key_prefix, "Idempotency-Key prefix (one per run)");
+  ctl_load->add_option("--retries", load.retries,
+                       "times a request whose outcome is unknown is sent again (same key)")
+    ->check(CLI::Range(0, 10));
 
   kastor::apps::check_options check;
   int check_wait = 120;

@@ -17,7 +17,8 @@ usage() {
   cat <<EOF
 Usage: $PROG [--duration S] [--rate R] [--concurrency C] [--nodes N] [--session-timeout-ms MS]
              [--partitions P] [--max-rss-mb MB] [--max-lag N] [--no-faults [--brokers 1|3]]
-             [--only KINDS] [--no-netns] [--keep] [-- NODE-FLAGS...]
+             [--only KINDS] [--schedule spaced|overlapping] [--no-netns] [--keep]
+             [-- NODE-FLAGS...]
 
 Starts 3 brokers and N kastor nodes (default 3), offers R orders/s (default 30)
 for S seconds (default 90) through every gateway, at most C requests in flight
@@ -39,7 +40,15 @@ listed fault kinds at their usual times (kill, pause, leader, add, cut,
 coordinator; e.g. --only add to measure the hand-off alone). The network cut needs
 each node in a network namespace (cluster.sh up --netns: root, ip netns,
 socat); where that cannot be had, or with --no-netns or --no-faults, the
-nodes run without and the cut is left out (the report says why). The cluster is stopped at the end unless --keep. Files
+nodes run without and the cut is left out (the report says why).
+--schedule overlapping runs instead faults that overlap, as they do in a bad
+hour: at 15% of the run the order group's coordinator broker is killed; 2 s
+later, during the rebalance that follows, node 3 is paused past the session
+timeout; as it resumes, node 2 is killed (kill -9); then the broker comes
+back, and node 2 at 75% of the run (--only does not apply to it). The report
+gives, per fault, the longest time no order reached NOTIFIED and ack ->
+NOTIFIED p50/p99 of the orders acknowledged until the next fault.
+The cluster is stopped at the end unless --keep. Files
 (kept): ${DIR%/}-report/ (history, faults, RSS and lag samples, the load's
 output, every node's and relay's log).
 
@@ -52,7 +61,7 @@ die() { echo "$PROG: $*" >&2; exit 2; }
 note() { echo "$PROG: $*" >&2; }
 
 duration=90 rate=30 nodes=3 session=10000 max_rss=1024 keep=0 faults=1 brokers=3 partitions=6
-netns=auto max_lag="" concurrency=8 only=kill,pause,leader,add,cut,coordinator
+netns=auto max_lag="" concurrency=8 only=kill,pause,leader,add,cut,coordinator schedule=spaced
 while (($#)); do
   case $1 in
     --duration) duration=${2:?}; shift 2 ;;
@@ -65,6 +74,7 @@ while (($#)); do
     --no-faults) faults=0; shift ;;
     --no-netns) netns=0; shift ;;
     --only) only=${2:?}; shift 2 ;;
+    --schedule) schedule=${2:?}; shift 2 ;;
     --concurrency) concurrency=${2:?}; shift 2 ;;
     --brokers) brokers=${2:?}; shift 2 ;;
     --partitions) partitions=${2:?}; shift 2 ;;
@@ -88,6 +98,8 @@ for k in ${only//,/ }; do
     die "--only takes kill,pause,leader,add,cut,coordinator (a comma-separated subset), not '$k'"
 done
 [[ -n ${only//,/} ]] || die "--only needs at least one fault kind"
+[[ $schedule == spaced || $schedule == overlapping ]] ||
+  die "--schedule must be spaced or overlapping, not '$schedule'"
 # A role reads about 3 records per order: a minute of the offered load.
 max_lag=${max_lag:-$((rate * 3 * 60))}
 [[ $max_lag =~ ^[0-9]+$ ]] || die "--max-lag must be a number of records"
@@ -261,7 +273,36 @@ if want coordinator; then
   cluster start-broker "$c"
 fi
 }
-if ((faults)); then schedule; else echo "(none: --no-faults)" >>"$work/faults"; fi
+# Faults that overlap: a coordinator lost, a node paused during the
+# rebalance that follows, another node killed as it resumes.
+overlapping() {
+  at 15
+  local c
+  c=$(coordinator_of order || true)
+  [[ -n $c ]] || c=1
+  fault "kill -9 broker $c (coordinator of the order group)"
+  cluster kill-broker "$c"
+  sleep 2
+  fault "pause node 3 for ${pause_s} s during the rebalance (session timeout $((session / 1000)) s)"
+  cluster pause-node 3
+  sleep "$pause_s"
+  fault "resume node 3"
+  cluster resume-node 3
+  fault "kill -9 node 2 as node 3 resumes"
+  cluster kill-node 2
+  fault "restart broker $c"
+  cluster start-broker "$c"
+  at 75
+  fault "restart node 2"
+  cluster restart-node 2
+}
+if ((!faults)); then
+  echo "(none: --no-faults)" >>"$work/faults"
+elif [[ $schedule == overlapping ]]; then
+  overlapping
+else
+  schedule
+fi
 
 wait "$load" || true
 cat "$work/load.out"

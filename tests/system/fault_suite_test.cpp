@@ -62,6 +62,7 @@ TEST(FaultSuite, CheckerNamesTheOrdersThatBreakAnInvariant) {
     h << "lost-" << tag << '\t' << never_written << "\tok\tgw\t1\t2\t\n";
     h << "failed-" << tag << '\t' << failed_but_written << "\tfailed\tgw\t1\t2\t503\n";
     h << "twice-" << tag << '\t' << charged_twice << "\tunknown\tgw\t1\t2\ttimeout\n";
+    h << "twice-" << tag << '\t' << charged_twice << "\tunknown\tgw\t3\t4\ttimeout\n";
     std::ofstream l{dir / "payment-ledger.jsonl"};
     for (int i = 0; i < 2; ++i)
       l << R"({"orderId":")" << charged_twice << R"(","status":"SUCCEEDED"})" << '\n';
@@ -84,6 +85,12 @@ TEST(FaultSuite, CheckerNamesTheOrdersThatBreakAnInvariant) {
             std::string::npos) << out;
   EXPECT_NE(out.find("       " + failed_but_written), std::string::npos) << out;
   EXPECT_NE(out.find(charged_twice + " (2 charges)"), std::string::npos) << out;
+  // (a request whose outcome was unknown, tried twice: one key, its order charged twice)
+  EXPECT_NE(out.find("FAIL requests whose outcome was unknown: at most one order and one charge "
+                     "per key, and finished if written: 1 checked, 1 broken"),
+            std::string::npos) << out;
+  EXPECT_NE(out.find(charged_twice + " (key twice-" + tag + ": 2 charges, 0 emails)"),
+            std::string::npos) << out;
   EXPECT_NE(out.find("FAIL lag stays bounded during the run: 2 checked, 1 broken"),
             std::string::npos) << out;
   EXPECT_NE(out.find("payment lag 5000 over 100 at epoch ms 2000"), std::string::npos) << out;
@@ -137,6 +144,34 @@ TEST(FaultSuite, ShortScheduleKeepsEveryInvariant) {
   EXPECT_NE(out.find("ok   lag stays bounded during the run"), std::string::npos) << out;
   EXPECT_FALSE(std::filesystem::exists(dir)) << "chaos.sh leaves no cluster behind";
   EXPECT_TRUE(std::filesystem::exists(dir.string() + "-report/history"));
+  if (!HasFailure())
+    std::filesystem::remove_all(dir.string() + "-report");
+}
+
+TEST(FaultSuite, OverlappingFaultsKeepEveryInvariantAndTheReportMeasuresLiveness) {
+  if (test::system_brokers().empty())
+    GTEST_SKIP() << "system test: run through `make test`";
+  auto dir = std::filesystem::temp_directory_path() / ("kastor-overlap-" + std::to_string(getpid()));
+  // Its own 3 brokers (28460..) and nodes (28351..), beside the suite's Kafka.
+  std::string env = "KASTOR_BIN=" + std::string{KASTOR_BIN} + " KASTOR_CLUSTER_DIR=" + dir.string()
+                    + " KASTOR_CLUSTER_HTTP_BASE=28350 KASTOR_CLUSTER_PORT_BASE=28460";
+  std::string out;
+  int rc = run(env + " bash " KASTOR_SOURCE_DIR "/deploy/local/chaos.sh --duration 60 --rate 25"
+                     " --schedule overlapping -- --log-level warn",
+               out);
+  auto report = out.find("== kastor fault suite report ==");
+  std::cout << (report == std::string::npos ? out : out.substr(report)) << std::flush;
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("result: PASS"), std::string::npos) << out;
+  // The faults overlapped as scheduled, each with its liveness figures
+  for (auto fault : {"(coordinator of the order group)", "during the rebalance",
+                     "kill -9 node 2 as node 3 resumes", "restart node 2"})
+    EXPECT_NE(out.find(fault), std::string::npos) << fault;
+  EXPECT_NE(out.find("no NOTIFIED"), std::string::npos) << out;
+  EXPECT_NE(out.find("longest time no order reached NOTIFIED: "), std::string::npos) << out;
+  // And requests whose outcome was unknown were checked
+  EXPECT_NE(out.find("requests whose outcome was unknown"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(dir)) << "chaos.sh leaves no cluster behind";
   if (!HasFailure())
     std::filesystem::remove_all(dir.string() + "-report");
 }

@@ -102,6 +102,50 @@ int run_load(const load_options& o) {
     std::fprintf(stderr, "kastor ctl load: cannot write '%s'\n", o.history.c_str());
     return 2;
   }
+  // One try of request k: the first gateway tried is number `first` (round
+  // robin); one that refuses the connection took nothing, so the next one is
+  // tried with the same key.
+  auto one_request = [&](std::vector<std::unique_ptr<http_client>>& clients, int k, int first) {
+    request_record r;
+    r.key = o.key_prefix + "-" + std::to_string(k);
+    r.order_id = order_id_for_key(r.key);
+    r.start_ms = runtime::wall_clock_ms();
+    r.outcome = "failed";
+    r.detail = "no gateway took the connection";
+    for (size_t a = 0; a < gateways.size(); ++a) {
+      size_t g = (static_cast<size_t>(first) + a) % gateways.size();
+      auto& c = clients[g];
+      if (!c)
+        c = std::make_unique<http_client>(gateways[g].host, gateways[g].port);
+      r.gateway = gateways[g].host + ":" + std::to_string(gateways[g].port);
+      auto reply = c->post_json("/api/orders", sample_order_json(k), {{"Idempotency-Key", r.key}});
+      if (!reply) {
+        auto why = runtime::describe(reply.error());
+        c.reset();
+        if (why.find("refused") != std::string::npos)
+          continue;  // nothing was sent
+        r.outcome = "unknown";
+        r.detail = why;
+        break;
+      }
+      if (reply->status == 202) {
+        r.outcome = "ok";
+        r.detail = "";
+      } else if (reply->status == 503 && reply->body.find("outcome unknown") == std::string::npos) {
+        r.outcome = "failed";
+        r.detail = reply->body;
+      } else if (reply->status >= 400 && reply->status < 500) {
+        r.outcome = "failed";
+        r.detail = std::to_string(reply->status) + " " + reply->body;
+      } else {
+        r.outcome = "unknown";
+        r.detail = std::to_string(reply->status) + " " + reply->body;
+      }
+      break;
+    }
+    r.end_ms = runtime::wall_clock_ms();
+    return r;
+  };
   std::mutex mtx;
   std::atomic<int> next{0};
   std::map<std::string, size_t> counts;
@@ -109,7 +153,7 @@ int run_load(const load_options& o) {
   auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> workers;
   for (int w = 0; w < o.concurrency; ++w)
-    workers.emplace_back([&, w] {
+    workers.emplace_back([&] {
       // One keep-alive client per gateway per worker; a dead one is rebuilt.
       std::vector<std::unique_ptr<http_client>> clients(gateways.size());
       for (;;) {
@@ -118,59 +162,30 @@ int run_load(const load_options& o) {
           return;
         std::this_thread::sleep_until(
           start + std::chrono::microseconds{static_cast<int64_t>(k * 1e6 / o.rate)});
-        request_record r;
-        r.key = o.key_prefix + "-" + std::to_string(k);
-        r.order_id = order_id_for_key(r.key);
-        r.start_ms = runtime::wall_clock_ms();
-        r.outcome = "failed";
-        r.detail = "no gateway took the connection";
-        // Round robin; a gateway that refuses the connection took nothing,
-        // so the next one is tried with the same key.
-        for (size_t a = 0; a < gateways.size(); ++a) {
-          size_t g = (static_cast<size_t>(k) + a) % gateways.size();
-          auto& c = clients[g];
-          if (!c)
-            c = std::make_unique<http_client>(gateways[g].host, gateways[g].port);
-          r.gateway = gateways[g].host + ":" + std::to_string(gateways[g].port);
-          auto reply = c->post_json("/api/orders", sample_order_json(k),
-                                    {{"Idempotency-Key", r.key}});
-          if (!reply) {
-            auto why = runtime::describe(reply.error());
-            c.reset();
-            if (why.find("refused") != std::string::npos)
-              continue;  // nothing was sent
-            r.outcome = "unknown";
-            r.detail = why;
-            break;
+        // A try whose outcome is unknown is sent again (same key and body)
+        // on the next gateway after a short wait.
+        for (int attempt = 0; attempt <= o.retries; ++attempt) {
+          request_record r = one_request(clients, k, k + attempt);
+          {
+            std::lock_guard<std::mutex> guard{mtx};
+            ++counts[r.outcome];
+            history << r.key << '\t' << r.order_id << '\t' << r.outcome << '\t' << r.gateway
+                    << '\t' << r.start_ms << '\t' << r.end_ms << '\t' << one_line(r.detail)
+                    << '\n';
+            if (r.outcome != "unknown" || attempt == o.retries || (o.stop && o.stop->load()))
+              break;
+            ++counts["retried"];
           }
-          if (reply->status == 202) {
-            r.outcome = "ok";
-            r.detail = "";
-          } else if (reply->status == 503 && reply->body.find("outcome unknown") == std::string::npos) {
-            r.outcome = "failed";
-            r.detail = reply->body;
-          } else if (reply->status >= 400 && reply->status < 500) {
-            r.outcome = "failed";
-            r.detail = std::to_string(reply->status) + " " + reply->body;
-          } else {
-            r.outcome = "unknown";
-            r.detail = std::to_string(reply->status) + " " + reply->body;
-          }
-          break;
+          std::this_thread::sleep_for(std::chrono::milliseconds{500 * (attempt + 1)});
         }
-        r.end_ms = runtime::wall_clock_ms();
-        std::lock_guard<std::mutex> guard{mtx};
-        ++counts[r.outcome];
-        history << r.key << '\t' << r.order_id << '\t' << r.outcome << '\t' << r.gateway << '\t'
-                << r.start_ms << '\t' << r.end_ms << '\t' << one_line(r.detail) << '\n';
-        (void) w;
       }
     });
   for (auto& t : workers)
     t.join();
   history.flush();
-  std::printf("load: %d requests: %zu ok, %zu failed, %zu unknown\n",
-              std::min(total, next.load()), counts["ok"], counts["failed"], counts["unknown"]);
+  std::printf("load: %d requests: tries %zu ok, %zu failed, %zu unknown (%zu sent again)\n",
+              std::min(total, next.load()), counts["ok"], counts["failed"], counts["unknown"],
+              counts["retried"]);
   return history ? 0 : 1;
 }
 
@@ -246,12 +261,37 @@ int run_check(const check_options& o) {
       std::fprintf(stderr, "kastor ctl check: cannot read '%s'\n", f->c_str());
       return 2;
     }
-  std::map<std::string, const request_record*> by_id;
-  std::map<std::string, size_t> outcomes;
-  for (const auto& r : history) {
-    by_id[r.order_id] = &r;
-    ++outcomes[r.outcome];
+  // Tries of one key (a client sends a request whose outcome is unknown
+  // again) make one request: ok if any try was acknowledged, else unknown if
+  // any try's outcome was, else failed; from its first try's start to the
+  // end of the try that decided it.
+  std::map<std::string, size_t> outcomes;  // per try
+  std::set<std::string> unknown_keys;      // a try of theirs had no known outcome
+  size_t tries = history.size();
+  {
+    auto rank = [](const std::string& outcome) {
+      return outcome == "ok" ? 2 : outcome == "unknown" ? 1 : 0;
+    };
+    std::map<std::string, request_record> by_key;
+    for (auto& r : history) {
+      ++outcomes[r.outcome];
+      if (r.outcome == "unknown")
+        unknown_keys.insert(r.key);
+      auto [it, first] = by_key.try_emplace(r.key, r);
+      if (first)
+        continue;
+      auto start = std::min(it->second.start_ms, r.start_ms);
+      if (rank(r.outcome) > rank(it->second.outcome))
+        it->second = r;
+      it->second.start_ms = start;
+    }
+    history.clear();
+    for (auto& [key, r] : by_key)
+      history.push_back(std::move(r));
   }
+  std::map<std::string, const request_record*> by_id;
+  for (const auto& r : history)
+    by_id[r.order_id] = &r;
 
   // 1. Wait until every acknowledged order is terminal in order-state.
   auto state_topic = std::string{actors::topic_order_state};
@@ -351,10 +391,17 @@ int run_check(const check_options& o) {
   invariant failed{"no effect for a request that definitely failed", 0, {}};
   invariant ordered{"per-order events in order in every topic", 0, {}};
   invariant memory{"node memory stays bounded", 0, {}};
+  invariant unknown{"requests whose outcome was unknown: at most one order and one charge per "
+                    "key, and finished if written", 0, {}};
 
   std::set<std::string> created;
-  for (const auto& rec : topics[std::string{actors::topic_order_created}])
+  std::map<std::string, std::set<std::string>> bodies;  // order id -> request fingerprints
+  for (const auto& rec : topics[std::string{actors::topic_order_created}]) {
     created.insert(rec.key);
+    auto v = bridges::decode_value("order_created", rec.value);
+    if (auto* oc = v ? v->get_if<actors::order_created>() : nullptr)
+      bodies[rec.key].insert(oc->request_fingerprint);
+  }
   for (const auto& r : history) {
     size_t c = 0, e = 0;
     for (auto& l : charges)
@@ -367,6 +414,20 @@ int run_check(const check_options& o) {
       charged.broken.push_back(r.order_id + " (" + std::to_string(c) + " charges)");
     if (e > 1)
       mailed.broken.push_back(r.order_id + " (" + std::to_string(e) + " emails)");
+    if (unknown_keys.count(r.key)) {
+      ++unknown.checked;
+      auto it = furthest.find(r.order_id);
+      if (c > 1 || e > 1)
+        unknown.broken.push_back(r.order_id + " (key " + r.key + ": " + std::to_string(c)
+                                 + " charges, " + std::to_string(e) + " emails)");
+      else if (bodies[r.order_id].size() > 1)
+        unknown.broken.push_back(r.order_id + " (key " + r.key + ": "
+                                 + std::to_string(bodies[r.order_id].size())
+                                 + " different orders written)");
+      else if (created.count(r.order_id)
+               && (it == furthest.end() || it->second.status != actors::status_notified))
+        unknown.broken.push_back(r.order_id + " (key " + r.key + ": written, never finished)");
+    }
     if (r.outcome == "ok") {
       ++lost.checked;
       auto it = furthest.find(r.order_id);
@@ -547,11 +608,58 @@ int run_check(const check_options& o) {
   for (const auto& r : history)
     if (r.outcome == "unknown" && created.count(r.order_id))
       ++unknown_created;
+  // Liveness: the stretches with no order of this run reaching NOTIFIED,
+  // from the first acknowledgement to the last NOTIFIED (the load runs all
+  // along, so a long one means the pipeline stood still).
+  struct stall {
+    int64_t from = 0, ms = 0;
+  };
+  std::vector<stall> stalls;
+  {
+    std::vector<int64_t> times;
+    int64_t first_ack = INT64_MAX;
+    for (const auto& r : history)
+      if (r.outcome == "ok") {
+        first_ack = std::min(first_ack, r.end_ms);
+        if (notified_at.count(r.order_id))
+          times.push_back(notified_at[r.order_id]);
+      }
+    std::sort(times.begin(), times.end());
+    int64_t prev = first_ack;
+    for (auto t : times) {
+      if (t > prev)
+        stalls.push_back({prev, t - prev});
+      prev = std::max(prev, t);
+    }
+  }
+  auto longest_stall_in = [&](int64_t from, int64_t to) {
+    stall best;
+    for (const auto& x : stalls)
+      if (x.from < to && x.from + x.ms > from && x.ms > best.ms)
+        best = x;
+    return best;
+  };
+  // ack -> NOTIFIED of the orders acknowledged in [from, to): p50, p99.
+  auto e2e_in = [&](int64_t from, int64_t to) {
+    std::vector<int64_t> v;
+    for (const auto& r : history)
+      if (r.outcome == "ok" && r.end_ms >= from && r.end_ms < to && notified_at.count(r.order_id))
+        v.push_back(std::max<int64_t>(0, notified_at[r.order_id] - r.end_ms));
+    std::sort(v.begin(), v.end());
+    auto q = [&](double x) {
+      return v.empty() ? int64_t{0} : v[std::min(v.size() - 1, static_cast<size_t>(x * v.size()))];
+    };
+    return std::tuple<size_t, int64_t, int64_t>{v.size(), q(0.5), q(0.99)};
+  };
 
   std::printf("== kastor fault suite report ==\n");
-  std::printf("requests: %zu (ok %zu, failed %zu, unknown %zu; %zu of the unknown were written)\n",
-              history.size(), outcomes["ok"], outcomes["failed"], outcomes["unknown"],
-              unknown_created);
+  std::map<std::string, size_t> decided;
+  for (const auto& r : history)
+    ++decided[r.outcome];
+  std::printf("requests: %zu keys (ok %zu, failed %zu, unknown %zu; %zu of the unknown were "
+              "written); %zu tries (%zu of them with an unknown outcome, %zu keys sent again)\n",
+              history.size(), decided["ok"], decided["failed"], decided["unknown"],
+              unknown_created, tries, outcomes["unknown"], unknown_keys.size());
   if (!o.faults.empty()) {
     // "<epoch ms> what" per line: each with the longest wait of an order
     // written between it and the next fault (how long partitions stood still).
@@ -568,7 +676,9 @@ int run_check(const check_options& o) {
     int64_t t0 = history.empty() ? 0 : history.front().start_ms;
     for (const auto& r : history)
       t0 = std::min(t0, r.start_ms);
-    std::printf("faults (and the longest partition pause overlapping the time until the next one):\n");
+    std::printf("faults, each with what followed until the next one: the longest time no order "
+                "reached NOTIFIED, ack -> NOTIFIED p50/p99 of the orders acknowledged then, and "
+                "the longest order-partition pause:\n");
     for (size_t i = 0; i < faults.size(); ++i) {
       auto [at, what] = faults[i];
       if (at == 0) {
@@ -582,15 +692,20 @@ int run_check(const check_options& o) {
           break;
         }
       auto p = longest_pause_in(at, next);
-      std::printf("  +%6.1f s  %-58s pause %6lld ms (partition %d)\n", (at - t0) / 1000.0,
-                  what.c_str(), static_cast<long long>(p.ms), p.partition);
+      auto st = longest_stall_in(at, next);
+      auto [n, p50, p99] = e2e_in(at, next);
+      std::printf("  +%6.1f s  %s\n             no NOTIFIED %6lld ms (+%.1f s)  ack->NOTIFIED "
+                  "p50 %5lld ms p99 %6lld ms (%zu orders)  pause %6lld ms (partition %d)\n",
+                  (at - t0) / 1000.0, what.c_str(), static_cast<long long>(st.ms),
+                  (st.from - t0) / 1000.0, static_cast<long long>(p50),
+                  static_cast<long long>(p99), n, static_cast<long long>(p.ms), p.partition);
     }
   }
   bool ok = outcomes["ok"] > 0;
   if (!ok)
     std::printf("FAIL no request was acknowledged: the run proves nothing\n");
-  std::vector<const invariant*> checked_invariants{&lost, &charged, &mailed, &failed, &ordered,
-                                                   &drained};
+  std::vector<const invariant*> checked_invariants{&lost,    &charged, &mailed, &failed,
+                                                   &unknown, &ordered, &drained};
   if (!o.rss_samples.empty())
     checked_invariants.push_back(&memory);
   if (!o.lag_samples.empty())
@@ -611,7 +726,11 @@ int run_check(const check_options& o) {
               stale_ids.size());
   std::printf("longest partition pause (order role): %lld ms (partition %d, +%.1f s)\n",
               static_cast<long long>(longest.ms), longest.partition,
-              history.empty() ? 0.0 : (longest.from - history.front().start_ms) / 1000.0);
+              history.empty() ? 0.0 : (longest.from - first_start) / 1000.0);
+  auto worst = longest_stall_in(INT64_MIN, INT64_MAX);
+  std::printf("longest time no order reached NOTIFIED: %lld ms (+%.1f s)\n",
+              static_cast<long long>(worst.ms),
+              history.empty() ? 0.0 : (worst.from - first_start) / 1000.0);
   std::printf("throughput: %zu orders NOTIFIED in %.1f s = %.1f orders/s\n", done,
               last_done > first_start ? (last_done - first_start) / 1000.0 : 0.0, throughput);
   std::printf("ack -> NOTIFIED: p50 %lld ms, p99 %lld ms, max %lld ms\n",

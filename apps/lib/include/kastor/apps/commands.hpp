@@ -104,6 +104,10 @@ struct load_options {
   int concurrency = 8;
   std::string history;         // appended: one line per request with its outcome
   std::string key_prefix = "chaos";  // Idempotency-Key = prefix-N (the order id follows from it)
+  // A request whose outcome is unknown (a timeout, a broken connection, a
+  // 5xx) is sent again with the same key and body up to this many times, on
+  // the next gateway, as a careful client does; each try is a history line.
+  int retries = 2;
   const std::atomic<bool>* stop = nullptr;
 };
 // kastor ctl load: offers sample orders at `rate` for `duration_s` through
