@@ -137,6 +137,10 @@ int main(int argc, char** argv) {
   ctl_load->add_option("--retries", load.retries,
                        "times a request whose outcome is unknown is sent again (same key)")
     ->check(CLI::Range(0, 10));
+  ctl_load->add_option_function<int>(
+    "--timeout-ms", [&load](int ms) { load.timeout = std::chrono::milliseconds{ms}; },
+    "a request unanswered this long has an unknown outcome (default 5000)")
+    ->check(CLI::Range(100, 600000));
 
   kastor::apps::check_options check;
   int check_wait = 120;

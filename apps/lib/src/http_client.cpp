@@ -16,6 +16,7 @@ using tcp = boost::asio::ip::tcp;
 struct http_client::impl {
   std::string host;
   uint16_t port;
+  std::chrono::milliseconds timeout{30000};
   boost::asio::io_context io;
   std::unique_ptr<beast::tcp_stream> stream;
   beast::flat_buffer buffer;
@@ -23,27 +24,44 @@ struct http_client::impl {
   caf::expected<http_reply> roundtrip(http::request<http::string_body>& req) {
     for (int attempt = 0; attempt < 2; ++attempt) {
       beast::error_code ec;
+      const bool reused = stream != nullptr;
+      // Asynchronous operations run to completion here: tcp_stream's
+      // expiry (the timeout) applies only to those.
+      auto run = [this] {
+        io.restart();
+        io.run();
+      };
       if (!stream) {
         stream = std::make_unique<beast::tcp_stream>(io);
         tcp::resolver resolver{io};
         auto results = resolver.resolve(host, std::to_string(port), ec);
-        if (!ec)
-          stream->connect(results, ec);
+        if (!ec) {
+          stream->expires_after(timeout);
+          stream->async_connect(results, [&ec](beast::error_code e, const tcp::endpoint&) {
+            ec = e;
+          });
+          run();
+        }
         if (ec) {
           stream.reset();
           return runtime::make_error(runtime::runtime_errc::timeout,
                                      host + ":" + std::to_string(port) + ": " + ec.message());
         }
       }
-      stream->expires_after(std::chrono::seconds{30});
-      http::write(*stream, req, ec);
+      stream->expires_after(timeout);
+      http::async_write(*stream, req, [&ec](beast::error_code e, size_t) { ec = e; });
+      run();
       http::response<http::string_body> res;
-      if (!ec)
-        http::read(*stream, buffer, res, ec);
-      if (ec) {  // the server may have closed an idle keep-alive connection
+      if (!ec) {
+        http::async_read(*stream, buffer, res, [&ec](beast::error_code e, size_t) { ec = e; });
+        run();
+      }
+      if (ec) {
         stream.reset();
         buffer.clear();
-        if (attempt == 0)
+        // The server may have closed an idle keep-alive connection: sent
+        // again once on a new one; never after a timeout.
+        if (attempt == 0 && reused && ec != beast::error::timeout)
           continue;
         return runtime::make_error(runtime::runtime_errc::timeout, "http: " + ec.message());
       }
@@ -55,10 +73,11 @@ struct http_client::impl {
   }
 };
 
-http_client::http_client(std::string host, uint16_t port)
+http_client::http_client(std::string host, uint16_t port, std::chrono::milliseconds timeout)
   : impl_(std::make_unique<impl>()) {
   impl_->host = std::move(host);
   impl_->port = port;
+  impl_->timeout = timeout;
 }
 
 http_client::~http_client() = default;

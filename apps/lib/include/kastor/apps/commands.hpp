@@ -108,6 +108,10 @@ struct load_options {
   // 5xx) is sent again with the same key and body up to this many times, on
   // the next gateway, as a careful client does; each try is a history line.
   int retries = 2;
+  // A request not answered within this long has an unknown outcome; its
+  // gateway is then left out for a few seconds, as a load balancer takes an
+  // unhealthy backend out of rotation (while every gateway is, all are tried).
+  std::chrono::milliseconds timeout{5000};
   const std::atomic<bool>* stop = nullptr;
 };
 // kastor ctl load: offers sample orders at `rate` for `duration_s` through

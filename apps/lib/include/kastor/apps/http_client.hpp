@@ -3,6 +3,7 @@
 // one per thread.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
@@ -19,7 +20,10 @@ struct http_reply {
 
 class http_client {
 public:
-  http_client(std::string host, uint16_t port);
+  // `timeout`: a request (connect, write, read) not answered within it fails
+  // with runtime_errc::timeout.
+  http_client(std::string host, uint16_t port,
+              std::chrono::milliseconds timeout = std::chrono::seconds{30});
   ~http_client();
   caf::expected<http_reply> get(const std::string& target);
   caf::expected<http_reply> post_json(
