@@ -508,14 +508,49 @@ void kafka_mailbox::run() {
         log()->error("mailbox group={} event=fatal error={}", opts_.group_id, what);
         std::lock_guard<std::mutex> guard{mtx_};
         failure_ = what;
-      } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-        log()->warn("mailbox group={} consume error={}", opts_.group_id,
-                    rd_kafka_message_errstr(msg));
+      } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        std::string_view why = rd_kafka_message_errstr(msg);
+        log()->warn("mailbox group={} consume error={}", opts_.group_id, why);
+        if (why.starts_with("Failed to fetch committed offsets"))
+          restart_fetchers();
+      }
       if (!paused_ && in_flight_ >= opts_.high_water)
         break;  // let backpressure act
     }
     forward_logs(rk_.get(), log_queue_);
   }
+}
+
+// librdkafka 2.0.2 leaves a partition whose committed offset could not be
+// fetched (the group's coordinator moved while it was being assigned: "Not
+// coordinator") without a fetcher for good: it is never read and never
+// retried (confluentinc/librdkafka#5586; a fault suite run had one partition
+// of the order role stand still until the end). Assigning the partitions
+// again starts every fetcher: from one past the last record taken, or from
+// the committed offset where none was taken yet.
+void kafka_mailbox::restart_fetchers() {
+  rd_kafka_topic_partition_list_t* assigned = nullptr;
+  if (calls_->assignment(rk_.get(), &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return;
+  partition_list_ptr guard{assigned};
+  if (assigned->cnt == 0)
+    return;
+  for (int i = 0; i < assigned->cnt; ++i) {
+    auto& tp = assigned->elems[i];
+    auto it = parts_.find({tp.topic, tp.partition});
+    tp.offset = it != parts_.end() && it->second->tracker.next_offset() >= 0
+                  ? it->second->tracker.next_offset()
+                  : RD_KAFKA_OFFSET_INVALID;  // the committed offset, fetched again
+  }
+  if (auto err = calls_->assign(rk_.get(), assigned)) {
+    log()->warn("mailbox group={} event=fetchers_not_restarted error={}", opts_.group_id,
+                rd_kafka_err2str(err));
+    return;
+  }
+  if (paused_)
+    calls_->pause_partitions(rk_.get(), assigned);
+  log()->warn("mailbox group={} event=fetchers_restarted partitions={}: a committed offset could "
+              "not be fetched", opts_.group_id, assigned->cnt);
 }
 
 void kafka_mailbox::handle(message_ptr owned) {
@@ -583,13 +618,18 @@ void kafka_mailbox::handle(message_ptr owned) {
 // Where the partitioner puts `key` in `topic` (nullopt: unknown). The
 // partition counts are read once per assignment, at the first record of
 // each topic (a count that cannot be read is tried again 10 s later; till
-// then nothing is forwarded).
+// then nothing is forwarded). The read waits at most 1 s: it holds up the
+// poll loop, and one standing still for half the session timeout takes
+// itself for a paused zombie (a broker just killed made a 5 s wait do so).
 std::optional<int32_t> kafka_mailbox::home_partition(const std::string& topic,
                                                      const std::string& key) {
   auto& known = partition_counts_[topic];
   const auto now = std::chrono::steady_clock::now();
   if (known.count <= 0 && now >= known.retry_at) {
-    auto n = partitions_of(rk_.get(), topic, std::chrono::seconds{5});
+    auto n = partitions_of(rk_.get(), topic,
+                           std::min<std::chrono::milliseconds>(
+                             std::chrono::seconds{1},
+                             std::chrono::milliseconds{stall_limit_ms() / 4}));
     known.count = n ? *n : 0;
     known.retry_at = now + std::chrono::seconds{10};
     if (known.count <= 0)

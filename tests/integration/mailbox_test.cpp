@@ -849,3 +849,28 @@ TEST_F(MailboxTest, AKeyedRoleForwardsARecordOffItsKeysPartitionAndHandlesItTher
   EXPECT_TRUE(test::eventually([&] { return committed("forwarding") == 15; }, 30s));
   caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
 }
+
+TEST_F(MailboxTest, APartitionWhoseCommittedOffsetCouldNotBeFetchedIsReadAfterAll) {
+  // Given records waiting, and the group's committed offsets answered "Not
+  // coordinator" when the mailbox is assigned its partitions (the coordinator
+  // moved): librdkafka 2.0.2 then never starts those partitions' fetchers
+  caf::actor_system_config cfg;
+  runtime::register_message_types(cfg);
+  caf::actor_system sys{cfg};
+  publish_requests(30);
+  mock->push_request_errors(9, {RD_KAFKA_RESP_ERR_NOT_COORDINATOR});  // 9: OffsetFetch
+  auto state = std::make_shared<flaky_state>();
+  auto mb = bridges::kafka_mailbox::make(options("offset-fetch"));
+  ASSERT_TRUE(mb);
+  auto mailbox = *mb;
+  runtime::role_io io{producer, mailbox, &runtime::wall_clock_ms, 0ms, nullptr, 0};
+  auto log = std::make_shared<runtime::supervision_log>();
+  auto sup = supervise_role(sys, state, io, mailbox, log, 10);
+  // Then every record is handled all the same
+  EXPECT_TRUE(test::eventually([&] {
+    std::lock_guard<std::mutex> guard{state->mtx};
+    return state->handled.size() >= 30;
+  }, 60s)) << "handled " << state->handled.size();
+  mailbox->stop();
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+}

@@ -281,6 +281,7 @@ private:
   caf::error subscribe();
   void follow_standby();
   bool close_consumer(std::chrono::milliseconds budget);
+  void restart_fetchers();
   void check_stall();
   bool stall_guard() const;
   int64_t stall_limit_ms() const { return opts_.session_timeout_ms / 2; }
