@@ -58,9 +58,6 @@ struct actor_node::impl {
   std::unique_ptr<caf::actor_system> sys;
   std::shared_ptr<kafka_publisher> producer;
   std::vector<std::shared_ptr<kafka_publisher>> stage_producers;  // raw stages', at-least-once
-  // Answers to other nodes' requests: never makes a topic (a reply-to names
-  // a topic someone else may have deleted).
-  std::shared_ptr<kafka_publisher> reply_producer;
   std::vector<std::pair<std::string, std::shared_ptr<mailbox_slot>>> mailboxes;
   std::map<std::string, std::shared_ptr<actor_slot>> actors;
   std::vector<std::shared_ptr<request_responder>> responders;  // keyed roles'
@@ -183,15 +180,7 @@ struct actor_node::impl {
     ro.topic = request_topic(role);
     ro.group_id = o.group_id;
     ro.node_id = cfg.node_id;
-    if (!reply_producer) {
-      auto po = producer_for("replies", false);
-      po.extra.emplace_back("allow.auto.create.topics", "false");
-      auto made = kafka_publisher::make(po);
-      if (!made)
-        return made.error();
-      reply_producer = *made;
-    }
-    ro.replies = reply_producer;
+    ro.replies = producer;
     ro.fetch_wait_max_ms = cfg.fetch_wait_max_ms;
     ro.on_request = [sys = sys.get(), slot = actors[role]](const inbound_request& req,
                                                            reply_fn reply) {
@@ -621,8 +610,6 @@ void actor_node::stop() {
   at("flushing the producers");
   for (auto& sp : p.stage_producers)
     sp->stop(left_until(until(0.8)));
-  if (p.reply_producer)
-    p.reply_producer->stop(left_until(until(0.8)));
   size_t undelivered = 0;
   if (p.producer)
     undelivered = p.producer->stop(left_until(until(0.9)));

@@ -13,10 +13,8 @@
 // other name would create it on a broker with auto.create.topics.enable. The
 // list is read again when a request names a topic not in it (at most every
 // 200 ms: a topic made within 200 ms of a listing may miss an answer) and
-// when it is 10 s old. Listing blocks the responder for at most 2 s. Answers
-// go through `replies`, which the node makes with allow.auto.create.topics =
-// false: a topic deleted since the last listing is not made again either (the
-// answer fails to be delivered, logged).
+// when it is 10 s old (a reply within 10 s of its topic's deletion can still
+// create it again). Listing blocks the responder for at most 2 s.
 // At most once: a request whose owner dies before answering is not answered.
 //
 // Thread-safety: follow() and stop() from any thread; on_request runs on the
