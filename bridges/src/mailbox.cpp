@@ -487,6 +487,10 @@ void kafka_mailbox::run() {
     apply_rejections();
     retry_parked();
     check_turn_deadline();
+    if (refetch_at_ms_ != 0 && steady_ms() >= refetch_at_ms_) {
+      refetch_at_ms_ = 0;
+      restart_fetchers();
+    }
     delivery_->step();  // stores or commits what finished
     // Take what librdkafka has queued (up to a batch) before the next round of
     // housekeeping; wait only for the first record.
@@ -511,8 +515,8 @@ void kafka_mailbox::run() {
       } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         std::string_view why = rd_kafka_message_errstr(msg);
         log()->warn("mailbox group={} consume error={}", opts_.group_id, why);
-        if (why.starts_with("Failed to fetch committed offsets"))
-          restart_fetchers();
+        if (why.starts_with("Failed to fetch committed offsets") && refetch_at_ms_ == 0)
+          refetch_at_ms_ = steady_ms() + 500;  // one restart for a burst of them
       }
       if (!paused_ && in_flight_ >= opts_.high_water)
         break;  // let backpressure act

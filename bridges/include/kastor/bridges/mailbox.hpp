@@ -331,6 +331,7 @@ private:
   // The poll loop's last round (steady ms), and whether it stood still so
   // long that the assignment may be gone (at-least-once; see check_stall).
   std::atomic<int64_t> last_tick_ms_{0};
+  int64_t refetch_at_ms_ = 0;  // poll thread: when to restart_fetchers() (0: not due)
   bool suspect_ = false;
   bool subscribed_ = false;
   int64_t suspect_since_ms_ = 0;
