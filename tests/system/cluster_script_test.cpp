@@ -11,6 +11,7 @@
 
 #include "kastor/apps/http_client.hpp"
 #include "kastor/apps/process.hpp"
+#include "support/command.hpp"
 #include "support/kafka.hpp"
 #include "support/wait.hpp"
 
@@ -38,12 +39,8 @@ protected:
 
   // Runs a cluster.sh command; its exit code, its output in `out`.
   int run(const std::string& args, std::string* out = nullptr) {
-    auto text = apps::run_capture(env_ + " bash " KASTOR_SOURCE_DIR "/deploy/local/cluster.sh "
-                                  + args + " 2>&1; echo \"rc=$?\"");
-    auto rc = text.rfind("rc=");
-    if (out)
-      *out = text.substr(0, rc);
-    return rc == std::string::npos ? -1 : std::stoi(text.substr(rc + 3));
+    return test::run_command(env_ + " bash " KASTOR_SOURCE_DIR "/deploy/local/cluster.sh " + args,
+                             out);
   }
 
   bool ready(int i) {

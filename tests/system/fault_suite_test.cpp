@@ -14,6 +14,7 @@
 #include "kastor/apps/idempotency.hpp"
 #include "kastor/apps/process.hpp"
 #include "kastor/bridges/producer.hpp"
+#include "support/command.hpp"
 #include "support/kafka.hpp"
 
 using namespace kastor;
@@ -23,10 +24,7 @@ namespace {
 
 // A command's exit code, and its output (stdout and stderr) in `out`.
 int run(const std::string& cmd, std::string& out) {
-  auto text = apps::run_capture(cmd + " 2>&1; echo \"rc=$?\"");
-  auto rc = text.rfind("rc=");
-  out = text.substr(0, rc);
-  return rc == std::string::npos ? -1 : std::stoi(text.substr(rc + 3));
+  return test::run_command(cmd, &out);
 }
 
 }  // namespace

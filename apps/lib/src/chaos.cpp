@@ -582,14 +582,15 @@ int run_check(const check_options& o) {
       }
     }
   }
-  // The longest pause overlapping [from, to).
-  auto longest_pause_in = [&](int64_t from, int64_t to) {
+  // The longest of `spans` (pauses, stalls) overlapping [from, to).
+  auto longest_in = [](const std::vector<pause>& spans, int64_t from, int64_t to) {
     pause best;
-    for (const auto& x : pauses)
+    for (const auto& x : spans)
       if (x.from < to && x.from + x.ms > from && x.ms > best.ms)
         best = x;
     return best;
   };
+  auto longest_pause_in = [&](int64_t from, int64_t to) { return longest_in(pauses, from, to); };
   int64_t longest_e2e = 0;
   std::vector<int64_t> e2e;
   for (const auto& r : history) {
@@ -623,10 +624,7 @@ int run_check(const check_options& o) {
   // nothing does not count). Between two consecutive NOTIFIED times, from
   // the later of the first one and the earliest acknowledgement of an order
   // still waiting then.
-  struct stall {
-    int64_t from = 0, ms = 0;
-  };
-  std::vector<stall> stalls;
+  std::vector<pause> stalls;  // (no partition: the whole pipeline)
   {
     std::vector<std::pair<int64_t, int64_t>> done_acked;  // (NOTIFIED, ack)
     for (const auto& r : history)
@@ -642,17 +640,11 @@ int run_check(const check_options& o) {
       auto t = done_acked[i].first;
       auto from = std::max(prev, earliest[i]);
       if (t > from)
-        stalls.push_back({from, t - from});
+        stalls.push_back({from, t - from, -1});
       prev = std::max(prev, t);
     }
   }
-  auto longest_stall_in = [&](int64_t from, int64_t to) {
-    stall best;
-    for (const auto& x : stalls)
-      if (x.from < to && x.from + x.ms > from && x.ms > best.ms)
-        best = x;
-    return best;
-  };
+  auto longest_stall_in = [&](int64_t from, int64_t to) { return longest_in(stalls, from, to); };
   // ack -> NOTIFIED of the orders acknowledged in [from, to): p50, p99.
   auto e2e_in = [&](int64_t from, int64_t to) {
     std::vector<int64_t> v;
