@@ -1062,6 +1062,7 @@ void kafka_mailbox::begin_drain() {
 bool kafka_mailbox::stop(std::chrono::milliseconds drain, std::chrono::milliseconds close) {
   if (stopped_.exchange(true))
     return true;
+  const auto close_by = std::chrono::steady_clock::now() + close;  // drain included
   if (poller_.joinable() && drain.count() > 0) {
     begin_drain();
     auto until = std::chrono::steady_clock::now() + drain;
@@ -1080,7 +1081,9 @@ bool kafka_mailbox::stop(std::chrono::milliseconds drain, std::chrono::milliseco
   drain_completions();
   delivery_->release(false);
   auto s = stats();
-  bool closed = close_consumer(close);
+  bool closed = close_consumer(std::max(
+    std::chrono::duration_cast<std::chrono::milliseconds>(close_by - std::chrono::steady_clock::now()),
+    std::chrono::milliseconds{1}));
   log()->info("mailbox group={} event=stopped received={} finished={} unfinished={}",
               opts_.group_id, s.received, s.finished, s.in_flight);
   return closed;
@@ -1102,10 +1105,15 @@ bool kafka_mailbox::close_consumer(std::chrono::milliseconds budget) {
   if (!opts_.group_instance_id.empty() && opts_.leave_on_stop && subscribed_) {
     calls_->unsubscribe(rk_.get());
     subscribed_ = false;
+    // Until librdkafka has sent LeaveGroup (it clears the member id just
+    // before): once the close below begins, a static member never sends it.
     while (left() > 0) {
       message_ptr msg{calls_->consumer_poll(rk_.get(), 20)};
-      std::lock_guard<std::mutex> guard{mtx_};
-      if (stats_.assigned_partitions == 0)
+      char* member = rd_kafka_memberid(rk_.get());
+      bool left_group = member == nullptr || member[0] == '\0';
+      if (member != nullptr)
+        rd_kafka_mem_free(rk_.get(), member);
+      if (left_group)
         break;
     }
   }
@@ -1127,18 +1135,34 @@ bool kafka_mailbox::close_consumer(std::chrono::milliseconds budget) {
       rd_kafka_event_destroy(ev);
     }
   }
-  rd_kafka_queue_destroy(queue);
   forward_logs(rk_.get(), log_queue_);
-  if (closed)
+  if (closed) {
+    rd_kafka_queue_destroy(queue);
     return true;
+  }
   log()->warn("mailbox group={} event=close_timeout after_ms={}: the group was not left and "
               "what was not committed will be delivered again; the brokers drop this member "
               "after its session timeout",
               opts_.group_id, budget.count());
   // Destroying it would wait for the same close: it is let go on a thread of
-  // its own, which ends when librdkafka does (or with the process).
-  std::thread{[rk = rk_.release()] {
+  // its own with its queues, which serves the close to its end (a revocation
+  // answered without this mailbox) and then destroys it; it ends when
+  // librdkafka does, or with the process.
+  std::thread{[rk = rk_.release(), queue, logs = std::exchange(log_queue_, nullptr)] {
+    while (!rd_kafka_consumer_closed(rk)) {
+      if (auto* ev = rd_kafka_queue_poll(queue, 100)) {
+        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+          rd_kafka_assign(rk, nullptr);
+        rd_kafka_event_destroy(ev);
+      }
+      if (logs != nullptr)
+        while (auto* ev = rd_kafka_queue_poll(logs, 0))
+          rd_kafka_event_destroy(ev);  // (logged by nobody now)
+    }
+    rd_kafka_queue_destroy(queue);
     rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    if (logs != nullptr)
+      rd_kafka_queue_destroy(logs);
   }}.detach();
   return false;
 }

@@ -535,6 +535,10 @@ int actor_node::run(const std::atomic<bool>& stop_requested) {
 }
 
 void actor_node::stop() {
+  stop(std::chrono::steady_clock::now());
+}
+
+void actor_node::stop(std::chrono::steady_clock::time_point began) {
   auto& p = *impl_;
   if (p.stopped)
     return;
@@ -545,7 +549,6 @@ void actor_node::stop() {
   // never answer).
   using clock = std::chrono::steady_clock;
   const auto budget = p.cfg.stop_timeout;
-  const auto began = clock::now();
   auto until = [&](double share) -> clock::time_point {
     return began + std::chrono::duration_cast<clock::duration>(budget * share);
   };
@@ -558,7 +561,7 @@ void actor_node::stop() {
     std::lock_guard<std::mutex> guard{step->first};
     step->second = std::move(what);
   };
-  runtime::stop_deadline deadline{budget, [step] {
+  runtime::stop_deadline deadline{left_until(began + budget), [step] {
     std::lock_guard<std::mutex> guard{step->first};
     return "still " + step->second;
   }};

@@ -332,11 +332,14 @@ int run_check(const check_options& o) {
           it->second = s;
       }
       stale_ids = std::set<std::string>{stale.begin(), stale.end()};
+      // (and orders of requests whose outcome was unknown that were written)
       waiting = 0;
-      for (const auto& r : history)
-        if (r.outcome == "ok"
+      for (const auto& r : history) {
+        bool awaited = r.outcome == "ok" || (unknown_keys.count(r.key) && furthest.count(r.order_id));
+        if (awaited
             && (!furthest.count(r.order_id) || furthest[r.order_id].status != actors::status_notified))
           ++waiting;
+      }
       if (waiting == 0 || std::chrono::steady_clock::now() >= until)
         break;
       std::printf("check: %zu acknowledged orders not terminal yet\n", waiting);

@@ -24,6 +24,7 @@
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/logging.hpp"
 #include "kastor/runtime/role.hpp"
+#include "kastor/runtime/shutdown.hpp"
 
 namespace kastor::apps {
 
@@ -69,6 +70,12 @@ struct node::impl {
   std::shared_ptr<gateway::backend> backend;
   std::unique_ptr<gateway::http_server> http;
   bool stopped = false;
+
+  ~impl() {  // (a start that failed after the retry began)
+    requests_stop = true;
+    if (requests_retry.joinable())
+      requests_retry.join();
+  }
 
   caf::actor_system& sys() { return core->system(); }
   caf::actor actor_of(const std::string& role) const { return core->actor_of(role); }
@@ -433,17 +440,25 @@ void node::stop() {
   if (p.stopped)
     return;
   p.stopped = true;
-  // 1. No new orders, no more questions to other nodes.
-  if (p.http)
-    p.http->stop();
-  p.requests_stop = true;
-  if (p.requests_retry.joinable())
-    p.requests_retry.join();
-  if (p.requester)
-    p.requester->stop();
+  // The whole stop within node.stop-timeout-ms: the roles' share is what
+  // these first steps leave of it.
+  const auto began = std::chrono::steady_clock::now();
+  {
+    runtime::stop_deadline deadline{p.cfg.stop_timeout, [] {
+      return std::string{"still stopping the gateway and request/reply"};
+    }};
+    // 1. No new orders, no more questions to other nodes.
+    if (p.http)
+      p.http->stop();
+    p.requests_stop = true;
+    if (p.requests_retry.joinable())
+      p.requests_retry.join();
+    if (p.requester)
+      p.requester->stop();
+  }
   // 2. The roles: mailboxes, actors, producers.
   p.order_owner = nullptr;
-  p.core->stop();
+  p.core->stop(began);
 }
 
 bool node::ready() const {

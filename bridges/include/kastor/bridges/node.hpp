@@ -37,6 +37,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -90,6 +91,9 @@ public:
   // producer failed for good (returns 1).
   int run(const std::atomic<bool>& stop_requested);
   void stop();
+  // The same, for a stop that began at `began` (an application's own steps
+  // first): its parts of stop_timeout count from then.
+  void stop(std::chrono::steady_clock::time_point began);
 
   // Not ready once the root gave up; else when every mailbox joined its group
   // and no feature is reported down (set_unready).
