@@ -35,6 +35,18 @@ namespace {
 // Number.MAX_SAFE_INTEGER. Beyond it a cent cannot be told from the next.
 constexpr int64_t max_abs_cents = (int64_t{1} << 53) - 1;
 
+// Whether `cents`, written as format_cents() writes it, reads back as itself.
+// A whole amount is read as an integer, exact up to max_abs_cents; one with
+// cents is read as a double, which tells a cent from the next only below
+// 2^45 whole units (about 3.5 * 10^13): above, its ulp is 1/128 or more and a
+// reading could land on the neighbouring cent.
+bool money_reads_back(int64_t cents) {
+  if (cents > max_abs_cents || cents < -max_abs_cents)
+    return false;
+  constexpr int64_t exact_with_cents = (int64_t{1} << 45) * 100;
+  return cents % 100 == 0 || (cents < exact_with_cents && cents > -exact_with_cents);
+}
+
 // Epoch milliseconds as JavaScript's Date.toISOString() writes them:
 // 2026-12-02T14:05:09.120Z.
 std::string format_iso8601_ms(int64_t ms) {
@@ -340,7 +352,8 @@ public:
         return false;
     }
     if (!cents) {
-      fail_value(key, "an amount with at most two decimals within +/-" + format_cents(max_abs_cents),
+      fail_value(key, "an amount with at most two decimals within +/-" + format_cents(max_abs_cents)
+                        + " (with cents: within +/-" + format_cents((int64_t{1} << 45) * 100) + ")",
                  *v);
       return false;
     }
@@ -462,10 +475,12 @@ void read(field_reader& f, order_item& x) {
     // Within the amounts a money field may hold (+/- max_abs_cents, all
     // exact in a double): beyond, its re-encoding could not be read back.
     if (__builtin_mul_overflow(x.price_cents, x.quantity, &x.subtotal_cents)
-        || x.subtotal_cents > max_abs_cents || x.subtotal_cents < -max_abs_cents)
+        || !money_reads_back(x.subtotal_cents))
       f.fail(bridge_errc::wrong_type, "fields '" + f.path("price") + "' times '"
-                                        + f.path("quantity") + "' is beyond +/-"
-                                        + format_cents(max_abs_cents));
+                                        + f.path("quantity") + "' is beyond the amounts held "
+                                        "exactly (+/-" + format_cents(max_abs_cents)
+                                        + " whole, +/-" + format_cents((int64_t{1} << 45) * 100)
+                                        + " with cents)");
   }
 }
 
@@ -619,6 +634,9 @@ std::optional<int64_t> cents_from_json_number(double v) {
   // ulp exceeds it (above about 10^9 cents).
   const double tolerance = std::max(1e-6, std::abs(rounded) * 0x1p-50);
   if (std::abs(scaled - rounded) > tolerance)
+    return std::nullopt;
+  // (an amount with cents so large that its cent is a guess is refused too)
+  if (!money_reads_back(static_cast<int64_t>(rounded)))
     return std::nullopt;
   return static_cast<int64_t>(rounded);
 }

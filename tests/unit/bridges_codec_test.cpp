@@ -587,7 +587,7 @@ TEST(Codec, AbsentSubtotalIsPriceTimesQuantity) {
 TEST(Codec, AnAbsentSubtotalBeyondExactAmountsIsRefused) {
   const auto big = decode_value(
     "order_created",
-    R"({"orderId":"o","customerId":"c","items":[{"productId":"p","price":90071992547409.91,"quantity":1000}],"totalAmount":1})");
+    R"({"orderId":"o","customerId":"c","items":[{"productId":"p","price":35184372088.83,"quantity":1000000}],"totalAmount":1})");
   expect_error(big, bridge_errc::wrong_type, "times");
   // and what is taken re-encodes to a record that decodes to it again
   const auto ok = decode_as<actors::order_created>(
@@ -596,6 +596,28 @@ TEST(Codec, AnAbsentSubtotalBeyondExactAmountsIsRefused) {
   auto again = decode_value("order_created", encode_value(runtime::message{ok}));
   ASSERT_TRUE(again) << runtime::describe(again.error());
   EXPECT_EQ(again->get<actors::order_created>(), ok);
+}
+
+// Found by fuzz_decode_record: 49.99 x 1657899684751 is below 2^53 cents,
+// but its re-encoding 82878405240702.49 read back as a double lands on
+// another cent. A computed subtotal with cents beyond 2^45 whole units is
+// refused, and so is such an amount written out.
+TEST(Codec, AComputedSubtotalWhoseCentADoubleCannotHoldIsRefused) {
+  const auto big = decode_value(
+    "order_created",
+    R"({"orderId":"o-1","customerId":"c","items":[{"productId":"p","name":"n","price":49.99,"quantity":1657899684751}],"totalAmount":99.98})");
+  expect_error(big, bridge_errc::wrong_type, "times");
+  const auto written = decode_value(
+    "order_created",
+    R"({"orderId":"o-1","customerId":"c","items":[{"productId":"p","price":49.99,"quantity":1,"subtotal":82878405240702.49}],"totalAmount":99.98})");
+  expect_error(written, bridge_errc::wrong_type, "subtotal");
+  // (whole amounts that large are exact, and taken)
+  const auto whole = decode_as<actors::order_created>(
+    "order_created",
+    R"({"orderId":"o-1","customerId":"c","items":[{"productId":"p","price":50,"quantity":1657899684751}],"totalAmount":1})");
+  auto again = decode_value("order_created", encode_value(runtime::message{whole}));
+  ASSERT_TRUE(again) << runtime::describe(again.error());
+  EXPECT_EQ(again->get<actors::order_created>(), whole);
 }
 
 TEST(Codec, IntegralDoubleQuantityIsAccepted) {
