@@ -1081,6 +1081,10 @@ bool kafka_mailbox::stop(std::chrono::milliseconds drain, std::chrono::milliseco
   drain_completions();
   delivery_->release(false);
   auto s = stats();
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    stats_.unfinished_at_stop = s.in_flight;
+  }
   bool closed = close_consumer(std::max(
     std::chrono::duration_cast<std::chrono::milliseconds>(close_by - std::chrono::steady_clock::now()),
     std::chrono::milliseconds{1}));
@@ -1118,12 +1122,13 @@ bool kafka_mailbox::close_consumer(std::chrono::milliseconds budget) {
     }
   }
   auto* queue = rd_kafka_queue_new(rk_.get());
-  bool closed = false;
+  bool closed = false, closing = false;
   if (auto* err = rd_kafka_consumer_close_queue(rk_.get(), queue)) {
     log()->warn("mailbox group={} event=close_failed error={}", opts_.group_id,
                 rd_kafka_error_string(err));
     rd_kafka_error_destroy(err);
   } else {
+    closing = true;
     // The revocation (the final commit) is served here, as an event (with
     // a rebalance callback set, librdkafka hands it out so).
     while (!(closed = rd_kafka_consumer_closed(rk_.get()) != 0) && left() > 0) {
@@ -1148,8 +1153,8 @@ bool kafka_mailbox::close_consumer(std::chrono::milliseconds budget) {
   // its own with its queues, which serves the close to its end (a revocation
   // answered without this mailbox) and then destroys it; it ends when
   // librdkafka does, or with the process.
-  std::thread{[rk = rk_.release(), queue, logs = std::exchange(log_queue_, nullptr)] {
-    while (!rd_kafka_consumer_closed(rk)) {
+  std::thread{[rk = rk_.release(), queue, closing, logs = std::exchange(log_queue_, nullptr)] {
+    while (closing && !rd_kafka_consumer_closed(rk)) {
       if (auto* ev = rd_kafka_queue_poll(queue, 100)) {
         if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
           rd_kafka_assign(rk, nullptr);

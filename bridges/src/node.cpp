@@ -590,7 +590,7 @@ void actor_node::stop(std::chrono::steady_clock::time_point began) {
     auto drain = std::min(left_until(drained), left_until(closed));
     bool ok = i->second->stop(drain, left_until(closed));
     auto s = i->second->stats();
-    uncommitted += s.in_flight;
+    uncommitted += s.unfinished_at_stop;
     if (!ok)
       not_left.push_back(i->first);
   }

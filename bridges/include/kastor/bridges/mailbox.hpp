@@ -211,6 +211,9 @@ struct mailbox_stats {
   bool standing_by = false;   // a standby not in its group (not running the role now)
   uint64_t lost_assignments = 0;
   int64_t longest_handoff_ms = 0;  // revocation to release, the longest
+  // stop(): records taken and not finished when the drain ended (not
+  // committed: delivered again to the next owner).
+  size_t unfinished_at_stop = 0;
 };
 
 class kafka_mailbox : public runtime::completion_sink,
