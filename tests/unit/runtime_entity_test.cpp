@@ -4,6 +4,7 @@
 // role declarations turn a state class into what a node assembles.
 #include "kastor/runtime/entity.hpp"
 
+#include <algorithm>
 #include <string>
 #include <thread>
 
@@ -176,6 +177,42 @@ TEST_F(EntityBook, EntityRoleSpecNamesItsChangelogInputsAndStore) {
   EXPECT_TRUE(spec.store);
   EXPECT_TRUE(spec.spawn);
   EXPECT_FALSE(spec.raw);
+}
+
+// An entity that takes a setting: no constructor from a key or a snapshot
+// alone, so only a factory can make it.
+struct capped_counter {
+  using snapshot_type = tally;
+  capped_counter(tally t, int64_t cap) : t(std::move(t)), cap(cap) {}
+  tally snapshot() const { return t; }
+  outputs handle(const record_meta&, const bump& b, int64_t) {
+    t.count = std::min(cap, t.count + b.by);
+    return {};
+  }
+  tally t;
+  int64_t cap;
+};
+
+TEST_F(EntityBook, AnEntityTakesItsSettingsFromItsFactory) {
+  // Given an entity declared with a factory that hands it a cap of 10
+  std::vector<std::string> made;
+  auto spec = entity<capped_counter>("capped").consumes<bump>()
+                .make([&made](const std::string& key, const tally* restored) {
+                  made.push_back(key + (restored ? ":restored" : ":new"));
+                  return capped_counter{restored ? *restored : tally{key, 0, 0}, 10};
+                })
+                .spec();
+  auto& book = dynamic_cast<entity_book<capped_counter>&>(*spec.store);
+  // When a new key and a restored one take records
+  book.adopt(0, {message{tally{"old", 8, 0}}}, 1);
+  EXPECT_EQ(written(book.handle(at(0), bump{"old", 5}, 1000)).count, 10);
+  EXPECT_EQ(written(book.handle(at(0), bump{"new", 25}, 1000)).count, 10);
+  // Then both were made by the factory, with the setting
+  EXPECT_THAT(made, ::testing::ElementsAre("old:restored", "new:new"));
+}
+
+TEST_F(EntityBook, AnEntityWithoutConstructorsOrFactoryIsRefusedWhenDeclared) {
+  EXPECT_THROW(entity<capped_counter>("capped").consumes<bump>().spec(), std::logic_error);
 }
 
 struct greeter {

@@ -19,6 +19,14 @@
 //     outputs handle(const record_meta&, const deposit&, int64_t now);  // per type taken
 //   };
 //
+// An entity that needs settings or dependencies (a hold's length, a client)
+// is made by a factory instead, given its key and, when it is restored, its
+// snapshot (entity<E>::make in role.hpp):
+//
+//   entity<seat>("seats").make([hold_ms](const std::string& key, const seat_state* restored) {
+//     return restored ? seat{*restored, hold_ms} : seat{key, hold_ms};
+//   });
+//
 // The book routes each record to its key's activation (the message's declared
 // key), activating it from its restored snapshot or fresh, and writes the
 // entity's snapshot after every record it handled (duplicates included: a
@@ -36,9 +44,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -65,9 +76,32 @@ template <class E>
 class entity_book final : public entity_store {
 public:
   using snapshot_type = typename E::snapshot_type;
+  // Makes the activation of `key`: restored from its snapshot, or (null) a
+  // key never seen.
+  using factory = std::function<E(const std::string& key, const snapshot_type* restored)>;
 
+  // E made by its constructors E(key) and E(snapshot) (see constructed()).
   explicit entity_book(std::chrono::milliseconds passivate_after = std::chrono::minutes{1})
-      : passivate_after_ms_(passivate_after.count()) {}
+      : entity_book(passivate_after, constructed()) {}
+  // Throws std::logic_error when `make` is empty.
+  entity_book(std::chrono::milliseconds passivate_after, factory make)
+      : passivate_after_ms_(passivate_after.count()), make_(std::move(make)) {
+    if (!make_)
+      throw std::logic_error("kastor: an entity without the constructors E(const std::string& "
+                             "key) and E(const snapshot_type&) needs a factory "
+                             "(entity<E>(name).make(...))");
+  }
+
+  // The factory of E's own constructors; empty when E lacks one of them.
+  static factory constructed() {
+    if constexpr (std::is_constructible_v<E, const std::string&>
+                  && std::is_constructible_v<E, const snapshot_type&>)
+      return [](const std::string& key, const snapshot_type* restored) {
+        return restored ? E{*restored} : E{key};
+      };
+    else
+      return {};
+  }
 
   template <class T>
   outputs handle(const record_meta& meta, const T& msg, int64_t now_ms) {
@@ -141,12 +175,13 @@ private:
     if (auto it = active_.find(key); it != active_.end())
       return it->second;
     if (auto it = dormant_.find(key); it != dormant_.end()) {
-      auto& a = active_.try_emplace(key, activation{E{it->second.snapshot}, it->second.partition,
-                                                    now_ms}).first->second;
+      auto& a = active_.try_emplace(key, activation{make_(key, &it->second.snapshot),
+                                                    it->second.partition, now_ms}).first->second;
       dormant_.erase(it);
       return a;
     }
-    return active_.try_emplace(key, activation{E{key}, partition, now_ms}).first->second;
+    return active_.try_emplace(key, activation{make_(key, nullptr), partition, now_ms})
+      .first->second;
   }
 
   void passivate(int64_t now_ms) {
@@ -200,6 +235,7 @@ private:
   }
 
   int64_t passivate_after_ms_;
+  factory make_;
   int64_t last_scan_ms_ = 0;
   mutable std::unordered_map<std::string, activation> active_;
   mutable std::unordered_map<std::string, stored> dormant_;

@@ -12,8 +12,12 @@
 //   runtime::declare<deposit>({.name = "deposit", .topic = "deposits",
 //                              .key = &deposit::account_id});
 //
-// A described struct needs no codec: its JSON is Boost.JSON's conversion of
-// described types ({"account_id":"a-1","cents":500}). A custom codec writes
+// A described struct needs no codec: its JSON is its members by name
+// ({"account_id":"a-1","cents":500}), read tolerantly so that a message can
+// evolve (described_json.hpp): a member the record lacks keeps its default,
+// one the struct lacks is ignored, and only the members listed in `required`
+// must be there. A new version adds members with defaults (or
+// std::optional ones); readers of either version read both. A custom codec writes
 // and reads its own JSON (an application keeps a foreign wire format that way) and
 // may carry fields in headers of its own.
 //
@@ -44,12 +48,11 @@
 #include <boost/describe/class.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <boost/json/value_from.hpp>
-#include <boost/json/value_to.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/expected.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "kastor/runtime/described_json.hpp"
 #include "kastor/runtime/errors.hpp"
 
 namespace kastor::runtime {
@@ -114,6 +117,10 @@ struct message_decl {
   std::function<std::optional<std::string>(const T&)> validate = {};
   std::function<std::string(const T&, header_list& extra)> encode = {};
   std::function<caf::expected<T>(std::string_view value, const header_list& headers)> decode = {};
+  // The default JSON only: members a record must have (missing or null is
+  // bridge_errc::missing_field), by name or by a path into nested members
+  // ("customer.id"; "items.sku": every element's). Others may be absent.
+  std::vector<std::string> required = {};
 };
 
 // Every declared type of this process.
@@ -261,7 +268,8 @@ namespace detail {
 caf::error json_error(bridge_errc code, std::string text);
 
 template <class T>
-caf::expected<message> decode_described(std::string_view type, std::string_view value) {
+caf::expected<message> decode_described(std::string_view type, std::string_view value,
+                                        const json::required_tree& required) {
   boost::system::error_code ec;
   auto jv = boost::json::parse(boost::json::string_view{value.data(), value.size()}, ec);
   if (ec)
@@ -270,10 +278,11 @@ caf::expected<message> decode_described(std::string_view type, std::string_view 
   if (!jv.is_object())
     return json_error(bridge_errc::malformed_json,
                       "value must be a JSON object (" + std::string{type} + ")");
-  auto x = boost::json::try_value_to<T>(jv);
-  if (!x)
-    return json_error(bridge_errc::wrong_type, std::string{type} + ": " + x.error().message());
-  return message{std::move(*x)};
+  T x{};
+  if (auto failed = json::from_json(jv, x, required.empty() ? nullptr : &required))
+    return json_error(failed->missing ? bridge_errc::missing_field : bridge_errc::wrong_type,
+                      std::string{type} + ": " + failed->what);
+  return message{std::move(x)};
 }
 
 }  // namespace detail
@@ -295,6 +304,9 @@ const message_type& declare(message_decl<T> d) {
   if (static_cast<bool>(d.encode) != static_cast<bool>(d.decode))
     throw std::logic_error("kastor: message type '" + t.name
                            + "' has half a codec: give both encode and decode, or neither");
+  if (!d.required.empty() && (d.decode || !boost::describe::has_describe_members<T>::value))
+    throw std::logic_error("kastor: message type '" + t.name
+                           + "': `required` is for the default JSON of a described struct");
   if (d.encode && d.decode) {
     t.encode = [f = std::move(d.encode)](const void* v, header_list& extra) {
       return f(*static_cast<const T*>(v), extra);
@@ -307,11 +319,16 @@ const message_type& declare(message_decl<T> d) {
       return message{std::move(*x)};
     };
   } else if constexpr (boost::describe::has_describe_members<T>::value) {
+    for (const auto& path : d.required)
+      if (!json::has_member_path<T>(path))
+        throw std::logic_error("kastor: message type '" + t.name + "': required member '" + path
+                               + "' is not a described member");
     t.encode = [](const void* v, header_list&) {
-      return boost::json::serialize(boost::json::value_from(*static_cast<const T*>(v)));
+      return boost::json::serialize(json::to_json(*static_cast<const T*>(v)));
     };
-    t.decode = [name = t.name](std::string_view value, const header_list&) {
-      return detail::decode_described<T>(name, value);
+    t.decode = [name = t.name, required = json::make_required_tree(d.required)](
+                 std::string_view value, const header_list&) {
+      return detail::decode_described<T>(name, value, required);
     };
   }
   return messages().add(std::move(t));

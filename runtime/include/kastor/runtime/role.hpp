@@ -201,16 +201,31 @@ public:
     passivate_after_ = d;
     return *this;
   }
+  // How an activation is made, given its key and its snapshot when it is
+  // restored (null for a key never seen): the way to hand an entity its
+  // settings and dependencies. Default: E's constructors E(key), E(snapshot).
+  entity& make(typename entity_book<E>::factory f) {
+    make_ = std::move(f);
+    return *this;
+  }
 
+  // Throws std::logic_error when E has neither a factory nor the two
+  // constructors.
   role_spec spec() const {
     auto r = role_;
-    r.make([d = passivate_after_] { return std::make_shared<entity_book<E>>(d); });
+    auto make = make_ ? make_ : entity_book<E>::constructed();
+    if (!make)
+      throw std::logic_error("kastor: entity '" + name()
+                             + "' needs a factory (make()): its class has no constructors "
+                               "E(const std::string& key) and E(const snapshot_type&)");
+    r.make([d = passivate_after_, make] { return std::make_shared<entity_book<E>>(d, make); });
     return r.spec();
   }
 
 private:
   role<entity_book<E>> role_;
   std::chrono::milliseconds passivate_after_ = std::chrono::minutes{1};
+  typename entity_book<E>::factory make_;
 };
 
 }  // namespace kastor::runtime
