@@ -20,6 +20,7 @@ using mailbox_detail::log;
 class kafka_mailbox::at_least_once final : public kafka_mailbox::delivery {
 public:
   using delivery::delivery;
+  using tracker_plan = partition_tracker<record_extra>::failure_plan;
 
   caf::error configure(kafka_properties&) const override { return {}; }
 
@@ -54,6 +55,26 @@ public:
   void copy_failed() override {}  // written again by step()
 
   bool finished(in_flight_record&) override { return true; }
+
+  // Its key waits; the record goes out again after a backoff (retry_parked),
+  // or, at max_attempts, the key's records go to the DLQ.
+  void record_failed(partition_state& ps, in_flight_record& rec, int failures,
+                     const std::string& reason) override {
+    const auto& opts = mb_.opts_;
+    bool parked = false;
+    auto plan = ps.tracker.fail(rec.meta.offset, failures, opts.max_attempts,
+                                std::chrono::steady_clock::now(),
+                                [this](int n) { return mb_.retry_delay(n); }, &parked);
+    if (plan == tracker_plan::dead_letter) {
+      mb_.dead_letter_key(ps, park_key(rec.meta),
+                          "its handler failed " + std::to_string(failures) + " times on it (last: "
+                            + reason + ")");
+    } else if (parked) {
+      log()->warn("mailbox group={} event=key_parked topic={} partition={} offset={} key={}",
+                  opts.group_id, rec.meta.topic, rec.meta.partition, rec.meta.offset,
+                  rec.meta.key);
+    }
+  }
 
   void rebound(bool first_bind) override;
 

@@ -117,6 +117,16 @@ public:
       abort_and_rewind("its worker was replaced");
   }
 
+  // What the actor wrote since the last commit may hold this record's
+  // effects: the transaction is aborted and everything since goes out again
+  // (a record at max_attempts to the DLQ instead).
+  void record_failed(partition_state&, in_flight_record& rec, int, const std::string& reason)
+    override {
+    abort_and_rewind("its handler failed on " + rec.meta.topic + "/"
+                     + std::to_string(rec.meta.partition) + "@" + std::to_string(rec.meta.offset)
+                     + ": " + reason);
+  }
+
   void step() override;
 
   std::shared_ptr<runtime::publisher> publisher() const override { return gate_; }
@@ -451,8 +461,8 @@ void kafka_mailbox::exactly_once::rewind() {
         continue;
       rec.failures = opts.failures->get(tp.first, tp.second, offset);
       if (rec.failures >= opts.max_attempts) {
-        auto reason = "its actor failed " + std::to_string(opts.max_attempts)
-                      + " times handling it";
+        auto reason = "it failed " + std::to_string(opts.max_attempts)
+                      + " times (its handler threw, or its actor died handling it)";
         if (opts.last_exit_reason)
           reason += " (last exit: " + opts.last_exit_reason() + ")";
         mb_.dead_letter_in_flight(rec.meta, reason);

@@ -1,6 +1,7 @@
 #include "kastor/bridges/mailbox.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <array>
 
 #include <caf/all.hpp>
@@ -108,7 +109,7 @@ caf::expected<std::shared_ptr<kafka_mailbox>> kafka_mailbox::make(mailbox_option
   if (!rk)
     return rk.error();
   self->rk_ = std::move(*rk);
-  if (!self->opts_.standby || self->opts_.standby->load())
+  if (!self->opts_.join_after && (!self->opts_.standby || self->opts_.standby->load()))
     if (auto err = self->subscribe())
       return err;
   return self;
@@ -155,8 +156,81 @@ bool kafka_mailbox::try_start(const runtime::record_meta& m) {
   std::lock_guard<std::mutex> guard{mtx_};  // the lock a hand-off sets handing_off_ under
   if (!current(m))
     return false;
+  if (!blocked_.empty()) {
+    auto b = blocked_.find({m.topic, m.partition, park_key(m)});
+    if (b != blocked_.end() && b->second.head != m.offset) {
+      if (m.offset <= b->second.until)
+        return false;  // behind its key's failing record: out again after it, or in the DLQ
+      blocked_.erase(b);  // a later record: the key's dead letters are behind it
+    }
+  }
   start_locked(m);
   return true;
+}
+
+bool kafka_mailbox::failed(const runtime::record_meta& m, const std::string& reason) {
+  if (m.incarnation == 0)
+    return false;  // not one of this mailbox's records
+  std::lock_guard<std::mutex> guard{mtx_};
+  // Counted now: the count outlives this mailbox (a bridge restarting
+  // before the poll thread applies it).
+  if (m.incarnation == incarnation_.load())
+    opts_.failures->increment(m.topic, m.partition, m.offset);
+  handler_failures_.emplace_back(completion{m.topic, m.partition, m.offset, m.incarnation},
+                                 reason);
+  unfinished_turns_.erase({m.topic, m.partition, m.offset});
+  if (last_started_ && last_started_->offset == m.offset && last_started_->partition == m.partition
+      && last_started_->topic == m.topic)
+    last_started_.reset();  // the actor lives on: a later death is not this record's
+  if (!opts_.exactly_once && m.incarnation == incarnation_.load())
+    blocked_.try_emplace({m.topic, m.partition, park_key(m)},
+                         blocked_key{m.offset, std::numeric_limits<int64_t>::max()});
+  return true;
+}
+
+// The key's failing record finished (its later records go out again), or
+// the key's records up to `dead_lettered_until` went to the DLQ: a copy of
+// one of them the actor still holds must never be handled.
+void kafka_mailbox::unblock(const std::string& topic, int32_t partition, const std::string& key,
+                            int64_t dead_lettered_until) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (blocked_.empty())
+    return;
+  auto b = blocked_.find({topic, partition, key});
+  if (b == blocked_.end())
+    return;
+  if (dead_lettered_until < 0)
+    blocked_.erase(b);
+  else
+    b->second = {-1, dead_lettered_until};
+}
+
+// Records whose handler failed: their key waits and they are tried again
+// after a backoff (at-least-once), or the transaction is rewound
+// (exactly-once); past max_attempts, the DLQ. The actor goes on.
+void kafka_mailbox::apply_failures() {
+  std::vector<std::pair<completion, std::string>> failed;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (handler_failures_.empty())
+      return;
+    failed.swap(handler_failures_);
+  }
+  for (const auto& [c, reason] : failed) {
+    if (c.incarnation != incarnation_)
+      continue;  // revoked or rewound meanwhile: handled again from scratch
+    auto it = parts_.find({c.topic, c.partition});
+    if (it == parts_.end())
+      continue;
+    auto* rec = it->second->tracker.find(c.offset);
+    if (rec == nullptr || !rec->message)
+      continue;
+    const int n = opts_.failures->get(c.topic, c.partition, c.offset);
+    log()->warn("mailbox group={} event=handler_failed topic={} partition={} offset={} key={} "
+                "attempt={} of={} error={}", opts_.group_id, c.topic, c.partition, c.offset,
+                rec->meta.key, n, opts_.max_attempts, reason);
+    delivery_->record_failed(*it->second, *rec, n, reason);
+  }
 }
 
 void kafka_mailbox::started(const runtime::record_meta& m) {
@@ -321,6 +395,7 @@ void kafka_mailbox::rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
       std::lock_guard<std::mutex> guard{mtx_};
       handing_off_ = false;
       unfinished_turns_.clear();  // whatever did not finish is the next owner's
+      blocked_.clear();
     }
     parts_.clear();
     in_flight_ = 0;
@@ -473,6 +548,16 @@ void kafka_mailbox::follow_standby() {
 }
 
 void kafka_mailbox::run() {
+  if (opts_.join_after) {  // (make() left the subscription to this thread)
+    opts_.join_after();
+    if (!stopping_.load() && (!opts_.standby || opts_.standby->load()))
+      if (auto err = subscribe()) {
+        log()->error("mailbox group={} event=subscribe_failed error={}", opts_.group_id,
+                     runtime::describe(err));
+        std::lock_guard<std::mutex> guard{mtx_};
+        failure_ = runtime::describe(err);
+      }
+  }
   while (!stopping_.load()) {
     follow_standby();
     check_stall();
@@ -485,6 +570,7 @@ void kafka_mailbox::run() {
       drain_seen_ = true;
     apply_backpressure();
     apply_rejections();
+    apply_failures();
     retry_parked();
     check_turn_deadline();
     if (refetch_at_ms_ != 0 && steady_ms() >= refetch_at_ms_) {
@@ -924,6 +1010,7 @@ void kafka_mailbox::dead_letter_key(partition_state& ps, const std::string& key,
   if (metas.empty())
     return;  // released already
   auto head = metas.front().offset;
+  unblock(metas.front().topic, metas.front().partition, key, metas.back().offset);
   for (const auto& m : metas)
     dead_letter_in_flight(m, m.offset == head ? reason
                                               : "behind record " + m.topic + "/"
@@ -953,13 +1040,16 @@ void kafka_mailbox::redeliver_if_rebound() {
     if (target != delivered_to_) {
       last_started_.reset();  // the new incarnation has started nothing yet
       turn_.reset();
+      blocked_.clear();  // it holds none of the old one's records
     }
   }
   if (target == delivered_to_)
     return;
-  // Completions and rejections the dead actor reported are not redelivered.
+  // Completions and rejections the dead actor reported are not redelivered;
+  // the failures it reported count.
   drain_completions();
   apply_rejections();
+  apply_failures();
   bool first_bind = !delivered_to_;
   delivered_to_ = target;
   delivery_->rebound(first_bind);
@@ -996,6 +1086,7 @@ void kafka_mailbox::drain_completions() {
       // waiting records go out, in order.
       log()->info("mailbox group={} event=key_released topic={} partition={} key={}",
                   opts_.group_id, c.topic, c.partition, key);
+      unblock(c.topic, c.partition, key);
       for (auto* rec : released)
         deliver(ps, *rec);
     }

@@ -90,6 +90,10 @@ public:
   virtual void copy_failed() = 0;
   // `rec` was reported finished: true when its offset may pass now.
   virtual bool finished(in_flight_record& rec) = 0;
+  // The actor's handler failed on `rec` (its `failures`-th failure; the
+  // actor goes on): try it again later, or dead-letter it.
+  virtual void record_failed(partition_state& ps, in_flight_record& rec, int failures,
+                             const std::string& reason) = 0;
   // A new actor is bound (first_bind: the mailbox's first): hand it what it
   // must handle again.
   virtual void rebound(bool first_bind) = 0;

@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 
 #include "kastor/runtime/errors.hpp"
+#include "kastor/runtime/logging.hpp"
 
 namespace kastor::bridges {
 
@@ -27,6 +28,19 @@ caf::behavior bridge_actor(caf::event_based_actor* self, std::shared_ptr<kafka_m
   };
 }
 
+// A restart's options: join only once the retired mailboxes have stopped
+// (each within its close budget; past that, join anyway).
+mailbox_options with_predecessor(mailbox_options opts, std::shared_ptr<mailbox_slot> slot) {
+  // (weak: the slot outlives its mailboxes, never the other way round)
+  opts.join_after = [weak = std::weak_ptr<mailbox_slot>{slot}, group = opts.group_id] {
+    auto slot = weak.lock();
+    if (slot && !slot->wait_retired(std::chrono::seconds{15}))
+      runtime::logger("kastor.bridge")->warn(
+        "mailbox group={} event=predecessor_still_closing: joining anyway", group);
+  };
+  return opts;
+}
+
 }  // namespace
 
 std::shared_ptr<kafka_mailbox> mailbox_slot::get() const {
@@ -43,10 +57,13 @@ void mailbox_slot::retire(std::shared_ptr<kafka_mailbox> mb) {
   std::lock_guard<std::mutex> guard{mtx_};
   if (current_ == mb)
     current_.reset();  // counted with the retired ones once stopped
+  ++retiring_;
   stopping_.emplace_back([this, mb] {
     mb->stop();
     auto s = mb->stats();
     std::lock_guard<std::mutex> g{mtx_};
+    --retiring_;
+    retired_cv_.notify_all();
     retired_.received += s.received;
     retired_.finished += s.finished;
     retired_.redelivered += s.redelivered;
@@ -70,6 +87,11 @@ void mailbox_slot::join() {
   }
   for (auto& t : threads)
     t.join();
+}
+
+bool mailbox_slot::wait_retired(std::chrono::milliseconds deadline) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  return retired_cv_.wait_for(guard, deadline, [this] { return retiring_ == 0; });
 }
 
 mailbox_stats mailbox_slot::stats() const {
@@ -102,7 +124,7 @@ runtime::child_spec mailbox_bridge_child(std::shared_ptr<kafka_mailbox> first,
     if (*unused) {
       mb = std::move(*unused);
       unused->reset();
-    } else if (auto made = kafka_mailbox::make(opts)) {
+    } else if (auto made = kafka_mailbox::make(with_predecessor(opts, slot))) {
       mb = *made;
     } else {
       throw std::runtime_error(runtime::describe(made.error()));

@@ -195,5 +195,47 @@ TEST_F(PartitionTracker, ARecordBeingDeadLetteredIsNotHandedOut) {
   EXPECT_EQ(t.commit_position(), 1);  // and the offset waits for its copy
 }
 
+TEST_F(PartitionTracker, AHandlerFailureParksItsKeyAloneAndRetriesItAfterABackoff) {
+  // Given records of keys a, b, a; the handler fails on a's first
+  take(0, "a");
+  take(1, "b");
+  take(2, "a");
+  bool parked = false;
+  auto delay = [](int n) { return std::chrono::milliseconds{100 * n}; };
+  EXPECT_EQ(t.fail(0, 1, 3, now, delay, &parked), tracker::failure_plan::retry);
+  // Then key a waits (both its records), b flows
+  EXPECT_TRUE(parked);
+  EXPECT_TRUE(t.is_parked("a"));
+  EXPECT_FALSE(t.deliverable(*t.find(2)));
+  EXPECT_TRUE(t.deliverable(*t.find(1)));
+  // and the head goes out again once its backoff passed, with attempt + 1
+  EXPECT_THAT(t.due(now + 50ms), IsEmpty());
+  auto again = t.due(now + 100ms);
+  ASSERT_THAT(offsets(again), ElementsAre(0));
+  EXPECT_EQ(again[0]->meta.attempt, 2);
+  // When it succeeds, the key is released with its waiting record
+  std::vector<tracker::record*> released;
+  EXPECT_TRUE(t.finish(0, &released));
+  EXPECT_THAT(offsets(released), ElementsAre(2));
+  EXPECT_FALSE(t.is_parked("a"));
+}
+
+TEST_F(PartitionTracker, AHandlerFailingMaxAttemptsTimesDeadLettersItsKeyOnly) {
+  take(0, "a");
+  take(1, "b");
+  take(2, "a");
+  auto delay = [](int) { return 0ms; };
+  EXPECT_EQ(t.fail(0, 1, 2, now, delay), tracker::failure_plan::retry);
+  EXPECT_EQ(t.fail(0, 2, 2, now, delay), tracker::failure_plan::dead_letter);
+  std::vector<int64_t> dead;
+  for (const auto& m : t.dead_letter_key("a"))
+    dead.push_back(m.offset);
+  EXPECT_THAT(dead, ElementsAre(0, 2));
+  EXPECT_FALSE(t.is_parked("a"));
+  EXPECT_TRUE(t.deliverable(*t.find(1)));
+  // A failure reported for a record no longer in flight changes nothing.
+  EXPECT_EQ(t.fail(7, 1, 2, now, delay), tracker::failure_plan::ignored);
+}
+
 }  // namespace
 }  // namespace kastor::bridges

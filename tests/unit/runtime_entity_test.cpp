@@ -5,6 +5,7 @@
 #include "kastor/runtime/entity.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -103,7 +104,36 @@ TEST_F(EntityBook, ARejectedRecordChangesNothingAndWritesNothing) {
   EXPECT_THROW(book.handle(at(0), bump{"new", -1}, 1002), rejection);
   EXPECT_FALSE(book.find("new"));
   EXPECT_FALSE(book.lookup("new"));
-  EXPECT_EQ(book.active(), 1u);
+  EXPECT_EQ(book.active() + book.passivated(), 1u);
+}
+
+// A handler that changed its entity and then threw: the change goes, the
+// key is back at its last snapshot (its next record activates it again).
+struct half_done {
+  using snapshot_type = tally;
+  explicit half_done(const std::string& id) { t.id = id; }
+  explicit half_done(const tally& restored) : t(restored) { ++t.activations; }
+  tally snapshot() const { return t; }
+  outputs handle(const record_meta&, const bump& b, int64_t) {
+    t.count += b.by;
+    if (b.by > 100)
+      throw std::runtime_error("too much");
+    return {};
+  }
+  tally t;
+};
+
+TEST_F(EntityBook, AHandlerThatThrowsLeavesItsEntityAtItsLastSnapshot) {
+  entity_book<half_done> book;
+  book.handle(at(0), bump{"a", 2}, 1000);
+  EXPECT_THROW(book.handle(at(0), bump{"a", 500}, 1001), std::runtime_error);
+  EXPECT_EQ(book.find("a")->count, 2);
+  auto t = written(book.handle(at(0), bump{"a", 1}, 1002));
+  EXPECT_EQ(t.count, 3);
+  EXPECT_EQ(t.activations, 1);  // activated again from its snapshot
+  // A key whose very first record threw stays unknown.
+  EXPECT_THROW(book.handle(at(0), bump{"b", 500}, 1003), std::runtime_error);
+  EXPECT_FALSE(book.find("b"));
 }
 
 TEST_F(EntityBook, RestoredKeysActivateFromTheirLastSnapshotWithTheAssignmentsEpoch) {

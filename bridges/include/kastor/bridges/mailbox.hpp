@@ -128,7 +128,8 @@ struct mailbox_options {
   // instead of being delivered again (a poison record must not stop the rest),
   // and so do the records of its key behind it.
   int max_attempts = 5;
-  // Per-key quarantine: the key of a record its actor failed on is parked;
+  // Per-key quarantine: the key of a record its actor failed on (its handler
+  // threw, or the actor died handling it) is parked;
   // the record is tried again after retry_backoff_min, doubling up to
   // retry_backoff_max, while the key's later records wait behind it and every
   // other key flows. After max_attempts the key's records go to the DLQ in
@@ -150,6 +151,11 @@ struct mailbox_options {
   // The consumer's calls of librdkafka (null: librdkafka's own). A test
   // passes a wrapper that fails one of them.
   std::shared_ptr<consumer_calls> calls;
+  // Set: the consumer joins its group only once this returned (called on the
+  // poll thread). A restarted bridge waits so for its predecessor's consumer
+  // to have left: with the same group.instance.id, joining first would fence
+  // it, and what it finished would not be committed.
+  std::function<void()> join_after;
   // Exactly-once: outputs go through `transactional` (its transactional_id is
   // set per partition set; topic or topic_suffix as the role needs).
   bool exactly_once = false;
@@ -236,6 +242,7 @@ public:
   void turn_done(const runtime::record_meta& m) override;
   void actor_died() override;
   void rejected(const runtime::record_meta& m, const std::string& reason) override;
+  bool failed(const runtime::record_meta& m, const std::string& reason) override;
   bool current(const runtime::record_meta& m) const override;
 
   mailbox_stats stats() const;
@@ -309,6 +316,9 @@ private:
   void dead_letter_key(partition_state& ps, const std::string& key, const std::string& reason);
   void retry_parked();
   void apply_rejections();
+  void apply_failures();
+  void unblock(const std::string& topic, int32_t partition, const std::string& key,
+               int64_t dead_lettered_until = -1);
   void check_turn_deadline();
   size_t in_flight_count() const;
   void start_locked(const runtime::record_meta& m);
@@ -367,6 +377,19 @@ private:
   bool turn_killed_ = false;  // the hung actor was told to exit
   std::optional<std::string> failure_;
   std::vector<std::pair<completion, std::string>> rejections_;
+  // Records whose handler failed (completion_sink::failed), to be parked or
+  // rewound by the poll thread.
+  std::vector<std::pair<completion, std::string>> handler_failures_;
+  // At-least-once: (topic, partition, key) -> the record whose handler
+  // failed (`head`). The key's other records up to `until` that the actor was
+  // handed already are skipped (try_start): while the head is retried they
+  // go out again, in order, once it is done; once the key is dead-lettered
+  // (head -1, until its last record in the DLQ) they are never handled.
+  struct blocked_key {
+    int64_t head = -1;
+    int64_t until = -1;
+  };
+  std::map<std::tuple<std::string, int32_t, std::string>, blocked_key> blocked_;
   std::vector<completion> dead_letter_retries_;
   std::vector<std::pair<completion, std::string>> unwritable_;  // copies refused for good
   mailbox_stats stats_;

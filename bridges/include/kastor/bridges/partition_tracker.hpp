@@ -6,7 +6,8 @@
 // - Prefix commits: commit_position() is the first unfinished offset (or one
 //   past the last record taken), never beyond it, whatever order records
 //   finish in.
-// - Per-key quarantine: when the actor died, rebind() parks the key of every
+// - Per-key quarantine: when the actor's handler failed on a record and the
+//   actor goes on, fail() parks its key; when the actor died, rebind() parks the key of every
 //   record it failed on (the key's first failing record is its head; later
 //   records of the key wait behind it, every other key flows), says which
 //   records go to the new incarnation again, and which keys reached
@@ -173,6 +174,35 @@ public:
       plan.redeliver.push_back(&rec);
     }
     return plan;
+  }
+
+  // The actor's handler failed on `offset` and the actor goes on (no
+  // rebind): its failure count is now `failures`. Its key is parked with it
+  // as the head (or, when the key is parked already behind a later head, it
+  // leads now), due() hands it out again after retry_delay(failures), and
+  // the key's later records wait. dead_letter: the key reached max_attempts
+  // (dead_letter_key() it); ignored: not in flight any more.
+  enum class failure_plan { retry, dead_letter, ignored };
+  failure_plan fail(int64_t offset, int failures, int max_attempts, clock::time_point now,
+                    const std::function<std::chrono::milliseconds(int)>& retry_delay,
+                    bool* newly_parked = nullptr) {
+    auto it = in_flight_.find(offset);
+    if (it == in_flight_.end() || !it->second.message)
+      return failure_plan::ignored;
+    auto& rec = it->second;
+    rec.failures = failures;
+    auto [pk, fresh] = parked_.try_emplace(park_key(rec.meta));
+    if (newly_parked)
+      *newly_parked = fresh;
+    if (fresh || offset <= pk->second.head)
+      pk->second.head = offset;
+    else
+      return failure_plan::retry;  // behind the key's head: it goes out after that one
+    pk->second.head_out = false;
+    if (failures >= max_attempts)
+      return failure_plan::dead_letter;
+    pk->second.retry_at = now + retry_delay(failures);
+    return failure_plan::retry;
   }
 
   // Parked heads whose retry time came, marked as out (attempt + 1): hand

@@ -6,6 +6,8 @@
 // delivers every unfinished record to the new incarnation again.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -39,6 +41,9 @@ public:
   void retire(std::shared_ptr<kafka_mailbox> mb);
   // Waits for every retire() so far.
   void join();
+  // Waits until every mailbox retired so far has stopped (its consumer left
+  // or was abandoned), at most `deadline`; false if one had not by then.
+  bool wait_retired(std::chrono::milliseconds deadline);
 
   // The current mailbox's stats, counters summed with the replaced ones'.
   mailbox_stats stats() const;
@@ -50,12 +55,16 @@ private:
   std::shared_ptr<kafka_mailbox> current_;
   mailbox_stats retired_;
   std::vector<std::thread> stopping_;
+  int retiring_ = 0;  // retire()s not finished yet
+  std::condition_variable retired_cv_;
   std::shared_ptr<failure_memory> failures_ = std::make_shared<failure_memory>();
 };
 
 // The "bridge" child. Its first start uses `first` (made up front, so that
 // configuration errors surface before anything runs; give it the slot's
-// failures()); every restart makes a new mailbox from `first`'s options. The
+// failures()); every restart makes a new mailbox from `first`'s options,
+// whose consumer joins the group only once the mailboxes retired before it
+// have stopped (a static member never fences its own predecessor). The
 // mailbox's poll thread starts with the actor; when the actor exits (crash,
 // kill or shutdown) the slot retires the mailbox: the finished prefix is
 // committed and it leaves the group. A mailbox whose consumer failed makes the

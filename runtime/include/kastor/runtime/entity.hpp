@@ -33,8 +33,11 @@
 // lost write is written again). An activation idle for `passivate_after` is
 // passivated: the entity object goes, its last snapshot stays, and the next
 // record for the key activates it again from that snapshot.
-// A handle() that throws must leave its entity unchanged (runtime::reject
-// dead-letters the record; any other exception restarts the role's actor).
+// A handle() that throws leaves its entity as its last snapshot was: the
+// book drops the activation and the key's next record activates it again
+// from that snapshot. runtime::reject dead-letters the record; any other
+// exception is a failure of the record alone (tried again after a backoff,
+// dead-lettered after the last attempt; role_actor.hpp).
 //
 // Thread-safety: one actor owns an entity_book; adopt() and release() may be
 // called from any thread (the mailbox's rebalance) and take effect before the
@@ -107,18 +110,17 @@ public:
   outputs handle(const record_meta& meta, const T& msg, int64_t now_ms) {
     apply_changes();
     auto key = messages().of<T>().key(&msg);
-    const bool unseen = !active_.count(key) && !dormant_.count(key);
     auto& a = activate(key, meta.partition, now_ms);
     outputs out;
     try {
       out = a.entity.handle(meta, msg, now_ms);
     } catch (...) {
-      if (unseen)
-        active_.erase(key);  // a key whose first record failed is still not known here
+      roll_back(key);
       throw;
     }
     a.last_used_ms = now_ms;
-    out.push_back(message{a.entity.snapshot()}.with_epoch(epoch_of(a.partition)));
+    a.last = message{a.entity.snapshot()};
+    out.push_back(a.last.with_epoch(epoch_of(a.partition)));
     passivate(now_ms);
     return out;
   }
@@ -159,6 +161,7 @@ private:
     E entity;
     int32_t partition;
     int64_t last_used_ms;
+    message last;  // its last snapshot (written, or restored from); empty: none yet
   };
   struct stored {
     snapshot_type snapshot;
@@ -175,13 +178,28 @@ private:
     if (auto it = active_.find(key); it != active_.end())
       return it->second;
     if (auto it = dormant_.find(key); it != dormant_.end()) {
-      auto& a = active_.try_emplace(key, activation{make_(key, &it->second.snapshot),
-                                                    it->second.partition, now_ms}).first->second;
+      message last{std::move(it->second.snapshot)};
+      const auto partition = it->second.partition;
       dormant_.erase(it);
-      return a;
+      return active_.try_emplace(key, activation{make_(key, &last.get<snapshot_type>()),
+                                                 partition, now_ms, last})
+        .first->second;
     }
-    return active_.try_emplace(key, activation{make_(key, nullptr), partition, now_ms})
+    return active_.try_emplace(key, activation{make_(key, nullptr), partition, now_ms, {}})
       .first->second;
+  }
+
+  // A handler threw: whatever it changed goes; the key is back at its last
+  // snapshot (dormant, activated again by its next record), or unknown here
+  // when it never had one.
+  void roll_back(const std::string& key) {
+    auto it = active_.find(key);
+    if (it == active_.end())
+      return;
+    if (it->second.last)
+      dormant_.insert_or_assign(key, stored{it->second.last.template get<snapshot_type>(),
+                                            it->second.partition});
+    active_.erase(it);
   }
 
   void passivate(int64_t now_ms) {

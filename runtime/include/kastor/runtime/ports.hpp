@@ -71,6 +71,16 @@ public:
     (void) reason;
     finished(m);
   }
+  // The actor's handler threw on the record, and the actor goes on. True:
+  // the sink counts it as one failure of this record alone (its key waits
+  // and the record is tried again after a backoff, or dead-lettered after
+  // the last attempt, while every other key flows). False: the actor must
+  // die for it instead (its supervisor restarts it), as with any crash.
+  virtual bool failed(const record_meta& m, const std::string& reason) {
+    (void) m;
+    (void) reason;
+    return false;
+  }
   // False for a record delivered before its partition was revoked: another
   // consumer owns it now, so it must not be handled here. Records that did
   // not come from a mailbox (incarnation 0) are always current.

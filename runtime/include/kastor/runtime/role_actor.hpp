@@ -15,7 +15,12 @@
 //
 // A handler that throws runtime::rejection (runtime::reject) has rejected the
 // record: it is dead-lettered at once, and the actor goes on. So is a record
-// of a type the role has no handler for (never silently acknowledged).
+// of a type the role has no handler for (never silently acknowledged). Any
+// other exception is a failure of that record alone (completion_sink::
+// failed): its key is retried after a backoff and dead-lettered after the
+// last attempt, the actor goes on, and nothing counts against the role's
+// restart intensity (a poison key costs one key). Only where the sink
+// cannot take it does the actor die for it.
 //
 // Fault injection (role_io::chaos, from `--chaos`): before handle() the actor
 // may hang (it stops answering anything, until the mailbox's turn deadline
@@ -163,6 +168,16 @@ struct role_context {
       io.acks->turn_done(m);
       io.acks->rejected(m, r.what());
       return;
+    } catch (const std::exception& e) {  // this record's failure, not the actor's
+      io.acks->turn_done(m);
+      if (io.acks->failed(m, e.what()))
+        return;
+      throw;
+    } catch (...) {
+      io.acks->turn_done(m);
+      if (io.acks->failed(m, "unknown exception"))
+        return;
+      throw;
     }
     io.acks->turn_done(m);
     for (const auto& o : out)
