@@ -50,6 +50,8 @@ decoded with_meta(runtime::message message, const std::string& type, int32_t sch
                                 + to_decimal(offset));
   meta.correlation_id = header_or(headers, hdr_correlation_id, meta.message_id);
   meta.trace_id = header_or(headers, hdr_trace_id, meta.correlation_id);
+  if (const auto* h = find_header(headers, runtime::timer_tag_header))
+    meta.timer = h->value;
   meta.attempt = 1;
   if (const auto* h = find_header(headers, hdr_attempt))
     if (auto attempt = parse_int32(h->value); attempt && *attempt >= 1)
@@ -84,6 +86,7 @@ encoded encode(const runtime::message& m, const outgoing_meta& meta) {
   out.value = m.encode(out.headers);  // the type's own headers come last
   if (m.epoch() > 0 && find_header(out.headers, runtime::epoch_header) == nullptr)
     out.headers.push_back({std::string{runtime::epoch_header}, to_decimal(m.epoch())});
+  out.headers.insert(out.headers.end(), m.notes().begin(), m.notes().end());
   return out;
 }
 

@@ -255,7 +255,7 @@ struct actor_node::impl {
     if (opts.standby)
       standbys.push_back({role, opts.standby, 0});
     runtime::role_io io{producer, nullptr, &runtime::wall_clock_ms, spec.latency, nullptr,
-                        spec.max_concurrent};
+                        spec.max_concurrent, producer};
     if (spec.raw && !opts.exactly_once) {
       auto made = kafka_publisher::make(producer_for(role, true));
       if (!made)

@@ -143,6 +143,20 @@ message_registry& messages() {
   return r;
 }
 
+const header_list& message::notes() const {
+  static const header_list none;
+  return notes_ ? *notes_ : none;
+}
+
+message message::with_note(std::string name, std::string value) const {
+  auto notes = notes_ ? std::make_shared<header_list>(*notes_) : std::make_shared<header_list>();
+  std::erase_if(*notes, [&](const header& h) { return h.name == name; });
+  notes->push_back({std::move(name), std::move(value)});
+  auto m = *this;
+  m.notes_ = std::move(notes);
+  return m;
+}
+
 const message_type& raw_record_type() {
   static const message_type t = [] {
     message_type x;

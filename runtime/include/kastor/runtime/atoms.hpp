@@ -12,5 +12,6 @@ using tree_atom = caf::atom_constant<caf::atom("tree")>;           // supervisio
 // (lookup, key) -> runtime::message: a keyed role's current snapshot of the
 // key (empty when it holds none), for request/reply.
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
+using timer_tick_atom = caf::atom_constant<caf::atom("timertick")>;  // fire an entity's due timers
 
 }  // namespace kastor::runtime

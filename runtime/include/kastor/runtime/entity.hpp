@@ -27,6 +27,11 @@
 //     return restored ? seat{*restored, hold_ms} : seat{key, hold_ms};
 //   });
 //
+// An entity schedules messages to itself with timers (timers.hpp): returned
+// among its outputs, kept by the book with its key, written with its
+// snapshot, restored and released with its partition, fired by the role's
+// actor when due (due_timers()).
+//
 // The book routes each record to its key's activation (the message's declared
 // key), activating it from its restored snapshot or fresh, and writes the
 // entity's snapshot after every record it handled (duplicates included: a
@@ -57,6 +62,8 @@
 #include <vector>
 
 #include "kastor/runtime/message.hpp"
+#include "kastor/runtime/reject.hpp"
+#include "kastor/runtime/timers.hpp"
 
 namespace kastor::runtime {
 
@@ -110,19 +117,43 @@ public:
   outputs handle(const record_meta& meta, const T& msg, int64_t now_ms) {
     apply_changes();
     auto key = messages().of<T>().key(&msg);
+    auto saved_timers = timers_.save(key);
+    if (!meta.timer.empty()
+        && !timers_.take(key, meta.partition, meta.timer,
+                         meta.topic + "/" + std::to_string(meta.partition) + "@"
+                           + std::to_string(meta.offset)))
+      return {};  // a copy of a timer that fired and was handled, replaced or cancelled
     auto& a = activate(key, meta.partition, now_ms);
     outputs out;
     try {
-      out = a.entity.handle(meta, msg, now_ms);
+      out = take_timers(key, a.partition, a.entity.handle(meta, msg, now_ms), now_ms);
     } catch (...) {
       roll_back(key);
+      timers_.put_back(key, std::move(saved_timers));
       throw;
     }
     a.last_used_ms = now_ms;
     a.last = message{a.entity.snapshot()};
-    out.push_back(a.last.with_epoch(epoch_of(a.partition)));
+    auto snapshot = a.last.with_epoch(epoch_of(a.partition));
+    if (auto timers = timers_.encode(key); !timers.empty())
+      snapshot = snapshot.with_note(std::string{timers_header}, std::move(timers));
+    out.push_back(std::move(snapshot));
     passivate(now_ms);
     return out;
+  }
+
+  // Timers due at now_ms (at most `max`), as the tagged messages to publish
+  // (timers.hpp); the role's actor asks every tick.
+  std::vector<message> due_timers(int64_t now_ms, size_t max) {
+    apply_changes();
+    return timers_.due(now_ms, max);
+  }
+  // The declared types the entity's role consumes: a timer's message must be
+  // one of them.
+  void accepts(std::vector<const message_type*> types) { accepts_ = std::move(types); }
+  const timer_book& timers() const {
+    apply_changes();
+    return timers_;
   }
 
   void adopt(int32_t partition, const std::vector<message>& snapshots, int64_t epoch) override {
@@ -189,6 +220,28 @@ private:
       .first->second;
   }
 
+  // The handler's timer commands applied to its key's timers; the rest of
+  // its outputs. A command that cannot be taken rejects the record.
+  outputs take_timers(const std::string& key, int32_t partition, outputs out, int64_t now_ms) {
+    if (std::none_of(out.begin(), out.end(),
+                     [](const message& m) { return m.is<timer_command>(); }))
+      return out;
+    outputs rest;
+    for (auto& m : out) {
+      const auto* c = m.get_if<timer_command>();
+      if (c == nullptr) {
+        rest.push_back(std::move(m));
+        continue;
+      }
+      if (!c->cancel && c->msg && !accepts_.empty()
+          && std::find(accepts_.begin(), accepts_.end(), c->msg.type()) == accepts_.end())
+        reject("timer '" + c->name + "': this entity does not consume " + c->msg.type()->name);
+      if (auto why = timers_.apply(key, partition, *c, now_ms))
+        reject(*why);
+    }
+    return rest;
+  }
+
   // A handler threw: whatever it changed goes; the key is back at its last
   // snapshot (dormant, activated again by its next record), or unknown here
   // when it never had one.
@@ -234,6 +287,7 @@ private:
       if (!c.adopt) {
         std::erase_if(active_, [&](const auto& kv) { return mine(kv.second.partition); });
         std::erase_if(dormant_, [&](const auto& kv) { return mine(kv.second.partition); });
+        timers_.release(c.partitions);
         for (auto p : c.partitions)
           epochs_.erase(p);
         continue;
@@ -247,6 +301,8 @@ private:
         if (const auto* s = m.template get_if<snapshot_type>()) {
           auto key = m.key();
           active_.erase(key);
+          const auto* timers = find_header(m.notes(), timers_header);
+          timers_.restore(key, p, timers ? std::string_view{timers->value} : std::string_view{});
           dormant_.insert_or_assign(std::move(key), stored{*s, p});
         }
     }
@@ -258,6 +314,8 @@ private:
   mutable std::unordered_map<std::string, activation> active_;
   mutable std::unordered_map<std::string, stored> dormant_;
   mutable std::unordered_map<int32_t, int64_t> epochs_;  // partition -> its snapshots' epoch
+  mutable timer_book timers_;  // every held key's timers (active or passivated)
+  std::vector<const message_type*> accepts_;
   mutable std::mutex mtx_;
   mutable std::vector<change> changes_;
 };

@@ -75,6 +75,10 @@ const header* find_header(const header_list& headers, std::string_view name);
 inline constexpr std::string_view epoch_header = "kastor-epoch";
 // The epoch header's value; 0 when absent or not a positive number.
 int64_t epoch_of(const header_list& headers);
+// An entity snapshot's timers (timers.hpp), and the tag of a record a timer
+// fired.
+inline constexpr std::string_view timers_header = "kastor-timers";
+inline constexpr std::string_view timer_tag_header = "kastor-timer";
 
 class message;
 
@@ -231,6 +235,13 @@ public:
     return m;
   }
 
+  // kastor's own headers that travel with this value (an entity's timers on
+  // its snapshot, a timer's tag on the message it fires): the producer writes
+  // them after the type's own. Empty for most messages.
+  const header_list& notes() const;
+  // The same message with `name` set to `value` among its notes.
+  message with_note(std::string name, std::string value) const;
+
   // Same type and equal encodings (value and the type's own headers).
   friend bool operator==(const message& a, const message& b) {
     if (a.type_ != b.type_ || !a.value_ || !b.value_)
@@ -251,6 +262,8 @@ private:
   static const message_type* type_of() {
     if constexpr (std::is_same_v<T, raw_record>)
       return &raw_record_type();
+    else if constexpr (requires { T::internal_type(); })  // the runtime's own (timers.hpp)
+      return &T::internal_type();
     else
       return &messages().of<T>();
   }
@@ -258,6 +271,7 @@ private:
   const message_type* type_ = nullptr;
   std::shared_ptr<const void> value_;
   int64_t epoch_ = 0;
+  std::shared_ptr<const header_list> notes_;
 };
 
 // What a handler returns: the messages to publish.
@@ -345,6 +359,7 @@ struct record_meta {
   std::string message_id;
   std::string correlation_id;
   std::string trace_id;
+  std::string timer;           // a timer's tag when a timer fired it (timers.hpp), else empty
   int32_t attempt = 1;         // 1 on first delivery, +1 on each redelivery
   int64_t timestamp_ms = 0;    // the record's Kafka timestamp
   uint64_t incarnation = 0;    // which mailbox assignment generation delivered it
@@ -354,7 +369,7 @@ struct record_meta {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, record_meta& x) {
   return f(caf::meta::type_name("record_meta"), x.topic, x.partition, x.offset, x.key,
-           x.type, x.schema_version, x.message_id, x.correlation_id, x.trace_id,
+           x.type, x.schema_version, x.message_id, x.correlation_id, x.trace_id, x.timer,
            x.attempt, x.timestamp_ms, x.incarnation);
 }
 

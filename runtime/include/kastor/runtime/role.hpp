@@ -219,7 +219,9 @@ public:
                              + "' needs a factory (make()): its class has no constructors "
                                "E(const std::string& key) and E(const snapshot_type&)");
     r.make([d = passivate_after_, make] { return std::make_shared<entity_book<E>>(d, make); });
-    return r.spec();
+    auto s = r.spec();
+    static_cast<entity_book<E>&>(*s.store).accepts(s.takes);  // what its timers may send
+    return s;
   }
 
 private:

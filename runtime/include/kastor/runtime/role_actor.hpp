@@ -59,7 +59,21 @@ struct role_io {
   // provider client with that many calls in flight); later ones wait their
   // turn in order. 0: no limit (every record's delay overlaps the others').
   int max_concurrent = 0;
+  // Where an entity's due timers are published (timers.hpp): the node's
+  // producer, never a record's transaction (a timer fires outside any
+  // record's turn). Null: `out`.
+  std::shared_ptr<publisher> timers_out = nullptr;
 };
+
+// How often a role's actor looks for due timers.
+inline constexpr std::chrono::milliseconds timer_tick_interval{100};
+// At most this many timers fire per tick (the rest on the next ones).
+inline constexpr size_t timers_per_tick = 1000;
+
+namespace detail {
+// A timer publish that failed (they fire again later).
+void report_timers_unpublished(size_t n, const std::string& error);
+}  // namespace detail
 
 // Registers what the runtime sends between actors with CAF (record_meta;
 // runtime::message needs no registration: it never leaves the process).
@@ -302,6 +316,24 @@ caf::behavior role_behavior(caf::event_based_actor* self, std::shared_ptr<State>
                               + std::to_string(m.offset) + " failed: " + err));
     },
   };
+  if constexpr (requires(State& s) { s.due_timers(int64_t{0}, size_t{0}); }) {
+    // An entity's timers: every tick, the due ones are published (each to
+    // its key's input; the entity takes it while the timer stands).
+    auto out = ctx.io.timers_out ? ctx.io.timers_out : ctx.io.out;
+    core = core.or_else(caf::message_handler{
+      [self, state = ctx.state, out, now = ctx.io.now_ms](timer_tick_atom) {
+        auto due = state->due_timers(now(), timers_per_tick);
+        if (!due.empty()) {
+          const auto n = due.size();
+          out->publish(std::move(due), nullptr, [n](const publish_outcome& o) {
+            if (!o.ok())
+              detail::report_timers_unpublished(n, o.error);
+          });
+        }
+        self->delayed_send(self, timer_tick_interval, timer_tick_atom::value);
+      }});
+    self->delayed_send(self, timer_tick_interval, timer_tick_atom::value);
+  }
   if (extra)
     return caf::behavior{extra.or_else(core)};
   return caf::behavior{core};
