@@ -461,6 +461,29 @@ bool topic_exists(const std::string& brokers, const std::string& topic,
   return n && *n > 0;
 }
 
+caf::expected<cluster_view> describe_cluster(const std::string& brokers,
+                                             std::chrono::milliseconds timeout) {
+  auto conf = make_conf({{"bootstrap.servers", brokers}, {"client.id", "kastor-admin"}});
+  if (!conf)
+    return conf.error();
+  char errstr[512];
+  rk_ptr rk{rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), errstr, sizeof(errstr))};
+  if (!rk)
+    return make_error(bridge_errc::kafka_fatal, std::string{"admin client: "} + errstr);
+  (void) conf->release();  // owned by the handle now
+  const rd_kafka_metadata_t* md = nullptr;
+  auto err = rd_kafka_metadata(rk.get(), 1, nullptr, &md, static_cast<int>(timeout.count()));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return kafka_error(err, "metadata of the cluster at " + brokers);
+  cluster_view view;
+  view.brokers = md->broker_cnt;
+  for (int i = 0; i < md->topic_cnt; ++i)
+    if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+      view.topics[md->topics[i].topic] = md->topics[i].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  return view;
+}
+
 caf::error ensure_topics(const std::string& brokers, const std::vector<topic_spec>& topics,
                          std::chrono::milliseconds timeout) {
   auto conf = make_conf({{"bootstrap.servers", brokers}, {"client.id", "kastor-admin"}});
@@ -471,9 +494,20 @@ caf::error ensure_topics(const std::string& brokers, const std::vector<topic_spe
   if (!rk)
     return make_error(bridge_errc::kafka_fatal, std::string{"admin client: "} + errstr);
   (void) conf->release();  // owned by the handle now
+  int auto_replication = 0;  // min(3, brokers), for a replication of 0
+  for (const auto& t : topics)
+    if (t.replication <= 0 && auto_replication == 0) {
+      const rd_kafka_metadata_t* md = nullptr;
+      auto err = rd_kafka_metadata(rk.get(), 0, nullptr, &md, static_cast<int>(timeout.count()));
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return kafka_error(err, "metadata of the cluster at " + brokers);
+      auto_replication = std::clamp(md->broker_cnt, 1, 3);
+      rd_kafka_metadata_destroy(md);
+    }
   std::vector<rd_kafka_NewTopic_t*> news;
   for (const auto& t : topics) {
-    auto* nt = rd_kafka_NewTopic_new(t.name.c_str(), t.partitions, t.replication, errstr,
+    auto* nt = rd_kafka_NewTopic_new(t.name.c_str(), t.partitions,
+                                      t.replication > 0 ? t.replication : auto_replication, errstr,
                                       sizeof(errstr));
     if (nt == nullptr) {
       for (auto* n : news)

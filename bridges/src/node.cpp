@@ -170,8 +170,6 @@ struct actor_node::impl {
     if (o.topics.empty())
       return runtime::make_error(runtime::runtime_errc::invalid_config,
                                  "entity role '" + role + "' consumes nothing");
-    if (auto err = ensure_keyed_topics(role, o.topics.front()))
-      return err;
     o.forward_topic = forward_topic_of(o.group_id);
     o.topics.push_back(o.forward_topic);
     o.partitioner = cfg.partitioner;
@@ -240,6 +238,14 @@ struct actor_node::impl {
     if (spec.takes.empty() && !spec.raw)
       return runtime::make_error(runtime::runtime_errc::invalid_config,
                                  "role '" + role + "' consumes nothing");
+    std::vector<topic_spec> created;
+    if (auto err = ensure_role_topics(spec, cfg, &created))
+      return err;
+    for (const auto& t : created)
+      log->info("node={} event=topic_created role={} topic={} partitions={} replication={}{}",
+                cfg.node_id, role, t.name, t.partitions,
+                t.replication > 0 ? std::to_string(t.replication) : "auto",
+                t.compacted ? " compacted" : "");
     auto slot = std::make_shared<actor_slot>();
     actors[role] = slot;
     auto mailboxes_slot = std::make_shared<mailbox_slot>();
@@ -275,44 +281,6 @@ struct actor_node::impl {
     sup.strat = runtime::strategy::rest_for_one;
     sup.children = {mailbox_bridge_child(*mb, mailboxes_slot), worker};
     role_supervisors.push_back(runtime::supervisor_child(sup, std::chrono::seconds{8}));
-    return {};
-  }
-
-  // A keyed role's own topics, created if missing with as many partitions
-  // as `input`, the role's first input: its forward topic
-  // (mailbox_options::forward_topic) and its requests topic (request/reply).
-  caf::error ensure_keyed_topics(const std::string& role, const std::string& input) {
-    const std::vector<std::string> own{forward_topic_of(cfg.group_prefix + "." + role),
-                                       request_topic(role)};
-    std::vector<std::string> missing;
-    for (const auto& t : own)
-      if (!topic_exists(cfg.brokers, t, std::chrono::seconds{10}))
-        missing.push_back(t);
-    if (missing.empty())
-      return {};
-    auto conf = make_conf({{"bootstrap.servers", cfg.brokers},
-                           {"client.id", cfg.node_id + "-admin"}});
-    if (!conf)
-      return conf.error();
-    char errstr[512];
-    rk_ptr rk{rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), errstr, sizeof(errstr))};
-    if (!rk)
-      return runtime::make_error(runtime::bridge_errc::kafka_fatal, errstr);
-    auto n = partitions_of(rk.get(), input);
-    if (!n)
-      return n.error();
-    if (*n == 0)
-      return runtime::make_error(runtime::runtime_errc::invalid_config,
-                                 "topic '" + input + "' does not exist (create the role's topics "
-                                 "first)");
-    for (const auto& topic : missing) {
-      if (auto err = ensure_topics(cfg.brokers, {{topic, *n, cfg.replication, false}},
-                                   std::chrono::seconds{15}))
-        return runtime::make_error(runtime::runtime_errc::invalid_config,
-                                   "the " + role + " role's topic " + topic
-                                     + " cannot be created: " + runtime::describe(err));
-      log->info("node={} event=topic_created topic={} partitions={}", cfg.node_id, topic, *n);
-    }
     return {};
   }
 
@@ -404,6 +372,11 @@ struct actor_node::impl {
     std::vector<std::string> out;
     if (root_failed.load())
       out.push_back("the root supervisor gave up (the node is exiting)");
+    if (started)
+      for (const auto& r : cfg.roles)
+        if (!actors.count(r))
+          out.push_back("role " + r + ": configured (roles) but the application added no such "
+                        "role");
     for (const auto& [role, slot] : mailboxes) {
       auto mb = slot->get();
       if (!mb) {
@@ -413,6 +386,10 @@ struct actor_node::impl {
       auto s = mb->stats();
       if (!s.joined && !s.standing_by)
         out.push_back("role " + role + ": not in its consumer group yet");
+      if (s.dead_letters_failing > 0)
+        out.push_back("role " + role + ": its dead letters cannot be written ("
+                      + std::to_string(s.dead_letters_failing)
+                      + " failed in a row, retrying; see event=dead_letter_failed)");
     }
     std::lock_guard<std::mutex> guard{unready_mtx};
     for (const auto& [feature, reason] : unready)
@@ -430,6 +407,78 @@ struct actor_node::impl {
     unready.erase(feature);
   }
 };
+
+std::vector<topic_spec> role_topics(const runtime::role_spec& role,
+                                    const runtime::node_config& cfg) {
+  std::vector<topic_spec> out;
+  auto add = [&](const std::string& name, bool compacted = false) {
+    if (name.empty())
+      return;
+    for (const auto& t : out)
+      if (t.name == name)
+        return;
+    out.push_back({name, cfg.partitions, cfg.replication, compacted});
+  };
+  const bool view = role.kind == runtime::role_kind::view;
+  const auto inputs = role.raw ? std::vector<std::string>{cfg.copy_from} : role.topics();
+  for (const auto& t : inputs) {
+    add(t);
+    if (!view)
+      add(t + ".dlq");
+  }
+  if (role.raw)
+    add(cfg.copy_to);
+  for (const auto* t : role.produces)
+    add(t->topic, t->compacted);
+  if (role.kind == runtime::role_kind::entity && role.changelog != nullptr) {
+    add(role.changelog->topic, true);
+    add(role.changelog->topic + ".dlq");
+    add(request_topic(role.name));
+    add(forward_topic_of(cfg.group_prefix + "." + role.name));
+  }
+  return out;
+}
+
+caf::error ensure_role_topics(const runtime::role_spec& role, const runtime::node_config& cfg,
+                              std::vector<topic_spec>* created) {
+  auto wanted = role_topics(role, cfg);
+  auto view = describe_cluster(cfg.brokers, std::chrono::seconds{10});
+  if (!view)
+    return runtime::make_error(runtime::runtime_errc::invalid_config,
+                               "the " + role.name + " role's topics cannot be checked: "
+                                 + runtime::describe(view.error()));
+  // A keyed role's topics are co-partitioned with its first input (as it
+  // is, or as it is about to be made): its other inputs, its changelog (the
+  // snapshots of partition p are restored by p's owner), its requests and
+  // repartition topics, and so its outputs and dead-letter topics too.
+  if (role.kind == runtime::role_kind::entity && !role.takes.empty()) {
+    const auto& input = role.takes.front()->topic;
+    const int n = view->topics.count(input) ? view->topics.at(input) : cfg.partitions;
+    for (auto& t : wanted)
+      t.partitions = n;
+  }
+  std::vector<topic_spec> missing;
+  std::string names;
+  for (const auto& t : wanted)
+    if (!view->topics.count(t.name)) {
+      missing.push_back(t);
+      names += (names.empty() ? "" : ", ") + t.name;
+    }
+  if (missing.empty())
+    return {};
+  if (!cfg.create_topics)
+    return runtime::make_error(runtime::runtime_errc::invalid_config,
+                               "the " + role.name + " role's topics " + names
+                                 + " do not exist (topics.create = false: create them, e.g. as "
+                                   "KafkaTopic resources, or let the node: topics.create = true)");
+  if (auto err = ensure_topics(cfg.brokers, missing, std::chrono::seconds{30}))
+    return runtime::make_error(runtime::runtime_errc::invalid_config,
+                               "the " + role.name + " role's topics " + names
+                                 + " cannot be created: " + runtime::describe(err));
+  if (created)
+    *created = std::move(missing);
+  return {};
+}
 
 actor_node::actor_node(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
@@ -468,7 +517,17 @@ caf::expected<std::unique_ptr<actor_node>> actor_node::make(
 }
 
 bool actor_node::runs(const std::string& role) const {
-  return impl_->cfg.has_role(role) || impl_->cfg.is_standby(role);
+  const auto& c = impl_->cfg;
+  return c.roles.empty() || c.has_role(role) || c.is_standby(role);
+}
+
+caf::error actor_node::not_run(const std::string& role) {
+  std::string roles;
+  for (const auto& r : impl_->cfg.roles)
+    roles += (roles.empty() ? "" : ",") + r;
+  impl_->log->info("node={} event=role_not_run role={} roles={}: declared, not run by this node",
+                   impl_->cfg.node_id, role, roles);
+  return {};
 }
 
 caf::error actor_node::add_spec(runtime::role_spec spec) {

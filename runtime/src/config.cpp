@@ -81,6 +81,7 @@ std::vector<std::pair<std::string, std::string>> config_defaults(const app_spec&
     {"http.max-connections-per-client", std::to_string(d.http_max_client_connections)},
     {"topic.partitions", std::to_string(d.partitions)},
     {"topic.replication", std::to_string(d.replication)},
+    {"topics.create", d.create_topics ? "true" : "false"},
     {"group.prefix", d.group_prefix},
     {"data.dir", d.data_dir},
     {"mailbox.high-water", std::to_string(d.mailbox_high_water)},
@@ -342,7 +343,7 @@ caf::expected<node_config> make_config(const config_layers& l, const app_spec& a
     return err;
   if (auto err = parse_int<int>(l, "topic.partitions", 1, 1000, c.partitions))
     return err;
-  if (auto err = parse_int<int>(l, "topic.replication", 1, 7, c.replication))
+  if (auto err = parse_int<int>(l, "topic.replication", 0, 7, c.replication))
     return err;
   text("group.prefix", c.group_prefix);
   if (c.group_prefix.empty())
@@ -411,6 +412,8 @@ caf::expected<node_config> make_config(const config_layers& l, const app_spec& a
     return {};
   };
   if (auto err = flag("admin.enabled", c.admin_enabled))
+    return err;
+  if (auto err = flag("topics.create", c.create_topics))
     return err;
   if (auto err = flag("kafka.static-membership", c.static_membership))
     return err;

@@ -59,7 +59,7 @@ wait_ended() {
 step "3 brokers ($mode)"
 brokers=$(kafka start --brokers 3 --port-base "${BANK_PORT_BASE:-28500}" --dir "$work/kafka" \
   --no-topics | tail -n1 | sed 's/^bootstrap.servers=//')
-"$bank" topics --brokers "$brokers" --partitions 6 --replication 3
+"$bank" topics --brokers "$brokers" --partitions 6 --replication 3 --group-prefix bank
 "$bank" open --brokers "$brokers" --accounts 50 --cents 10000 --close 3
 step "two bank nodes, 1,000 transfers"
 start_node 1

@@ -11,7 +11,7 @@
 #include <kastor/runtime/role.hpp>
 #include <kastor/runtime/shutdown.hpp>
 
-#include "bank/entities.hpp"
+#include "bank/roles.hpp"
 #include "bank/tools.hpp"
 
 extern char** environ;
@@ -37,13 +37,10 @@ int run_node(const kastor::runtime::config_sources& sources) {
     std::fprintf(stderr, "bank: %s\n", kastor::runtime::describe(node.error()).c_str());
     return 1;
   }
-  // The whole declaration of the bank's actors.
-  auto accounts = kastor::runtime::entity<bank::account>("accounts").consumes<bank::account_op>();
-  auto transfers = kastor::runtime::entity<bank::transfer_saga>("transfers")
-                     .consumes<bank::transfer, bank::op_result>();
-  auto err = (*node)->add(accounts);
+  // The node creates the topics these need when they are missing.
+  auto err = (*node)->add(bank::accounts_role());
   if (!err)
-    err = (*node)->add(transfers);
+    err = (*node)->add(bank::transfers_role());
   if (err) {
     std::fprintf(stderr, "bank: %s\n", kastor::runtime::describe(err).c_str());
     return 1;

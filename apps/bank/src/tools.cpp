@@ -12,10 +12,12 @@
 #include <vector>
 
 #include <kastor/bridges/kafka.hpp>
+#include <kastor/bridges/node.hpp>
 #include <kastor/bridges/producer.hpp>
 #include <kastor/runtime/errors.hpp>
 
 #include "bank/messages.hpp"
+#include "bank/roles.hpp"
 
 namespace bank {
 
@@ -151,15 +153,27 @@ bank_outcome judge(const std::map<std::string, int64_t>& opened,
   return out;
 }
 
+// What a node of the bank's would create (kastor's role_topics of its two
+// entities), made up front: inputs, outputs, dead-letter topics, changelogs,
+// requests and repartition topics.
 int create_topics(const tool_options& o) {
-  std::vector<kastor::bridges::topic_spec> topics;
-  for (const auto* t : kastor::runtime::messages().all())
-    topics.push_back({t->topic, o.partitions, o.replication, t->compacted});
-  if (auto err = kastor::bridges::ensure_topics(o.brokers, topics, std::chrono::seconds{30})) {
-    std::fprintf(stderr, "bank: %s\n", describe(err).c_str());
-    return 1;
+  kastor::runtime::node_config cfg;
+  cfg.brokers = o.brokers;
+  cfg.partitions = o.partitions;
+  cfg.replication = o.replication;
+  cfg.group_prefix = o.group_prefix;
+  size_t n = 0;
+  for (const auto& spec : {accounts_role().spec(), transfers_role().spec()}) {
+    std::vector<kastor::bridges::topic_spec> created;
+    if (auto err = kastor::bridges::ensure_role_topics(spec, cfg, &created)) {
+      std::fprintf(stderr, "bank: %s\n", describe(err).c_str());
+      return 1;
+    }
+    for (const auto& t : created)
+      std::printf("topic %s created\n", t.name.c_str());
+    n += kastor::bridges::role_topics(spec, cfg).size();
   }
-  std::printf("%zu topics ready\n", topics.size());
+  std::printf("%zu topics ready\n", n);
   return 0;
 }
 
@@ -262,7 +276,9 @@ void add_tool_commands(CLI::App& app, tool_options& o) {
   auto* topics = app.add_subcommand("topics", "create the bank's topics");
   brokers(topics);
   topics->add_option("--partitions", o.partitions)->check(CLI::Range(1, 1000));
-  topics->add_option("--replication", o.replication)->check(CLI::Range(1, 10));
+  topics->add_option("--replication", o.replication, "0: min(3, brokers)")
+    ->check(CLI::Range(0, 10));
+  topics->add_option("--group-prefix", o.group_prefix, "the nodes' group.prefix");
   auto* open = app.add_subcommand("open", "open accounts acct-0..N-1, each with --cents");
   brokers(open);
   open->add_option("--accounts", o.accounts)->check(CLI::Range(2, 100000));

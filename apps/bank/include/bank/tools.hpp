@@ -16,7 +16,8 @@ namespace bank {
 struct tool_options {
   std::string brokers;
   int partitions = 6;
-  int replication = 1;
+  int replication = 0;  // min(3, brokers)
+  std::string group_prefix = "kastor";
   int accounts = 50;
   int64_t cents = 10000;  // open: each account's first deposit; transfers: the largest amount
   int close = 0;

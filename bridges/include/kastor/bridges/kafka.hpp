@@ -56,8 +56,18 @@ struct topic_spec {
   bool compacted = false;
 };
 
+// The cluster as one metadata request sees it: every topic with its
+// partition count, and how many brokers there are.
+struct cluster_view {
+  std::map<std::string, int> topics;
+  int brokers = 0;
+};
+caf::expected<cluster_view> describe_cluster(const std::string& brokers,
+                                             std::chrono::milliseconds timeout);
+
 // Creates the topics that do not exist yet (an existing one is fine) and waits
-// until every partition has a leader. Uses the admin API: real brokers only;
+// until every partition has a leader. A replication of 0 is min(3, the
+// brokers in the cluster). Uses the admin API: real brokers only;
 // on the mock cluster use mock_cluster::create_topic.
 caf::error ensure_topics(const std::string& brokers, const std::vector<topic_spec>& topics,
                          std::chrono::milliseconds timeout);

@@ -12,7 +12,8 @@
 //   return (*node)->run(stop_requested);                   // stop() on return
 //
 // What each role gets from its declaration (runtime/role.hpp) and the config:
-// - every role: its group `<group.prefix>.<role>`, supervision and restarts,
+// - every role: the topics it needs, created when missing (role_topics,
+//   topics.create), its group `<group.prefix>.<role>`, supervision and restarts,
 //   per-key quarantine and `<topic>.dlq` dead letters (mailbox.*),
 //   backpressure, the hand-off of revoked partitions, `--chaos` faults by its
 //   name, exactly-once when listed in `exactly-once`, standby when listed in
@@ -58,6 +59,25 @@ namespace kastor::bridges {
 
 class kafka_publisher;
 
+// Every topic `role` needs on a node configured by `cfg`: its inputs and
+// their dead-letter topics (`<topic>.dlq`; none for a view), the outputs it
+// declares (role::produces), and for an entity its changelog (compacted)
+// with its dead-letter topic, its requests topic and its repartition topic.
+// Each with cfg.partitions (a keyed role's topics are co-partitioned with
+// its first input: ensure_role_topics gives them that input's count) and
+// cfg.replication (0: min(3, brokers)). A copy stage: copy.from with its
+// dead-letter topic, and copy.to.
+std::vector<topic_spec> role_topics(const runtime::role_spec& role,
+                                    const runtime::node_config& cfg);
+
+// Creates what is missing of role_topics(role, cfg), or with topics.create
+// false says which are missing. What `created` receives: the topics made.
+// Errors: the cluster cannot be described, a topic cannot be created, or
+// (topics.create false) topics are missing: runtime_errc::invalid_config
+// naming them.
+caf::error ensure_role_topics(const runtime::role_spec& role, const runtime::node_config& cfg,
+                              std::vector<topic_spec>* created = nullptr);
+
 class actor_node {
 public:
   // The actor system and the node's producer. `configure` may register the
@@ -69,17 +89,21 @@ public:
   actor_node(const actor_node&) = delete;
   actor_node& operator=(const actor_node&) = delete;
 
-  // Whether this node runs `role` (configured, or as a standby).
+  // Whether this node runs `role`: listed in `roles` (or, when that is
+  // empty, any role the application adds), or as a standby.
   bool runs(const std::string& role) const;
 
   // Adds a declared role (runtime::role<S>, runtime::entity<E>) if this node
-  // runs it; its state is made only then. Errors: a configuration the role
-  // cannot start with (a missing input topic, a changelog type that is not
-  // compacted), or the mailbox's own.
+  // runs it; its state is made only then. One it does not run is logged
+  // (event=role_not_run) and left out; a role `roles` lists that the
+  // application never adds keeps the node not ready, saying so. Errors: a
+  // configuration the role cannot start with (its topics missing with
+  // topics.create false, a changelog type that is not compacted), or the
+  // mailbox's own.
   template <class Decl>
   caf::error add(const Decl& decl) {
     if (!runs(decl.name()))
-      return {};
+      return not_run(decl.name());
     return add_spec(decl.spec());
   }
   caf::error add_spec(runtime::role_spec spec);
@@ -119,6 +143,7 @@ public:
   struct impl;
 
 private:
+  caf::error not_run(const std::string& role);
   explicit actor_node(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
 };

@@ -53,7 +53,9 @@ struct app_spec {
 struct node_config {
   std::string node_id;                 // node.id: default "<hostname>-<pid>"
   bool node_id_given = false;          // node.id was set (stable across restarts)
-  std::vector<std::string> roles;      // roles: default the app's default roles
+  // roles: default the app's default roles (make_config); empty (a config made
+  // by hand): every role the application adds.
+  std::vector<std::string> roles;
   // roles.standby: roles this node starts only while no node runs them (their
   // consumer group has had no member but standbys for 5 s), and stops again as
   // soon as a node that runs them is back. Not in `roles`; not a view.
@@ -66,7 +68,14 @@ struct node_config {
   int http_rate_limit = 10000;         // http.rate-limit: requests/s per client (0: none)
   int http_max_client_connections = 256;  // http.max-connections-per-client: more are 429 (0: none)
   int partitions = 6;                  // topic.partitions (when kastor creates topics)
-  int replication = 1;                 // topic.replication
+  // topic.replication: of topics kastor creates; 0: min(3, the brokers in
+  // the cluster).
+  int replication = 0;
+  // topics.create: a node creates the topics its roles need (inputs, their
+  // dead-letter topics, declared outputs, changelogs, requests, repartition)
+  // when they are missing. false (topics are managed elsewhere, e.g. as
+  // Strimzi KafkaTopic resources): a missing one is a start error naming it.
+  bool create_topics = true;
   std::string group_prefix = "kastor"; // group.prefix: consumer group = prefix + "." + role
   std::string data_dir = "kastor-data";  // data.dir: where the node's roles keep files
   int mailbox_high_water = 2000;       // mailbox.high-water: pause partitions above

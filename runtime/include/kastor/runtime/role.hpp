@@ -48,6 +48,7 @@ struct role_spec {
   std::string name;
   role_kind kind = role_kind::service;
   std::vector<const message_type*> takes;  // the declared types it consumes
+  std::vector<const message_type*> produces;  // the declared types it says it writes
   bool raw = false;  // takes every record as it came (runtime::raw_record), e.g. copy
   const message_type* changelog = nullptr;  // entity: its snapshots' type (and topic)
   std::shared_ptr<entity_store> store;      // entity: restored and released by the node
@@ -78,6 +79,13 @@ public:
   template <class... Ts>
   role& consumes() {
     (table_.template on<Ts>(), ...);
+    return *this;
+  }
+  // The declared types its handlers return: their topics are created with
+  // the role's (a topic of an undeclared output must exist beforehand).
+  template <class... Ts>
+  role& produces() {
+    (produces_.push_back(&messages().of<Ts>()), ...);
     return *this;
   }
   // Every record as it came: State has handle(const record_meta&, const message&, int64_t)
@@ -146,6 +154,7 @@ public:
     s.name = name_;
     s.kind = kind_;
     s.takes = table_.types();
+    s.produces = produces_;
     s.raw = table_.takes_any();
     s.latency = latency_;
     s.max_concurrent = max_concurrent_;
@@ -171,6 +180,7 @@ private:
   std::string name_;
   role_kind kind_ = role_kind::service;
   handlers<State> table_;
+  std::vector<const message_type*> produces_;
   std::function<const message_type*()> changelog_;
   std::function<std::shared_ptr<entity_store>(std::shared_ptr<State>)> store_of_;
   std::function<std::shared_ptr<State>()> make_;
@@ -194,6 +204,12 @@ public:
   template <class... Ts>
   entity& consumes() {
     role_.template consumes<Ts...>();
+    return *this;
+  }
+  // See role::produces.
+  template <class... Ts>
+  entity& produces() {
+    role_.template produces<Ts...>();
     return *this;
   }
   // An activation idle this long is passivated (default one minute).
