@@ -37,8 +37,8 @@ struct counter {
   explicit counter(const tally& restored) : t(restored) { ++t.activations; }
   tally snapshot() const { return t; }
   kastor::runtime::outputs handle(const kastor::runtime::record_meta&, const bump& b, int64_t) {
-    if (b.by <= 0)
-      kastor::runtime::reject("bump.by must be positive");
+    if (b.by < 0)
+      kastor::runtime::reject("bump.by must not be negative");
     t.count += b.by;
     return {};
   }
@@ -92,6 +92,19 @@ TEST_F(EntityBook, OneActivationPerKeyAndASnapshotAfterEveryRecord) {
   EXPECT_FALSE(book.find("c"));
   EXPECT_FALSE(book.lookup("c"));
   EXPECT_EQ(book.lookup("a").get<tally>().count, 5);
+}
+
+TEST_F(EntityBook, ATurnThatChangedNothingWritesNoSnapshotButARedeliveryDoes) {
+  entity_book<counter> book;
+  ASSERT_EQ(book.handle(at(0), bump{"a", 2}, 1000).size(), 1u);
+  // A bump of 0 changes nothing: no snapshot
+  EXPECT_TRUE(book.handle(at(0), bump{"a", 0}, 1001).empty());
+  // The same record handed out again (attempt 2): its snapshot is written
+  auto again = at(0);
+  again.attempt = 2;
+  EXPECT_EQ(written(book.handle(again, bump{"a", 0}, 1002)).count, 2);
+  // and a change is written as always
+  EXPECT_EQ(written(book.handle(at(0), bump{"a", 1}, 1003)).count, 3);
 }
 
 TEST_F(EntityBook, ARejectedRecordChangesNothingAndWritesNothing) {

@@ -34,8 +34,10 @@
 //
 // The book routes each record to its key's activation (the message's declared
 // key), activating it from its restored snapshot or fresh, and writes the
-// entity's snapshot after every record it handled (duplicates included: a
-// lost write is written again). An activation idle for `passivate_after` is
+// entity's snapshot after every record that changed it (its state or its
+// timers), and after every record handed out again (attempt > 1: the first
+// turn's write may be lost); a first delivery that changed nothing writes
+// none. An activation idle for `passivate_after` is
 // passivated: the entity object goes, its last snapshot stays, and the next
 // record for the key activates it again from that snapshot.
 // A handle() that throws leaves its entity as its last snapshot was: the
@@ -133,11 +135,21 @@ public:
       throw;
     }
     a.last_used_ms = now_ms;
-    a.last = message{a.entity.snapshot()};
-    auto snapshot = a.last.with_epoch(epoch_of(a.partition));
-    if (auto timers = timers_.encode(key); !timers.empty())
-      snapshot = snapshot.with_note(std::string{timers_header}, std::move(timers));
-    out.push_back(std::move(snapshot));
+    message next{a.entity.snapshot()};
+    auto timers = timers_.encode(key);
+    auto written = next.encode() + '\n' + timers;
+    // A first delivery that changed nothing writes no snapshot; a record
+    // handed out again always does (its first turn's write may be lost).
+    const bool unchanged = !a.last_written.empty() && written == a.last_written
+                           && meta.attempt <= 1 && meta.timer.empty();
+    a.last = next;
+    if (!unchanged) {
+      a.last_written = std::move(written);
+      auto snapshot = next.with_epoch(epoch_of(a.partition));
+      if (!timers.empty())
+        snapshot = snapshot.with_note(std::string{timers_header}, std::move(timers));
+      out.push_back(std::move(snapshot));
+    }
     passivate(now_ms);
     return out;
   }
@@ -193,6 +205,7 @@ private:
     int32_t partition;
     int64_t last_used_ms;
     message last;  // its last snapshot (written, or restored from); empty: none yet
+    std::string last_written;  // what this node wrote last (value and timers); empty: nothing
   };
   struct stored {
     snapshot_type snapshot;
@@ -213,10 +226,10 @@ private:
       const auto partition = it->second.partition;
       dormant_.erase(it);
       return active_.try_emplace(key, activation{make_(key, &last.get<snapshot_type>()),
-                                                 partition, now_ms, last})
+                                                 partition, now_ms, last, {}})
         .first->second;
     }
-    return active_.try_emplace(key, activation{make_(key, nullptr), partition, now_ms, {}})
+    return active_.try_emplace(key, activation{make_(key, nullptr), partition, now_ms, {}, {}})
       .first->second;
   }
 
