@@ -71,6 +71,11 @@ TEST(DlqCli, ListShowReplayTwicePurge) {
   EXPECT_NE(r.out.find("key=order-0"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("reason: rejected by root/payment/worker: closed"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("3 of 3 record(s) shown"), std::string::npos) << r.out;
+  // --limit 1 shows one and says so (issue 21, trap 7: it said "2 of 2")
+  r = ctl("show --limit 1 " + b);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("1 of 3 record(s) shown"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("key=order-"), r.out.rfind("key=order-")) << r.out;  // one record
   // replay --all twice: each record goes back once, with attempt 6
   r = ctl("replay --all " + b);
   EXPECT_EQ(r.code, 0) << r.out;

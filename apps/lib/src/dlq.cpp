@@ -151,8 +151,9 @@ int show(const dlq_options& o) {
     return fail(runtime::describe(replayed.error()));
   size_t shown = 0;
   for (const auto& r : *records) {
-    if (shown++ == static_cast<size_t>(o.limit))
+    if (shown == static_cast<size_t>(o.limit))
       break;
+    ++shown;
     std::printf("%s  key=%s  time=%s%s\n", r.id().c_str(), r.key.c_str(),
                 iso_time(r.timestamp_ms).c_str(), replayed->count(replay_key(r)) ? "  (replayed)" : "");
     for (const auto& h : r.headers)
@@ -160,7 +161,7 @@ int show(const dlq_options& o) {
         std::printf("  %s: %s\n", h.name.substr(11).c_str(), h.value.c_str());
     std::printf("  value: %s\n", r.value.c_str());
   }
-  std::printf("%zu of %zu record(s) shown\n", std::min(shown, records->size()), records->size());
+  std::printf("%zu of %zu record(s) shown\n", shown, records->size());
   return 0;
 }
 
