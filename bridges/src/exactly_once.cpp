@@ -419,6 +419,10 @@ void kafka_mailbox::exactly_once::abort_and_rewind(const std::string& why) {
     state_ = state::committing;
     ++mb_.incarnation_;  // what the old records' actors still report is ignored
   }
+  {
+    std::lock_guard<std::mutex> guard{mb_.mtx_};
+    mb_.blocked_.clear();  // everything goes out again, in order
+  }
   if (open) {
     log()->warn("mailbox group={} event=transaction_aborted reason={}", mb_.opts_.group_id, why);
     if (auto err = producer_->abort_transaction(txn_call_timeout)) {

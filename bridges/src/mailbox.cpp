@@ -182,7 +182,10 @@ bool kafka_mailbox::failed(const runtime::record_meta& m, const std::string& rea
   if (last_started_ && last_started_->offset == m.offset && last_started_->partition == m.partition
       && last_started_->topic == m.topic)
     last_started_.reset();  // the actor lives on: a later death is not this record's
-  if (!opts_.exactly_once && m.incarnation == incarnation_.load())
+  // The key's later records the actor holds are not handled meanwhile: they
+  // go out again after the failing one (at-least-once), or with the whole
+  // rewound transaction (exactly-once, which clears this then).
+  if (m.incarnation == incarnation_.load())
     blocked_.try_emplace({m.topic, m.partition, park_key(m)},
                          blocked_key{m.offset, std::numeric_limits<int64_t>::max()});
   return true;
@@ -549,7 +552,7 @@ void kafka_mailbox::follow_standby() {
 
 void kafka_mailbox::run() {
   if (opts_.join_after) {  // (make() left the subscription to this thread)
-    opts_.join_after();
+    opts_.join_after(stopping_);
     if (!stopping_.load() && (!opts_.standby || opts_.standby->load()))
       if (auto err = subscribe()) {
         log()->error("mailbox group={} event=subscribe_failed error={}", opts_.group_id,

@@ -158,15 +158,6 @@ struct actor_node::impl {
   // assignment, and its owner answers requests for a key.
   caf::error keyed(const runtime::role_spec& spec, mailbox_options& o) {
     const auto& role = spec.name;
-    if (spec.changelog == nullptr || !spec.store)
-      return runtime::make_error(runtime::runtime_errc::invalid_config,
-                                 "entity role '" + role + "' has no changelog type");
-    if (!spec.changelog->compacted || !spec.changelog->follows_cause)
-      return runtime::make_error(
-        runtime::runtime_errc::invalid_config,
-        "entity role '" + role + "': its snapshot type '" + spec.changelog->name
-          + "' must be declared with compacted = true and follows_cause = true (its topic '"
-          + spec.changelog->topic + "' is where the role's keys are restored from)");
     if (o.topics.empty())
       return runtime::make_error(runtime::runtime_errc::invalid_config,
                                  "entity role '" + role + "' consumes nothing");
@@ -238,6 +229,17 @@ struct actor_node::impl {
     if (spec.takes.empty() && !spec.raw)
       return runtime::make_error(runtime::runtime_errc::invalid_config,
                                  "role '" + role + "' consumes nothing");
+    if (spec.kind == runtime::role_kind::entity) {  // before any topic is made for it
+      if (spec.changelog == nullptr || !spec.store)
+        return runtime::make_error(runtime::runtime_errc::invalid_config,
+                                   "entity role '" + role + "' has no changelog type");
+      if (!spec.changelog->compacted || !spec.changelog->follows_cause)
+        return runtime::make_error(
+          runtime::runtime_errc::invalid_config,
+          "entity role '" + role + "': its snapshot type '" + spec.changelog->name
+            + "' must be declared with compacted = true and follows_cause = true (its topic '"
+            + spec.changelog->topic + "' is where the role's keys are restored from)");
+    }
     std::vector<topic_spec> created;
     if (auto err = ensure_role_topics(spec, cfg, &created))
       return err;

@@ -1,5 +1,7 @@
 #include "kastor/bridges/role.hpp"
 
+#include <algorithm>
+
 #include <caf/all.hpp>
 
 #include "kastor/runtime/errors.hpp"
@@ -32,9 +34,11 @@ caf::behavior bridge_actor(caf::event_based_actor* self, std::shared_ptr<kafka_m
 // (each within its close budget; past that, join anyway).
 mailbox_options with_predecessor(mailbox_options opts, std::shared_ptr<mailbox_slot> slot) {
   // (weak: the slot outlives its mailboxes, never the other way round)
-  opts.join_after = [weak = std::weak_ptr<mailbox_slot>{slot}, group = opts.group_id] {
+  opts.join_after = [weak = std::weak_ptr<mailbox_slot>{slot}, group = opts.group_id,
+                     before = slot->retirements()](const std::atomic<bool>& stopping) {
     auto slot = weak.lock();
-    if (slot && !slot->wait_retired(std::chrono::seconds{15}))
+    if (slot && !slot->wait_retired(before, std::chrono::seconds{15}, stopping)
+        && !stopping.load())
       runtime::logger("kastor.bridge")->warn(
         "mailbox group={} event=predecessor_still_closing: joining anyway", group);
   };
@@ -57,12 +61,13 @@ void mailbox_slot::retire(std::shared_ptr<kafka_mailbox> mb) {
   std::lock_guard<std::mutex> guard{mtx_};
   if (current_ == mb)
     current_.reset();  // counted with the retired ones once stopped
-  ++retiring_;
-  stopping_.emplace_back([this, mb] {
+  const auto n = retire_calls_++;
+  retire_done_.push_back(false);
+  stopping_.emplace_back([this, mb, n] {
     mb->stop();
     auto s = mb->stats();
     std::lock_guard<std::mutex> g{mtx_};
-    --retiring_;
+    retire_done_[n] = true;
     retired_cv_.notify_all();
     retired_.received += s.received;
     retired_.finished += s.finished;
@@ -89,9 +94,26 @@ void mailbox_slot::join() {
     t.join();
 }
 
-bool mailbox_slot::wait_retired(std::chrono::milliseconds deadline) {
+uint64_t mailbox_slot::retirements() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return retire_calls_;
+}
+
+bool mailbox_slot::wait_retired(uint64_t n, std::chrono::milliseconds deadline,
+                                const std::atomic<bool>& stop) {
+  auto until = std::chrono::steady_clock::now() + deadline;
   std::unique_lock<std::mutex> guard{mtx_};
-  return retired_cv_.wait_for(guard, deadline, [this] { return retiring_ == 0; });
+  auto done = [&] {
+    return std::all_of(retire_done_.begin(),
+                       retire_done_.begin() + static_cast<std::ptrdiff_t>(n),
+                       [](bool d) { return d; });
+  };
+  while (!done()) {
+    if (stop.load() || std::chrono::steady_clock::now() >= until)
+      return false;
+    retired_cv_.wait_for(guard, std::chrono::milliseconds{100});
+  }
+  return true;
 }
 
 mailbox_stats mailbox_slot::stats() const {

@@ -1,6 +1,8 @@
 #include "kastor/runtime/timers.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -16,6 +18,17 @@ namespace {
 // it fires again.
 int64_t slot(const timer_book::timer& t, int64_t refire_after_ms) {
   return t.fired_at_ms > 0 ? t.fired_at_ms + refire_after_ms : t.due_ms;
+}
+
+// A whole number >= 0 (a JSON integer); nullopt for anything else.
+std::optional<int64_t> whole(const boost::json::value* v) {
+  if (v == nullptr)
+    return std::nullopt;
+  if (v->is_int64() && v->get_int64() >= 0)
+    return v->get_int64();
+  if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX))
+    return static_cast<int64_t>(v->get_uint64());
+  return std::nullopt;
 }
 
 std::string tag_of(uint64_t seq, const std::string& name) {
@@ -100,13 +113,13 @@ std::optional<std::string> timer_book::read(const std::string& key, int32_t part
   auto jv = boost::json::parse(boost::json::string_view{text.data(), text.size()}, ec);
   const auto* o = ec ? nullptr : jv.if_object();
   const auto* list = o ? o->if_contains("timers") : nullptr;
-  const auto* next = o ? o->if_contains("next_seq") : nullptr;
-  if (list == nullptr || !list->is_array() || next == nullptr || !next->is_number())
+  const auto next = whole(o ? o->if_contains("next_seq") : nullptr);
+  if (list == nullptr || !list->is_array() || !next)
     return "the " + std::string{timers_header} + " header of key '" + key
            + "' is not a timer table";
   key_timers kt;
   kt.partition = partition;
-  kt.next_seq = next->to_number<uint64_t>();
+  kt.next_seq = static_cast<uint64_t>(*next);
   for (const auto& e : list->get_array()) {
     const auto* t = e.if_object();
     const auto* type_name = t ? t->if_contains("type") : nullptr;
@@ -124,16 +137,15 @@ std::optional<std::string> timer_book::read(const std::string& key, int32_t part
                              std::string{h.get_array()[1].get_string()}});
     const auto* value = t->if_contains("value");
     const auto* name = t->if_contains("name");
-    const auto* due = t->if_contains("due");
-    const auto* seq = t->if_contains("seq");
-    if (!value || !value->is_string() || !name || !name->is_string() || !due
-        || !due->is_number() || !seq || !seq->is_number())
+    const auto due = whole(t->if_contains("due"));
+    const auto seq = whole(t->if_contains("seq"));
+    if (!value || !value->is_string() || !name || !name->is_string() || !due || !seq)
       return "a timer of key '" + key + "' lacks its name, due time, seq or value";
     auto msg = type->decode(std::string_view{value->get_string()}, headers);
     if (!msg)
       return "a timer of key '" + key + "': " + describe(msg.error());
-    kt.timers[std::string{name->get_string()}] = {due->to_number<int64_t>(),
-                                                  seq->to_number<uint64_t>(), std::move(*msg), 0};
+    kt.timers[std::string{name->get_string()}] = {*due, static_cast<uint64_t>(*seq),
+                                                  std::move(*msg), 0};
   }
   keys_[key] = std::move(kt);
   index(key);
@@ -175,20 +187,25 @@ std::optional<std::string> timer_book::apply(const std::string& key, int32_t par
 
 bool timer_book::take(const std::string& key, int32_t partition, const std::string& tag,
                       const std::string& where) {
-  if (auto h = handled_.find(key);
-      h != handled_.end() && h->second.tag == tag && h->second.where == where)
-    return true;  // the same record again (its turn's outputs failed): handled again
-  auto it = keys_.find(key);
-  if (it == keys_.end())
-    return false;
-  for (auto t = it->second.timers.begin(); t != it->second.timers.end(); ++t)
-    if (tag_of(t->second.seq, t->first) == tag) {
-      index_.erase({slot(t->second, refire_after_ms_), key, t->first});
-      it->second.timers.erase(t);
-      handled_[key] = {tag, where, partition};
-      forget_if_empty(it);
-      return true;
-    }
+  if (auto it = keys_.find(key); it != keys_.end())
+    for (auto t = it->second.timers.begin(); t != it->second.timers.end(); ++t)
+      if (tag_of(t->second.seq, t->first) == tag) {
+        index_.erase({slot(t->second, refire_after_ms_), key, t->first});
+        it->second.timers.erase(t);
+        auto& h = handled_[key];
+        h.partition = partition;
+        h.records.emplace_back(tag, where);
+        if (h.records.size() > handled_per_key)
+          h.records.erase(h.records.begin());
+        forget_if_empty(it);
+        return true;
+      }
+  // Not scheduled: the same record again (its turn failed, or its outputs
+  // did) is handled again; any other copy is not.
+  if (auto h = handled_.find(key); h != handled_.end())
+    for (const auto& r : h->second.records)
+      if (r.first == tag && r.second == where)
+        return true;
   return false;
 }
 

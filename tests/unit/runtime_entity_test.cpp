@@ -254,6 +254,22 @@ TEST_F(EntityBook, AnEntityTakesItsSettingsFromItsFactory) {
   EXPECT_THAT(made, ::testing::ElementsAre("old:restored", "new:new"));
 }
 
+TEST_F(EntityBook, AFactoryThatThrowsLosesNoRestoredState) {
+  bool broken = true;
+  auto spec = entity<capped_counter>("capped").consumes<bump>()
+                .make([&broken](const std::string& key, const tally* restored) {
+                  if (broken)
+                    throw std::runtime_error("no connection");
+                  return capped_counter{restored ? *restored : tally{key, 0, 0}, 100};
+                })
+                .spec();
+  auto& book = dynamic_cast<entity_book<capped_counter>&>(*spec.store);
+  book.adopt(0, {message{tally{"old", 8, 0}}}, 1);
+  EXPECT_THROW(book.handle(at(0), bump{"old", 1}, 1000), std::runtime_error);
+  broken = false;
+  EXPECT_EQ(written(book.handle(at(0), bump{"old", 1}, 1001)).count, 9);
+}
+
 TEST_F(EntityBook, AnEntityWithoutConstructorsOrFactoryIsRefusedWhenDeclared) {
   EXPECT_THROW(entity<capped_counter>("capped").consumes<bump>().spec(), std::logic_error);
 }

@@ -5,6 +5,7 @@
 // cluster that was down missed once each, a tick's worth at a time.
 #include "kastor/runtime/timers.hpp"
 
+#include <stdexcept>
 #include <string>
 
 #include <boost/describe/class.hpp>
@@ -80,11 +81,16 @@ struct seat {
     return {kastor::runtime::cancel_timer("expiry")};
   }
   outputs handle(const record_meta&, const hold_expired&, int64_t) {
+    if (fail_expiries > 0) {
+      --fail_expiries;
+      throw std::runtime_error("the box office is down");
+    }
     ++s.expiries;
     s.status = "free";
     return {};
   }
   seat_state s;
+  static inline int fail_expiries = 0;
 };
 
 }  // namespace seats
@@ -153,6 +159,38 @@ TEST_F(Timers, ATimerFiresWhenDueAndItsMessageIsHandledOnce) {
   EXPECT_EQ(book->find("A1")->expiries, 1);
   // while the same record handed out again (its outputs failed) is handled again
   EXPECT_EQ(book->handle(at(0, 5, tag(fired[0])), hold_expired{"A1"}, 2030).size(), 1u);
+}
+
+TEST_F(Timers, ATimersRecordWhoseHandlerThrewIsTriedAgainAndTheTimerDoesNotFireAnew) {
+  book->handle(at(0), hold{"A1", 1000}, 1000);
+  auto fired = book->due_timers(2000, 10);
+  ASSERT_EQ(fired.size(), 1u);
+  // When its handler throws
+  seat::fail_expiries = 1;
+  EXPECT_THROW(book->handle(at(0, 5, tag(fired[0])), hold_expired{"A1"}, 2001),
+               std::runtime_error);
+  // Then the timer does not fire again (no copy 30 s on), and the record
+  // tried again (attempt 2) is handled once
+  EXPECT_TRUE(book->due_timers(100000, 10).empty());
+  auto again = at(0, 5, tag(fired[0]));
+  again.attempt = 2;
+  ASSERT_EQ(book->handle(again, hold_expired{"A1"}, 2002).size(), 1u);
+  EXPECT_EQ(book->find("A1")->expiries, 1);
+  EXPECT_TRUE(timers_of(book->handle(at(0), pay{"A1"}, 2003).back()).empty());
+}
+
+TEST_F(Timers, AnEarlierTimersRecordHandedOutAgainAfterALaterOneIsStillHandled) {
+  // Timers a and b of one key fire and are handled, then a's record comes again
+  book->handle(at(0), hold{"A1", 1000}, 1000);
+  auto a = book->due_timers(2000, 10);
+  book->handle(at(0, 5, tag(a[0])), hold_expired{"A1"}, 2001);
+  book->handle(at(0), hold{"A1", 1000}, 2002);
+  auto b = book->due_timers(3002, 10);
+  ASSERT_EQ(b.size(), 1u);
+  book->handle(at(0, 8, tag(b[0])), hold_expired{"A1"}, 3003);
+  auto redelivered = at(0, 5, tag(a[0]));
+  redelivered.attempt = 2;
+  EXPECT_EQ(book->handle(redelivered, hold_expired{"A1"}, 3004).size(), 1u);
 }
 
 TEST_F(Timers, ACancelledOrReplacedTimerNeverFiresItsOldCopy) {

@@ -418,9 +418,12 @@ replay_plan plan_replay(const bridges::stored_record& r) {
   if (auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), attempts);
       ec != std::errc{} || end != text.data() + text.size() || attempts < 1)
     attempts = 1;  // missing or not a count: the record failed at least once
+  // A timer's tag goes too: an entity drops a tagged record whose timer is
+  // gone, and a replay is meant to be handled.
   for (const auto& h : r.headers)
     if (h.name.rfind("kastor-dlq-", 0) != 0 && h.name != "kastor-attempt"
-        && h.name != "kastor-replay-of")
+        && h.name != "kastor-replay-of" && h.name != runtime::timer_tag_header
+        && h.name != runtime::timers_header)
       plan.headers.push_back(h);
   plan.headers.push_back(
     {"kastor-attempt",

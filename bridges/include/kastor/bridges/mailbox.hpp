@@ -152,10 +152,11 @@ struct mailbox_options {
   // passes a wrapper that fails one of them.
   std::shared_ptr<consumer_calls> calls;
   // Set: the consumer joins its group only once this returned (called on the
-  // poll thread). A restarted bridge waits so for its predecessor's consumer
-  // to have left: with the same group.instance.id, joining first would fence
-  // it, and what it finished would not be committed.
-  std::function<void()> join_after;
+  // poll thread, with the mailbox's stop flag: return early once it is set).
+  // A restarted bridge waits so for its predecessor's consumer to have left:
+  // with the same group.instance.id, joining first would fence it, and what
+  // it finished would not be committed.
+  std::function<void(const std::atomic<bool>& stopping)> join_after;
   // Exactly-once: outputs go through `transactional` (its transactional_id is
   // set per partition set; topic or topic_suffix as the role needs).
   bool exactly_once = false;
@@ -380,8 +381,7 @@ private:
   // Records whose handler failed (completion_sink::failed), to be parked or
   // rewound by the poll thread.
   std::vector<std::pair<completion, std::string>> handler_failures_;
-  // At-least-once: (topic, partition, key) -> the record whose handler
-  // failed (`head`). The key's other records up to `until` that the actor was
+  // (topic, partition, key) -> the record whose handler failed (`head`). The key's other records up to `until` that the actor was
   // handed already are skipped (try_start): while the head is retried they
   // go out again, in order, once it is done; once the key is dead-lettered
   // (head -1, until its last record in the DLQ) they are never handled.

@@ -48,7 +48,7 @@ public:
   struct record {
     runtime::record_meta meta;
     std::optional<runtime::message> message;  // empty: on its way to the DLQ, never handed out again
-    int failures = 0;  // times its actor died while handling it (as last counted)
+    int failures = 0;  // times its handler failed on it or its actor died (as last counted)
     Extra extra{};
   };
 

@@ -6,7 +6,9 @@
 // delivers every unfinished record to the new incarnation again.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -41,9 +43,13 @@ public:
   void retire(std::shared_ptr<kafka_mailbox> mb);
   // Waits for every retire() so far.
   void join();
-  // Waits until every mailbox retired so far has stopped (its consumer left
-  // or was abandoned), at most `deadline`; false if one had not by then.
-  bool wait_retired(std::chrono::milliseconds deadline);
+  // How many retire()s there have been so far.
+  uint64_t retirements() const;
+  // Waits until the first `n` retired mailboxes have stopped (their
+  // consumers left or were abandoned), at most `deadline`, and no longer
+  // once `stop` is set; false if they had not by then.
+  bool wait_retired(uint64_t n, std::chrono::milliseconds deadline,
+                    const std::atomic<bool>& stop);
 
   // The current mailbox's stats, counters summed with the replaced ones'.
   mailbox_stats stats() const;
@@ -55,7 +61,8 @@ private:
   std::shared_ptr<kafka_mailbox> current_;
   mailbox_stats retired_;
   std::vector<std::thread> stopping_;
-  int retiring_ = 0;  // retire()s not finished yet
+  uint64_t retire_calls_ = 0;  // retire()s so far
+  std::vector<bool> retire_done_;  // per retire(), in order: stopped
   std::condition_variable retired_cv_;
   std::shared_ptr<failure_memory> failures_ = std::make_shared<failure_memory>();
 };

@@ -74,8 +74,10 @@ template <class T>
 constexpr bool is_described_struct =
   std::is_class_v<T> && boost::describe::has_describe_members<T>::value;
 
+// (the members Boost.JSON's own conversion takes: public, inherited too)
 template <class T>
-using members_of = boost::describe::describe_members<T, boost::describe::mod_public>;
+using members_of =
+  boost::describe::describe_members<T, boost::describe::mod_public | boost::describe::mod_inherited>;
 
 inline const char* kind_name(const boost::json::value& v) {
   switch (v.kind()) {

@@ -119,21 +119,25 @@ public:
   outputs handle(const record_meta& meta, const T& msg, int64_t now_ms) {
     apply_changes();
     auto key = messages().of<T>().key(&msg);
-    auto saved_timers = timers_.save(key);
+    // A fired timer is taken for good: if its turn fails, the same record is
+    // tried again (take() knows it) and the timer does not fire anew.
     if (!meta.timer.empty()
         && !timers_.take(key, meta.partition, meta.timer,
                          meta.topic + "/" + std::to_string(meta.partition) + "@"
                            + std::to_string(meta.offset)))
       return {};  // a copy of a timer that fired and was handled, replaced or cancelled
-    auto& a = activate(key, meta.partition, now_ms);
+    auto saved_timers = timers_.save(key);
+    activation* turn = nullptr;
     outputs out;
     try {
-      out = take_timers(key, a.partition, a.entity.handle(meta, msg, now_ms), now_ms);
+      turn = &activate(key, meta.partition, now_ms);
+      out = take_timers(key, turn->partition, turn->entity.handle(meta, msg, now_ms), now_ms);
     } catch (...) {
       roll_back(key);
       timers_.put_back(key, std::move(saved_timers));
       throw;
     }
+    auto& a = *turn;
     a.last_used_ms = now_ms;
     message next{a.entity.snapshot()};
     auto timers = timers_.encode(key);
@@ -222,11 +226,13 @@ private:
     if (auto it = active_.find(key); it != active_.end())
       return it->second;
     if (auto it = dormant_.find(key); it != dormant_.end()) {
-      message last{std::move(it->second.snapshot)};
+      // Made before the dormant entry goes: a factory that throws loses nothing.
+      message last{it->second.snapshot};
+      E made = make_(key, &last.get<snapshot_type>());
       const auto partition = it->second.partition;
       dormant_.erase(it);
-      return active_.try_emplace(key, activation{make_(key, &last.get<snapshot_type>()),
-                                                 partition, now_ms, last, {}})
+      return active_.try_emplace(key, activation{std::move(made), partition, now_ms,
+                                                 std::move(last), {}})
         .first->second;
     }
     return active_.try_emplace(key, activation{make_(key, nullptr), partition, now_ms, {}, {}})

@@ -291,7 +291,8 @@ template <class State>
 caf::behavior role_behavior(caf::event_based_actor* self, std::shared_ptr<State> state,
                             role_io io, std::shared_ptr<const handlers<State>> table,
                             caf::message_handler extra = {}) {
-  // A handler that throws crashes the actor with the exception's message.
+  // An exception the turn does not take (one thrown outside a handler, or
+  // one the completion sink refuses) crashes the actor with its message.
   self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
     try {
       std::rethrow_exception(eptr);

@@ -32,7 +32,10 @@
 //   removal commits with the handler's outputs).
 // - Late, never lost: a timer due while its partition moves fires on its new
 //   owner; timers missed while the cluster was down fire once each when it
-//   is back, at most `max_per_tick` per tick (no flood).
+//   is back, at most `timers_per_tick` per tick (role_actor.hpp: no flood).
+// - A fired timer that does not come back within 30 s (its record stuck
+//   behind lag or a parked key, or lost) fires again; the copies are dropped
+//   by the entity, but other readers of the message's topic see them.
 //
 // timer_book is the bookkeeping, without Kafka: per key a table of timers,
 // an index by due time, and the tags of fired timers.
@@ -139,13 +142,13 @@ private:
   std::unordered_map<std::string, key_timers> keys_;
   // (due, key, name): the due order across keys; re-armed when fired.
   std::set<std::tuple<int64_t, std::string, std::string>> index_;
-  // key -> the fired timer it handled last (a redelivery of that record is
-  // handled again).
+  // key -> the fired timers it took last (a redelivery of one of those
+  // records is handled again), the newest last, at most handled_per_key.
   struct handled {
-    std::string tag;
-    std::string where;
-    int32_t partition;
+    int32_t partition = -1;
+    std::vector<std::pair<std::string, std::string>> records;  // tag, where
   };
+  static constexpr size_t handled_per_key = 16;
   std::unordered_map<std::string, handled> handled_;
 };
 
