@@ -447,22 +447,10 @@ caf::expected<group_description> describe_group(rd_kafka_t* rk, const std::strin
   return out;
 }
 
-bool topic_exists(const std::string& brokers, const std::string& topic,
-                  std::chrono::milliseconds timeout) {
-  auto conf = make_conf({{"bootstrap.servers", brokers}, {"client.id", "kastor-admin"}});
-  if (!conf)
-    return false;
-  char errstr[512];
-  rk_ptr rk{rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), errstr, sizeof(errstr))};
-  if (!rk)
-    return false;
-  (void) conf->release();
-  auto n = partitions_of(rk.get(), topic, timeout);
-  return n && *n > 0;
-}
+namespace {
 
-caf::expected<cluster_view> describe_cluster(const std::string& brokers,
-                                             std::chrono::milliseconds timeout) {
+// A short-lived client for administration and metadata.
+caf::expected<rk_ptr> admin_client(const std::string& brokers) {
   auto conf = make_conf({{"bootstrap.servers", brokers}, {"client.id", "kastor-admin"}});
   if (!conf)
     return conf.error();
@@ -471,8 +459,27 @@ caf::expected<cluster_view> describe_cluster(const std::string& brokers,
   if (!rk)
     return make_error(bridge_errc::kafka_fatal, std::string{"admin client: "} + errstr);
   (void) conf->release();  // owned by the handle now
+  return rk;
+}
+
+}  // namespace
+
+bool topic_exists(const std::string& brokers, const std::string& topic,
+                  std::chrono::milliseconds timeout) {
+  auto rk = admin_client(brokers);
+  if (!rk)
+    return false;
+  auto n = partitions_of(rk->get(), topic, timeout);
+  return n && *n > 0;
+}
+
+caf::expected<cluster_view> describe_cluster(const std::string& brokers,
+                                             std::chrono::milliseconds timeout) {
+  auto rk = admin_client(brokers);
+  if (!rk)
+    return rk.error();
   const rd_kafka_metadata_t* md = nullptr;
-  auto err = rd_kafka_metadata(rk.get(), 1, nullptr, &md, static_cast<int>(timeout.count()));
+  auto err = rd_kafka_metadata(rk->get(), 1, nullptr, &md, static_cast<int>(timeout.count()));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
     return kafka_error(err, "metadata of the cluster at " + brokers);
   cluster_view view;
@@ -486,14 +493,11 @@ caf::expected<cluster_view> describe_cluster(const std::string& brokers,
 
 caf::error ensure_topics(const std::string& brokers, const std::vector<topic_spec>& topics,
                          std::chrono::milliseconds timeout) {
-  auto conf = make_conf({{"bootstrap.servers", brokers}, {"client.id", "kastor-admin"}});
-  if (!conf)
-    return conf.error();
+  auto client = admin_client(brokers);
+  if (!client)
+    return client.error();
+  auto& rk = *client;
   char errstr[512];
-  rk_ptr rk{rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), errstr, sizeof(errstr))};
-  if (!rk)
-    return make_error(bridge_errc::kafka_fatal, std::string{"admin client: "} + errstr);
-  (void) conf->release();  // owned by the handle now
   int auto_replication = 0;  // min(3, brokers), for a replication of 0
   for (const auto& t : topics)
     if (t.replication <= 0 && auto_replication == 0) {
