@@ -25,7 +25,12 @@ caf::expected<std::shared_ptr<request_responder>> request_responder::make(option
   auto conf = make_conf({{"bootstrap.servers", self->opts_.brokers},
                          {"client.id", self->opts_.node_id + "-" + self->opts_.topic},
                          {"group.id", self->opts_.group_id + ".requests"},  // never joined
-                         {"auto.offset.reset", "latest"},
+                         // A partition no responder read from yet (none committed
+                         // there) is read from its start: resetting to its end
+                         // raced with requests written while the new owner's
+                         // fetch began (one went unanswered after a rebalance).
+                         // Requests past their deadline are dropped unanswered.
+                         {"auto.offset.reset", "earliest"},
                          {"enable.auto.commit", "true"},
                          {"auto.commit.interval.ms", "1000"},
                          {"fetch.wait.max.ms", std::to_string(self->opts_.fetch_wait_max_ms)},
@@ -70,7 +75,7 @@ void request_responder::stop() {
 
 void request_responder::reassign(const std::vector<int32_t>& partitions) {
   partition_list_ptr list{rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()))};
-  for (auto p : partitions)  // from where this node's responders left off, else the end
+  for (auto p : partitions)  // from where the responders left off, else the start
     rd_kafka_topic_partition_list_add(list.get(), opts_.topic.c_str(), p)->offset =
       RD_KAFKA_OFFSET_STORED;
   if (auto err = rd_kafka_assign(rk_.get(), partitions.empty() ? nullptr : list.get()))

@@ -6,7 +6,8 @@
 // writing the answer to the request's reply-to topic. It is never a group
 // member: its group ("<role group>.requests") only keeps where this node's
 // responders left off, so a partition that moves here is read from there (or
-// from its end the first time). Requests past their deadline, malformed ones
+// from its start the first time: a reset to its end raced with requests
+// written as the fetch began). Requests past their deadline, malformed ones
 // and ones whose reply-to is not a kastor-replies.* topic are dropped, logged.
 // So are ones whose reply topic is not in the cluster's topic list (listing
 // creates nothing): a node creates its own at start, and a reply to any
