@@ -2,7 +2,8 @@
 // (plan_replay), which are whatever the DLQ's writer put there. Input: one
 // byte choosing the DLQ topic, then header lines "name: value", an empty
 // line, and the record's value. A replayable plan must go back to a topic a
-// record may go to, carry no dead-letter header, exactly one kastor-attempt
+// record may go to, carry no dead-letter header and no timer tag (an entity
+// would drop a tagged record whose timer is gone), exactly one kastor-attempt
 // (a count above 1) and one kastor-replay-of (this dead letter), and keep
 // every other header in order.
 #include <cctype>
@@ -31,7 +32,8 @@ constexpr std::string_view topics[] = {"payment-requests.dlq", "order-state.dlq"
 
 bool kept(const runtime::header& h) {
   return h.name.rfind("kastor-dlq-", 0) != 0 && h.name != "kastor-attempt"
-         && h.name != "kastor-replay-of";
+         && h.name != "kastor-replay-of" && h.name != runtime::timer_tag_header
+         && h.name != runtime::timers_header;
 }
 
 }  // namespace
