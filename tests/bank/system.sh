@@ -5,7 +5,9 @@
 # node is killed with kill -9 and one broker with kill -9; both come back. At
 # the end `bank check` waits for every transfer to end and checks Jepsen's
 # bank invariants over the final state of every account and transfer and
-# every transfer requested (see apps/bank/include/bank/tools.hpp).
+# every transfer requested (see apps/bank/include/bank/tools.hpp). A step
+# unanswered for 1 s is voided (transfers.step-deadline-ms), so the faults
+# also drive the sagas' durable timers and their compensations.
 # Usage: system.sh <bank-binary> [at-least-once|exactly-once]
 # Environment: BANK_PORT_BASE (default 28500: brokers on 28500..28505).
 set -euo pipefail
@@ -33,7 +35,7 @@ extra=()
 start_node() {  # node number
   "$bank" node --brokers "$brokers" --node-id "bank-$1" --data-dir "$work/data-$1" \
     --set group.prefix=bank --set topic.replication=3 --set kafka.session-timeout-ms=6000 \
-    --set log.level=warn \
+    --set log.level=warn --set transfers.step-deadline-ms=1000 \
     "${extra[@]}" >>"$work/node-$1.log" 2>&1 &
   pids[$1]=$!
 }
@@ -43,7 +45,7 @@ wait_ended() {
   while :; do
     line=$("$bank" check --brokers "$brokers" --wait 0 2>&1 | grep '^accounts=' || true)
     ended=0
-    for s in completed refused compensated; do
+    for s in completed refused expired compensated; do
       [[ $line =~ $s=([0-9]+) ]] && ended=$((ended + BASH_REMATCH[1]))
     done
     ((ended >= want)) && { echo "   $line"; return 0; }

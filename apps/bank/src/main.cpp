@@ -20,9 +20,13 @@ namespace {
 
 std::atomic<bool> stop_requested{false};
 
-// What the runtime's configuration knows of the bank: its roles.
+// What the runtime's configuration knows of the bank: its roles and its one
+// setting (transfers.step-deadline-ms).
 const kastor::runtime::app_spec& bank_app() {
-  static const kastor::runtime::app_spec app{.roles = {"accounts", "transfers"}};
+  static const kastor::runtime::app_spec app{
+    .roles = {"accounts", "transfers"},
+    .keys = {kastor::runtime::config_key::integer("transfers.step-deadline-ms", 60000, 0,
+                                                  86'400'000)}};
   return app;
 }
 
@@ -40,7 +44,7 @@ int run_node(const kastor::runtime::config_sources& sources) {
   // The node creates the topics these need when they are missing.
   auto err = (*node)->add(bank::accounts_role());
   if (!err)
-    err = (*node)->add(bank::transfers_role());
+    err = (*node)->add(bank::transfers_role(cfg->setting_integer("transfers.step-deadline-ms")));
   if (err) {
     std::fprintf(stderr, "bank: %s\n", kastor::runtime::describe(err).c_str());
     return 1;

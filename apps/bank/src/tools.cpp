@@ -109,10 +109,11 @@ bank_outcome judge(const std::map<std::string, int64_t>& opened,
     auto saga = sagas.find(id);
     const std::string status = saga == sagas.end() ? "" : saga->second.status;
     ++out.outcomes[status.empty() ? "never started" : status];
+    out.voided += saga != sagas.end() && !saga->second.voided.empty();
     auto debit = applied(t.from, "debit", id), credit = applied(t.to, "credit", id);
     auto refund = applied(t.from, "refund", id);
     bool ok = status == "completed"     ? debit == true && credit == true && !refund
-              : status == "refused"     ? debit == false && !credit && !refund
+              : status == "refused" || status == "expired" ? debit == false && !credit && !refund
               : status == "compensated" ? debit == true && credit == false && refund == true
                                         : true;  // still open: counted below
     if (!ok)
@@ -222,7 +223,7 @@ int check_invariants(const tool_options& o) {
   std::map<std::string, transfer> requested;
   std::map<std::string, transfer_state> sagas;
   std::map<std::string, account_state> accounts;
-  const std::set<std::string> final_states{"completed", "refused", "compensated"};
+  const std::set<std::string> final_states{"completed", "refused", "expired", "compensated"};
   size_t open_transfers = 0;
   for (;;) {
     auto opens = every<account_op>(o.brokers, "bank-account-ops");
@@ -258,7 +259,7 @@ int check_invariants(const tool_options& o) {
               requested.size());
   for (const auto& [status, n] : out.outcomes)
     std::printf(" %s=%d", status.c_str(), n);
-  std::printf("\n");
+  std::printf(" voided=%d\n", out.voided);
   for (size_t i = 0; i < broken.size() && i < 20; ++i)
     std::printf("BROKEN: %s\n", broken[i].c_str());
   if (!broken.empty())

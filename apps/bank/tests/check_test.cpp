@@ -13,9 +13,9 @@ protected:
   void SetUp() override {
     requested = {{"t1", {"t1", "a", "b", 30}}, {"t2", {"t2", "a", "c", 20}},
                  {"t3", {"t3", "b", "a", 500}}};
-    sagas = {{"t1", {"t1", "a", "b", 30, "completed"}},
-             {"t2", {"t2", "a", "c", 20, "compensated"}},
-             {"t3", {"t3", "b", "a", 500, "refused"}}};
+    sagas = {{"t1", {"t1", "a", "b", 30, "completed", {}}},
+             {"t2", {"t2", "a", "c", 20, "compensated", {}}},
+             {"t3", {"t3", "b", "a", 500, "refused", {}}}};
     accounts = {
       {"a", {"a", 70, 100, true, {{"open:a", true}, {"debit:t1", true}, {"debit:t2", true},
                                    {"refund:t2", true}}}},
@@ -39,6 +39,19 @@ TEST_F(Check, AConsistentBankHolds) {
   EXPECT_EQ(out.outcomes["completed"], 1);
   EXPECT_EQ(out.outcomes["compensated"], 1);
   EXPECT_EQ(out.outcomes["refused"], 1);
+}
+
+TEST_F(Check, AnExpiredTransferHoldsOnlyWhenItsDebitNeverApplied) {
+  // t4: a -> b 10, voided at a before its debit came: sealed, refused.
+  requested["t4"] = {"t4", "a", "b", 10};
+  sagas["t4"] = {"t4", "a", "b", 10, "expired", {}};
+  accounts["a"].ops["debit:t4"] = false;
+  EXPECT_TRUE(broken().empty());
+  // The same with the debit applied: money taken by a transfer that says it
+  // never ran.
+  accounts["a"].ops["debit:t4"] = true;
+  accounts["a"].cents -= 10;
+  EXPECT_FALSE(broken().empty());
 }
 
 TEST_F(Check, MoneyMadeOrLostIsFound) {

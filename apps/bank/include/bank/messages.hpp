@@ -20,8 +20,10 @@ struct transfer {
 BOOST_DESCRIBE_STRUCT(transfer, (), (id, from, to, cents))
 
 // An order to one account, keyed by the account. kind: open (with its first
-// deposit), close, debit, credit, refund. `ref` names what it belongs to (a
-// transfer id, or the account's own for open and close).
+// deposit), close, debit, credit, refund, or void-debit / void-credit (seal
+// that op of `ref`: it never applies from now on if it has not yet; answered
+// ok when it did not apply, not ok when it had). `ref` names what it belongs
+// to (a transfer id, or the account's own for open and close).
 struct account_op {
   std::string account;
   std::string ref;
@@ -39,6 +41,14 @@ struct op_result {
 };
 BOOST_DESCRIBE_STRUCT(op_result, (), (ref, account, kind, ok))
 
+// A transfer's step deadline (a timer's message to its saga): the step it
+// was set for ("debit" or "credit").
+struct transfer_deadline {
+  std::string id;
+  std::string step;
+};
+BOOST_DESCRIBE_STRUCT(transfer_deadline, (), (id, step))
+
 // An account's state. `ops`: "<kind>:<ref>" -> whether it applied, for every
 // op it answered: an op delivered again is answered the same way, never
 // applied twice.
@@ -52,15 +62,19 @@ struct account_state {
 BOOST_DESCRIBE_STRUCT(account_state, (), (id, cents, opened_with, open, ops))
 
 // A transfer's saga: debiting -> crediting -> completed, or refused (the
-// debit was), or refunding -> compensated (the credit was).
+// debit was), or refunding -> compensated (the credit was). A step with no
+// answer past its deadline is voided: voiding-debit -> expired (the debit
+// never applied) or on to crediting (it had); voiding-credit -> refunding
+// (the credit never applied) or completed (it had).
 struct transfer_state {
   std::string id;
   std::string from;
   std::string to;
   int64_t cents = 0;
   std::string status;
+  std::string voided;  // the step its deadline voided (debit, credit), if any
 };
-BOOST_DESCRIBE_STRUCT(transfer_state, (), (id, from, to, cents, status))
+BOOST_DESCRIBE_STRUCT(transfer_state, (), (id, from, to, cents, status, voided))
 
 // Declares every type above (idempotent).
 void declare_messages();

@@ -45,6 +45,7 @@ struct bank_outcome {
   int64_t total = 0;      // the accounts' balances
   int64_t in_flight = 0;  // debited by transfers not yet credited nor refunded
   int64_t opened = 0;     // the opening deposits requested
+  int voided = 0;         // transfers a step deadline voided a step of
 };
 bank_outcome judge(const std::map<std::string, int64_t>& opened,
                    const std::map<std::string, transfer>& requested,
@@ -56,7 +57,7 @@ bank_outcome judge(const std::map<std::string, int64_t>& opened,
 // and transfer, once every transfer ended (or --wait passed): every opened
 // account has its state, the total (with what is in flight between two
 // accounts) is what was opened with, no balance is negative, each transfer
-// completed, was refused or compensated and its ops applied exactly as that
+// completed, was refused, expired or compensated and its ops applied exactly as that
 // says, and each balance is its opening deposit plus exactly the ops it
 // applied. 0 when they hold, 1 (listing what broke) when not, 2 when
 // transfers were still open after --wait. (A read while transfers run may see
