@@ -86,11 +86,15 @@ int main(int argc, char** argv) {
   auto* topics = app.add_subcommand("topics", "manage the pipeline's topics");
   auto* topics_create = topics->add_subcommand("create", "create every pipeline topic and its .dlq");
   topics->require_subcommand(1);
-  std::string topic_brokers;
-  int topic_partitions = 6, topic_replication = 1;
+  std::string topic_brokers, topic_group_prefix = "kastor";
+  int topic_partitions = 6, topic_replication = 0;
   topics_create->add_option("--brokers", topic_brokers, "bootstrap servers")->required();
   topics_create->add_option("--partitions", topic_partitions)->check(CLI::Range(1, 1000));
-  topics_create->add_option("--replication", topic_replication)->check(CLI::Range(1, 7));
+  topics_create->add_option("--replication", topic_replication, "0: min(3, brokers)")
+    ->check(CLI::Range(0, 7));
+  topics_create->add_option("--group-prefix", topic_group_prefix,
+                            "the nodes' group.prefix (names the order role's requests and "
+                            "repartition topics)");
 
   kastor::apps::bench_options bench;
   auto* bench_cmd = app.add_subcommand("bench", "measure raw Kafka, the bridge and the pipeline");
@@ -210,7 +214,8 @@ int main(int argc, char** argv) {
     return kastor::apps::run_demo(demo, stop_requested);
   }
   if (topics_create->parsed())
-    return kastor::apps::create_topics(topic_brokers, topic_partitions, topic_replication);
+    return kastor::apps::create_topics(topic_brokers, topic_partitions, topic_replication,
+                                       topic_group_prefix);
   if (bench_cmd->parsed())
     return kastor::apps::run_bench(bench, stop_requested);
   for (const auto& [verb, cmd] : dlq_verbs)

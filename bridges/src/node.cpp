@@ -166,7 +166,7 @@ struct actor_node::impl {
     o.partitioner = cfg.partitioner;
     request_responder::options ro;
     ro.brokers = cfg.brokers;
-    ro.topic = request_topic(role);
+    ro.topic = request_topic(o.group_id);
     ro.group_id = o.group_id;
     ro.node_id = cfg.node_id;
     ro.replies = producer;
@@ -435,7 +435,7 @@ std::vector<topic_spec> role_topics(const runtime::role_spec& role,
   if (role.kind == runtime::role_kind::entity && role.changelog != nullptr) {
     add(role.changelog->topic, true);
     add(role.changelog->topic + ".dlq");
-    add(request_topic(role.name));
+    add(request_topic(cfg.group_prefix + "." + role.name));
     add(forward_topic_of(cfg.group_prefix + "." + role.name));
   }
   return out;

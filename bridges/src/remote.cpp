@@ -25,8 +25,8 @@ using reply_atom = caf::atom_constant<caf::atom("reply")>;
 
 }  // namespace
 
-std::string request_topic(std::string_view type) {
-  return std::string{type} + "-requests";
+std::string request_topic(std::string_view group_id) {
+  return std::string{group_id} + "-requests";
 }
 
 std::string reply_topic(std::string_view node_id) {
@@ -77,6 +77,13 @@ caf::expected<std::shared_ptr<remote_requester>> remote_requester::make(options 
     return runtime::make_error(runtime::runtime_errc::invalid_config, "remote requester: no producer");
   std::shared_ptr<remote_requester> self{new remote_requester{std::move(opts)}};
   self->topic_ = reply_topic(self->opts_.node_id);
+  if (!topic_exists(self->opts_.brokers, self->topic_, std::chrono::seconds{10}))
+    if (auto err = ensure_topics(self->opts_.brokers,
+                                 {{self->topic_, 1, self->opts_.replication, false}},
+                                 std::chrono::seconds{15}))
+      return runtime::make_error(runtime::bridge_errc::kafka_fatal,
+                                 "reply topic " + self->topic_
+                                   + " cannot be created: " + runtime::describe(err));
   auto conf = make_conf({{"bootstrap.servers", self->opts_.brokers},
                          {"client.id", self->opts_.node_id + "-replies"},
                          {"group.id", self->topic_},  // never joined: partitions are assigned
@@ -137,11 +144,11 @@ void remote_requester::stop() {
     rd_kafka_consumer_close(rk_.get());
 }
 
-void remote_requester::request(const std::string& type, const std::string& kind,
+void remote_requester::request(const std::string& role, const std::string& kind,
                                const std::string& key, const std::string& body,
                                std::chrono::milliseconds deadline, callback done) {
   auto id = id_prefix_ + std::to_string(seq_.fetch_add(1));
-  auto what = "request " + kind + " to " + type + " '" + key + "'";
+  auto what = "request " + kind + " to " + role + " '" + key + "'";
   {
     std::unique_lock<std::mutex> guard{mtx_};
     if (stopping_.load()) {
@@ -158,7 +165,7 @@ void remote_requester::request(const std::string& type, const std::string& kind,
                        std::to_string(runtime::wall_clock_ms() + deadline.count())}};
   // The producer's callback may outlive the requester.
   std::weak_ptr<remote_requester> weak = weak_from_this();
-  opts_.producer->produce(request_topic(type), key, body, headers,
+  opts_.producer->produce(request_topic(opts_.group_prefix + "." + role), key, body, headers,
                           [weak, id, what](const runtime::publish_outcome& o) {
                             auto self = weak.lock();
                             if (self && !o.ok())
@@ -232,7 +239,7 @@ struct proxy_state {
 };
 
 caf::behavior remote_proxy(caf::stateful_actor<proxy_state>* self,
-                           std::shared_ptr<remote_requester> requester, std::string type,
+                           std::shared_ptr<remote_requester> requester, std::string role,
                            std::chrono::milliseconds deadline) {
   return {
     [=](runtime::get_atom, const std::string& key) {
@@ -240,7 +247,7 @@ caf::behavior remote_proxy(caf::stateful_actor<proxy_state>* self,
       auto id = ++self->state.next;
       self->state.pending.emplace(id, rp);
       auto me = caf::actor_cast<caf::actor>(self);
-      requester->request(type, "get", key, "", deadline,
+      requester->request(role, "get", key, "", deadline,
                          [me, id](caf::expected<remote_reply> r) {
                            if (r)
                              caf::anon_send(me, reply_atom::value, id, r->status, r->body, r->node);
@@ -270,8 +277,8 @@ caf::behavior remote_proxy(caf::stateful_actor<proxy_state>* self,
 }  // namespace
 
 caf::actor spawn_remote_proxy(caf::actor_system& sys, std::shared_ptr<remote_requester> requester,
-                              std::string type, std::chrono::milliseconds deadline) {
-  return sys.spawn(remote_proxy, std::move(requester), std::move(type), deadline);
+                              std::string role, std::chrono::milliseconds deadline) {
+  return sys.spawn(remote_proxy, std::move(requester), std::move(role), deadline);
 }
 
 }  // namespace kastor::bridges

@@ -47,8 +47,6 @@ protected:
     cfg->log_level = "warn";
     // (the node's admin call to create it does not work on the mock)
     ASSERT_FALSE(mock_->create_topic({"kastor-replies." + cfg->node_id, 1, 1, false}));
-    ASSERT_FALSE(mock_->create_topic(
-      {bridges::forward_topic_of(cfg->group_prefix + ".order"), 3, 1, false}));
     auto n = apps::node::start(*cfg);
     ASSERT_TRUE(n) << runtime::describe(n.error());
     node_ = std::move(*n);
@@ -125,7 +123,7 @@ TEST_F(PipelineTest, GetAsksTheOrderActorThatOwnsTheKeyThroughKafka) {
   EXPECT_EQ(missing->status, 404);
   // Then the question went to its owner as a request record keyed by the id,
   // with this node's reply topic and a deadline
-  auto requests = test::read_topic(mock_->bootstrap(), "order-requests", 3, 1000, 3s);
+  auto requests = test::read_topic(mock_->bootstrap(), "kastor.order-requests", 3, 1000, 3s);
   const test::kafka_record* asked = nullptr;
   for (const auto& r : requests)
     if (r.key == "nobody-ordered-this")
@@ -163,7 +161,7 @@ TEST_F(PipelineTest, ARequestWhoseReplyTopicNobodyMadeIsNotAnsweredAndCreatesNoT
   auto deadline = std::to_string(runtime::wall_clock_ms() + 60000);
   auto ask = [&](const std::string& to, const std::string& id) {
     std::promise<runtime::publish_outcome> written;
-    producer->produce("order-requests", "asked-twice", "",
+    producer->produce("kastor.order-requests", "asked-twice", "",
                       {{"kastor-type", "get"}, {"kastor-correlation-id", id},
                        {"kastor-reply-to", to}, {"kastor-deadline", deadline}},
                       [&](const runtime::publish_outcome& o) { written.set_value(o); });

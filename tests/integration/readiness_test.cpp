@@ -41,8 +41,6 @@ TEST(Readiness, ANodeWithoutItsReplyTopicIsNotReadySaysWhyAndRecoversWhenItAppea
   cfg->data_dir = dir.string();
   cfg->fetch_wait_max_ms = 5;
   cfg->log_level = "warn";
-  ASSERT_FALSE(mock->create_topic(
-    {bridges::forward_topic_of(cfg->group_prefix + ".order"), 3, 1, false}));
   // Given a node whose reply topic is not there
   const auto replies = bridges::reply_topic(cfg->node_id);
   mock->set_topic_error(replies, RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);

@@ -69,9 +69,6 @@ protected:
   void start_node(std::map<std::string, std::string> extra = {}) {
     auto cfg = runtime::make_config(layers(std::move(extra)), actors::shop_app());
     ASSERT_TRUE(cfg) << runtime::describe(cfg.error());
-    // (the node's admin call to create it does not work on the mock)
-    ASSERT_FALSE(mock_->create_topic(
-      {bridges::forward_topic_of(cfg->group_prefix + ".order"), 3, 1, false}));
     auto n = apps::node::start(*cfg);
     ASSERT_TRUE(n) << runtime::describe(n.error());
     node_ = std::move(*n);
@@ -221,8 +218,6 @@ TEST_F(SupervisionTest, CrashingThePaymentSupervisorRepeatedlyMakesTheNodeExitNo
   // (crashed through the HTTP admin endpoint and `kastor ctl`)
   auto port = apps::free_port();
   auto log = dir_ / "node.log";
-  // (the node's admin call to create it does not work on the mock)
-  ASSERT_FALSE(mock_->create_topic({bridges::forward_topic_of("kastor.order"), 3, 1, false}));
   std::vector<std::string> argv{KASTOR_BIN, "node"};
   for (const auto& [k, v] : layers({{"supervisor.max-restarts", "3"},
                                     {"http", "127.0.0.1:" + std::to_string(port)}}))

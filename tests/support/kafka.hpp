@@ -31,7 +31,7 @@ inline std::string system_brokers() {
   do {                                                                                      \
     if (::kastor::test::system_brokers().empty())                                           \
       GTEST_SKIP() << "needs a real Kafka: run through `make test` (KASTOR_BROKERS)";       \
-    ASSERT_EQ(::kastor::apps::create_topics(::kastor::test::system_brokers(), 6, 1), 0);    \
+    ASSERT_EQ(::kastor::apps::create_topics(::kastor::test::system_brokers(), 6, 1, "kastor"), 0); \
   } while (false)
 
 struct kafka_record {

@@ -135,7 +135,7 @@ protected:
     // kastor's groups of this test start at the topics' ends: what earlier
     // tests left there is not this test's.
     commit_at_end(prefix_ + ".order", {"order-created", "payment-results", "notification-events",
-                                       "email-sent", "order-requests"});
+                                       "email-sent", "kastor.order-requests"});
     commit_at_end(prefix_ + ".payment", {"payment-requests"});
     commit_at_end(prefix_ + ".email", {"notification-events"});
     // Where every topic ends now: what this test reads starts there.

@@ -18,8 +18,8 @@ header_list good_headers() {
           {"kastor-deadline", "1700000002000"}};
 }
 
-TEST(RemoteWire, TopicsAreNamedByActorTypeAndNode) {
-  EXPECT_EQ(request_topic("order"), "order-requests");
+TEST(RemoteWire, TopicsAreNamedByTheRolesGroupAndTheNode) {
+  EXPECT_EQ(request_topic("kastor.order"), "kastor.order-requests");
   EXPECT_EQ(reply_topic("node-a"), "kastor-replies.node-a");
 }
 

@@ -80,12 +80,29 @@ TEST(RoleTopics, AnEntityNeedsItsInputsOutputsDeadLettersChangelogRequestsAndRep
   auto topics = role_topics(spec, cfg);
   EXPECT_THAT(names(topics),
               ElementsAre("shelf-restocks", "shelf-restocks.dlq", "shelf-low",
-                          "shelf-stock (compacted)", "shelf-stock.dlq", request_topic("items"),
-                          forward_topic_of("shop-a.items")));
+                          "shelf-stock (compacted)", "shelf-stock.dlq",
+                          "shop-a.items-requests", "shop-a.items-repartition"));
   for (const auto& t : topics) {
     EXPECT_EQ(t.partitions, 8);
     EXPECT_EQ(t.replication, 0);  // min(3, brokers), decided when created
   }
+}
+
+TEST(RoleTopics, TwoApplicationsWithARoleOfOneNameShareNoRequestsNorRepartitionTopic) {
+  shelf::declare();
+  runtime::node_config a, b;
+  a.group_prefix = "shop-a";
+  b.group_prefix = "shop-b";
+  auto spec = runtime::entity<shelf::item>("items").consumes<shelf::restock>().spec();
+  auto own = [&spec](const runtime::node_config& cfg) {
+    std::vector<std::string> out;
+    for (const auto& t : role_topics(spec, cfg))
+      if (t.name.ends_with("-requests") || t.name.ends_with("-repartition"))
+        out.push_back(t.name);
+    return out;
+  };
+  EXPECT_THAT(own(a), ElementsAre("shop-a.items-requests", "shop-a.items-repartition"));
+  EXPECT_THAT(own(b), ElementsAre("shop-b.items-requests", "shop-b.items-repartition"));
 }
 
 TEST(RoleTopics, AServiceNeedsItsInputsAndTheirDeadLettersAViewOnlyItsInputs) {

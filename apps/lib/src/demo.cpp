@@ -81,8 +81,9 @@ int run_node(const runtime::node_config& cfg, const std::atomic<bool>& stop) {
   return rc;
 }
 
-int create_topics(const std::string& brokers, int partitions, int replication) {
-  auto topics = pipeline_topics(partitions, replication);
+int create_topics(const std::string& brokers, int partitions, int replication,
+                  const std::string& group_prefix) {
+  auto topics = pipeline_topics(partitions, replication, group_prefix);
   if (auto err = bridges::ensure_topics(brokers, topics, std::chrono::seconds{60})) {
     std::fprintf(stderr, "kastor topics: %s\n", runtime::describe(err).c_str());
     return 1;
@@ -99,19 +100,15 @@ int run_demo(demo_options opts, const std::atomic<bool>& stop) {
     std::fprintf(stderr, "kastor demo: %s\n", runtime::describe(mock.error()).c_str());
     return 2;
   }
-  for (const auto& t : pipeline_topics(opts.node.partitions, std::min(3, opts.brokers)))
+  auto& cfg = opts.node;
+  // (the admin API that node::start would use does not work on the mock)
+  for (const auto& t :
+       pipeline_topics(cfg.partitions, std::min(3, opts.brokers), cfg.group_prefix))
     if (auto err = (*mock)->create_topic(t)) {
       std::fprintf(stderr, "kastor demo: %s\n", runtime::describe(err).c_str());
       return 2;
     }
-  auto& cfg = opts.node;
   cfg.brokers = (*mock)->bootstrap();
-  // (the admin API that node::start would use does not work on the mock)
-  if (auto err = (*mock)->create_topic(
-        {bridges::forward_topic_of(cfg.group_prefix + ".order"), cfg.partitions, 1, false})) {
-    std::fprintf(stderr, "kastor demo: %s\n", runtime::describe(err).c_str());
-    return 2;
-  }
   if (auto err = (*mock)->create_topic({bridges::reply_topic(cfg.node_id), 1, 1, false})) {
     std::fprintf(stderr, "kastor demo: %s\n", runtime::describe(err).c_str());
     return 2;

@@ -95,12 +95,8 @@ struct node::impl {
 
   // Empty when request/reply works now.
   std::string try_start_requests() {
-    auto topic = bridges::reply_topic(cfg.node_id);
-    if (!bridges::topic_exists(cfg.brokers, topic, std::chrono::seconds{10}))
-      if (auto err = bridges::ensure_topics(cfg.brokers, {{topic, 1, cfg.replication, false}},
-                                            std::chrono::seconds{15}))
-        return "reply topic " + topic + " cannot be created: " + runtime::describe(err);
-    auto made = bridges::remote_requester::make({cfg.brokers, cfg.node_id, core->producer()});
+    auto made = bridges::remote_requester::make(
+      {cfg.brokers, cfg.node_id, core->producer(), cfg.group_prefix, cfg.replication});
     if (!made)
       return runtime::describe(made.error());
     std::lock_guard<std::mutex> guard{requests_mtx};

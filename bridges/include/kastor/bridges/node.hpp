@@ -21,7 +21,7 @@
 // - an entity: its keys restored from its changelog on every assignment (with
 //   the epoch rule), records of its input topics sent on to their key's
 //   partition when a foreign producer put them elsewhere, and request/reply
-//   by key on `<role>-requests` (kind `get`: the key's snapshot);
+//   by key on `<group.prefix>.<role>-requests` (kind `get`: the key's snapshot);
 // - a view: a group of its own per node and start, reading from the start,
 //   committing and dead-lettering nothing.
 //

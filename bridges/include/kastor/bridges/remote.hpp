@@ -1,7 +1,8 @@
 // Request/reply across nodes, through Kafka.
 //
-// An actor is addressed by type and key ("account", an account id). A request is a
-// record on `<type>-requests` keyed by that key, so it lands on the partition
+// An actor is addressed by its role and key ("accounts", an account id). A
+// request is a record on the role's `<group.prefix>.<role>-requests` keyed by
+// that key (two applications with a role of one name keep apart), so it lands on the partition
 // number the key has in the actor's input topics; a keyed role's group
 // assigns co-numbered partitions of its inputs to one member (the range
 // assignor, with equal partition counts), and that member reads the requests
@@ -44,8 +45,9 @@ inline constexpr std::string_view hdr_deadline = "kastor-deadline";
 inline constexpr std::string_view hdr_reply_status = "kastor-reply-status";
 inline constexpr std::string_view hdr_node = "kastor-node";
 
-// "account" -> "account-requests"
-std::string request_topic(std::string_view type);
+// The requests topic of a role's consumer group ("<group.prefix>.<role>"):
+// "kastor.accounts" -> "kastor.accounts-requests".
+std::string request_topic(std::string_view group_id);
 // The reply topic of a node: "kastor-replies.<node id>" (one partition).
 std::string reply_topic(std::string_view node_id);
 
@@ -77,7 +79,7 @@ header_list reply_headers(const std::string& correlation_id, const std::string& 
                           const std::string& node);
 
 // One per node: sends requests and matches the replies on its reply topic
-// (which must exist; it is read from its end when the requester starts).
+// (made when missing; read from its end when the requester starts).
 // Thread-safety: request() from any thread; callbacks run on the requester's
 // thread and must not block, nor drop the last reference to the requester.
 // Call stop() before letting go of it (pending requests fail at once).
@@ -87,14 +89,18 @@ public:
     std::string brokers;
     std::string node_id;
     std::shared_ptr<kafka_publisher> producer;
+    std::string group_prefix = "kastor";  // the addressed roles' (group.prefix)
+    int replication = 0;  // of the reply topic if it is made (0: min(3, brokers))
   };
   static caf::expected<std::shared_ptr<remote_requester>> make(options opts);
   ~remote_requester();
 
   using callback = std::function<void(caf::expected<remote_reply>)>;
-  // Exactly one call of `done`: the reply, or runtime_errc::timeout once
-  // `deadline` has passed, or the error of writing the request.
-  void request(const std::string& type, const std::string& kind, const std::string& key,
+  // Asks the entity `key` of `role` (its name as added to the node, e.g.
+  // "accounts"). Exactly one call of `done`: the reply, or
+  // runtime_errc::timeout once `deadline` has passed, or the error of
+  // writing the request.
+  void request(const std::string& role, const std::string& kind, const std::string& key,
                const std::string& body, std::chrono::milliseconds deadline, callback done);
 
   void stop();
@@ -121,10 +127,10 @@ private:
   std::map<std::string, pending> pending_;
 };
 
-// The CAF face of remote actors of `type`: an actor that answers
+// The CAF face of the remote entities of `role`: an actor that answers
 // (get_atom, key) with (status, body, node) once the owner replied, or with a
 // runtime_errc::timeout error after `deadline`.
 caf::actor spawn_remote_proxy(caf::actor_system& sys, std::shared_ptr<remote_requester> requester,
-                              std::string type, std::chrono::milliseconds deadline);
+                              std::string role, std::chrono::milliseconds deadline);
 
 }  // namespace kastor::bridges

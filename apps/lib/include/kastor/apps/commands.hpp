@@ -30,7 +30,8 @@ int run_demo(demo_options opts, const std::atomic<bool>& stop);
 
 // kastor topics create: creates every pipeline topic (and its .dlq) on a real
 // cluster; existing topics are left as they are.
-int create_topics(const std::string& brokers, int partitions, int replication);
+int create_topics(const std::string& brokers, int partitions, int replication,
+                  const std::string& group_prefix);
 
 struct bench_options {
   std::string brokers;  // empty: embedded mock cluster

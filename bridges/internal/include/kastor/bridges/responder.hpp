@@ -45,7 +45,7 @@ class request_responder {
 public:
   struct options {
     std::string brokers;
-    std::string topic;     // <role>-requests
+    std::string topic;     // <group.prefix>.<role>-requests
     std::string group_id;  // the role's group; offsets are kept under <group_id>.requests
     std::string node_id;
     std::function<void(const inbound_request&, reply_fn)> on_request;
