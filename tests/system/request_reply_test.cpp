@@ -44,8 +44,6 @@ protected:
     KASTOR_SYSTEM_KAFKA_WITH_TOPICS();
     tag_ = std::to_string(getpid());
     me_ = "rr-test-" + tag_;
-    ASSERT_FALSE(bridges::ensure_topics(system_brokers(), {{bridges::reply_topic(me_), 1, 1, false}},
-                                        60s));
     dir_ = std::filesystem::temp_directory_path() / ("kastor-rr-" + tag_);
     std::filesystem::create_directories(dir_);
     for (int i = 0; i < 2; ++i) {
@@ -67,7 +65,10 @@ protected:
     auto producer = bridges::kafka_publisher::make(po);
     ASSERT_TRUE(producer);
     producer_ = *producer;
-    auto requester = bridges::remote_requester::make({system_brokers(), me_, producer_});
+    // Its reply topic is made by the requester; its requests go to the
+    // nodes' group prefix (rr<pid>.order-requests).
+    auto requester =
+      bridges::remote_requester::make({system_brokers(), me_, producer_, "rr" + tag_});
     ASSERT_TRUE(requester) << runtime::describe(requester.error());
     requester_ = *requester;
     runtime::register_message_types(cfg_);
