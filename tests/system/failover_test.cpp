@@ -67,6 +67,22 @@ protected:
     return members;
   }
 
+  // The nodes reading a view, per `kastor ctl status --json`.
+  std::vector<std::string> view_readers(const std::string& view) {
+    auto out = apps::run_capture(std::string{KASTOR_BIN} + " ctl status --brokers "
+                                 + system_brokers() + " --prefix " + prefix_ + " --json");
+    boost::system::error_code ec;
+    auto v = boost::json::parse(out, ec);
+    std::vector<std::string> nodes;
+    if (ec || !v.is_object() || !v.as_object().contains("views"))
+      return nodes;
+    for (const auto& r : v.at("views").as_array())
+      if (r.at("role").as_string() == view)
+        for (const auto& n : r.at("nodes").as_array())
+          nodes.emplace_back(n.as_string());
+    return nodes;
+  }
+
   // Drives `n` sample orders through A's gateway; every one must be NOTIFIED,
   // charged once and emailed once.
   void orders_complete(int first, int n) {
@@ -110,6 +126,9 @@ TEST_F(Failover, AStandbyRunsARoleNoNodeRunsAndStepsBackWhenItsNodeReturns) {
                                90s)) << "logs in " << dir_;
   orders_complete(0, 5);
   EXPECT_EQ(payment_members(), (std::map<std::string, bool>{{b, false}}));
+  // (`kastor ctl status` shows views too: A's gateway, read by A alone)
+  EXPECT_TRUE(test::eventually([&] { return view_readers("gateway") == std::vector<std::string>{a}; },
+                               30s));
 
   // When B dies, A runs payment (and email) itself
   EXPECT_EQ(b_->kill_now(), 128 + SIGKILL);

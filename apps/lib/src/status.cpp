@@ -1,7 +1,8 @@
-// kastor ctl status: the cluster as Kafka sees it, per role's consumer group:
-// its state, its members (the nodes, from their client ids "<node>-<role>"),
-// the partitions each one owns, and the lag of every partition (high
-// watermark minus the group's committed offset).
+// kastor ctl status: the cluster as Kafka sees it, per role's consumer group
+// under a prefix (any application's): its state, its members (the nodes, from
+// their client ids "<node>-<role>"), the partitions each one owns, and the lag
+// of every partition (high watermark minus the group's committed offset); then
+// the views, with the nodes reading each (their groups are per node).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -66,40 +67,71 @@ std::optional<std::pair<int64_t, int64_t>> watermarks(rd_kafka_t* rk, const std:
   return std::nullopt;
 }
 
-// The roles whose shared groups exist under `prefix` ("<prefix>.<role>"; a
-// view's per-node groups have more dots), sorted; empty if the cluster
-// cannot be asked.
-std::vector<std::string> roles_under(const std::string& brokers, const std::string& prefix) {
-  std::vector<std::string> out;
+// What the brokers list under `prefix`: the roles with a shared group
+// ("<prefix>.<role>"), and the views with a live per-node group
+// ("<prefix>.<role>.<node id>.<start>": one per node reading, while it runs);
+// sorted. `error` is set if the cluster cannot be asked.
+struct groups_found {
+  std::vector<std::string> roles;
+  std::map<std::string, std::vector<std::string>> views;  // view -> the nodes reading it
+};
+
+groups_found groups_under(const std::string& brokers, const std::string& prefix,
+                          std::string& error) {
+  groups_found out;
   auto conf = bridges::make_conf({{"bootstrap.servers", brokers},
                                   {"client.id", "kastor-ctl-status"},
                                   {"log_level", "2"}});
-  if (!conf)
+  if (!conf) {
+    error = runtime::describe(conf.error());
     return out;
+  }
   char errstr[512];
   bridges::rk_ptr rk{rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), errstr, sizeof(errstr))};
   const rd_kafka_group_list* list = nullptr;
-  if (!rk || rd_kafka_list_groups(rk.get(), nullptr, &list, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+  if (!rk) {
+    error = errstr;
     return out;
+  }
+  if (auto err = rd_kafka_list_groups(rk.get(), nullptr, &list, 10000)) {
+    error = std::string{"the consumer groups cannot be listed: "} + rd_kafka_err2str(err);
+    return out;
+  }
   const auto head = prefix + ".";
   for (int i = 0; i < list->group_cnt; ++i) {
-    std::string name = list->groups[i].group;
-    if (name.rfind(head, 0) == 0 && name.size() > head.size()
-        && name.find('.', head.size()) == std::string::npos)
-      out.push_back(name.substr(head.size()));
+    const std::string name = list->groups[i].group;
+    if (name.rfind(head, 0) != 0 || name.size() == head.size())
+      continue;
+    const auto dot = name.find('.', head.size());
+    if (dot == std::string::npos) {
+      out.roles.push_back(name.substr(head.size()));
+      continue;
+    }
+    // A view's group of a running node (a finished start's stays Empty); a
+    // role's requests group ("<group>.requests") is no view.
+    const auto last = name.rfind('.');
+    const std::string state = list->groups[i].state ? list->groups[i].state : "";
+    if (last <= dot || name.compare(dot + 1, std::string::npos, "requests") == 0
+        || state == "Empty" || state == "Dead")
+      continue;
+    out.views[name.substr(head.size(), dot - head.size())].push_back(
+      name.substr(dot + 1, last - dot - 1));
   }
   rd_kafka_group_list_destroy(list);
-  std::sort(out.begin(), out.end());
+  std::sort(out.roles.begin(), out.roles.end());
+  for (auto& [view, nodes] : out.views)
+    std::sort(nodes.begin(), nodes.end());
   return out;
 }
 
 // One role's group, or an error text. Watermark queries share `until`: past
 // it, lags not read yet are unknown (a down leader costs each query its
 // timeout, and the status must come back).
-std::optional<json::object> role_status(const std::string& brokers, const std::string& role,
-                                        const std::string& group,
+std::optional<json::object> role_status(const std::string& brokers, const std::string& prefix,
+                                        const std::string& role,
                                         std::chrono::steady_clock::time_point until,
                                         std::string& error) {
+  const auto group = prefix + "." + role;
   auto conf = bridges::make_conf({{"bootstrap.servers", brokers},
                                   {"group.id", group},
                                   {"client.id", "kastor-ctl-status"},
@@ -130,7 +162,7 @@ std::optional<json::object> role_status(const std::string& brokers, const std::s
   for (const auto& t : actors::topics_for_role(role))
     topics.insert(t);
   if (role == "order")
-    topics.insert(bridges::request_topic("order"));
+    topics.insert(bridges::request_topic(group));
   json::array members;
   r["state"] = desc->state;
   if (desc->coordinator >= 0)
@@ -212,7 +244,7 @@ std::optional<std::map<std::string, role_lag>> pipeline_lag(const std::string& b
   std::map<std::string, role_lag> out;
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds{20};
   for (const auto* role : {"order", "payment", "email"}) {
-    auto r = role_status(brokers, role, prefix + "." + role, until, error);
+    auto r = role_status(brokers, prefix, role, until, error);
     if (!r)
       return std::nullopt;
     out[role] = {r->at("totalLag").as_int64(), r->at("unknownLag").as_int64()};
@@ -231,31 +263,56 @@ int run_status(const status_options& o) {
   }
   json::array roles;
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds{20};
-  // The app's shared roles always (an empty group says no node runs one),
-  // then every other role with a group under the prefix (copy, or roles the
-  // app does not declare), as the brokers list them.
+  std::string listing_error;
+  auto found = groups_under(o.brokers, o.prefix, listing_error);
+  if (!listing_error.empty()) {
+    std::fprintf(stderr, "kastor ctl status: %s\n", listing_error.c_str());
+    return 1;
+  }
+  if (found.roles.empty() && found.views.empty()) {
+    std::fprintf(stderr,
+                 "kastor ctl status: no consumer group under the prefix '%s' (a node's "
+                 "group.prefix; its roles' groups are <prefix>.<role>)\n",
+                 o.prefix.c_str());
+    return 1;
+  }
+  // Every role with a group under the prefix, as the brokers list them; if
+  // the shop is one of them, all of the shop's shared roles (an empty group
+  // says no node runs one; one never joined is not listed by the brokers).
   const auto& app = actors::shop_app();
-  std::vector<std::string> names;
-  for (const auto& r : app.roles)
-    if (std::find(app.views.begin(), app.views.end(), r) == app.views.end())
-      names.push_back(r);
-  std::vector<std::string> found = roles_under(o.brokers, o.prefix);
-  for (const auto& r : found)
-    if (std::find(names.begin(), names.end(), r) == names.end())
-      names.push_back(r);
+  auto is_view = [&app](const std::string& r) {
+    return std::find(app.views.begin(), app.views.end(), r) != app.views.end();
+  };
+  std::vector<std::string> names = found.roles;
+  const bool shop = std::any_of(names.begin(), names.end(), [&](const std::string& r) {
+    return !is_view(r) && std::find(app.roles.begin(), app.roles.end(), r) != app.roles.end();
+  });
+  if (shop)
+    for (const auto& r : app.roles)
+      if (!is_view(r) && std::find(names.begin(), names.end(), r) == names.end())
+        names.push_back(r);
+  std::sort(names.begin(), names.end());
   for (const auto& role : names) {
     std::string error;
-    auto r = role_status(o.brokers, role, o.prefix + "." + role, until, error);
+    auto r = role_status(o.brokers, o.prefix, role, until, error);
     if (!r) {
       std::fprintf(stderr, "kastor ctl status: %s\n", error.c_str());
       return 1;
     }
     roles.push_back(std::move(*r));
   }
+  json::array views;  // per-node readers: no shared group, no lag
+  for (const auto& [view, nodes] : found.views) {
+    json::array readers;
+    for (const auto& n : nodes)
+      readers.push_back(json::value(n));
+    views.push_back(json::object{{"role", view}, {"nodes", std::move(readers)}});
+  }
   if (o.json) {
     json::object out;
     out["prefix"] = o.prefix;
     out["roles"] = std::move(roles);
+    out["views"] = std::move(views);
     std::printf("%s\n", bridges::to_json_text(out).c_str());
     return 0;
   }
@@ -291,6 +348,15 @@ int run_status(const status_options& o) {
         line += " " + std::string{p} + ":" + std::to_string(l.as_int64());
       std::printf("  lag %s%s\n", std::string{topic}.c_str(), line.c_str());
     }
+  }
+  for (const auto& v : views) {
+    const auto& r = v.as_object();
+    std::string nodes;
+    for (const auto& n : r.at("nodes").as_array())
+      nodes += (nodes.empty() ? "" : ", ") + std::string{n.as_string()};
+    std::printf("%-8s view, read by %zu node%s: %s\n",
+                std::string{r.at("role").as_string()}.c_str(), r.at("nodes").as_array().size(),
+                r.at("nodes").as_array().size() == 1 ? "" : "s", nodes.c_str());
   }
   return 0;
 }
