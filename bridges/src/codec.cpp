@@ -86,7 +86,9 @@ encoded encode(const runtime::message& m, const outgoing_meta& meta) {
   out.value = m.encode(out.headers);  // the type's own headers come last
   if (m.epoch() > 0 && find_header(out.headers, runtime::epoch_header) == nullptr)
     out.headers.push_back({std::string{runtime::epoch_header}, to_decimal(m.epoch())});
-  out.headers.insert(out.headers.end(), m.notes().begin(), m.notes().end());
+  for (const auto& n : m.notes())  // a given id is the kastor-message-id above
+    if (n.name != runtime::message_id_note)
+      out.headers.push_back(n);
   return out;
 }
 

@@ -355,9 +355,11 @@ std::vector<live_snapshot> live_snapshots(const std::vector<stored_record>& reco
       reject(r, runtime::describe(snapshot.error()));
       continue;
     }
-    // Its entity's timers are restored with it (timers.hpp).
-    if (const auto* t = find_header(r.headers, runtime::timers_header))
-      *snapshot = snapshot->with_note(t->name, t->value);
+    // Its entity's timers and last answers are restored with it (timers.hpp,
+    // recent.hpp).
+    for (auto name : {runtime::timers_header, runtime::recent_header})
+      if (const auto* t = find_header(r.headers, name))
+        *snapshot = snapshot->with_note(t->name, t->value);
     auto epoch = runtime::epoch_of(r.headers);
     auto& seen = max_epoch[r.partition];
     if (epoch > now_ms + max_epoch_ahead_ms) {

@@ -301,7 +301,8 @@ void kafka_publisher::publish(std::vector<runtime::message> batch,
       continue;
     }
     outgoing_meta meta;
-    meta.message_id = next_message_id();
+    const auto* given = runtime::find_header(msg.notes(), runtime::message_id_note);
+    meta.message_id = given ? given->value : next_message_id();
     meta.correlation_id = cause && !cause->correlation_id.empty() ? cause->correlation_id
                                                                   : meta.message_id;
     meta.trace_id = cause && !cause->trace_id.empty() ? cause->trace_id : meta.correlation_id;

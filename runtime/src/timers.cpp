@@ -9,6 +9,7 @@
 #include <boost/json/value.hpp>
 
 #include "kastor/runtime/logging.hpp"
+#include "stored_message.hpp"
 
 namespace kastor::runtime {
 
@@ -78,17 +79,11 @@ std::string timer_book::encode(const std::string& key) const {
     return {};
   boost::json::array timers;
   for (const auto& [name, t] : it->second.timers) {
-    header_list extra;
-    auto value = t.msg.encode(extra);
-    boost::json::array headers;
-    for (const auto& h : extra)
-      headers.push_back(boost::json::array{h.name.c_str(), h.value.c_str()});
-    timers.push_back(boost::json::object{{"name", name},
-                                         {"due", t.due_ms},
-                                         {"seq", t.seq},
-                                         {"type", t.msg.type()->name},
-                                         {"value", value},
-                                         {"headers", std::move(headers)}});
+    auto stored = detail::store_message(t.msg);
+    stored["name"] = name;
+    stored["due"] = t.due_ms;
+    stored["seq"] = t.seq;
+    timers.push_back(std::move(stored));
   }
   return boost::json::serialize(
     boost::json::object{{"next_seq", it->second.next_seq}, {"timers", std::move(timers)}});
@@ -122,26 +117,12 @@ std::optional<std::string> timer_book::read(const std::string& key, int32_t part
   kt.next_seq = static_cast<uint64_t>(*next);
   for (const auto& e : list->get_array()) {
     const auto* t = e.if_object();
-    const auto* type_name = t ? t->if_contains("type") : nullptr;
-    const auto* type = type_name && type_name->is_string()
-                         ? messages().by_name(std::string_view{type_name->get_string()})
-                         : nullptr;
-    if (type == nullptr)
-      return "a timer of key '" + key + "' holds a message of an unknown type";
-    header_list headers;
-    if (const auto* hs = t->if_contains("headers"); hs && hs->is_array())
-      for (const auto& h : hs->get_array())
-        if (h.is_array() && h.get_array().size() == 2 && h.get_array()[0].is_string()
-            && h.get_array()[1].is_string())
-          headers.push_back({std::string{h.get_array()[0].get_string()},
-                             std::string{h.get_array()[1].get_string()}});
-    const auto* value = t->if_contains("value");
-    const auto* name = t->if_contains("name");
-    const auto due = whole(t->if_contains("due"));
-    const auto seq = whole(t->if_contains("seq"));
-    if (!value || !value->is_string() || !name || !name->is_string() || !due || !seq)
-      return "a timer of key '" + key + "' lacks its name, due time, seq or value";
-    auto msg = type->decode(std::string_view{value->get_string()}, headers);
+    const auto* name = t ? t->if_contains("name") : nullptr;
+    const auto due = whole(t ? t->if_contains("due") : nullptr);
+    const auto seq = whole(t ? t->if_contains("seq") : nullptr);
+    if (!name || !name->is_string() || !due || !seq)
+      return "a timer of key '" + key + "' lacks its name, due time or seq";
+    auto msg = detail::load_message(e);
     if (!msg)
       return "a timer of key '" + key + "': " + describe(msg.error());
     kt.timers[std::string{name->get_string()}] = {*due, static_cast<uint64_t>(*seq),

@@ -161,6 +161,24 @@ TEST(Codec, AnApplicationsDescribedTypeTravelsAsARecordWithItsDefaultJson) {
                bridge_errc::unsupported_version, "reads 1 to 2");
 }
 
+TEST(Codec, AGivenMessageIdIsWrittenOnceAsTheRecordsId) {
+  // (a remembering entity's output: its id is derived from its cause,
+  // recent.hpp; the producer takes it as the record's)
+  runtime::declare<ledger_entry>(
+    {.name = "ledger_entry", .topic = "codec-ledger", .key = &ledger_entry::account,
+     .schema_version = 2});
+  auto m = runtime::message{ledger_entry{"acc-1", 5}}.with_note(
+    std::string{runtime::message_id_note}, "in-7/0");
+  auto out = encode(m, outgoing_meta{"in-7/0", "", "", 1, ""});
+  int ids = 0;
+  for (const auto& h : out.headers)
+    ids += h.name == "kastor-message-id";
+  EXPECT_EQ(ids, 1);
+  auto in = decode_record("codec-ledger", 0, 5, "", out.value, out.headers, 9);
+  ASSERT_TRUE(in) << runtime::describe(in.error());
+  EXPECT_EQ(in->meta.message_id, "in-7/0");
+}
+
 TEST(Codec, ACodecThatThrowsMakesTheRecordBadNotTheNode) {
   struct fragile {
     std::string id;

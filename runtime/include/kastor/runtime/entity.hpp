@@ -32,6 +32,11 @@
 // snapshot, restored and released with its partition, fired by the role's
 // actor when due (due_timers()).
 //
+// An entity that remembers (entity<E>(name).remember(n), recent.hpp) answers
+// an input handed out again with what it answered it before, under the same
+// message ids, without running its handler: at-least-once, it needs no
+// "answered" memory of its own.
+//
 // The book routes each record to its key's activation (the message's declared
 // key), activating it from its restored snapshot or fresh, and writes the
 // entity's snapshot after every record that changed it (its state or its
@@ -64,6 +69,7 @@
 #include <vector>
 
 #include "kastor/runtime/message.hpp"
+#include "kastor/runtime/recent.hpp"
 #include "kastor/runtime/reject.hpp"
 #include "kastor/runtime/timers.hpp"
 
@@ -129,9 +135,19 @@ public:
     auto saved_timers = timers_.save(key);
     activation* turn = nullptr;
     outputs out;
+    bool again = false;  // an input this key remembers answering (recent.hpp)
     try {
       turn = &activate(key, meta.partition, now_ms);
-      out = take_timers(key, turn->partition, turn->entity.handle(meta, msg, now_ms), now_ms);
+      if (const auto* answered = recent_.find(key, meta.message_id)) {
+        out = *answered;
+        again = true;
+      } else {
+        out = take_timers(key, turn->partition, turn->entity.handle(meta, msg, now_ms), now_ms);
+        if (recent_.per_key() > 0 && !meta.message_id.empty())
+          for (size_t i = 0; i < out.size(); ++i)
+            out[i] = out[i].with_note(std::string{message_id_note},
+                                      derived_message_id(meta.message_id, i));
+      }
     } catch (...) {
       roll_back(key);
       timers_.put_back(key, std::move(saved_timers));
@@ -144,19 +160,33 @@ public:
     auto written = next.encode() + '\n' + timers;
     // A first delivery that changed nothing writes no snapshot; a record
     // handed out again always does (its first turn's write may be lost).
-    const bool unchanged = !a.last_written.empty() && written == a.last_written
-                           && meta.attempt <= 1 && meta.timer.empty();
+    bool unchanged = !a.last_written.empty() && written == a.last_written
+                     && meta.attempt <= 1 && meta.timer.empty();
+    // What it answered is remembered with the state it goes with (a turn
+    // that changed and answered nothing is not: a copy does nothing again).
+    if (!again && recent_.per_key() > 0 && !meta.message_id.empty()
+        && (!out.empty() || !unchanged)) {
+      recent_.remember(key, a.partition, meta.message_id, out);
+      unchanged = false;
+    }
     a.last = next;
     if (!unchanged) {
       a.last_written = std::move(written);
       auto snapshot = next.with_epoch(epoch_of(a.partition));
       if (!timers.empty())
         snapshot = snapshot.with_note(std::string{timers_header}, std::move(timers));
+      if (auto recent = recent_.encode(key); !recent.empty())
+        snapshot = snapshot.with_note(std::string{recent_header}, std::move(recent));
       out.push_back(std::move(snapshot));
     }
     passivate(now_ms);
     return out;
   }
+
+  // Remembers each key's last `n` inputs and what it answered them
+  // (recent.hpp); 0, the default: nothing.
+  void remember(size_t n) { recent_ = recent_turns{n}; }
+  size_t remembers() const { return recent_.per_key(); }
 
   // Timers due at now_ms (at most `max`), as the tagged messages to publish
   // (timers.hpp); the role's actor asks every tick.
@@ -307,6 +337,7 @@ private:
         std::erase_if(active_, [&](const auto& kv) { return mine(kv.second.partition); });
         std::erase_if(dormant_, [&](const auto& kv) { return mine(kv.second.partition); });
         timers_.release(c.partitions);
+        recent_.release(c.partitions);
         for (auto p : c.partitions)
           epochs_.erase(p);
         continue;
@@ -322,6 +353,8 @@ private:
           active_.erase(key);
           const auto* timers = find_header(m.notes(), timers_header);
           timers_.restore(key, p, timers ? std::string_view{timers->value} : std::string_view{});
+          const auto* recent = find_header(m.notes(), recent_header);
+          recent_.restore(key, p, recent ? std::string_view{recent->value} : std::string_view{});
           dormant_.insert_or_assign(std::move(key), stored{*s, p});
         }
     }
@@ -334,6 +367,7 @@ private:
   mutable std::unordered_map<std::string, stored> dormant_;
   mutable std::unordered_map<int32_t, int64_t> epochs_;  // partition -> its snapshots' epoch
   mutable timer_book timers_;  // every held key's timers (active or passivated)
+  mutable recent_turns recent_;  // every held key's last answers (remember())
   std::vector<const message_type*> accepts_;
   mutable std::mutex mtx_;
   mutable std::vector<change> changes_;

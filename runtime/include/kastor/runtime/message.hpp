@@ -79,6 +79,11 @@ int64_t epoch_of(const header_list& headers);
 // fired.
 inline constexpr std::string_view timers_header = "kastor-timers";
 inline constexpr std::string_view timer_tag_header = "kastor-timer";
+// An entity snapshot's memory of its last answers (recent.hpp).
+inline constexpr std::string_view recent_header = "kastor-recent";
+// A message's note giving the id it is published with (the kastor-message-id
+// header) instead of a fresh one: a remembering entity's outputs (recent.hpp).
+inline constexpr std::string_view message_id_note = "kastor-message-id";
 
 class message;
 

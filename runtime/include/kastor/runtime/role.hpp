@@ -217,6 +217,13 @@ public:
     passivate_after_ = d;
     return *this;
   }
+  // Remembers each key's last `n` inputs (by message id) and the outputs it
+  // answered them with, in its snapshot, and answers a copy of one with the
+  // same outputs again without running the handler (recent.hpp). Default 0.
+  entity& remember(size_t n) {
+    remember_ = n;
+    return *this;
+  }
   // How an activation is made, given its key and its snapshot when it is
   // restored (null for a key never seen): the way to hand an entity its
   // settings and dependencies. Default: E's constructors E(key), E(snapshot).
@@ -234,7 +241,11 @@ public:
       throw std::logic_error("kastor: entity '" + name()
                              + "' needs a factory (make()): its class has no constructors "
                                "E(const std::string& key) and E(const snapshot_type&)");
-    r.make([d = passivate_after_, make] { return std::make_shared<entity_book<E>>(d, make); });
+    r.make([d = passivate_after_, make, n = remember_] {
+      auto book = std::make_shared<entity_book<E>>(d, make);
+      book->remember(n);
+      return book;
+    });
     auto s = r.spec();
     static_cast<entity_book<E>&>(*s.store).accepts(s.takes);  // what its timers may send
     return s;
@@ -244,6 +255,7 @@ private:
   role<entity_book<E>> role_;
   std::chrono::milliseconds passivate_after_ = std::chrono::minutes{1};
   typename entity_book<E>::factory make_;
+  size_t remember_ = 0;
 };
 
 }  // namespace kastor::runtime
