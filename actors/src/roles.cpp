@@ -16,32 +16,12 @@ std::optional<int64_t> amount_cents(const std::string& v) {
   return static_cast<int64_t>(amount * 100.0 + 0.5);
 }
 
-class order_store_adapter final : public runtime::entity_store {
-public:
-  explicit order_store_adapter(std::shared_ptr<order_book> book) : book_(std::move(book)) {}
-
-  void adopt(int32_t partition, const std::vector<runtime::message>& snapshots,
-             int64_t epoch) override {
-    std::vector<order_snapshot> orders;
-    for (const auto& m : snapshots)
-      if (const auto* s = m.get_if<order_snapshot>())
-        orders.push_back(*s);
-    book_->adopt(partition, orders, epoch);
-  }
-  void release(const std::vector<int32_t>& partitions) override { book_->release(partitions); }
-  runtime::message lookup(const std::string& key) const override {
-    auto s = book_->find_created(key);
-    return s ? runtime::message{*s} : runtime::message{};
-  }
-
-private:
-  std::shared_ptr<order_book> book_;
-};
-
 }  // namespace
 
-std::shared_ptr<runtime::entity_store> order_store(std::shared_ptr<order_book> book) {
-  return std::make_shared<order_store_adapter>(std::move(book));
+runtime::entity<order> order_role(std::chrono::milliseconds passivate_after) {
+  return runtime::entity<order>("order")
+    .consumes<order_created, payment_result, notification_event, email_sent>()
+    .passivate_after(passivate_after);
 }
 
 const runtime::app_spec& shop_app() {
@@ -74,7 +54,7 @@ int64_t decline_over_cents(const runtime::node_config& c) {
 
 std::vector<std::string> topics_for_role(std::string_view role) {
   if (role == "order")
-    return order_handlers().topics();
+    return order_role().spec().topics();
   if (role == "payment")
     return payment_handlers().topics();
   if (role == "email")

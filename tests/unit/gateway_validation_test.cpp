@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "kastor/actors/schema.hpp"
 #include "kastor/gateway/validation.hpp"
 
 namespace kastor::gateway {
@@ -172,6 +173,25 @@ TEST(GatewayValidation, BoundariesThatAreStillAccepted) {
                                                 "1000000000"))
               .total_cents,
             max_money_cents);
+}
+
+// Issue 21, trap 7: the README promised ids of 1-128 characters while the
+// bridge checks "at most 512 bytes". Both hold because 128 characters of any
+// script (4 bytes each at most in UTF-8) fit in 512 bytes: whatever the
+// gateway accepts keeps the bridge's schema, and is never dead-lettered.
+TEST(GatewayValidation, TheLongestIdsTheGatewayAcceptsKeepTheBridgesSchema) {
+  static_assert(max_customer_id_chars * 4 <= actors::schema_max_id_bytes);
+  std::string widest;
+  for (size_t i = 0; i < max_customer_id_chars; ++i)
+    widest += "\xF0\x9F\x98\x80";  // U+1F600, four bytes
+  auto body = replace(seed_body, "test-customer-123", widest);
+  body = replace(body, "product-abc", widest);
+  auto order = accepted(json_type, body);
+  ASSERT_EQ(order.customer_id.size(), actors::schema_max_id_bytes);
+  order.order_id = std::string(max_order_id_chars, 'o');
+  EXPECT_EQ(actors::check_schema(order), std::nullopt);
+  order.customer_id += "x";  // one byte past what any accepted id can be
+  EXPECT_NE(actors::check_schema(order), std::nullopt);
 }
 
 TEST(GatewayValidation, ABodyOfExactlyTheLimitIsAccepted) {

@@ -45,7 +45,75 @@ struct counter {
   tally t;
 };
 
+// A counter that only goes up, and that stays active until it reached 10:
+// the book's two hooks.
+struct ratchet {
+  using snapshot_type = tally;
+  explicit ratchet(const std::string& id) { t.id = id; }
+  explicit ratchet(const tally& restored) : t(restored) {}
+  tally snapshot() const { return t; }
+  kastor::runtime::outputs handle(const kastor::runtime::record_meta&, const bump& b, int64_t) {
+    t.count += b.by;
+    return {};
+  }
+  static bool supersedes(const tally& restored, const tally& held) {
+    return restored.count > held.count;
+  }
+  bool may_passivate() const { return t.count >= 10; }
+  tally t;
+};
+
+// A light whose state is in a header only (its JSON is just the id): a
+// codec of the application's own.
+struct lamp {
+  std::string id;
+  bool on = false;
+};
+
+struct switch_on {
+  std::string id;
+  bool on = true;
+};
+BOOST_DESCRIBE_STRUCT(switch_on, (), (id, on))
+
+struct lamp_entity {
+  using snapshot_type = lamp;
+  explicit lamp_entity(const std::string& id) { l.id = id; }
+  explicit lamp_entity(const lamp& restored) : l(restored) {}
+  lamp snapshot() const { return l; }
+  kastor::runtime::outputs handle(const kastor::runtime::record_meta&, const switch_on& s,
+                                  int64_t) {
+    l.on = s.on;
+    return {};
+  }
+  lamp l;
+};
+
 void declare() {
+  kastor::runtime::declare<switch_on>(
+    {.name = "test.switch_on", .topic = "test-switches", .key = &switch_on::id});
+  kastor::runtime::declare<lamp>(
+    {.name = "test.lamp",
+     .topic = "test-lamps",
+     .key = &lamp::id,
+     .compacted = true,
+     .follows_cause = true,
+     .encode = [](const lamp& l, kastor::runtime::header_list& extra) {
+       extra.push_back({"test-lamp-on", l.on ? "true" : "false"});
+       return "{\"id\":\"" + l.id + "\"}";
+     },
+     .decode = [](std::string_view value, const kastor::runtime::header_list& headers)
+       -> caf::expected<lamp> {
+       lamp l;
+       auto at = value.find("\"id\":\"");
+       if (at == std::string_view::npos)
+         return caf::make_error(caf::sec::invalid_argument);
+       auto from = at + 6;
+       l.id = std::string{value.substr(from, value.find('"', from) - from)};
+       const auto* on = kastor::runtime::find_header(headers, "test-lamp-on");
+       l.on = on != nullptr && on->value == "true";
+       return l;
+     }});
   kastor::runtime::declare<bump>({.name = "test.bump", .topic = "test-bumps", .key = &bump::id});
   kastor::runtime::declare<tally>({.name = "test.tally",
                                    .topic = "test-tallies",
@@ -208,6 +276,49 @@ TEST_F(EntityBook, IdleActivationsArePassivatedAndComeBackFromTheirSnapshot) {
   auto t = written(book.handle(at(0), bump{"a", 1}, 1160));
   EXPECT_EQ(t.count, 4);
   EXPECT_EQ(t.activations, 1);  // activated again from its snapshot
+}
+
+// Issue 21, item 7: the hooks the shop's order needed to become an entity.
+TEST_F(EntityBook, ARestoredSnapshotReplacesTheHeldOneOnlyWhenTheEntitySaysItSupersedesIt) {
+  using counters::ratchet;
+  entity_book<ratchet> book;
+  book.handle(at(1), bump{"a", 5}, 1000);
+  book.handle(at(1), bump{"b", 5}, 1000);
+  // A changelog tail with a stale write of a (3 < 5) and a newer one of b
+  book.adopt(1, {message{tally{"a", 3, 0}}, message{tally{"b", 7, 0}},
+                 message{tally{"c", 2, 0}}, message{tally{"c", 1, 0}}}, 0);
+  EXPECT_EQ(book.find("a")->count, 5);
+  EXPECT_EQ(book.find("b")->count, 7);
+  EXPECT_EQ(book.find("c")->count, 2);  // within one tail too
+  EXPECT_EQ(written(book.handle(at(1), bump{"a", 1}, 1100)).count, 6);
+  // Without the hook, the changelog's last word wins (offset order)
+  entity_book<counter> plain;
+  plain.adopt(1, {message{tally{"c", 2, 0}}, message{tally{"c", 1, 0}}}, 0);
+  EXPECT_EQ(plain.find("c")->count, 1);
+}
+
+TEST_F(EntityBook, AnEntityThatMayNotPassivateStaysActiveHoweverIdle) {
+  using counters::ratchet;
+  entity_book<ratchet> book{std::chrono::milliseconds{100}};
+  book.handle(at(0), bump{"busy", 3}, 1000);
+  book.handle(at(0), bump{"done", 10}, 1000);
+  book.handle(at(0), bump{"other", 1}, 1500);
+  EXPECT_EQ(book.passivated(), 1u);  // done
+  EXPECT_EQ(book.active(), 2u);      // busy (may not) and other (not idle)
+  EXPECT_EQ(book.find("done")->count, 10);
+}
+
+TEST_F(EntityBook, AChangeOnlyAHeaderOfTheSnapshotCarriesIsWritten) {
+  using counters::lamp;
+  using counters::switch_on;
+  entity_book<counters::lamp_entity> book;
+  ASSERT_EQ(book.handle(at(0), switch_on{"hall", false}, 1000).size(), 1u);  // new: written
+  // Switched on: its JSON is the same ({"id":"hall"}), its header is not
+  auto out = book.handle(at(0), switch_on{"hall", true}, 1001);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out.back().get<lamp>().on);
+  // Switched on again: nothing changed, nothing written
+  EXPECT_TRUE(book.handle(at(0), switch_on{"hall", true}, 1002).empty());
 }
 
 TEST_F(EntityBook, EntityRoleSpecNamesItsChangelogInputsAndStore) {

@@ -143,11 +143,8 @@ struct node::impl {
     auto& c = cfg;
     // An order's state lives with its key's partition (order-state).
     auto passivate = c.setting_integer("order.passivate-after-ms");
-    auto order = runtime::role<actors::order_book>("order")
-                   .consumes(actors::order_handlers())
-                   .make([passivate] { return std::make_shared<actors::order_book>(passivate); })
-                   .keyed<actors::order_snapshot>(&actors::order_store)
-                   .queries([](std::shared_ptr<actors::order_book> book) {
+    auto order = actors::order_role(std::chrono::milliseconds{passivate})
+                   .queries([](std::shared_ptr<runtime::entity_book<actors::order>> book) {
                      return snapshot_query(book);
                    });
     if (auto err = core->add(order))

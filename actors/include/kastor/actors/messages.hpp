@@ -92,7 +92,7 @@ inline constexpr const char* notify_payment_failed = "PAYMENT_FAILED";
 // Topic `notification-events`: what the email role tells the customer. A
 // seed 002 billing service writes only {orderId, customerId, type, at}: it is
 // also how the order role learns the payment outcome when no payment_result
-// comes (see order_book).
+// comes (see order.hpp).
 struct notification_event {
   std::string order_id;
   std::string customer_id;

@@ -3,6 +3,7 @@
 // that reaches it is dead-lettered (runtime::handlers).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -14,18 +15,19 @@
 #include "kastor/actors/order.hpp"
 #include "kastor/actors/payment.hpp"
 #include "kastor/runtime/config.hpp"
-#include "kastor/runtime/entity.hpp"
-#include "kastor/runtime/role_actor.hpp"
+#include "kastor/runtime/role.hpp"
 
 namespace kastor::actors {
 
 // Order and analytics follow the whole life of an order (order also reads
 // notification-events: a seed 002 billing service tells the outcome only
 // there); payment and email only react to the one event addressed to them.
-inline runtime::handlers<order_book> order_handlers() {
-  return runtime::consumes<order_book, order_created, payment_result, notification_event,
-                           email_sent>();
-}
+//
+// The order role: one entity per order id (order.hpp), restored from
+// order-state with its key's partition; a finished order idle for
+// `passivate_after` is passivated.
+runtime::entity<order> order_role(
+  std::chrono::milliseconds passivate_after = std::chrono::minutes{1});
 inline runtime::handlers<payment_service> payment_handlers() {
   return runtime::consumes<payment_service, payment_request>();
 }
@@ -35,11 +37,6 @@ inline runtime::handlers<email_service> email_handlers() {
 inline runtime::handlers<analytics_book> analytics_handlers() {
   return runtime::consumes<analytics_book, order_created, payment_result, email_sent>();
 }
-
-// The order role's book as the runtime restores it from order-state and
-// drops it with its partitions (runtime::entity_store); a lookup answers only
-// an order whose order_created the book handled (order_book::find_created).
-std::shared_ptr<runtime::entity_store> order_store(std::shared_ptr<order_book> book);
 
 // The shop as the runtime's configuration knows it: its roles (analytics and
 // gateway are per-node views), its keys (payment.decline-over,

@@ -37,6 +37,17 @@
 // message ids, without running its handler: at-least-once, it needs no
 // "answered" memory of its own.
 //
+// Two optional hooks let an entity say what the book cannot know:
+//
+//   // Whether a snapshot read from the changelog replaces the one held (on
+//   // every adoption, in offset order). Default: always, the last one wins.
+//   // An entity whose state only moves forward keeps the furthest along, so
+//   // a stale write (a lost owner's, or one of an older partition layout)
+//   // never moves a key back.
+//   static bool supersedes(const snapshot_type& restored, const snapshot_type& held);
+//   // Whether an idle activation may be passivated now. Default: always.
+//   bool may_passivate() const;
+//
 // The book routes each record to its key's activation (the message's declared
 // key), activating it from its restored snapshot or fresh, and writes the
 // entity's snapshot after every record that changed it (its state or its
@@ -58,6 +69,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -157,7 +169,7 @@ public:
     a.last_used_ms = now_ms;
     message next{a.entity.snapshot()};
     auto timers = timers_.encode(key);
-    auto written = next.encode() + '\n' + timers;
+    auto written = written_form(next, timers);
     // A first delivery that changed nothing writes no snapshot; a record
     // handed out again always does (its first turn's write may be lost).
     bool unchanged = !a.last_written.empty() && written == a.last_written
@@ -239,7 +251,7 @@ private:
     int32_t partition;
     int64_t last_used_ms;
     message last;  // its last snapshot (written, or restored from); empty: none yet
-    std::string last_written;  // what this node wrote last (value and timers); empty: nothing
+    std::string last_written;  // what the changelog holds of it (value and timers); empty: nothing
   };
   struct stored {
     snapshot_type snapshot;
@@ -260,9 +272,12 @@ private:
       message last{it->second.snapshot};
       E made = make_(key, &last.get<snapshot_type>());
       const auto partition = it->second.partition;
+      // What the changelog holds, as the entity tells it: a first delivery
+      // that leaves it so writes nothing.
+      auto written = written_form(message{made.snapshot()}, timers_.encode(key));
       dormant_.erase(it);
       return active_.try_emplace(key, activation{std::move(made), partition, now_ms,
-                                                 std::move(last), {}})
+                                                 std::move(last), std::move(written)})
         .first->second;
     }
     return active_.try_emplace(key, activation{make_(key, nullptr), partition, now_ms, {}, {}})
@@ -309,13 +324,44 @@ private:
       return;
     last_scan_ms_ = now_ms;
     for (auto it = active_.begin(); it != active_.end();)
-      if (now_ms - it->second.last_used_ms >= passivate_after_ms_) {
+      if (now_ms - it->second.last_used_ms >= passivate_after_ms_
+          && may_passivate(it->second.entity)) {
         dormant_.insert_or_assign(it->first, stored{it->second.entity.snapshot(),
                                                     it->second.partition});
         it = active_.erase(it);
       } else {
         ++it;
       }
+  }
+
+  // What tells one written snapshot from another: its value, the headers
+  // its codec writes (a field the JSON has no place for) and its timers.
+  static std::string written_form(const message& m, const std::string& timers) {
+    header_list extra;
+    auto out = m.encode(extra);
+    for (const auto& h : extra)
+      out.append("\n").append(h.name).append("=").append(h.value);
+    return out.append("\n\n").append(timers);
+  }
+
+  // Whether `restored` replaces what is held of `key` (E::supersedes).
+  bool replaces_held(const std::string& key, const snapshot_type& restored) const {
+    if constexpr (requires(const snapshot_type& a) {
+                    { E::supersedes(a, a) } -> std::convertible_to<bool>;
+                  }) {
+      if (auto it = active_.find(key); it != active_.end())
+        return E::supersedes(restored, it->second.entity.snapshot());
+      if (auto it = dormant_.find(key); it != dormant_.end())
+        return E::supersedes(restored, it->second.snapshot);
+    }
+    return true;
+  }
+
+  static bool may_passivate(const E& e) {
+    if constexpr (requires { { e.may_passivate() } -> std::convertible_to<bool>; })
+      return e.may_passivate();
+    else
+      return true;
   }
 
   int64_t epoch_of(int32_t partition) const {
@@ -350,6 +396,14 @@ private:
       for (const auto& m : c.snapshots)
         if (const auto* s = m.template get_if<snapshot_type>()) {
           auto key = m.key();
+          if (!replaces_held(key, *s)) {
+            // What is held stays, with its timers and memory (now p's).
+            if (auto it = active_.find(key); it != active_.end())
+              it->second.partition = p;
+            else if (auto d = dormant_.find(key); d != dormant_.end())
+              d->second.partition = p;
+            continue;
+          }
           active_.erase(key);
           const auto* timers = find_header(m.notes(), timers_header);
           timers_.restore(key, p, timers ? std::string_view{timers->value} : std::string_view{});

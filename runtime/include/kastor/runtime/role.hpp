@@ -224,6 +224,12 @@ public:
     remember_ = n;
     return *this;
   }
+  // Requests of the application's own its actor answers besides records
+  // (e.g. a query of the book from an HTTP handler; see role::queries).
+  entity& queries(std::function<caf::message_handler(std::shared_ptr<entity_book<E>>)> f) {
+    role_.queries(std::move(f));
+    return *this;
+  }
   // How an activation is made, given its key and its snapshot when it is
   // restored (null for a key never seen): the way to hand an entity its
   // settings and dependencies. Default: E's constructors E(key), E(snapshot).

@@ -231,9 +231,12 @@ struct role_context {
   bool inject_before(const record_meta& m) const {
     if (io.chaos->fires(chaos_fault::hang, m)) {
       // Unresponsive from now on: everything sent to it is dropped (the
-      // mailbox delivers the unfinished records again to the next one).
+      // mailbox delivers the unfinished records again to the next one). An
+      // entity's timer tick is taken here: dropped, its sender (the actor
+      // itself) would get an unexpected_message error back and exit for it,
+      // not for the hang its turn deadline finds.
       self->set_default_handler(caf::drop);
-      self->become(caf::behavior{[](process_atom, process_atom) {}});
+      self->become(caf::behavior{[](process_atom, process_atom) {}, [](timer_tick_atom) {}});
       return true;
     }
     if (io.chaos->fires(chaos_fault::crash, m)) {
