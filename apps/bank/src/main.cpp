@@ -6,10 +6,7 @@
 #include <cstdio>
 
 #include <CLI/CLI.hpp>
-#include <kastor/bridges/node.hpp>
-#include <kastor/runtime/errors.hpp>
-#include <kastor/runtime/role.hpp>
-#include <kastor/runtime/shutdown.hpp>
+#include <kastor/kastor.hpp>
 
 #include "bank/roles.hpp"
 #include "bank/tools.hpp"

@@ -2,7 +2,7 @@
 // `topics` tool creates topics for (kastor derives them from these).
 #pragma once
 
-#include <kastor/runtime/role.hpp>
+#include <kastor/kastor.hpp>
 
 #include "bank/entities.hpp"
 
