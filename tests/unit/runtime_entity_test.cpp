@@ -53,6 +53,8 @@ struct ratchet {
   explicit ratchet(const tally& restored) : t(restored) {}
   tally snapshot() const { return t; }
   kastor::runtime::outputs handle(const kastor::runtime::record_meta&, const bump& b, int64_t) {
+    if (b.by < 0)
+      kastor::runtime::reject("a ratchet only goes up");
     t.count += b.by;
     return {};
   }
@@ -290,11 +292,26 @@ TEST_F(EntityBook, ARestoredSnapshotReplacesTheHeldOneOnlyWhenTheEntitySaysItSup
   EXPECT_EQ(book.find("a")->count, 5);
   EXPECT_EQ(book.find("b")->count, 7);
   EXPECT_EQ(book.find("c")->count, 2);  // within one tail too
-  EXPECT_EQ(written(book.handle(at(1), bump{"a", 1}, 1100)).count, 6);
+  // The changelog's last word for a is the stale 3: a's next turn writes
+  // what is held again, even one that changes nothing
+  EXPECT_EQ(written(book.handle(at(1), bump{"a", 0}, 1100)).count, 5);
+  EXPECT_TRUE(book.handle(at(1), bump{"a", 0}, 1101).empty());
+  EXPECT_EQ(written(book.handle(at(1), bump{"a", 1}, 1102)).count, 6);
   // Without the hook, the changelog's last word wins (offset order)
   entity_book<counter> plain;
   plain.adopt(1, {message{tally{"c", 2, 0}}, message{tally{"c", 1, 0}}}, 0);
   EXPECT_EQ(plain.find("c")->count, 1);
+}
+
+TEST_F(EntityBook, ARestoredKeysTurnThatChangesNothingWritesNothingButARolledBackOnesDoes) {
+  using counters::ratchet;
+  entity_book<ratchet> book;
+  book.adopt(0, {message{tally{"a", 5, 0}}}, 0);
+  EXPECT_TRUE(book.handle(at(0), bump{"a", 0}, 1000).empty());  // the changelog holds it
+  book.handle(at(0), bump{"b", 2}, 1000);
+  EXPECT_THROW(book.handle(at(0), bump{"b", -1}, 1001), rejection);
+  // Rolled back to its last snapshot: written again at its next turn
+  EXPECT_EQ(written(book.handle(at(0), bump{"b", 0}, 1002)).count, 2);
 }
 
 TEST_F(EntityBook, AnEntityThatMayNotPassivateStaysActiveHoweverIdle) {

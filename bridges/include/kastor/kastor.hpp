@@ -9,9 +9,10 @@
 //   rt::declare<deposit>({.name = "bank.deposit", .topic = "deposits", .key = &deposit::account});
 //   std::atomic<bool> stop{false};
 //   rt::install_stop_signals(stop);                        // shutdown.hpp
-//   auto cfg = rt::load_config(sources, environ, app);     // config.hpp
+//   auto cfg = rt::load_config(sources, environ, app);     // config.hpp (environ: <unistd.h>)
 //   auto node = kastor::bridges::actor_node::make(*cfg);   // bridges/node.hpp
-//   (*node)->add(rt::entity<account>("accounts").consumes<deposit>());
+//   if (auto err = (*node)->add(rt::entity<account>("accounts").consumes<deposit>()))
+//     return 1;                                            // rt::describe(err) says why
 //   (*node)->start();
 //   return (*node)->run(stop);
 //

@@ -44,6 +44,7 @@
 //   // An entity whose state only moves forward keeps the furthest along, so
 //   // a stale write (a lost owner's, or one of an older partition layout)
 //   // never moves a key back.
+//   // When it keeps what is held, the key's next turn writes it again.
 //   static bool supersedes(const snapshot_type& restored, const snapshot_type& held);
 //   // Whether an idle activation may be passivated now. Default: always.
 //   bool may_passivate() const;
@@ -256,6 +257,10 @@ private:
   struct stored {
     snapshot_type snapshot;
     int32_t partition;
+    // The changelog holds this snapshot as its key's last word (restored
+    // from it, or passivated after it was written): a first delivery that
+    // leaves it so need not write it again. False: written at the next turn.
+    bool as_written = false;
   };
   struct change {
     bool adopt;
@@ -274,7 +279,9 @@ private:
       const auto partition = it->second.partition;
       // What the changelog holds, as the entity tells it: a first delivery
       // that leaves it so writes nothing.
-      auto written = written_form(message{made.snapshot()}, timers_.encode(key));
+      auto written = it->second.as_written
+                       ? written_form(message{made.snapshot()}, timers_.encode(key))
+                       : std::string{};
       dormant_.erase(it);
       return active_.try_emplace(key, activation{std::move(made), partition, now_ms,
                                                  std::move(last), std::move(written)})
@@ -313,9 +320,9 @@ private:
     auto it = active_.find(key);
     if (it == active_.end())
       return;
-    if (it->second.last)
+    if (it->second.last)  // (its timers may not be the snapshot's: written again)
       dormant_.insert_or_assign(key, stored{it->second.last.template get<snapshot_type>(),
-                                            it->second.partition});
+                                            it->second.partition, false});
     active_.erase(it);
   }
 
@@ -327,7 +334,8 @@ private:
       if (now_ms - it->second.last_used_ms >= passivate_after_ms_
           && may_passivate(it->second.entity)) {
         dormant_.insert_or_assign(it->first, stored{it->second.entity.snapshot(),
-                                                    it->second.partition});
+                                                    it->second.partition,
+                                                    !it->second.last_written.empty()});
         it = active_.erase(it);
       } else {
         ++it;
@@ -397,11 +405,24 @@ private:
         if (const auto* s = m.template get_if<snapshot_type>()) {
           auto key = m.key();
           if (!replaces_held(key, *s)) {
-            // What is held stays, with its timers and memory (now p's).
-            if (auto it = active_.find(key); it != active_.end())
+            // What is held stays, with its timers and memory, now p's; the
+            // changelog's last word for the key is the snapshot it kept
+            // out, so the key's next turn writes what is held again.
+            if (auto it = active_.find(key); it != active_.end()) {
               it->second.partition = p;
-            else if (auto d = dormant_.find(key); d != dormant_.end())
+              it->second.last_written.clear();
+            } else if (auto d = dormant_.find(key); d != dormant_.end()) {
               d->second.partition = p;
+              d->second.as_written = false;
+            }
+            if (auto t = timers_.save(key)) {
+              t->partition = p;
+              timers_.put_back(key, std::move(t));
+            }
+            if (auto r = recent_.save(key)) {
+              r->partition = p;
+              recent_.put_back(key, std::move(r));
+            }
             continue;
           }
           active_.erase(key);
@@ -409,7 +430,7 @@ private:
           timers_.restore(key, p, timers ? std::string_view{timers->value} : std::string_view{});
           const auto* recent = find_header(m.notes(), recent_header);
           recent_.restore(key, p, recent ? std::string_view{recent->value} : std::string_view{});
-          dormant_.insert_or_assign(std::move(key), stored{*s, p});
+          dormant_.insert_or_assign(std::move(key), stored{*s, p, true});
         }
     }
   }

@@ -234,9 +234,11 @@ struct role_context {
       // mailbox delivers the unfinished records again to the next one). An
       // entity's timer tick is taken here: dropped, its sender (the actor
       // itself) would get an unexpected_message error back and exit for it,
-      // not for the hang its turn deadline finds.
+      // not for the hang its turn deadline finds; so is a delayed record of
+      // a role with latency, which it sends itself too.
       self->set_default_handler(caf::drop);
-      self->become(caf::behavior{[](process_atom, process_atom) {}, [](timer_tick_atom) {}});
+      self->become(caf::behavior{[](process_atom, process_atom) {}, [](timer_tick_atom) {},
+                                 [](process_atom, const record_meta&, const message&) {}});
       return true;
     }
     if (io.chaos->fires(chaos_fault::crash, m)) {
