@@ -12,7 +12,6 @@
 #include <map>
 #include <string>
 
-#include <boost/describe/class.hpp>
 
 #include "kastor/bridges/kafka.hpp"
 #include "kastor/bridges/librdkafka.hpp"
@@ -21,58 +20,10 @@
 #include "kastor/bridges/producer.hpp"
 #include "kastor/bridges/remote.hpp"
 #include "kastor/runtime/role.hpp"
+#include "support/counter_entity.hpp"
 #include "support/wait.hpp"
 
-namespace ledger {
-
-struct add {
-  std::string counter;
-  int64_t n = 0;
-};
-BOOST_DESCRIBE_STRUCT(add, (), (counter, n))
-
-struct added {
-  std::string counter;
-  int64_t total = 0;
-};
-BOOST_DESCRIBE_STRUCT(added, (), (counter, total))
-
-struct counter_state {
-  std::string counter;
-  int64_t total = 0;
-};
-BOOST_DESCRIBE_STRUCT(counter_state, (), (counter, total))
-
-void declare() {
-  using kastor::runtime::declare;
-  declare<add>({.name = "test.remember.add", .topic = "remember-adds", .key = &add::counter});
-  declare<added>(
-    {.name = "test.remember.added", .topic = "remember-added", .key = &added::counter});
-  declare<counter_state>({.name = "test.remember.state", .topic = "remember-state",
-                          .key = &counter_state::counter, .compacted = true,
-                          .follows_cause = true});
-}
-
-std::atomic<int> handled{0};
-
-// No memory of its own of what it answered.
-class counter {
-public:
-  using snapshot_type = counter_state;
-  explicit counter(const std::string& id) { s_.counter = id; }
-  explicit counter(const counter_state& restored) : s_(restored) {}
-  counter_state snapshot() const { return s_; }
-  kastor::runtime::outputs handle(const kastor::runtime::record_meta&, const add& a, int64_t) {
-    ++handled;
-    s_.total += a.n;
-    return {added{s_.counter, s_.total}};
-  }
-
-private:
-  counter_state s_;
-};
-
-}  // namespace ledger
+namespace ledger = counter_entity;
 
 namespace kastor {
 namespace {

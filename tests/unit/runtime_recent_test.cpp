@@ -7,65 +7,13 @@
 
 #include <string>
 
-#include <boost/describe/class.hpp>
 #include <gtest/gtest.h>
 
 #include "kastor/runtime/entity.hpp"
 #include "kastor/runtime/role.hpp"
+#include "support/counter_entity.hpp"
 
-namespace tally {
-
-struct add {
-  std::string counter;
-  int64_t n = 0;
-};
-BOOST_DESCRIBE_STRUCT(add, (), (counter, n))
-
-struct added {
-  std::string counter;
-  int64_t total = 0;
-};
-BOOST_DESCRIBE_STRUCT(added, (), (counter, total))
-
-struct counter_state {
-  std::string counter;
-  int64_t total = 0;
-};
-BOOST_DESCRIBE_STRUCT(counter_state, (), (counter, total))
-
-void declare() {
-  using kastor::runtime::declare;
-  declare<add>({.name = "test.tally.add", .topic = "tally-adds", .key = &add::counter});
-  declare<added>({.name = "test.tally.added", .topic = "tally-added", .key = &added::counter});
-  declare<counter_state>({.name = "test.tally.state", .topic = "tally-state",
-                          .key = &counter_state::counter, .compacted = true,
-                          .follows_cause = true});
-}
-
-int handled = 0;  // handler runs, all counters
-
-// Written as if every record came once: no "answered" memory of its own.
-class counter {
-public:
-  using snapshot_type = counter_state;
-  explicit counter(const std::string& id) { s_.counter = id; }
-  explicit counter(const counter_state& restored) : s_(restored) {}
-  counter_state snapshot() const { return s_; }
-  kastor::runtime::outputs handle(const kastor::runtime::record_meta&, const add& a, int64_t) {
-    ++handled;
-    if (a.n < 0)
-      throw std::runtime_error("negative");
-    s_.total += a.n;
-    if (a.n == 0)
-      return {};  // nothing changed, nothing answered
-    return {added{s_.counter, s_.total}};
-  }
-
-private:
-  counter_state s_;
-};
-
-}  // namespace tally
+namespace tally = counter_entity;
 
 namespace kastor::runtime {
 namespace {
@@ -106,14 +54,14 @@ TEST_F(Recent, ACopyOfAnInputGetsTheFirstAnswerAgainUnderTheSameIdsAndTheHandler
   EXPECT_EQ(id_of(first[0]), "in-1/0");
   // Handed out again (a redelivery after a crash): same answer, same id.
   auto again = turn("in-1", 5, 2);
-  EXPECT_EQ(tally::handled, 1);
+  EXPECT_EQ(tally::handled.load(), 1);
   ASSERT_EQ(again.size(), 2u);  // and, attempt 2, its snapshot again
   EXPECT_EQ(again[0].get<tally::added>().total, 5);
   EXPECT_EQ(id_of(again[0]), "in-1/0");
   EXPECT_EQ(book.find("c")->total, 5);
   // Another input is new.
   auto other = turn("in-2", 1);
-  EXPECT_EQ(tally::handled, 2);
+  EXPECT_EQ(tally::handled.load(), 2);
   EXPECT_EQ(id_of(other[0]), "in-2/0");
   EXPECT_EQ(book.find("c")->total, 6);
 }
@@ -131,7 +79,7 @@ TEST_F(Recent, TheMemoryTravelsWithTheSnapshotToTheNextOwner) {
   m.message_id = "in-1";
   m.attempt = 2;
   auto again = next_owner.handle(m, tally::add{"c", 5}, 0);
-  EXPECT_EQ(tally::handled, 1);
+  EXPECT_EQ(tally::handled.load(), 1);
   EXPECT_EQ(again.at(0).get<tally::added>().total, 5);
   EXPECT_EQ(id_of(again.at(0)), "in-1/0");
   EXPECT_EQ(next_owner.find("c")->total, 5);
@@ -140,12 +88,12 @@ TEST_F(Recent, TheMemoryTravelsWithTheSnapshotToTheNextOwner) {
 TEST_F(Recent, OnlyTheLastNInputsAreRemembered) {
   for (auto id : {"a", "b", "c", "d"})
     turn(id, 1);
-  EXPECT_EQ(tally::handled, 4);
+  EXPECT_EQ(tally::handled.load(), 4);
   turn("d", 1, 2);  // remembered
   turn("b", 1, 2);  // remembered (b, c, d)
-  EXPECT_EQ(tally::handled, 4);
+  EXPECT_EQ(tally::handled.load(), 4);
   turn("a", 1, 2);  // past the window: handled as new
-  EXPECT_EQ(tally::handled, 5);
+  EXPECT_EQ(tally::handled.load(), 5);
   EXPECT_EQ(book.find("c")->total, 5);
 }
 
@@ -154,14 +102,14 @@ TEST_F(Recent, ATurnThatChangedAndAnsweredNothingIsNotRememberedNorWritten) {
   auto idle = turn("in-2", 0);
   EXPECT_TRUE(idle.empty());
   turn("in-2", 0, 2);
-  EXPECT_EQ(tally::handled, 3);  // not remembered: it ran again, doing nothing again
+  EXPECT_EQ(tally::handled.load(), 3);  // not remembered: it ran again, doing nothing again
 }
 
 TEST_F(Recent, AFailedTurnIsNotRemembered) {
   turn("in-1", 5);
   EXPECT_THROW(turn("bad", -1), std::runtime_error);
   EXPECT_THROW(turn("bad", -1, 2), std::runtime_error);
-  EXPECT_EQ(tally::handled, 3);
+  EXPECT_EQ(tally::handled.load(), 3);
   EXPECT_EQ(book.find("c")->total, 5);
 }
 
@@ -173,7 +121,7 @@ TEST_F(Recent, AnEntityThatDoesNotRememberIsAsBefore) {
   auto out = plain.handle(m, tally::add{"c", 5}, 0);
   m.attempt = 2;
   plain.handle(m, tally::add{"c", 5}, 0);
-  EXPECT_EQ(tally::handled, 2);
+  EXPECT_EQ(tally::handled.load(), 2);
   EXPECT_EQ(plain.find("c")->total, 10);
   EXPECT_EQ(id_of(out.at(0)), "");  // the producer gives it a fresh id
   EXPECT_EQ(find_header(snapshot_in(out)->notes(), recent_header), nullptr);
