@@ -27,6 +27,15 @@ email_message render_email(const actors::notification_event& ev) {
             " could not be completed.\n";
     if (!ev.message.empty())
       body += ev.message + "\n";
+  } else if (ev.type == actors::notify_order_cancelled
+             || ev.type == actors::notify_payment_refunded) {
+    m.subject = "Order " + ev.order_id + " cancelled";
+    body += ev.type == actors::notify_payment_refunded
+              ? "your order " + ev.order_id + " was cancelled and your payment" + of_amount
+                  + " refunded.\n"
+              : "your order " + ev.order_id + " was cancelled; nothing was charged.\n";
+    if (!ev.message.empty())
+      body += ev.message + "\n";
   } else {
     // A type this build does not know (e.g. sent by a newer service): still
     // tell the customer, with the event's own message.

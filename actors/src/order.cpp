@@ -1,7 +1,11 @@
 #include "kastor/actors/order.hpp"
 
+#include <algorithm>
+#include <chrono>
+
 #include "checks.hpp"
 #include "kastor/runtime/reject.hpp"
+#include "kastor/runtime/timers.hpp"
 
 namespace kastor::actors {
 
@@ -14,12 +18,25 @@ void advance(order_snapshot& snap, const char* to) {
     snap.status = to;
 }
 
+// The order's one timer: the payment timeout, then (once timed out) the
+// retry of its cancellation until the cancellation's email is seen.
+constexpr const char* timeout_timer = "payment-timeout";
+
+// How long a timed-out order waits for its cancellation's email before it
+// sends the cancellation again (its first copy may be lost in a crash).
+constexpr int64_t cancel_retry_floor_ms = 30'000;
+
+bool is_cancellation(const std::string& kind) {
+  return kind == notify_order_cancelled || kind == notify_payment_refunded;
+}
+
 }  // namespace
 
 int status_rank(const std::string& status) {
   if (status == status_notified)
     return 2;
-  if (status == status_paid || status == status_payment_failed)
+  if (status == status_paid || status == status_payment_failed
+      || status == status_payment_timeout)
     return 1;
   return 0;  // PENDING
 }
@@ -37,13 +54,17 @@ int64_t item_count_of(const order_created& msg) {
   return n;
 }
 
-order::order(const std::string& id) {
+order::order(const std::string& id, int64_t payment_timeout_ms)
+    : payment_timeout_ms_(payment_timeout_ms) {
   snap_.order_id = id;
   snap_.status = status_pending;
 }
 
-order::order(const order_snapshot& restored)
-    : snap_(restored), seen_(true), created_seen_(restored.item_count > 0) {
+order::order(const order_snapshot& restored, int64_t payment_timeout_ms)
+    : snap_(restored),
+      payment_timeout_ms_(payment_timeout_ms),
+      seen_(true),
+      created_seen_(restored.item_count > 0) {
   snap_.epoch = 0;  // the book stamps its own when it writes
 }
 
@@ -71,9 +92,22 @@ void order::set_outcome(bool ok, int64_t now_ms) {
   snap_.updated_at_ms = now_ms;
 }
 
+bool order::timed_out() const { return snap_.payment_status == payment_timed_out; }
+
+rt::message order::cancellation() const {
+  return payment_cancel{snap_.order_id, snap_.customer_id, snap_.total_cents, snap_.reason};
+}
+
+std::vector<rt::message> order::cancellation_again() const {
+  if (timed_out() && snap_.status != status_notified)
+    return {cancellation()};
+  return {};
+}
+
 std::vector<rt::message> order::handle(const rt::record_meta&, const order_created& msg,
                                        int64_t now_ms) {
   detail::require_id(msg.order_id, "order_created");
+  const bool first_request = !created_seen_ && snap_.status == status_pending;
   if (!created_seen_) {
     // New, or known from a payment result / email that only guessed these
     // fields: the gateway's order is the source of truth for them.
@@ -86,8 +120,13 @@ std::vector<rt::message> order::handle(const rt::record_meta&, const order_creat
     created_seen_ = seen_ = true;
   }
   if (snap_.status != status_pending)
-    return {};
-  return {payment_request{snap_.order_id, snap_.customer_id, snap_.total_cents}};
+    return cancellation_again();
+  std::vector<rt::message> out{
+    payment_request{snap_.order_id, snap_.customer_id, snap_.total_cents}};
+  if (first_request && payment_timeout_ms_ > 0)  // (a copy keeps the first deadline)
+    out.push_back(rt::timer_after(timeout_timer, std::chrono::milliseconds{payment_timeout_ms_},
+                                  payment_timeout{snap_.order_id, payment_timeout_ms_}));
+  return out;
 }
 
 std::vector<rt::message> order::handle(const rt::record_meta&, const payment_result& msg,
@@ -98,7 +137,11 @@ std::vector<rt::message> order::handle(const rt::record_meta&, const payment_res
     set_outcome(ok, now_ms);
     snap_.reason = msg.reason;
     snap_.transaction_id = msg.transaction_id;
-  } else if (snap_.payment_status == msg.status && snap_.transaction_id.empty()
+    return {rt::cancel_timer(timeout_timer)};
+  }
+  if (timed_out())  // too late: payment compensates it (payment_cancel)
+    return cancellation_again();
+  if (snap_.payment_status == msg.status && snap_.transaction_id.empty()
              && snap_.reason.empty() && !(msg.transaction_id.empty() && msg.reason.empty())) {
     // The outcome came first from a notification, which has no details.
     snap_.reason = msg.reason;
@@ -112,21 +155,34 @@ std::vector<rt::message> order::handle(const rt::record_meta&, const payment_res
 std::vector<rt::message> order::handle(const rt::record_meta&, const notification_event& msg,
                                        int64_t now_ms) {
   detail::require_id(msg.order_id, "notification_event");
+  if (is_cancellation(msg.type))
+    return {};  // payment's answer to this order's timeout: for email
   const bool ok = msg.type == notify_payment_succeeded;
   if (!ok && msg.type != notify_payment_failed)
     rt::reject("notification_event for order " + msg.order_id + " has unknown type '" + msg.type
                + "'");
+  if (timed_out())
+    return cancellation_again();
   if (!snap_.payment_status.empty())
     return {};  // the outcome is known (kastor's payment writes a payment_result too)
   first_seen(msg.customer_id, msg.amount_known ? msg.total_cents : 0, now_ms);
   set_outcome(ok, now_ms);
-  return {};
+  return {rt::cancel_timer(timeout_timer)};
 }
 
 std::vector<rt::message> order::handle(const rt::record_meta&, const email_sent& msg,
                                        int64_t now_ms) {
   detail::require_id(msg.order_id, "email_sent");
   first_seen(msg.customer_id, 0, now_ms);
+  if (timed_out()) {
+    // Only the cancellation's email tells the customer what happened.
+    if (snap_.emailed || !is_cancellation(msg.kind))
+      return {};
+    snap_.emailed = true;
+    advance(snap_, status_notified);
+    snap_.updated_at_ms = now_ms;
+    return {rt::cancel_timer(timeout_timer)};  // no more cancellations to retry
+  }
   if (!snap_.emailed) {
     snap_.emailed = true;
     // Before the payment outcome the order stays where it is; the outcome
@@ -136,6 +192,33 @@ std::vector<rt::message> order::handle(const rt::record_meta&, const email_sent&
     snap_.updated_at_ms = now_ms;
   }
   return {};
+}
+
+std::vector<rt::message> order::handle(const rt::record_meta&, const payment_timeout& msg,
+                                       int64_t now_ms) {
+  detail::require_id(msg.order_id, "payment_timeout");
+  if (timed_out()) {
+    // The retry: the cancellation's email has not been seen yet.
+    if (snap_.status == status_notified)
+      return {};
+    return {cancellation(), cancel_retry()};
+  }
+  if (!snap_.payment_status.empty() || snap_.status != status_pending)
+    return {};  // the outcome came first (its turn cancelled the timer)
+  snap_.status = status_payment_timeout;
+  snap_.payment_status = payment_timed_out;
+  snap_.reason = "no payment answer within " + std::to_string(msg.timeout_ms) + " ms";
+  // An email seen before was about a payment that is now undone: the order
+  // waits for its cancellation's.
+  snap_.emailed = false;
+  snap_.updated_at_ms = now_ms;
+  return {cancellation(), cancel_retry()};
+}
+
+rt::message order::cancel_retry() const {
+  const int64_t after = std::max(payment_timeout_ms_, cancel_retry_floor_ms);
+  return rt::timer_after(timeout_timer, std::chrono::milliseconds{after},
+                         payment_timeout{snap_.order_id, payment_timeout_ms_});
 }
 
 }  // namespace kastor::actors

@@ -34,7 +34,8 @@ std::string charge_line(const actors::payment_result& r) {
       .done();
 }
 
-// The outcome recorded in a ledger line (ours, or another node's).
+// A ledger line as the payment_result it recorded (status SUCCEEDED,
+// DECLINED, or payment_sealed: the order was cancelled before any charge).
 actors::payment_result recorded_result(const std::string& order_id, const std::string& line) {
   auto obj = detail::parse_object(line);
   auto bad = [&](const char* why) {
@@ -46,7 +47,8 @@ actors::payment_result recorded_result(const std::string& order_id, const std::s
   r.order_id = order_id;
   r.customer_id = detail::get_string(*obj, "customerId");
   r.status = detail::get_string(*obj, "status");
-  if (r.status != actors::payment_succeeded && r.status != actors::payment_declined)
+  if (r.status != actors::payment_succeeded && r.status != actors::payment_declined
+      && r.status != payment_sealed)
     throw bad("has no valid status");
   r.reason = detail::get_string(*obj, "reason");
   r.transaction_id = detail::get_string(*obj, "transactionId");
@@ -77,12 +79,50 @@ actors::notification_event notification_for(const actors::payment_result& r) {
   return ev;
 }
 
+// What the customer of a cancelled order is told: nothing was charged, or
+// the charge was refunded.
+actors::notification_event cancellation_for(const actors::payment_cancel& c,
+                                            const actors::payment_result* refunded,
+                                            int64_t at_ms) {
+  actors::notification_event ev;
+  ev.order_id = c.order_id;
+  ev.customer_id = refunded ? refunded->customer_id : c.customer_id;
+  ev.total_cents = refunded ? refunded->total_cents : c.total_cents;
+  ev.at_ms = at_ms;
+  const auto why = c.reason.empty() ? std::string{"its payment did not complete"} : c.reason;
+  if (refunded) {
+    ev.type = actors::notify_payment_refunded;
+    ev.message = "Order " + c.order_id + " was cancelled (" + why + "); the payment of "
+                 + detail::money_text(refunded->total_cents) + " was refunded.";
+  } else {
+    ev.type = actors::notify_order_cancelled;
+    ev.message = "Order " + c.order_id + " was cancelled (" + why + "); nothing was charged.";
+  }
+  return ev;
+}
+
+std::string refund_line(const actors::payment_result& charged, const std::string& reason,
+                        int64_t now_ms) {
+  return detail::object_writer{}
+      .text("orderId", charged.order_id)
+      .text("customerId", charged.customer_id)
+      .money("amount", charged.total_cents)
+      .integer("amountCents", charged.total_cents)
+      .text("transactionId", charged.transaction_id)
+      .text("reason", reason)
+      .integer("at", now_ms)
+      .done();
+}
+
 }  // namespace
 
-payment_service::payment_service(payment_rules rules, std::shared_ptr<jsonl_ledger> charges)
-    : rules_(rules), ledger_(std::move(charges)) {
+payment_service::payment_service(payment_rules rules, std::shared_ptr<jsonl_ledger> charges,
+                                 std::shared_ptr<jsonl_ledger> refunds)
+    : rules_(rules), ledger_(std::move(charges)), refunds_(std::move(refunds)) {
   if (!ledger_)
     throw std::invalid_argument("payment_service: charge ledger is null");
+  if (!refunds_)
+    throw std::invalid_argument("payment_service: refund ledger is null");
 }
 
 std::vector<rt::message> payment_service::handle(const rt::record_meta&,
@@ -108,11 +148,41 @@ std::vector<rt::message> payment_service::handle(const rt::record_meta&,
       result = recorded_result(msg.order_id, *theirs);
     }
   }
+  if (result.status == payment_sealed)
+    return {};  // the order was cancelled first: never charged (its customer was told)
   std::vector<rt::message> out;
   auto note = notification_for(result);
   out.emplace_back(std::move(result));
   out.emplace_back(std::move(note));
   return out;
+}
+
+std::vector<rt::message> payment_service::handle(const rt::record_meta&,
+                                                 const actors::payment_cancel& msg,
+                                                 int64_t now_ms) {
+  if (msg.order_id.empty())
+    runtime::reject("payment_cancel without orderId");
+  // Sealing is recording the order as cancelled in place of a charge: a
+  // request handled later (here or on another node) finds it and charges
+  // nothing. Losing that race means the order was charged or declined.
+  const actors::payment_result sealed{msg.order_id, msg.customer_id, msg.total_cents,
+                                      payment_sealed, msg.reason, "", now_ms};
+  actors::payment_result recorded = sealed;
+  if (!ledger_->append_if_absent(msg.order_id, charge_line(sealed))) {
+    auto line = ledger_->find(msg.order_id);
+    if (!line)
+      throw std::runtime_error("payment ledger: record of order " + msg.order_id + " vanished");
+    recorded = recorded_result(msg.order_id, *line);
+  }
+  if (recorded.status != actors::payment_succeeded)
+    return {cancellation_for(msg, nullptr, now_ms)};
+  // Charged: the refund, at most once (a redelivered cancel finds it).
+  refunds_->append_if_absent(msg.order_id, refund_line(recorded, msg.reason, now_ms));
+  return {cancellation_for(msg, &recorded, now_ms)};
+}
+
+size_t payment_service::refunds(const std::string& order_id) const {
+  return refunds_->count(order_id);
 }
 
 size_t payment_service::charges(const std::string& order_id) const {

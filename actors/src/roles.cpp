@@ -18,9 +18,14 @@ std::optional<int64_t> amount_cents(const std::string& v) {
 
 }  // namespace
 
-runtime::entity<order> order_role(std::chrono::milliseconds passivate_after) {
+runtime::entity<order> order_role(std::chrono::milliseconds passivate_after,
+                                  std::chrono::milliseconds pay_within) {
+  const int64_t timeout_ms = pay_within.count();
   return runtime::entity<order>("order")
-    .consumes<order_created, payment_result, notification_event, email_sent>()
+    .consumes<order_created, payment_result, notification_event, email_sent, payment_timeout>()
+    .make([timeout_ms](const std::string& id, const order_snapshot* restored) {
+      return restored ? order{*restored, timeout_ms} : order{id, timeout_ms};
+    })
     .passivate_after(passivate_after);
 }
 
@@ -40,6 +45,7 @@ const runtime::app_spec& shop_app() {
       runtime::config_key::integer("payment.latency-ms", 0, 0, 60000),
       runtime::config_key::integer("payment.concurrency", 0, 0, 100000),
       runtime::config_key::integer("order.passivate-after-ms", 60000, 0, 86'400'000),
+      runtime::config_key::integer("order.payment-timeout-ms", 300000, 0, 86'400'000),
     };
     a.chaos_aliases = {{"crash-after-charge", runtime::chaos_fault::crash_after, "payment"},
                        {"crash-after-send", runtime::chaos_fault::crash_after, "email"}};

@@ -1,6 +1,7 @@
 #include "kastor/actors/schema.hpp"
 
 #include <initializer_list>
+#include <limits>
 
 namespace kastor::actors {
 
@@ -76,6 +77,16 @@ void check(checker& c, const order_created& x) {
   c.one_of(x.status, {status_pending, status_paid, status_payment_failed, status_notified}, "status");
 }
 
+void check(checker& c, const payment_timeout& x) {
+  c.id(x.order_id, "orderId");
+  c.range(x.timeout_ms, 0, std::numeric_limits<int64_t>::max(), "timeoutMs");
+}
+
+void check(checker& c, const payment_cancel& x) {
+  c.id(x.order_id, "orderId");
+  c.money(x.total_cents, "totalAmount", true);
+}
+
 void check(checker& c, const payment_request& x) {
   c.id(x.order_id, "orderId");
   // A non-positive amount is a request the payment rules decline, not a bad record.
@@ -90,19 +101,23 @@ void check(checker& c, const payment_result& x) {
 
 void check(checker& c, const notification_event& x) {
   c.id(x.order_id, "orderId");
-  c.one_of(x.type, {notify_payment_succeeded, notify_payment_failed}, "type");
+  c.one_of(x.type, {notify_payment_succeeded, notify_payment_failed, notify_order_cancelled,
+                    notify_payment_refunded}, "type");
   c.money(x.total_cents, "totalAmount", true);
 }
 
 void check(checker& c, const email_sent& x) {
   c.id(x.order_id, "orderId");
-  c.one_of(x.kind, {notify_payment_succeeded, notify_payment_failed}, "kind");
+  c.one_of(x.kind, {notify_payment_succeeded, notify_payment_failed, notify_order_cancelled,
+                    notify_payment_refunded}, "kind");
 }
 
 void check(checker& c, const order_snapshot& x) {
   c.id(x.order_id, "orderId");
-  c.one_of(x.status, {status_pending, status_paid, status_payment_failed, status_notified}, "status");
-  c.one_of(x.payment_status, {payment_succeeded, payment_declined}, "paymentStatus", true);
+  c.one_of(x.status, {status_pending, status_paid, status_payment_failed, status_payment_timeout,
+                      status_notified}, "status");
+  c.one_of(x.payment_status, {payment_succeeded, payment_declined, payment_timed_out},
+           "paymentStatus", true);
   c.range(x.item_count, 0, schema_max_quantity * 1000, "itemCount");
   c.money(x.total_cents, "totalAmount", true);
 }
@@ -119,6 +134,10 @@ constexpr const char* type_of() {
     return "notification_event";
   else if constexpr (std::is_same_v<T, email_sent>)
     return "email_sent";
+  else if constexpr (std::is_same_v<T, payment_timeout>)
+    return "payment_timeout";
+  else if constexpr (std::is_same_v<T, payment_cancel>)
+    return "payment_cancel";
   else
     return "order_snapshot";
 }
@@ -142,5 +161,7 @@ std::optional<std::string> check_schema(const payment_result& x) { return check(
 std::optional<std::string> check_schema(const notification_event& x) { return check(x); }
 std::optional<std::string> check_schema(const email_sent& x) { return check(x); }
 std::optional<std::string> check_schema(const order_snapshot& x) { return check(x); }
+std::optional<std::string> check_schema(const payment_timeout& x) { return check(x); }
+std::optional<std::string> check_schema(const payment_cancel& x) { return check(x); }
 
 }  // namespace kastor::actors

@@ -125,6 +125,22 @@ void write(std::string& out, const notification_event& x) {
   w.close();
 }
 
+void write(std::string& out, const payment_timeout& x) {
+  runtime::json_object_writer(out)
+    .text("orderId", x.order_id)
+    .integer("timeoutMs", x.timeout_ms)
+    .close();
+}
+
+void write(std::string& out, const payment_cancel& x) {
+  runtime::json_object_writer(out)
+    .text("orderId", x.order_id)
+    .text("customerId", x.customer_id)
+    .money("totalAmount", x.total_cents)
+    .text("reason", x.reason)
+    .close();
+}
+
 void write(std::string& out, const email_sent& x) {
   runtime::json_object_writer(out)
     .text("orderId", x.order_id)
@@ -534,6 +550,18 @@ void read(field_reader& f, notification_event& x) {
   f.timestamp("at", x.at_ms);
 }
 
+void read(field_reader& f, payment_timeout& x) {
+  f.id("orderId", x.order_id);
+  f.integer("timeoutMs", x.timeout_ms, need::optional);
+}
+
+void read(field_reader& f, payment_cancel& x) {
+  f.id("orderId", x.order_id);
+  f.text("customerId", x.customer_id, need::optional);
+  f.money(total_amount, x.total_cents, need::optional);
+  f.text("reason", x.reason, need::optional);
+}
+
 void read(field_reader& f, email_sent& x) {
   f.id("orderId", x.order_id);
   f.text("customerId", x.customer_id, need::optional);
@@ -663,6 +691,8 @@ void declare_messages() {
   runtime::declare(wire<payment_result>("payment_result", topic_payment_results));
   runtime::declare(wire<notification_event>("notification_event", topic_notification_events));
   runtime::declare(wire<email_sent>("email_sent", topic_email_sent));
+  runtime::declare(wire<payment_timeout>("payment_timeout", topic_payment_timeouts));
+  runtime::declare(wire<payment_cancel>("payment_cancel", topic_payment_cancels));
   // Only the latest state of an order matters to a gateway; an order's
   // snapshots are its changelog, written where its partition's owner reads.
   auto snapshot = wire<order_snapshot>("order_snapshot", topic_order_state);

@@ -74,6 +74,22 @@ TEST(RenderEmail, AFailedPaymentSaysWhy) {
   EXPECT_TRUE(contains(m.body, "amount over limit")) << m.body;
 }
 
+TEST(RenderEmail, ACancelledOrderSaysWhetherItsPaymentWasRefunded) {
+  // Given payment's answers to an order that timed out (payment_cancel)
+  actors::notification_event cancelled{"o-5", "c-1", actors::notify_order_cancelled, 9998,
+                                       "Order o-5 was cancelled (no payment answer within 1000 "
+                                       "ms); nothing was charged."};
+  auto refunded = cancelled;
+  refunded.type = actors::notify_payment_refunded;
+  // Then both say the order is cancelled, and only the refund names the amount back
+  auto c = render_email(cancelled), r = render_email(refunded);
+  EXPECT_EQ(c.subject, "Order o-5 cancelled");
+  EXPECT_EQ(r.subject, "Order o-5 cancelled");
+  EXPECT_TRUE(contains(c.body, "nothing was charged")) << c.body;
+  EXPECT_TRUE(contains(c.body, "no payment answer within 1000 ms")) << c.body;
+  EXPECT_TRUE(contains(r.body, "payment of 99.98 refunded")) << r.body;
+}
+
 TEST(RenderEmail, AmountsAlwaysHaveTwoDecimals) {
   EXPECT_TRUE(contains(render_email(succeeded("o-1", 5)).body, " 0.05 "));
   EXPECT_TRUE(contains(render_email(succeeded("o-1", 100000)).body, " 1000.00 "));

@@ -16,8 +16,9 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-const char* const shop_types[] = {"order_created", "payment_request", "payment_result",
-                                  "notification_event", "email_sent", "order_snapshot"};
+const char* const shop_types[] = {"order_created",      "payment_request", "payment_result",
+                                  "notification_event", "email_sent",      "order_snapshot",
+                                  "payment_timeout",    "payment_cancel"};
 
 TEST(ShopMessages, TypesMapToTheSeed002Topics) {
   // given each type name, when it is looked up, then its topic is seed 002's
@@ -28,6 +29,9 @@ TEST(ShopMessages, TypesMapToTheSeed002Topics) {
     {"notification_event", "notification-events"},
     {"email_sent", "email-sent"},
     {"order_snapshot", "order-state"},
+    // kastor's own: the order's payment timeout and its cancellation
+    {"payment_timeout", "order-payment-timeouts"},
+    {"payment_cancel", "payment-cancels"},
   };
   for (const auto& [type, topic] : expected) {
     const auto* t = runtime::messages().by_name(type);
@@ -64,9 +68,10 @@ TEST(ShopMessages, UnknownTypeOrTopicIsNotFound) {
 }
 
 TEST(ShopRoles, EachRoleReadsItsTopics) {
-  EXPECT_THAT(topics_for_role("order"), ElementsAre("order-created", "payment-results",
-                                                    "notification-events", "email-sent"));
-  EXPECT_THAT(topics_for_role("payment"), ElementsAre("payment-requests"));
+  EXPECT_THAT(topics_for_role("order"),
+              ElementsAre("order-created", "payment-results", "notification-events", "email-sent",
+                          "order-payment-timeouts"));
+  EXPECT_THAT(topics_for_role("payment"), ElementsAre("payment-requests", "payment-cancels"));
   EXPECT_THAT(topics_for_role("email"), ElementsAre("notification-events"));
   EXPECT_THAT(topics_for_role("analytics"),
               ElementsAre("order-created", "payment-results", "email-sent"));

@@ -24,8 +24,12 @@ namespace {
 // these tests ask of it.
 class order_book {
 public:
-  explicit order_book(int64_t passivate_after_ms = 60000)
-      : book_{std::chrono::milliseconds{passivate_after_ms}} {}
+  explicit order_book(int64_t passivate_after_ms = 60000, int64_t payment_timeout_ms = 0)
+      : book_{std::chrono::milliseconds{passivate_after_ms},
+              [payment_timeout_ms](const std::string& id, const actors::order_snapshot* restored) {
+                return restored ? actors::order{*restored, payment_timeout_ms}
+                                : actors::order{id, payment_timeout_ms};
+              }} {}
 
   template <class T>
   std::vector<rt::message> handle(const rt::record_meta& meta, const T& msg, int64_t now_ms) {
@@ -53,6 +57,18 @@ public:
   size_t active() const { return book_.active(); }
   size_t passivated() const { return book_.passivated(); }
   size_t size() const { return active() + passivated(); }
+  // The timers due at `now_ms`, fired (see runtime timers.hpp).
+  std::vector<rt::message> fire(int64_t now_ms) { return book_.due_timers(now_ms, 100); }
+  size_t timers() const { return book_.timers().size(); }
+  // A fired timer's message comes back as a record tagged with it.
+  std::vector<rt::message> handle_fired(const rt::message& fired, int64_t now_ms,
+                                        int64_t offset = 0) {
+    rt::record_meta m;
+    m.offset = offset;
+    if (const auto* h = rt::find_header(fired.notes(), rt::timer_tag_header))
+      m.timer = h->value;
+    return book_.handle(m, fired.get<actors::payment_timeout>(), now_ms);
+  }
 
 private:
   rt::entity_book<actors::order> book_;
@@ -587,4 +603,136 @@ TEST(OrderBook, NotificationOfAnUnknownKindIsRejectedAndChangesNothing) {
   EXPECT_THROW(book.handle(meta(), billing_said("o-1", "ORDER_SHIPPED"), 2'000),
                rt::rejection);
   EXPECT_EQ(book.find("o-1")->status, actors::status_pending);
+}
+
+// The payment timeout (order.payment-timeout-ms): a durable timer set with the
+// payment request, cancelled by the outcome; when it fires first the order is
+// PAYMENT_TIMEOUT and payment is told to cancel (seal or refund).
+
+TEST(OrderTimeout, APendingOrderWithNoOutcomeInTimeIsCancelled) {
+  order_book book(60000, 1000);
+  book.handle(meta(), created("o-1"), 1'500);
+  EXPECT_EQ(book.timers(), 1u);
+  // Then nothing is due before 2500, and at 2500 the timeout fires
+  EXPECT_TRUE(book.fire(2'499).empty());
+  auto fired = book.fire(2'500);
+  ASSERT_EQ(fired.size(), 1u);
+  EXPECT_EQ(fired[0].get<actors::payment_timeout>(), (actors::payment_timeout{"o-1", 1000}));
+  // When it comes back, the order is PAYMENT_TIMEOUT and payment is told to cancel
+  auto out = book.handle_fired(fired[0], 2'510);
+  auto cancels = all_of<actors::payment_cancel>(out);
+  ASSERT_EQ(cancels.size(), 1u);
+  EXPECT_EQ(cancels[0].order_id, "o-1");
+  EXPECT_EQ(cancels[0].total_cents, 10498);
+  EXPECT_EQ(cancels[0].reason, "no payment answer within 1000 ms");
+  auto snap = all_of<actors::order_snapshot>(out).at(0);
+  EXPECT_EQ(snap.status, actors::status_payment_timeout);
+  EXPECT_EQ(snap.payment_status, actors::payment_timed_out);
+  EXPECT_EQ(snap.reason, cancels[0].reason);
+  EXPECT_EQ(snap.updated_at_ms, 2'510);
+  // And a second copy of the timer's record (fired again elsewhere) is dropped,
+  EXPECT_TRUE(book.handle_fired(fired[0], 2'600, 7).empty());
+  // while the same record handed out again sends the cancel again (at-least-once)
+  EXPECT_EQ(all_of<actors::payment_cancel>(book.handle_fired(fired[0], 2'700)).size(), 1u);
+  EXPECT_EQ(book.find("o-1")->updated_at_ms, 2'510);
+}
+
+TEST(OrderTimeout, AnOutcomeInTimeCancelsTheTimer) {
+  order_book book(60000, 1000);
+  book.handle(meta(), created("o-1"), 1'500);
+  book.handle(meta(), paid("o-1"), 2'000);
+  EXPECT_EQ(book.timers(), 0u);
+  EXPECT_TRUE(book.fire(100'000).empty());
+  EXPECT_EQ(book.find("o-1")->status, actors::status_paid);
+}
+
+TEST(OrderTimeout, AnOrderDeliveredAgainKeepsItsFirstDeadline) {
+  order_book book(60000, 1000);
+  book.handle(meta(), created("o-1"), 1'500);
+  book.handle(meta(2), created("o-1"), 2'400);  // redelivered: the request again, not the timer
+  EXPECT_EQ(book.fire(2'500).size(), 1u);
+}
+
+TEST(OrderTimeout, WithoutATimeoutNoTimerIsSet) {
+  order_book book;
+  book.handle(meta(), created("o-1"), 1'500);
+  EXPECT_EQ(book.timers(), 0u);
+}
+
+TEST(OrderTimeout, ALateOutcomeChangesNothingAndSendsTheCancellationAgain) {
+  order_book book(60000, 1000);
+  book.handle(meta(), created("o-1"), 1'500);
+  book.handle_fired(book.fire(2'500).at(0), 2'500);
+  // When payment's success arrives after the timeout
+  auto out = book.handle(meta(), paid("o-1"), 3'000);
+  // Then the order stays cancelled (payment refunds it) and repeats the cancel
+  EXPECT_EQ(all_of<actors::payment_cancel>(out).size(), 1u);
+  EXPECT_EQ(book.find("o-1")->status, actors::status_payment_timeout);
+  EXPECT_EQ(book.find("o-1")->payment_status, actors::payment_timed_out);
+  // and so does the seed billing's notification of it, with no rejection
+  actors::notification_event note;
+  note.order_id = "o-1";
+  note.type = actors::notify_payment_succeeded;
+  EXPECT_EQ(all_of<actors::payment_cancel>(book.handle(meta(), note, 3'100)).size(), 1u);
+  EXPECT_EQ(book.find("o-1")->status, actors::status_payment_timeout);
+}
+
+TEST(OrderTimeout, OnlyTheCancellationsEmailNotifiesATimedOutOrder) {
+  order_book book(60000, 1000);
+  book.handle(meta(), created("o-1"), 1'500);
+  // Given the success email went out before the outcome reached the order
+  book.handle(meta(), emailed("o-1"), 2'000);
+  ASSERT_TRUE(book.emailed("o-1"));
+  // When the timeout fires first, that email no longer counts
+  book.handle_fired(book.fire(2'500).at(0), 2'500);
+  EXPECT_FALSE(book.emailed("o-1"));
+  book.handle(meta(2), emailed("o-1"), 2'600);  // that success email delivered again
+  EXPECT_EQ(book.find("o-1")->status, actors::status_payment_timeout);
+  // payment's answer to the cancel, read by the order, changes nothing
+  actors::notification_event refunded;
+  refunded.order_id = "o-1";
+  refunded.type = actors::notify_payment_refunded;
+  book.handle(meta(), refunded, 2'700);
+  EXPECT_EQ(book.find("o-1")->status, actors::status_payment_timeout);
+  // Then the refund's email makes it NOTIFIED, and nothing is left to retry
+  book.handle(meta(), emailed("o-1", actors::notify_payment_refunded), 2'800);
+  auto snap = book.find("o-1");
+  EXPECT_EQ(snap->status, actors::status_notified);
+  EXPECT_EQ(snap->payment_status, actors::payment_timed_out);
+  EXPECT_EQ(book.timers(), 0u);
+  EXPECT_TRUE(all_of<actors::payment_cancel>(book.handle(meta(), paid("o-1"), 2'900)).empty());
+}
+
+TEST(OrderTimeout, ATimedOutOrderSendsItsCancellationAgainUntilItsEmailIsSeen) {
+  order_book book(60000, 1000);
+  book.handle(meta(), created("o-1"), 1'500);
+  book.handle_fired(book.fire(2'500).at(0), 2'500);
+  // Then the retry is due 30 s later (the floor; the timeout is shorter)
+  EXPECT_TRUE(book.fire(32'499).empty());
+  auto retry = book.fire(32'500);
+  ASSERT_EQ(retry.size(), 1u);
+  auto out = book.handle_fired(retry[0], 32'500);
+  EXPECT_EQ(all_of<actors::payment_cancel>(out).size(), 1u);
+  EXPECT_EQ(book.find("o-1")->status, actors::status_payment_timeout);
+  EXPECT_EQ(book.find("o-1")->updated_at_ms, 2'500);  // nothing changed but the retry
+  // And once cancelled by email, no more
+  book.handle(meta(), emailed("o-1", actors::notify_order_cancelled), 33'000);
+  EXPECT_TRUE(book.fire(1'000'000).empty());
+}
+
+TEST(OrderTimeout, ARestoredOrderTakesItsTimedOutSnapshotOverAnOlderPendingOne) {
+  // Given a timed-out order's snapshot, as the changelog holds it
+  order_book first(60000, 1000);
+  auto out = first.handle(meta(), created("o-1"), 1'500);
+  out = first.handle_fired(first.fire(2'500).at(0), 2'500);
+  auto written = all_of<actors::order_snapshot>(out).at(0);
+  // When another book adopts it, an older PENDING snapshot first
+  order_book book(60000, 1000);
+  auto pending = written;
+  pending.status = actors::status_pending;
+  pending.payment_status.clear();
+  pending.updated_at_ms = 1'500;
+  book.adopt(0, {pending, written});
+  // Then it is the timed-out one
+  EXPECT_EQ(book.find("o-1")->status, actors::status_payment_timeout);
 }

@@ -67,9 +67,9 @@ size_t lines_in(const std::string& path) {
 }  // namespace
 
 TEST(PaymentService, ChargesAnOrdinaryOrderWithADeterministicTransactionId) {
-  payment_service svc({}, memory_ledger());
+  payment_service svc({}, memory_ledger(), memory_ledger());
   // When an ordinary order asks to be charged
-  auto o = split(svc.handle(meta(), {"o-1", "c-1", 9998}, 1'000));
+  auto o = split(svc.handle(meta(), actors::payment_request{"o-1", "c-1", 9998}, 1'000));
   // Then the charge succeeds, once, with a transaction id derived from the order
   EXPECT_EQ(o.result, (actors::payment_result{"o-1", "c-1", 9998, actors::payment_succeeded, "",
                                           "tx-o-1", 1'000}));
@@ -83,10 +83,10 @@ TEST(PaymentService, ChargesAnOrdinaryOrderWithADeterministicTransactionId) {
 }
 
 TEST(PaymentService, DeclinesANonPositiveAmount) {
-  payment_service svc({}, memory_ledger());
+  payment_service svc({}, memory_ledger(), memory_ledger());
   for (int64_t cents : {0, -5}) {
     auto id = "o-" + std::to_string(cents);
-    auto o = split(svc.handle(meta(), {id, "c-1", cents}, 1'000));
+    auto o = split(svc.handle(meta(), actors::payment_request{id, "c-1", cents}, 1'000));
     EXPECT_EQ(o.result.status, actors::payment_declined);
     EXPECT_EQ(o.result.reason, "invalid amount");
     EXPECT_EQ(o.result.transaction_id, "");
@@ -97,32 +97,32 @@ TEST(PaymentService, DeclinesANonPositiveAmount) {
 }
 
 TEST(PaymentService, AcceptsExactlyTheLimitAndDeclinesOneCentOver) {
-  payment_service svc({}, memory_ledger());
+  payment_service svc({}, memory_ledger(), memory_ledger());
   // 1,000.00 is the default limit
-  EXPECT_EQ(split(svc.handle(meta(), {"o-at", "c-1", 100000}, 1)).result.status,
+  EXPECT_EQ(split(svc.handle(meta(), actors::payment_request{"o-at", "c-1", 100000}, 1)).result.status,
             actors::payment_succeeded);
-  auto over = split(svc.handle(meta(), {"o-over", "c-1", 100001}, 1));
+  auto over = split(svc.handle(meta(), actors::payment_request{"o-over", "c-1", 100001}, 1));
   EXPECT_EQ(over.result.status, actors::payment_declined);
   EXPECT_EQ(over.result.reason, "amount over limit");
   EXPECT_EQ(over.note.type, actors::notify_payment_failed);
 }
 
 TEST(PaymentService, TheLimitIsConfigurable) {
-  payment_service svc(payment_rules{500}, memory_ledger());
-  EXPECT_EQ(split(svc.handle(meta(), {"o-1", "c-1", 500}, 1)).result.status,
+  payment_service svc(payment_rules{500}, memory_ledger(), memory_ledger());
+  EXPECT_EQ(split(svc.handle(meta(), actors::payment_request{"o-1", "c-1", 500}, 1)).result.status,
             actors::payment_succeeded);
-  EXPECT_EQ(split(svc.handle(meta(), {"o-2", "c-1", 501}, 1)).result.reason,
+  EXPECT_EQ(split(svc.handle(meta(), actors::payment_request{"o-2", "c-1", 501}, 1)).result.reason,
             "amount over limit");
 }
 
 TEST(PaymentService, DeclinesABlockedCustomer) {
-  payment_service svc({}, memory_ledger());
-  auto o = split(svc.handle(meta(), {"o-1", "blocked-42", 1000}, 1'000));
+  payment_service svc({}, memory_ledger(), memory_ledger());
+  auto o = split(svc.handle(meta(), actors::payment_request{"o-1", "blocked-42", 1000}, 1'000));
   EXPECT_EQ(o.result.status, actors::payment_declined);
   EXPECT_EQ(o.result.reason, "customer blocked");
   EXPECT_EQ(o.result.customer_id, "blocked-42");
   // "blocked" elsewhere in the id does not block
-  EXPECT_EQ(split(svc.handle(meta(), {"o-2", "not-blocked-42", 1000}, 1)).result.status,
+  EXPECT_EQ(split(svc.handle(meta(), actors::payment_request{"o-2", "not-blocked-42", 1000}, 1)).result.status,
             actors::payment_succeeded);
 }
 
@@ -135,29 +135,29 @@ TEST(PaymentService, AnInvalidAmountIsReportedBeforeOtherReasons) {
 
 TEST(PaymentService, RedeliveredRequestReemitsTheRecordedOutcomeWithoutChargingAgain) {
   // Given a request that was charged, whose result publish may have been lost
-  payment_service svc({}, memory_ledger());
-  auto first = svc.handle(meta(), {"o-1", "c-1", 9998}, 1'000);
+  payment_service svc({}, memory_ledger(), memory_ledger());
+  auto first = svc.handle(meta(), actors::payment_request{"o-1", "c-1", 9998}, 1'000);
   // When the same record is delivered again, later
-  auto again = svc.handle(meta(2), {"o-1", "c-1", 9998}, 9'000);
+  auto again = svc.handle(meta(2), actors::payment_request{"o-1", "c-1", 9998}, 9'000);
   // Then the very same messages go out (recorded time included), and no new charge
   EXPECT_EQ(again, first);
   EXPECT_EQ(svc.charges("o-1"), 1u);
 }
 
 TEST(PaymentService, ARecordedDeclineStaysDeclinedOnRedelivery) {
-  payment_service svc({}, memory_ledger());
-  auto first = split(svc.handle(meta(), {"o-1", "blocked-1", 9998}, 1'000));
-  auto again = split(svc.handle(meta(3), {"o-1", "blocked-1", 9998}, 2'000));
+  payment_service svc({}, memory_ledger(), memory_ledger());
+  auto first = split(svc.handle(meta(), actors::payment_request{"o-1", "blocked-1", 9998}, 1'000));
+  auto again = split(svc.handle(meta(3), actors::payment_request{"o-1", "blocked-1", 9998}, 2'000));
   EXPECT_EQ(again.result, first.result);
   EXPECT_EQ(again.note, first.note);
   EXPECT_EQ(svc.charges("o-1"), 1u);
 }
 
 TEST(PaymentService, ARedeliveryWithOtherFieldsStillGetsTheRecordedOutcome) {
-  payment_service svc({}, memory_ledger());
-  split(svc.handle(meta(), {"o-1", "c-1", 9998}, 1'000));
+  payment_service svc({}, memory_ledger(), memory_ledger());
+  split(svc.handle(meta(), actors::payment_request{"o-1", "c-1", 9998}, 1'000));
   // A request for the same order, now over the limit, is not charged again
-  auto o = split(svc.handle(meta(), {"o-1", "c-1", 500000}, 2'000));
+  auto o = split(svc.handle(meta(), actors::payment_request{"o-1", "c-1", 500000}, 2'000));
   EXPECT_EQ(o.result.status, actors::payment_succeeded);
   EXPECT_EQ(o.result.total_cents, 9998);
   EXPECT_EQ(svc.charges("o-1"), 1u);
@@ -165,8 +165,8 @@ TEST(PaymentService, ARedeliveryWithOtherFieldsStillGetsTheRecordedOutcome) {
 
 TEST(PaymentService, TheLedgerLineRecordsTheCharge) {
   auto ledger = memory_ledger();
-  payment_service svc({}, ledger);
-  svc.handle(meta(), {"o-1", "c-1", 9998}, 1'234);
+  payment_service svc({}, ledger, memory_ledger());
+  svc.handle(meta(), actors::payment_request{"o-1", "c-1", 9998}, 1'234);
   auto line = ledger->find("o-1");
   ASSERT_TRUE(line);
   // The amount is the wire's decimal, not an exponent form
@@ -187,12 +187,12 @@ TEST(PaymentService, ARestartedServiceReemitsTheOutcomeFromTheLedgerFile) {
   // Given a service that charged o-1 and then crashed
   std::vector<rt::message> first;
   {
-    payment_service svc({}, std::make_shared<jsonl_ledger>(path, "orderId"));
-    first = svc.handle(meta(), {"o-1", "c-1", 9998}, 1'000);
+    payment_service svc({}, std::make_shared<jsonl_ledger>(path, "orderId"), memory_ledger());
+    first = svc.handle(meta(), actors::payment_request{"o-1", "c-1", 9998}, 1'000);
   }
   // When a new service on the same file gets the redelivered request
-  payment_service restarted({}, std::make_shared<jsonl_ledger>(path, "orderId"));
-  auto again = restarted.handle(meta(2), {"o-1", "c-1", 9998}, 50'000);
+  payment_service restarted({}, std::make_shared<jsonl_ledger>(path, "orderId"), memory_ledger());
+  auto again = restarted.handle(meta(2), actors::payment_request{"o-1", "c-1", 9998}, 50'000);
   // Then it re-emits the recorded outcome and charges nothing
   EXPECT_EQ(again, first);
   EXPECT_EQ(restarted.charges("o-1"), 1u);
@@ -204,8 +204,8 @@ TEST(PaymentService, TwoNodesSharingOneLedgerChargeEachOrderOnce) {
   auto path = dir.file("charges.jsonl");
   constexpr int orders = 200;
   // Given two payment services ("nodes") with their own ledger objects on one file
-  payment_service a({}, std::make_shared<jsonl_ledger>(path, "orderId"));
-  payment_service b({}, std::make_shared<jsonl_ledger>(path, "orderId"));
+  payment_service a({}, std::make_shared<jsonl_ledger>(path, "orderId"), memory_ledger());
+  payment_service b({}, std::make_shared<jsonl_ledger>(path, "orderId"), memory_ledger());
   std::vector<actors::payment_result> from_a(orders), from_b(orders);
   std::latch start(2);
   // When both handle the same requests concurrently (a rebalance replayed them)
@@ -232,8 +232,8 @@ TEST(PaymentService, TwoNodesSharingOneLedgerChargeEachOrderOnce) {
 
 TEST(PaymentService, ARequestWithoutOrderIdIsRejectedAndChargesNothing) {
   auto ledger = memory_ledger();
-  payment_service svc({}, ledger);
-  EXPECT_THROW(svc.handle(meta(), {"", "c-1", 100}, 1), std::invalid_argument);
+  payment_service svc({}, ledger, memory_ledger());
+  EXPECT_THROW(svc.handle(meta(), actors::payment_request{"", "c-1", 100}, 1), std::invalid_argument);
   EXPECT_TRUE(ledger->keys().empty());
 }
 
@@ -241,12 +241,86 @@ TEST(PaymentService, AnUnreadableRecordedChargeIsAnErrorNotASecondCharge) {
   // Given a ledger whose record for o-1 lost its status (someone edited it)
   auto ledger = memory_ledger();
   ledger->append_if_absent("o-1", R"({"orderId":"o-1","at":1})");
-  payment_service svc({}, ledger);
+  payment_service svc({}, ledger, memory_ledger());
   // Then handling fails loudly (the adapter dead-letters it) and nothing is appended
-  EXPECT_THROW(svc.handle(meta(), {"o-1", "c-1", 100}, 2), std::runtime_error);
+  EXPECT_THROW(svc.handle(meta(), actors::payment_request{"o-1", "c-1", 100}, 2), std::runtime_error);
   EXPECT_EQ(svc.charges("o-1"), 1u);
 }
 
 TEST(PaymentService, RequiresALedger) {
-  EXPECT_THROW(payment_service({}, nullptr), std::invalid_argument);
+  EXPECT_THROW(payment_service({}, nullptr, memory_ledger()), std::invalid_argument);
+  EXPECT_THROW(payment_service({}, memory_ledger(), nullptr), std::invalid_argument);
+}
+
+// A cancelled order (its order timed out, order.hpp): sealed before any
+// charge, or refunded once after one, and the customer told either way.
+
+namespace {
+
+actors::payment_cancel cancel(const std::string& id) {
+  return {id, "c-1", 9998, "no payment answer within 1000 ms"};
+}
+
+actors::notification_event only_note(const std::vector<rt::message>& out) {
+  EXPECT_EQ(out.size(), 1u);
+  return out.empty() ? actors::notification_event{} : out[0].get<actors::notification_event>();
+}
+
+}  // namespace
+
+TEST(PaymentCancel, ACancelBeforeTheRequestSealsTheOrderSoTheRequestChargesNothing) {
+  auto charges = memory_ledger(), refunds = memory_ledger();
+  payment_service svc({}, charges, refunds);
+  // Given the cancel of o-1 arrives first (its request is still on its way)
+  auto note = only_note(svc.handle(meta(), cancel("o-1"), 1'000));
+  EXPECT_EQ(note.type, actors::notify_order_cancelled);
+  EXPECT_EQ(note.order_id, "o-1");
+  EXPECT_NE(note.message.find("nothing was charged"), std::string::npos) << note.message;
+  // When the request arrives, then and after a redelivery
+  EXPECT_TRUE(svc.handle(meta(), actors::payment_request{"o-1", "c-1", 9998}, 2'000).empty());
+  EXPECT_TRUE(svc.handle(meta(2), actors::payment_request{"o-1", "c-1", 9998}, 3'000).empty());
+  // Then nothing was charged: the ledger's one line is the seal, no refund
+  ASSERT_TRUE(charges->find("o-1"));
+  EXPECT_EQ(boost::json::parse(*charges->find("o-1")).at("status").as_string(),
+            actors::payment_sealed);
+  EXPECT_EQ(svc.charges("o-1"), 1u);
+  EXPECT_EQ(svc.refunds("o-1"), 0u);
+}
+
+TEST(PaymentCancel, ACancelAfterAChargeRefundsItOnceAndTellsTheCustomer) {
+  auto charges = memory_ledger(), refunds = memory_ledger();
+  payment_service svc({}, charges, refunds);
+  // Given o-1 was charged (the order had timed out before the result reached it)
+  auto charged = split(svc.handle(meta(), actors::payment_request{"o-1", "c-1", 9998}, 1'000));
+  ASSERT_EQ(charged.result.status, actors::payment_succeeded);
+  // When its cancel arrives, and again (redelivered, or the order's retry)
+  auto note = only_note(svc.handle(meta(), cancel("o-1"), 2'000));
+  auto again = only_note(svc.handle(meta(2), cancel("o-1"), 3'000));
+  // Then the charge is refunded once, and the customer is told so each time
+  EXPECT_EQ(note.type, actors::notify_payment_refunded);
+  EXPECT_EQ(note.total_cents, 9998);
+  EXPECT_NE(note.message.find("99.98 was refunded"), std::string::npos) << note.message;
+  EXPECT_EQ(again.type, actors::notify_payment_refunded);
+  EXPECT_EQ(svc.refunds("o-1"), 1u);
+  EXPECT_EQ(svc.charges("o-1"), 1u);
+  auto line = boost::json::parse(*refunds->find("o-1")).as_object();
+  EXPECT_EQ(line.at("transactionId").as_string(), "tx-o-1");
+  EXPECT_EQ(line.at("amountCents").as_int64(), 9998);
+  // And the request delivered again still answers what was charged
+  EXPECT_EQ(split(svc.handle(meta(2), actors::payment_request{"o-1", "c-1", 9998}, 4'000)).result, charged.result);
+}
+
+TEST(PaymentCancel, ACancelAfterADeclineRefundsNothing) {
+  payment_service svc(payment_rules{500}, memory_ledger(), memory_ledger());
+  split(svc.handle(meta(), actors::payment_request{"o-1", "c-1", 9998}, 1'000));  // over 5.00: declined
+  auto note = only_note(svc.handle(meta(), cancel("o-1"), 2'000));
+  EXPECT_EQ(note.type, actors::notify_order_cancelled);
+  EXPECT_EQ(svc.refunds("o-1"), 0u);
+}
+
+TEST(PaymentCancel, ACancelWithoutOrderIdIsRejected) {
+  auto charges = memory_ledger();
+  payment_service svc({}, charges, memory_ledger());
+  EXPECT_THROW(svc.handle(meta(), actors::payment_cancel{}, 1), std::invalid_argument);
+  EXPECT_TRUE(charges->keys().empty());
 }

@@ -23,9 +23,12 @@
 #include <sstream>
 #include <thread>
 
+#include <boost/json.hpp>
+
 #include "kastor/actors/ledger.hpp"
 #include "kastor/actors/messages.hpp"
 #include "kastor/actors/order.hpp"
+#include "kastor/actors/payment.hpp"
 #include "kastor/apps/commands.hpp"
 #include "kastor/apps/driver.hpp"
 #include "kastor/apps/http_client.hpp"
@@ -397,6 +400,16 @@ int run_check(const check_options& o) {
     charges.push_back(std::make_unique<actors::jsonl_ledger>(f, "orderId"));
   for (const auto& f : files_named(o.ledgers, "email-outbox.jsonl"))
     emails.push_back(std::make_unique<actors::jsonl_ledger>(f, "emailKey"));
+  std::vector<std::unique_ptr<actors::jsonl_ledger>> refunds;
+  for (const auto& f : files_named(o.ledgers, "payment-refunds.jsonl"))
+    refunds.push_back(std::make_unique<actors::jsonl_ledger>(f, "orderId"));
+  // Whether a charge-ledger line is a charge that went through.
+  auto succeeded = [](const std::string& line) {
+    boost::system::error_code ec;
+    auto v = boost::json::parse(line, ec);
+    const auto* status = !ec && v.is_object() ? v.as_object().if_contains("status") : nullptr;
+    return status && status->is_string() && status->as_string() == actors::payment_succeeded;
+  };
 
   invariant lost{"acknowledged orders reach a terminal state", 0, {}};
   invariant charged{"no order charged twice", 0, {}};
@@ -406,6 +419,8 @@ int run_check(const check_options& o) {
   invariant memory{"node memory stays bounded", 0, {}};
   invariant unknown{"requests whose outcome was unknown: at most one order and one charge per "
                     "key, and finished if written", 0, {}};
+  invariant refunded{"a timed-out order keeps none of its customer's money (its charge refunded "
+                     "once), and no other order is refunded", 0, {}};
 
   std::set<std::string> created;
   std::map<std::string, std::set<std::string>> bodies;  // order id -> request fingerprints
@@ -421,8 +436,22 @@ int run_check(const check_options& o) {
       c += l->count(r.order_id);
     for (auto& l : emails)
       e += l->count(r.order_id + "/PAYMENT_SUCCEEDED") + l->count(r.order_id + "/PAYMENT_FAILED");
+    size_t paid = 0, back = 0;
+    for (auto& l : charges)
+      if (auto line = l->find(r.order_id); line && succeeded(*line))
+        ++paid;
+    for (auto& l : refunds)
+      back += l->count(r.order_id);
     ++charged.checked;
     ++mailed.checked;
+    if (auto it = furthest.find(r.order_id); it != furthest.end()) {
+      ++refunded.checked;
+      const bool timed_out = it->second.payment_status == actors::payment_timed_out;
+      if (back != (timed_out ? paid : 0))
+        refunded.broken.push_back(r.order_id + " (" + (timed_out ? "timed out, " : "")
+                                  + std::to_string(paid) + " charges, " + std::to_string(back)
+                                  + " refunds)");
+    }
     if (c > 1)
       charged.broken.push_back(r.order_id + " (" + std::to_string(c) + " charges)");
     if (e > 1)
@@ -713,8 +742,8 @@ int run_check(const check_options& o) {
   bool ok = outcomes["ok"] > 0;
   if (!ok)
     std::printf("FAIL no request was acknowledged: the run proves nothing\n");
-  std::vector<const invariant*> checked_invariants{&lost,    &charged, &mailed, &failed,
-                                                   &unknown, &ordered, &drained};
+  std::vector<const invariant*> checked_invariants{&lost,    &charged, &mailed,  &refunded,
+                                                   &failed,  &unknown, &ordered, &drained};
   if (!o.rss_samples.empty())
     checked_invariants.push_back(&memory);
   if (!o.lag_samples.empty())

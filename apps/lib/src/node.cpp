@@ -66,6 +66,7 @@ struct node::impl {
   std::shared_ptr<bridges::remote_requester> requester;
   caf::actor order_owner;
   std::shared_ptr<actors::jsonl_ledger> payment_ledger;
+  std::shared_ptr<actors::jsonl_ledger> payment_refunds;
   std::shared_ptr<actors::jsonl_ledger> email_outbox;
   std::shared_ptr<gateway::backend> backend;
   std::unique_ptr<gateway::http_server> http;
@@ -143,7 +144,9 @@ struct node::impl {
     auto& c = cfg;
     // An order's state lives with its key's partition (order-state).
     auto passivate = c.setting_integer("order.passivate-after-ms");
-    auto order = actors::order_role(std::chrono::milliseconds{passivate})
+    auto order = actors::order_role(
+                   std::chrono::milliseconds{passivate},
+                   std::chrono::milliseconds{c.setting_integer("order.payment-timeout-ms")})
                    .queries([](std::shared_ptr<runtime::entity_book<actors::order>> book) {
                      return snapshot_query(book);
                    });
@@ -154,9 +157,12 @@ struct node::impl {
                      .make([this] {
                        payment_ledger = std::make_shared<actors::jsonl_ledger>(
                          data_file("payment-ledger.jsonl"), "orderId");
+                       payment_refunds = std::make_shared<actors::jsonl_ledger>(
+                         data_file("payment-refunds.jsonl"), "orderId");
                        actors::payment_rules rules;
                        rules.decline_over_cents = actors::decline_over_cents(cfg);
-                       return std::make_shared<actors::payment_service>(rules, payment_ledger);
+                       return std::make_shared<actors::payment_service>(rules, payment_ledger,
+                                                                        payment_refunds);
                      })
                      .latency(std::chrono::milliseconds{c.setting_integer("payment.latency-ms")},
                               static_cast<int>(c.setting_integer("payment.concurrency")));
@@ -484,6 +490,10 @@ std::map<std::string, std::map<std::string, int64_t>> node::chaos_fired() const 
 
 std::shared_ptr<actors::jsonl_ledger> node::payment_ledger() const {
   return impl_->payment_ledger;
+}
+
+std::shared_ptr<actors::jsonl_ledger> node::payment_refunds() const {
+  return impl_->payment_refunds;
 }
 
 std::shared_ptr<actors::jsonl_ledger> node::email_outbox() const {

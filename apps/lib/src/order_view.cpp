@@ -1,20 +1,13 @@
 #include "kastor/apps/order_view.hpp"
 
-namespace kastor::apps {
+#include "kastor/actors/order.hpp"
 
-int status_rank(const std::string& status) {
-  if (status == actors::status_pending)
-    return 0;
-  if (status == actors::status_paid || status == actors::status_payment_failed)
-    return 1;
-  if (status == actors::status_notified)
-    return 2;
-  return -1;
-}
+namespace kastor::apps {
 
 std::vector<runtime::message> order_view::handle(const runtime::record_meta&,
                                                      const actors::order_snapshot& s,
                                                      int64_t) {
+  using actors::status_rank;
   auto [it, added] = orders_.try_emplace(s.order_id, s);
   if (!added && (status_rank(s.status) > status_rank(it->second.status)
                  || (status_rank(s.status) == status_rank(it->second.status)

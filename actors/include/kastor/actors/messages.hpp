@@ -29,6 +29,8 @@ inline constexpr std::string_view topic_payment_results = "payment-results";
 inline constexpr std::string_view topic_notification_events = "notification-events";
 inline constexpr std::string_view topic_email_sent = "email-sent";
 inline constexpr std::string_view topic_order_state = "order-state";  // compacted
+inline constexpr std::string_view topic_payment_timeouts = "order-payment-timeouts";
+inline constexpr std::string_view topic_payment_cancels = "payment-cancels";
 
 // On an order_snapshot whose email went out ("true"; absent otherwise).
 inline constexpr std::string_view hdr_order_emailed = "kastor-order-emailed";
@@ -85,9 +87,12 @@ struct payment_result {
   friend bool operator==(const payment_result&, const payment_result&) = default;
 };
 
-// Notification kinds (wire strings).
+// Notification kinds (wire strings). The last two are kastor's own (an order
+// whose payment did not answer in time, see payment_cancel).
 inline constexpr const char* notify_payment_succeeded = "PAYMENT_SUCCEEDED";
 inline constexpr const char* notify_payment_failed = "PAYMENT_FAILED";
+inline constexpr const char* notify_order_cancelled = "ORDER_CANCELLED";
+inline constexpr const char* notify_payment_refunded = "PAYMENT_REFUNDED";
 
 // Topic `notification-events`: what the email role tells the customer. A
 // seed 002 billing service writes only {orderId, customerId, type, at}: it is
@@ -113,11 +118,36 @@ struct email_sent {
   friend bool operator==(const email_sent&, const email_sent&) = default;
 };
 
+// Topic `order-payment-timeouts`: the order role's timer (runtime timers.hpp)
+// to itself, due order.payment-timeout-ms after its payment request. Handled
+// while the order still waits for its payment outcome, it cancels the order.
+struct payment_timeout {
+  std::string order_id;
+  int64_t timeout_ms = 0;  // how long the order waited (for the reason it gives)
+  friend bool operator==(const payment_timeout&, const payment_timeout&) = default;
+};
+
+// Topic `payment-cancels`: the order role gave up on the payment of an order
+// (it timed out). Payment seals the order so that a request arriving later
+// charges nothing, or refunds the charge it made; either way it tells the
+// customer (ORDER_CANCELLED / PAYMENT_REFUNDED).
+struct payment_cancel {
+  std::string order_id;
+  std::string customer_id;
+  int64_t total_cents = 0;
+  std::string reason;
+  friend bool operator==(const payment_cancel&, const payment_cancel&) = default;
+};
+
 // Order status values (wire strings).
 inline constexpr const char* status_pending = "PENDING";
 inline constexpr const char* status_paid = "PAID";
 inline constexpr const char* status_payment_failed = "PAYMENT_FAILED";
+inline constexpr const char* status_payment_timeout = "PAYMENT_TIMEOUT";
 inline constexpr const char* status_notified = "NOTIFIED";
+// payment_status of an order that timed out (payment's own are
+// payment_succeeded and payment_declined).
+inline constexpr const char* payment_timed_out = "TIMEOUT";
 
 // Topic `order-state` (compacted): the order role's current view of an order,
 // published on every transition; gateways answer GET /api/orders/{id} from it.
@@ -178,6 +208,15 @@ typename Inspector::result_type inspect(Inspector& f, email_sent& x) {
            x.sent_at_ms);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, payment_timeout& x) {
+  return f(caf::meta::type_name("payment_timeout"), x.order_id, x.timeout_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, payment_cancel& x) {
+  return f(caf::meta::type_name("payment_cancel"), x.order_id, x.customer_id, x.total_cents,
+           x.reason);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_snapshot& x) {
   return f(caf::meta::type_name("order_snapshot"), x.order_id, x.customer_id,
            x.total_cents, x.item_count, x.status, x.payment_status, x.reason,
@@ -185,7 +224,7 @@ typename Inspector::result_type inspect(Inspector& f, order_snapshot& x) {
            x.request_fingerprint);
 }
 
-// Declares the six message types above to the runtime (runtime::declare):
+// Declares the eight message types above to the runtime (runtime::declare):
 // topics, keys, seed 002's JSON, schemas. Idempotent; every entry point of
 // the shop (a node, the gateway, a test) calls it before the first message.
 void declare_messages();

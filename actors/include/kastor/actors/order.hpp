@@ -2,9 +2,21 @@
 // (runtime::entity<order>, entity.hpp: restored, fenced, released and
 // passivated with its key like any application's entity).
 //
-//   PENDING ──payment SUCCEEDED──► PAID ───────────┐
-//      │                                           ├──email sent──► NOTIFIED
-//      └─────payment DECLINED───► PAYMENT_FAILED ──┘
+//   PENDING ──payment SUCCEEDED──► PAID ────────────┐
+//      │──────payment DECLINED───► PAYMENT_FAILED ──┼──email sent──► NOTIFIED
+//      └──no answer in time──────► PAYMENT_TIMEOUT ─┘
+//
+// The payment timeout (order.payment-timeout-ms; 0: none) is a durable timer
+// (runtime timers.hpp) the order sets with its payment request and cancels
+// with the outcome. When it fires first, the order is PAYMENT_TIMEOUT and
+// tells payment (payment_cancel): payment seals the order so a request
+// arriving later charges nothing, or refunds the charge it made, and emails
+// the customer (ORDER_CANCELLED / PAYMENT_REFUNDED). A payment outcome
+// arriving after the timeout changes nothing here (payment compensates it);
+// only that cancellation's email makes a timed-out order NOTIFIED (a success
+// email sent before the timeout does not). Until then the order sends its
+// cancellation again with any record of it and every max(timeout, 30 s)
+// (the same timer, re-armed): a cancellation lost in a crash is repaired.
 //
 // Status never goes backwards. Records of different topics arrive in any
 // order: an email_sent seen before the payment_result marks the order
@@ -44,21 +56,23 @@ class order {
 public:
   using snapshot_type = order_snapshot;
 
-  // An order never seen: its fields come with its first record.
-  explicit order(const std::string& id);
-  explicit order(const order_snapshot& restored);
+  // An order never seen: its fields come with its first record. A new order
+  // waits `payment_timeout_ms` for its payment outcome (0: for ever).
+  explicit order(const std::string& id, int64_t payment_timeout_ms = 0);
+  explicit order(const order_snapshot& restored, int64_t payment_timeout_ms = 0);
 
   order_snapshot snapshot() const { return snap_; }
 
-  // From the gateway. New: PENDING, and a payment_request. Known and still
-  // PENDING: the payment request again. Past PENDING: nothing (never a
-  // second payment request).
+  // From the gateway. New: PENDING, and a payment_request (with the payment
+  // timeout's timer). Known and still PENDING: the payment request again.
+  // Past PENDING: nothing (never a second payment request).
   std::vector<runtime::message> handle(const runtime::record_meta& meta,
                                        const order_created& msg, int64_t now_ms);
 
   // From payment. SUCCEEDED -> PAID, DECLINED -> PAYMENT_FAILED (NOTIFIED
-  // directly when the email already went out). The first outcome of an order
-  // wins; a duplicate changes nothing.
+  // directly when the email already went out), and the timeout is cancelled.
+  // The first outcome of an order wins (a timeout counts); a duplicate
+  // changes nothing.
   std::vector<runtime::message> handle(const runtime::record_meta& meta,
                                        const payment_result& msg, int64_t now_ms);
 
@@ -72,9 +86,15 @@ public:
                                        const notification_event& msg, int64_t now_ms);
 
   // From email. With the payment outcome known -> NOTIFIED (terminal);
-  // before it, the order is marked emailed.
+  // before it, the order is marked emailed. A timed-out order counts only
+  // the email of its cancellation.
   std::vector<runtime::message> handle(const runtime::record_meta& meta,
                                        const email_sent& msg, int64_t now_ms);
+
+  // The payment timeout's timer: a PENDING order is PAYMENT_TIMEOUT and a
+  // payment_cancel goes out; later (the outcome came first) nothing.
+  std::vector<runtime::message> handle(const runtime::record_meta& meta,
+                                       const payment_timeout& msg, int64_t now_ms);
 
   static bool supersedes(const order_snapshot& restored, const order_snapshot& held);
   bool may_passivate() const;
@@ -84,14 +104,24 @@ private:
   void first_seen(const std::string& customer_id, int64_t total_cents, int64_t now_ms);
   // The payment outcome (SUCCEEDED / DECLINED) reached; NOTIFIED if emailed.
   void set_outcome(bool ok, int64_t now_ms);
+  // Whether the payment timed out (PAYMENT_TIMEOUT, or NOTIFIED after it).
+  bool timed_out() const;
+  // The payment_cancel of a timed-out order; it again while its email has
+  // not been seen (a lost copy is repaired by any record of the order); the
+  // timer that sends it again if no email comes.
+  runtime::message cancellation() const;
+  std::vector<runtime::message> cancellation_again() const;
+  runtime::message cancel_retry() const;
 
   order_snapshot snap_;
+  int64_t payment_timeout_ms_ = 0;
   bool seen_ = false;          // some record of it was handled (or restored)
   bool created_seen_ = false;  // its fields came from order_created, not guessed
 };
 
-// An order status's place in the state machine: PENDING 0, PAID and
-// PAYMENT_FAILED 1, NOTIFIED 2 (a status only ever moves to a higher one).
+// An order status's place in the state machine: PENDING 0, PAID,
+// PAYMENT_FAILED and PAYMENT_TIMEOUT 1, NOTIFIED 2 (a status only ever moves
+// to a higher one).
 int status_rank(const std::string& status);
 
 // Whether `a` is further along than `b`: a later status (the state machine

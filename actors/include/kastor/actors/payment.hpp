@@ -10,6 +10,13 @@
 // the file) charges nothing and re-emits the recorded outcome, so a result
 // whose publish was lost gets repaired. Latency is not simulated here.
 //
+// A payment_cancel (the order timed out) is recorded in the same ledger with
+// status CANCELLED when the order has no line yet: a request arriving later
+// charges nothing and publishes nothing. When the order was charged, the
+// refund is recorded once in the refund ledger (same line shape, key
+// "orderId", no status). Either way the customer is told (ORDER_CANCELLED or
+// PAYMENT_REFUNDED); a redelivered cancel tells the same again.
+//
 // Thread-safety: none of its own; one actor owns it (the ledger is shared
 // safely). Exceptions: std::invalid_argument for a request without order id
 // (dead-lettered by the adapter); std::runtime_error for a ledger I/O error or
@@ -33,6 +40,10 @@ struct payment_rules {
   int64_t decline_over_cents = 100000;
 };
 
+// The status of a charge-ledger line that seals a cancelled order (never
+// published in a payment_result).
+inline constexpr const char* payment_sealed = "CANCELLED";
+
 // Decline reasons of the fake provider (wire strings, in the order checked).
 inline constexpr const char* reason_invalid_amount = "invalid amount";
 inline constexpr const char* reason_over_limit = "amount over limit";
@@ -52,8 +63,9 @@ payment_decision decide_payment(const payment_rules& rules,
 
 class payment_service {
 public:
-  // `charges` must not be null.
-  payment_service(payment_rules rules, std::shared_ptr<jsonl_ledger> charges);
+  // Neither ledger may be null.
+  payment_service(payment_rules rules, std::shared_ptr<jsonl_ledger> charges,
+                  std::shared_ptr<jsonl_ledger> refunds);
 
   // Charges (or re-reads the recorded charge) and emits payment_result and
   // notification_event (PAYMENT_SUCCEEDED / PAYMENT_FAILED).
@@ -61,14 +73,22 @@ public:
                                            const actors::payment_request& msg,
                                            int64_t now_ms);
 
-  // Charge attempts recorded for an order (1 once charged, never more).
+  // Seals or refunds the order (see above) and emits its notification_event
+  // (ORDER_CANCELLED / PAYMENT_REFUNDED).
+  std::vector<runtime::message> handle(const runtime::record_meta& meta,
+                                       const actors::payment_cancel& msg, int64_t now_ms);
+
+  // Charge attempts recorded for an order (1 once charged or sealed, never more).
   size_t charges(const std::string& order_id) const;
+  // Refunds recorded for an order (1 once refunded, never more).
+  size_t refunds(const std::string& order_id) const;
 
   const payment_rules& rules() const { return rules_; }
 
 private:
   payment_rules rules_;
   std::shared_ptr<jsonl_ledger> ledger_;
+  std::shared_ptr<jsonl_ledger> refunds_;
 };
 
 }  // namespace kastor::actors

@@ -25,11 +25,13 @@ namespace kastor::actors {
 //
 // The order role: one entity per order id (order.hpp), restored from
 // order-state with its key's partition; a finished order idle for
-// `passivate_after` is passivated.
+// `passivate_after` is passivated; an order whose payment has no outcome
+// after `pay_within` is cancelled (0: never).
 runtime::entity<order> order_role(
-  std::chrono::milliseconds passivate_after = std::chrono::minutes{1});
+  std::chrono::milliseconds passivate_after = std::chrono::minutes{1},
+  std::chrono::milliseconds pay_within = std::chrono::milliseconds{0});
 inline runtime::handlers<payment_service> payment_handlers() {
-  return runtime::consumes<payment_service, payment_request>();
+  return runtime::consumes<payment_service, payment_request, payment_cancel>();
 }
 inline runtime::handlers<email_service> email_handlers() {
   return runtime::consumes<email_service, notification_event>();
@@ -40,7 +42,8 @@ inline runtime::handlers<analytics_book> analytics_handlers() {
 
 // The shop as the runtime's configuration knows it: its roles (analytics and
 // gateway are per-node views), its keys (payment.decline-over,
-// payment.latency-ms, payment.concurrency, order.passivate-after-ms) and its
+// payment.latency-ms, payment.concurrency, order.passivate-after-ms,
+// order.payment-timeout-ms) and its
 // fault names (crash-after-charge for payment, crash-after-send for email).
 const runtime::app_spec& shop_app();
 

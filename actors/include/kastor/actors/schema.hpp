@@ -42,5 +42,7 @@ std::optional<std::string> check_schema(const payment_result& x);
 std::optional<std::string> check_schema(const notification_event& x);
 std::optional<std::string> check_schema(const email_sent& x);
 std::optional<std::string> check_schema(const order_snapshot& x);
+std::optional<std::string> check_schema(const payment_timeout& x);
+std::optional<std::string> check_schema(const payment_cancel& x);
 
 }  // namespace kastor::actors

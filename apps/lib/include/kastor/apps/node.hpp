@@ -56,6 +56,7 @@ public:
   std::map<std::string, std::map<std::string, int64_t>> chaos_fired() const;
   // Side-effect records (null when the role is not on this node).
   std::shared_ptr<actors::jsonl_ledger> payment_ledger() const;
+  std::shared_ptr<actors::jsonl_ledger> payment_refunds() const;
   std::shared_ptr<actors::jsonl_ledger> email_outbox() const;
 
   struct impl;

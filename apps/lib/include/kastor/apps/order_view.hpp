@@ -27,7 +27,4 @@ private:
   std::unordered_map<std::string, actors::order_snapshot> orders_;
 };
 
-// PENDING < PAID = PAYMENT_FAILED < NOTIFIED.
-int status_rank(const std::string& status);
-
 }  // namespace kastor::apps
