@@ -277,7 +277,11 @@ struct actor_node::impl {
       io.chaos = std::make_shared<runtime::chaos_injector>(cfg.chaos, role);
       chaos[role] = io.chaos;
     }
-    auto worker = mailbox_worker_child("worker", spec.spawn, io, mailboxes_slot,
+    auto worker = mailbox_worker_child("worker",
+                                       [spec](caf::actor_system& sys, runtime::role_io io) {
+                                         return spec.spawn(sys, std::move(io));
+                                       },
+                                       io, mailboxes_slot,
                                        [slot](const caf::actor& a) { slot->set(a); });
     auto sup = supervisor_for("root/" + role);
     sup.strat = runtime::strategy::rest_for_one;

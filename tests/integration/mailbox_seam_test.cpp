@@ -79,9 +79,10 @@ TEST(MailboxSeam, AFailedOffsetStoreIsStoredAgainNotLeftBehind) {
   caf::actor_system sys{cfg};
   auto state = std::make_shared<counter>();
   runtime::role_io io{*producer, *mb, &runtime::wall_clock_ms, 0ms, nullptr, 0};
-  auto table = std::make_shared<const runtime::handlers<counter>>(
-    runtime::consumes<counter, actors::payment_request>());
-  auto worker = sys.spawn(&runtime::role_behavior<counter>, state, io, table, caf::message_handler{});
+  auto program =
+    runtime::role_program::of(state, runtime::consumes<counter, actors::payment_request>());
+  auto worker = sys.spawn(&runtime::role_behavior, std::shared_ptr<const runtime::role_program>{program},
+                          io, caf::message_handler{});
   (*mb)->bind(worker);
   (*mb)->start();
 

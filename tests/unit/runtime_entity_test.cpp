@@ -10,6 +10,7 @@
 #include <thread>
 
 #include <boost/describe/class.hpp>
+#include <caf/sec.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -346,7 +347,8 @@ TEST_F(EntityBook, EntityRoleSpecNamesItsChangelogInputsAndStore) {
   EXPECT_EQ(spec.changelog->name, "test.tally");
   EXPECT_THAT(spec.topics(), ::testing::ElementsAre("test-bumps"));
   EXPECT_TRUE(spec.store);
-  EXPECT_TRUE(spec.spawn);
+  ASSERT_TRUE(spec.program);
+  EXPECT_TRUE(spec.program->due_timers);  // an entity's actor fires its timers
   EXPECT_FALSE(spec.raw);
 }
 

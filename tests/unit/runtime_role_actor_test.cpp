@@ -53,9 +53,9 @@ runtime::record_meta at(int64_t offset) {
   return m;
 }
 
-std::shared_ptr<const runtime::handlers<timed_state>> handlers() {
-  return std::make_shared<const runtime::handlers<timed_state>>(
-    runtime::consumes<timed_state, actors::payment_request>());
+std::shared_ptr<const runtime::role_program> program(std::shared_ptr<timed_state> state) {
+  return runtime::role_program::of(std::move(state),
+                                   runtime::consumes<timed_state, actors::payment_request>());
 }
 
 }  // namespace
@@ -69,7 +69,7 @@ TEST(RoleActor, ARecordOfATypeNoHandlerTakesIsRejectedNeverAcknowledged) {
   runtime::role_io io{nullptr, acks, &runtime::wall_clock_ms, 0ms, nullptr, 0};
   // Given a role that takes payment requests only
   auto actor = sys.spawn([=](caf::event_based_actor* self) {
-    return runtime::role_behavior(self, state, io, handlers());
+    return runtime::role_behavior(self, program(state), io);
   });
   // When an email_sent and then a payment request reach it
   caf::anon_send(actor, at(0), runtime::message{actors::email_sent{"o-1", "c", "k", 1}});
@@ -95,7 +95,7 @@ TEST(RoleActor, ABoundedServiceTakesOneRecordAtATimeAndSkipsRevokedOnes) {
   // Given a service of 20 ms per call with one call in flight
   runtime::role_io io{nullptr, acks, &runtime::wall_clock_ms, 20ms, nullptr, 1};
   auto actor = sys.spawn([=](caf::event_based_actor* self) {
-    return runtime::role_behavior(self, state, io, handlers());
+    return runtime::role_behavior(self, program(state), io);
   });
   // When six records arrive at once
   for (int64_t o = 0; o < 6; ++o)

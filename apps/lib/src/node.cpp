@@ -24,6 +24,7 @@
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/logging.hpp"
 #include "kastor/runtime/role.hpp"
+#include "kastor/runtime/role_actor.hpp"
 #include "kastor/runtime/shutdown.hpp"
 
 namespace kastor::apps {

@@ -95,11 +95,11 @@ runtime::child_spec mailbox_worker_child(std::string name, std::shared_ptr<State
                                          runtime::role_io io, std::shared_ptr<mailbox_slot> slot,
                                          caf::message_handler extra = {},
                                          std::function<void(const caf::actor&)> on_start = {}) {
-  auto table = std::make_shared<const runtime::handlers<State>>(std::move(handlers));
+  std::shared_ptr<const runtime::role_program> program = runtime::role_program::of(state, handlers);
   return mailbox_worker_child(
     std::move(name),
-    [state, table, extra](caf::actor_system& sys, runtime::role_io my_io) {
-      return sys.spawn(&runtime::role_behavior<State>, state, std::move(my_io), table, extra);
+    [program, extra](caf::actor_system& sys, runtime::role_io my_io) {
+      return sys.spawn(&runtime::role_behavior, program, std::move(my_io), extra);
     },
     std::move(io), std::move(slot), std::move(on_start));
 }

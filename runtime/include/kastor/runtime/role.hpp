@@ -18,6 +18,11 @@
 //
 // role<State> takes the state made by `make` (default: a State made with no
 // arguments) once per node: it outlives restarts of the role's actor.
+//
+// No CAF here beyond its forward declarations: the actor that runs a role is
+// compiled once in the runtime library (role_actor.hpp), so a file that
+// declares roles builds fast. Only `queries` names a CAF type, and only a
+// caller of it needs <caf/message_handler.hpp>.
 #pragma once
 
 #include <algorithm>
@@ -29,13 +34,15 @@
 #include <type_traits>
 #include <vector>
 
-#include <caf/all.hpp>
+#include <caf/fwd.hpp>
 
-#include "kastor/runtime/atoms.hpp"
 #include "kastor/runtime/entity.hpp"
-#include "kastor/runtime/role_actor.hpp"
+#include "kastor/runtime/handlers.hpp"
+#include "kastor/runtime/message.hpp"
 
 namespace kastor::runtime {
+
+struct role_io;  // what the node gives a role's actor (role_actor.hpp)
 
 enum class role_kind {
   service,  // a consumer group shares the partitions; no state per key
@@ -54,9 +61,15 @@ struct role_spec {
   std::shared_ptr<entity_store> store;      // entity: restored and released by the node
   std::chrono::milliseconds latency{0};     // simulated service time before each record
   int max_concurrent = 0;                   // records in that latency at once (0: any)
-  // Spawns one incarnation of the role's actor (role_behavior over the
-  // shared state); the node fills in role_io.
-  std::function<caf::actor(caf::actor_system&, role_io)> spawn;
+  // Its handlers bound to its state (made once: shared by every incarnation).
+  std::shared_ptr<const role_program> program;
+  // Adds the application's own requests (role::queries) to a handler; empty: none.
+  std::function<void(caf::message_handler&)> queries;
+
+  // Spawns one incarnation of the role's actor (role_behavior running
+  // `program`, answering `queries` and, for an entity, lookups by key); the
+  // node fills in role_io. Defined in the runtime library.
+  caf::actor spawn(caf::actor_system& sys, role_io io) const;
 
   // The topics of `takes`, once each.
   std::vector<std::string> topics() const {
@@ -128,9 +141,13 @@ public:
     return *this;
   }
   // Requests of the application's own the role's actor answers besides
-  // records (e.g. a query of its state from an HTTP handler).
-  role& queries(std::function<caf::message_handler(std::shared_ptr<State>)> f) {
-    queries_ = std::move(f);
+  // records (e.g. a query of its state from an HTTP handler): `f` takes the
+  // std::shared_ptr<State> and returns a caf::message_handler.
+  template <class F>
+  role& queries(F f) {
+    queries_ = [f = std::move(f)](const std::shared_ptr<State>& s, caf::message_handler& out) {
+      out = f(s);
+    };
     return *this;
   }
   // Each record waits `d` before it is handled (a simulated provider call),
@@ -158,21 +175,13 @@ public:
     s.raw = table_.takes_any();
     s.latency = latency_;
     s.max_concurrent = max_concurrent_;
-    caf::message_handler extra;
-    if (queries_)
-      extra = queries_(state);
     if (kind_ == role_kind::entity) {
       s.changelog = changelog_();
       s.store = store_of_(state);
-      // Request/reply's `get`: the key's snapshot as this node knows it.
-      caf::message_handler lookup{
-        [store = s.store](lookup_atom, const std::string& key) { return store->lookup(key); }};
-      extra = extra ? extra.or_else(lookup) : lookup;
     }
-    auto table = std::make_shared<const handlers<State>>(table_);
-    s.spawn = [state, table, extra](caf::actor_system& sys, role_io io) {
-      return sys.spawn(&role_behavior<State>, state, std::move(io), table, extra);
-    };
+    s.program = role_program::of(state, table_);
+    if (queries_)
+      s.queries = [q = queries_, state](caf::message_handler& out) { q(state, out); };
     return s;
   }
 
@@ -184,7 +193,7 @@ private:
   std::function<const message_type*()> changelog_;
   std::function<std::shared_ptr<entity_store>(std::shared_ptr<State>)> store_of_;
   std::function<std::shared_ptr<State>()> make_;
-  std::function<caf::message_handler(std::shared_ptr<State>)> queries_;
+  std::function<void(const std::shared_ptr<State>&, caf::message_handler&)> queries_;
   std::chrono::milliseconds latency_{0};
   int max_concurrent_ = 0;
 };
@@ -225,8 +234,10 @@ public:
     return *this;
   }
   // Requests of the application's own its actor answers besides records
-  // (e.g. a query of the book from an HTTP handler; see role::queries).
-  entity& queries(std::function<caf::message_handler(std::shared_ptr<entity_book<E>>)> f) {
+  // (e.g. a query of the book from an HTTP handler; see role::queries): `f`
+  // takes the std::shared_ptr<entity_book<E>>.
+  template <class F>
+  entity& queries(F f) {
     role_.queries(std::move(f));
     return *this;
   }
