@@ -155,8 +155,12 @@ std::vector<rt::message> order::handle(const rt::record_meta&, const payment_res
 std::vector<rt::message> order::handle(const rt::record_meta&, const notification_event& msg,
                                        int64_t now_ms) {
   detail::require_id(msg.order_id, "notification_event");
-  if (is_cancellation(msg.type))
-    return {};  // payment's answer to this order's timeout: for email
+  if (is_cancellation(msg.type)) {
+    // Payment's answer to a cancel of this order: its ledger's verdict, even
+    // where this order's own timeout was lost (a snapshot lost in a crash).
+    first_seen(msg.customer_id, msg.amount_known ? msg.total_cents : 0, now_ms);
+    return cancelled_by_payment(now_ms);
+  }
   const bool ok = msg.type == notify_payment_succeeded;
   if (!ok && msg.type != notify_payment_failed)
     rt::reject("notification_event for order " + msg.order_id + " has unknown type '" + msg.type
@@ -174,10 +178,14 @@ std::vector<rt::message> order::handle(const rt::record_meta&, const email_sent&
                                        int64_t now_ms) {
   detail::require_id(msg.order_id, "email_sent");
   first_seen(msg.customer_id, 0, now_ms);
+  if (is_cancellation(msg.kind) && !timed_out())
+    cancelled_by_payment(now_ms);  // (its timeout's snapshot was lost: see above)
   if (timed_out()) {
     // Only the cancellation's email tells the customer what happened.
-    if (snap_.emailed || !is_cancellation(msg.kind))
+    if (snap_.emailed)
       return {};
+    if (!is_cancellation(msg.kind))
+      return cancellation_again();
     snap_.emailed = true;
     advance(snap_, status_notified);
     snap_.updated_at_ms = now_ms;
@@ -213,6 +221,20 @@ std::vector<rt::message> order::handle(const rt::record_meta&, const payment_tim
   snap_.emailed = false;
   snap_.updated_at_ms = now_ms;
   return {cancellation(), cancel_retry()};
+}
+
+std::vector<rt::message> order::cancelled_by_payment(int64_t now_ms) {
+  if (timed_out())
+    return {};
+  // Whatever the order knew: payment sealed or refunded it.
+  snap_.payment_status = payment_timed_out;
+  snap_.reason = "cancelled by payment after a payment timeout";
+  snap_.transaction_id.clear();
+  if (snap_.status != status_notified)
+    snap_.status = status_payment_timeout;
+  snap_.emailed = false;
+  snap_.updated_at_ms = now_ms;
+  return {rt::cancel_timer(timeout_timer)};
 }
 
 rt::message order::cancel_retry() const {

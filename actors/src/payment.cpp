@@ -101,17 +101,15 @@ actors::notification_event cancellation_for(const actors::payment_cancel& c,
   return ev;
 }
 
+// A refund's record: the charge's line with status REFUNDED, the
+// cancellation's reason and the time of the refund.
 std::string refund_line(const actors::payment_result& charged, const std::string& reason,
                         int64_t now_ms) {
-  return detail::object_writer{}
-      .text("orderId", charged.order_id)
-      .text("customerId", charged.customer_id)
-      .money("amount", charged.total_cents)
-      .integer("amountCents", charged.total_cents)
-      .text("transactionId", charged.transaction_id)
-      .text("reason", reason)
-      .integer("at", now_ms)
-      .done();
+  auto refund = charged;
+  refund.status = payment_refunded;
+  refund.reason = reason;
+  refund.processed_at_ms = now_ms;
+  return charge_line(refund);
 }
 
 }  // namespace

@@ -45,7 +45,7 @@ const runtime::app_spec& shop_app() {
       runtime::config_key::integer("payment.latency-ms", 0, 0, 60000),
       runtime::config_key::integer("payment.concurrency", 0, 0, 100000),
       runtime::config_key::integer("order.passivate-after-ms", 60000, 0, 86'400'000),
-      runtime::config_key::integer("order.payment-timeout-ms", 300000, 0, 86'400'000),
+      runtime::config_key::integer("order.payment-timeout-ms", 0, 0, 86'400'000),
     };
     a.chaos_aliases = {{"crash-after-charge", runtime::chaos_fault::crash_after, "payment"},
                        {"crash-after-send", runtime::chaos_fault::crash_after, "email"}};

@@ -736,3 +736,50 @@ TEST(OrderTimeout, ARestoredOrderTakesItsTimedOutSnapshotOverAnOlderPendingOne) 
   // Then it is the timed-out one
   EXPECT_EQ(book.find("o-1")->status, actors::status_payment_timeout);
 }
+
+TEST(OrderTimeout, PaymentsCancellationIsTheVerdictEvenWhereTheOrdersOwnTimeoutWasLost) {
+  // Given an order whose timeout turn sent its cancel but whose snapshot was
+  // lost (a crash): restored PENDING, it then took the late success
+  order_book book(60000, 1000);
+  book.handle(meta(), created("o-1"), 1'500);
+  book.handle(meta(), paid("o-1"), 3'000);
+  ASSERT_EQ(book.find("o-1")->status, actors::status_paid);
+  // When payment's answer to that cancel arrives (it refunded the charge)
+  actors::notification_event refunded;
+  refunded.order_id = "o-1";
+  refunded.type = actors::notify_payment_refunded;
+  book.handle(meta(), refunded, 3'100);
+  // Then the order is timed out, not PAID: its money went back
+  auto snap = book.find("o-1");
+  EXPECT_EQ(snap->status, actors::status_payment_timeout);
+  EXPECT_EQ(snap->payment_status, actors::payment_timed_out);
+  EXPECT_EQ(snap->transaction_id, "");
+  // and the refund's email makes it NOTIFIED
+  book.handle(meta(), emailed("o-1", actors::notify_payment_refunded), 3'200);
+  EXPECT_EQ(book.find("o-1")->status, actors::status_notified);
+  EXPECT_EQ(book.find("o-1")->payment_status, actors::payment_timed_out);
+}
+
+TEST(OrderTimeout, ACancellationEmailAloneTimesOutAnOrderAlreadyNotified) {
+  // Given an order PAID and NOTIFIED by its success email (its timeout lost)
+  order_book book(60000, 1000);
+  book.handle(meta(), created("o-1"), 1'500);
+  book.handle(meta(), paid("o-1"), 3'000);
+  book.handle(meta(), emailed("o-1"), 3'100);
+  ASSERT_EQ(book.find("o-1")->status, actors::status_notified);
+  // When the refund's email comes
+  book.handle(meta(), emailed("o-1", actors::notify_payment_refunded), 3'200);
+  // Then it stays NOTIFIED, and says the payment timed out (and was refunded)
+  EXPECT_EQ(book.find("o-1")->status, actors::status_notified);
+  EXPECT_EQ(book.find("o-1")->payment_status, actors::payment_timed_out);
+  EXPECT_TRUE(book.emailed("o-1"));
+}
+
+TEST(OrderTimeout, AnotherEmailOfATimedOutOrderSendsTheCancellationAgain) {
+  order_book book(60000, 1000);
+  book.handle(meta(), created("o-1"), 1'500);
+  book.handle_fired(book.fire(2'500).at(0), 2'500);
+  auto out = book.handle(meta(2), emailed("o-1"), 2'600);  // a success email delivered late
+  EXPECT_EQ(all_of<actors::payment_cancel>(out).size(), 1u);
+  EXPECT_EQ(book.find("o-1")->status, actors::status_payment_timeout);
+}

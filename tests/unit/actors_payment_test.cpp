@@ -306,6 +306,9 @@ TEST(PaymentCancel, ACancelAfterAChargeRefundsItOnceAndTellsTheCustomer) {
   auto line = boost::json::parse(*refunds->find("o-1")).as_object();
   EXPECT_EQ(line.at("transactionId").as_string(), "tx-o-1");
   EXPECT_EQ(line.at("amountCents").as_int64(), 9998);
+  EXPECT_EQ(line.at("status").as_string(), actors::payment_refunded);
+  EXPECT_EQ(line.at("reason").as_string(), "no payment answer within 1000 ms");
+  EXPECT_EQ(line.at("at").as_int64(), 2'000);
   // And the request delivered again still answers what was charged
   EXPECT_EQ(split(svc.handle(meta(2), actors::payment_request{"o-1", "c-1", 9998}, 4'000)).result, charged.result);
 }

@@ -431,11 +431,15 @@ int run_check(const check_options& o) {
       bodies[rec.key].insert(oc->request_fingerprint);
   }
   for (const auto& r : history) {
-    size_t c = 0, e = 0;
+    size_t c = 0, e = 0, cancel_mails = 0;
     for (auto& l : charges)
       c += l->count(r.order_id);
-    for (auto& l : emails)
-      e += l->count(r.order_id + "/PAYMENT_SUCCEEDED") + l->count(r.order_id + "/PAYMENT_FAILED");
+    for (auto& l : emails) {
+      e += l->count(r.order_id + "/" + actors::notify_payment_succeeded)
+           + l->count(r.order_id + "/" + actors::notify_payment_failed);
+      cancel_mails += l->count(r.order_id + "/" + actors::notify_order_cancelled)
+                      + l->count(r.order_id + "/" + actors::notify_payment_refunded);
+    }
     size_t paid = 0, back = 0;
     for (auto& l : charges)
       if (auto line = l->find(r.order_id); line && succeeded(*line))
@@ -454,8 +458,9 @@ int run_check(const check_options& o) {
     }
     if (c > 1)
       charged.broken.push_back(r.order_id + " (" + std::to_string(c) + " charges)");
-    if (e > 1)
-      mailed.broken.push_back(r.order_id + " (" + std::to_string(e) + " emails)");
+    if (e > 1 || cancel_mails > 1)
+      mailed.broken.push_back(r.order_id + " (" + std::to_string(e) + " emails, "
+                              + std::to_string(cancel_mails) + " cancellation emails)");
     if (unknown_keys.count(r.key)) {
       ++unknown.checked;
       auto it = furthest.find(r.order_id);

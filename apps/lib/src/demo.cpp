@@ -220,7 +220,8 @@ int run_demo(demo_options opts, const std::atomic<bool>& stop) {
   std::printf("  terminal           %zu  (paid %zu, declined %zu; expected declined %zu)\n",
               check.terminal, check.paid, check.declined, expected_declined);
   std::printf("  charge anomalies   %zu  (orders not charged exactly once)\n", check.charge_anomalies);
-  std::printf("  email anomalies    %zu  (orders without exactly one email)\n", check.email_anomalies);
+  std::printf("  email anomalies    %zu  (orders without exactly one email for their outcome)\n",
+              check.email_anomalies);
   std::printf("  restarts survived  %lld", static_cast<long long>(sup->total_restarts()));
   std::string sep = "  (";
   for (const auto& [path, count] : sup->restarts()) {

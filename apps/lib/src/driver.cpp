@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "kastor/actors/ledger.hpp"
+#include "kastor/actors/messages.hpp"
 #include "kastor/apps/http_client.hpp"
 
 namespace kastor::apps {
@@ -130,6 +131,8 @@ order_check check_orders(const std::string& host, uint16_t port,
       ++out.paid;
     else if (ps == "DECLINED")
       ++out.declined;
+    else if (ps == actors::payment_timed_out)
+      ++out.timed_out;
   }
   std::vector<std::unique_ptr<actors::jsonl_ledger>> charges, emails;
   for (const auto& p : payment_ledgers)
@@ -137,17 +140,23 @@ order_check check_orders(const std::string& host, uint16_t port,
   for (const auto& p : email_outboxes)
     emails.push_back(std::make_unique<actors::jsonl_ledger>(p, "emailKey"));
   for (const auto& id : ids) {
-    size_t c = 0, e = 0;
+    size_t c = 0, e = 0, cancelled = 0;
     for (auto& l : charges)
-      c += l->count(id);
-    for (auto& l : emails)
-      e += l->count(id + "/PAYMENT_SUCCEEDED") + l->count(id + "/PAYMENT_FAILED");
+      c += l->count(id);  // a charge, or the seal of an order cancelled first
+    for (auto& l : emails) {
+      e += l->count(id + "/" + actors::notify_payment_succeeded)
+           + l->count(id + "/" + actors::notify_payment_failed);
+      cancelled += l->count(id + "/" + actors::notify_order_cancelled)
+                   + l->count(id + "/" + actors::notify_payment_refunded);
+    }
     bool bad = false;
     if (c != 1) {
       ++out.charge_anomalies;
       bad = true;
     }
-    if (e != 1) {
+    auto ps = payment_status.find(id);
+    const bool timed_out = ps != payment_status.end() && ps->second == actors::payment_timed_out;
+    if (timed_out ? (cancelled != 1 || e > 1) : (e != 1 || cancelled != 0)) {
       ++out.email_anomalies;
       bad = true;
     }

@@ -101,7 +101,7 @@ inline constexpr const char* notify_payment_refunded = "PAYMENT_REFUNDED";
 struct notification_event {
   std::string order_id;
   std::string customer_id;
-  std::string type;  // notify_payment_succeeded | notify_payment_failed
+  std::string type;  // notify_* above
   int64_t total_cents = 0;
   std::string message;
   bool amount_known = true;  // false: the record had no amount (total_cents is 0)

@@ -14,7 +14,10 @@
 // the customer (ORDER_CANCELLED / PAYMENT_REFUNDED). A payment outcome
 // arriving after the timeout changes nothing here (payment compensates it);
 // only that cancellation's email makes a timed-out order NOTIFIED (a success
-// email sent before the timeout does not). Until then the order sends its
+// email sent before the timeout does not). Payment's ledger is the verdict:
+// its cancellation notice or email times the order out even if the order
+// had not (its timeout's snapshot lost in a crash after the cancel went out,
+// and a late outcome taken meanwhile). Until then the order sends its
 // cancellation again with any record of it and every max(timeout, 30 s)
 // (the same timer, re-armed): a cancellation lost in a crash is repaired.
 //
@@ -112,6 +115,10 @@ private:
   runtime::message cancellation() const;
   std::vector<runtime::message> cancellation_again() const;
   runtime::message cancel_retry() const;
+  // Payment's word (a cancellation notification or email) that it sealed or
+  // refunded the order: the order is timed out whatever it knew (its own
+  // timeout's snapshot may have been lost while the cancel went out).
+  std::vector<runtime::message> cancelled_by_payment(int64_t now_ms);
 
   order_snapshot snap_;
   int64_t payment_timeout_ms_ = 0;

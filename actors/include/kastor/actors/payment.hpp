@@ -13,8 +13,8 @@
 // A payment_cancel (the order timed out) is recorded in the same ledger with
 // status CANCELLED when the order has no line yet: a request arriving later
 // charges nothing and publishes nothing. When the order was charged, the
-// refund is recorded once in the refund ledger (same line shape, key
-// "orderId", no status). Either way the customer is told (ORDER_CANCELLED or
+// refund is recorded once in the refund ledger (the charge's line with
+// status REFUNDED, the cancellation's reason and the refund's time). Either way the customer is told (ORDER_CANCELLED or
 // PAYMENT_REFUNDED); a redelivered cancel tells the same again.
 //
 // Thread-safety: none of its own; one actor owns it (the ledger is shared
@@ -43,6 +43,8 @@ struct payment_rules {
 // The status of a charge-ledger line that seals a cancelled order (never
 // published in a payment_result).
 inline constexpr const char* payment_sealed = "CANCELLED";
+// The status of a refund-ledger line.
+inline constexpr const char* payment_refunded = "REFUNDED";
 
 // Decline reasons of the fake provider (wire strings, in the order checked).
 inline constexpr const char* reason_invalid_amount = "invalid amount";

@@ -142,7 +142,8 @@ public:
   }
   // Requests of the application's own the role's actor answers besides
   // records (e.g. a query of its state from an HTTP handler): `f` takes the
-  // std::shared_ptr<State> and returns a caf::message_handler.
+  // std::shared_ptr<State> and returns a caf::message_handler; it is called
+  // for every incarnation of the role's actor (each restart).
   template <class F>
   role& queries(F f) {
     queries_ = [f = std::move(f)](const std::shared_ptr<State>& s, caf::message_handler& out) {

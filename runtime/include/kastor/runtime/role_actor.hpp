@@ -1,7 +1,8 @@
 // The thin CAF adapter around a role's state class: the actor that runs its
 // role_program (handlers.hpp: the class's handlers bound to its state).
-// Compiled once in the runtime library, whatever the state class; an
-// application never includes this (role.hpp does not).
+// Compiled once in the runtime library, whatever the state class; a state
+// class or a file that declares roles never needs this (role.hpp does not
+// include it); the node does.
 //
 // The adapter receives (record_meta, message)
 // from the inbound mailbox, calls the type's handle(), publishes what it

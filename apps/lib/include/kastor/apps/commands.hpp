@@ -124,7 +124,8 @@ int run_load(const load_options& opts);
 struct check_options {
   std::string brokers;
   std::string history;         // what ctl load recorded
-  std::string ledgers;         // a folder searched for payment-ledger.jsonl / email-outbox.jsonl
+  // a folder searched for payment-ledger.jsonl, payment-refunds.jsonl, email-outbox.jsonl
+  std::string ledgers;
   std::chrono::seconds wait{120};  // for every acknowledged order to be terminal
   std::string faults;          // optional: the faults injected, one per line (for the report)
   std::string rss_samples;     // optional: "pid rss_kb" lines sampled during the run

@@ -42,8 +42,11 @@ struct order_check {
   size_t terminal = 0;
   size_t paid = 0;
   size_t declined = 0;
-  size_t charge_anomalies = 0;  // orders charged 0 or more than 1 times
-  size_t email_anomalies = 0;   // orders with 0 or more than 1 emails
+  size_t timed_out = 0;         // cancelled for want of a payment outcome (order.hpp)
+  size_t charge_anomalies = 0;  // orders with 0 or more than 1 charge-ledger records
+  // orders with 0 or more than 1 outcome emails (a timed-out order: not
+  // exactly one cancellation email, or more than one outcome email)
+  size_t email_anomalies = 0;
   std::vector<std::string> not_terminal;
   std::vector<std::string> broken;  // ids that broke an invariant
   bool ok(size_t expected) const {
