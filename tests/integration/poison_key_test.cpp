@@ -22,6 +22,7 @@
 #include "kastor/bridges/node.hpp"
 #include "kastor/bridges/producer.hpp"
 #include "kastor/runtime/role.hpp"
+#include "kastor/runtime/supervisor.hpp"
 #include "support/wait.hpp"
 
 namespace jobs {

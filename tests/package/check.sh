@@ -2,8 +2,9 @@
 # The installed kastor package works for a project that has only the install:
 #   1. `cmake --install <build-dir>` into a temporary prefix, which must hold
 #      the three libraries, every public header of runtime, bridges and testkit
-#      (and none of the apps', nor the bridges' internal ones; none of them
-#      including librdkafka), and kastorConfig.cmake + kastorConfigVersion.cmake;
+#      (and none of the apps', nor the runtime's or the bridges' internal ones;
+#      none of them including librdkafka or CAF's actor headers), and
+#      kastorConfig.cmake + kastorConfigVersion.cmake;
 #   2. no installed CMake file names the source or the build tree;
 #   3. the prefix is moved elsewhere (the package must be relocatable);
 #   4. consumer/ configures with find_package(kastor 0.1 CONFIG REQUIRED) from
@@ -53,7 +54,16 @@ done
 if grep -rlE '#include *<librdkafka/' "$tmp/staging/include"; then
   fail "the installed headers above include librdkafka (it belongs in bridges/internal)"
 fi
-[[ ! -e $tmp/staging/include/kastor/bridges/librdkafka.hpp ]] || fail "internal header installed"
+for internal in runtime/internal/include bridges/internal/include; do
+  while IFS= read -r header; do
+    [[ ! -e $tmp/staging/include/$header ]] || fail "internal header installed: $header"
+  done < <(cd "$source_dir/$internal" && find . -type f | sed 's|^\./||')
+done
+# What an application includes stays light: CAF's actor headers (caf/all.hpp
+# and what it gathers) belong to the runtime's plumbing, not to kastor.hpp.
+if grep -rlE '#include *<caf/(all|actor_system|local_actor|event_based_actor)\.hpp>' "$tmp/staging/include"; then
+  fail "the installed headers above include CAF's actor headers (they belong in */internal)"
+fi
 for app in actors gateway apps; do
   [[ ! -e $tmp/staging/include/kastor/$app ]] || fail "application headers installed: kastor/$app"
 done

@@ -17,10 +17,12 @@
 //   return (*node)->run(stop);
 //
 // A state class itself needs only what its handlers use: message.hpp (the
-// declared types, record_meta, outputs), timers.hpp, reject.hpp; those build
-// without CAF's actor headers. The headers not listed here (the mailbox, the
-// partition tracker, the publisher's seam, the role actor) are the runtime's
-// plumbing: installed today because node.hpp names them, not a contract.
+// declared types, record_meta, outputs), timers.hpp, reject.hpp. None of
+// these headers includes CAF's actor headers. Also installed, for tools: the
+// Kafka helpers (bridges/kafka.hpp), the publisher (bridges/producer.hpp) and
+// request/reply (bridges/remote.hpp). The mailbox, the partition tracker, the
+// changelog, the role actor and the supervisors are the runtime's plumbing
+// (*/internal/include), not installed.
 #pragma once
 
 #include "kastor/bridges/node.hpp"

@@ -46,18 +46,21 @@
 #include <utility>
 #include <vector>
 
-#include <caf/actor.hpp>
-#include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
+#include <caf/fwd.hpp>
 
-#include "kastor/bridges/mailbox.hpp"
+#include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/mailbox_stats.hpp"
 #include "kastor/runtime/config.hpp"
 #include "kastor/runtime/role.hpp"
-#include "kastor/runtime/supervisor.hpp"
+
+namespace kastor::runtime {
+class supervision_log;  // runtime/internal: runtime/supervisor.hpp
+}  // namespace kastor::runtime
 
 namespace kastor::bridges {
 
-class kafka_publisher;
+class kafka_publisher;  // producer.hpp
 
 // Every topic `role` needs on a node configured by `cfg`: its inputs and
 // their dead-letter topics (`<topic>.dlq`; none for a view), the outputs it

@@ -32,9 +32,8 @@
 #include <string_view>
 #include <thread>
 
-#include <caf/actor.hpp>
-#include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
+#include <caf/fwd.hpp>
 
 #include "kastor/bridges/kafka.hpp"
 #include "kastor/bridges/producer.hpp"

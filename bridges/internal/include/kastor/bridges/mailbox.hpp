@@ -65,6 +65,7 @@
 #include <caf/expected.hpp>
 
 #include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/mailbox_stats.hpp"
 #include "kastor/bridges/partition_tracker.hpp"
 #include "kastor/bridges/producer.hpp"
 #include "kastor/runtime/ports.hpp"
@@ -196,31 +197,6 @@ struct mailbox_options {
   // passes once it is durable. Empty: records are handled where they are.
   std::string forward_topic;
   std::string partitioner = "murmur2_random";  // as the producers' (kafka.partitioner)
-};
-
-struct mailbox_stats {
-  uint64_t received = 0;      // records fetched
-  uint64_t finished = 0;      // records reported finished
-  uint64_t redelivered = 0;   // deliveries to a new incarnation
-  uint64_t dead_lettered = 0;
-  uint64_t forwarded = 0;     // records sent on to their key's partition (forward_topic)
-  uint64_t dead_letters_failing = 0;  // dead-letter writes failing in a row (retried, backing off)
-  uint64_t pauses = 0;        // times the partitions were paused
-  size_t in_flight = 0;
-  size_t max_in_flight = 0;
-  bool paused = false;
-  bool joined = false;        // a group assignment was received
-  size_t assigned_partitions = 0;
-  uint64_t transactions = 0;  // exactly-once: committed
-  uint64_t aborts = 0;        // exactly-once: aborted (work since then redone)
-  uint64_t handoffs = 0;      // revocations (each a hand-off, or a lost assignment)
-  uint64_t stalls = 0;        // poll loop stood still past half the session timeout
-  bool standing_by = false;   // a standby not in its group (not running the role now)
-  uint64_t lost_assignments = 0;
-  int64_t longest_handoff_ms = 0;  // revocation to release, the longest
-  // stop(): records taken and not finished when the drain ended (not
-  // committed: delivered again to the next owner).
-  size_t unfinished_at_stop = 0;
 };
 
 class kafka_mailbox : public runtime::completion_sink,
