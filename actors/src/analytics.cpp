@@ -130,7 +130,10 @@ std::vector<rt::message> analytics_book::handle(const rt::record_meta&,
   if (!f.paid) {
     // An order has one payment outcome: the first one counted stands.
     f.paid = true;
-    add(ok ? kind::succeeded : kind::declined, ok ? msg.total_cents : 0, now_ms);
+    f.charged_cents = ok ? msg.total_cents : 0;
+    add(ok ? kind::succeeded : kind::declined, f.charged_cents, now_ms);
+    if (ok)
+      maybe_refund(f, now_ms);
   }
   orders_[msg.order_id] = f;
   return {};
@@ -148,6 +151,10 @@ std::vector<rt::message> analytics_book::handle(const rt::record_meta&,
     add(kind::email, 0, now_ms);
     maybe_latency(f, now_ms);
   }
+  if (msg.kind == actors::notify_payment_refunded && !f.refund_seen) {
+    f.refund_seen = true;
+    maybe_refund(f, now_ms);
+  }
   orders_[msg.order_id] = f;
   return {};
 }
@@ -157,6 +164,13 @@ void analytics_book::maybe_latency(order_facts& f, int64_t now_ms) {
     return;
   f.latency = true;
   add(kind::latency, std::max<int64_t>(0, f.sent_at_ms - f.created_at_ms), now_ms);
+}
+
+void analytics_book::maybe_refund(order_facts& f, int64_t now_ms) {
+  if (f.refunded || !f.refund_seen || f.charged_cents == 0)
+    return;
+  f.refunded = true;
+  add(kind::refund, f.charged_cents, now_ms);
 }
 
 void analytics_book::add(kind what, int64_t value, int64_t now_ms) {
@@ -174,6 +188,10 @@ void analytics_book::add(kind what, int64_t value, int64_t now_ms) {
       break;
     case kind::email:
       ++all_time_.emails_sent;
+      break;
+    case kind::refund:
+      ++all_time_.refunds;
+      all_time_.revenue_cents -= value;
       break;
     case kind::latency:
       histogram_.record(value);
@@ -214,6 +232,10 @@ analytics_report analytics_book::report(int64_t now_ms) const {
       case kind::email:
         ++w.emails_sent;
         break;
+      case kind::refund:
+        ++w.refunds;
+        w.revenue_cents -= s.value;
+        break;
       case kind::latency:
         latencies.push_back(s.value);
         break;
@@ -247,6 +269,7 @@ std::string to_json(const analytics_totals& t) {
                                      ? detail::double_text(*t.payment_success_rate)
                                      : std::string("null"))
       .integer("emailsSent", t.emails_sent)
+      .integer("refunds", t.refunds)
       .raw("latencyMs", latency)
       .done();
 }

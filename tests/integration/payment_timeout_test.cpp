@@ -122,6 +122,18 @@ TEST(PaymentTimeout, OrdersWithoutAPaymentInTimeAreCancelledAndALatePaymentIsRef
   }
   std::printf("%zu of 12 orders charged late and refunded, %zu sealed before their request\n",
               refunded, sealed);
+  // And the analytics count those refunds and keep none of their revenue
+  EXPECT_TRUE(test::eventually(
+    [&] {
+      auto r = c.get("/api/analytics");
+      if (!r || r->status != 200)
+        return false;
+      const auto all = boost::json::parse(r->body).at("allTime");
+      return all.at("refunds").to_number<int64_t>() == static_cast<int64_t>(refunded)
+             && all.at("revenue").to_number<double>() == 0.0;
+    },
+    30s))
+    << (c.get("/api/analytics") ? c.get("/api/analytics")->body : "no answer");
   billing.reset();
   shop.reset();
   std::filesystem::remove_all(dir);

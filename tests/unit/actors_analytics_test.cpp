@@ -279,6 +279,45 @@ TEST(AnalyticsBook, AnOrderHasOnePaymentOutcome) {
   EXPECT_EQ(r.orders, 0u);  // orders count order_created only
 }
 
+TEST(AnalyticsBook, ARefundedChargeLeavesTheRevenueOnce) {
+  // Given three orders, o-2 (25.00, paid) then refunded after its timeout
+  auto book = three_orders(10'000);
+  actors::email_sent refund{"o-2", "c-1", actors::notify_payment_refunded, 10'600};
+  // When its refund email arrives (twice: redelivered)
+  book.handle(meta, refund, 10'600);
+  book.handle(meta, refund, 10'700);
+  // Then its total leaves the revenue once, in both periods, and the other
+  // figures stand (it is still a payment that succeeded, and an email)
+  auto r = book.report(10'800);
+  for (const auto* t : {&r.all_time, &r.last_minute}) {
+    EXPECT_EQ(t->revenue_cents, 12498 - 2500);
+    EXPECT_EQ(t->refunds, 1u);
+    EXPECT_EQ(t->payments_succeeded, 2u);
+    EXPECT_EQ(t->emails_sent, 2u);
+  }
+  EXPECT_EQ(boost::json::parse(book.report_json(10'800)).at("allTime").at("refunds").as_int64(),
+            1);
+}
+
+TEST(AnalyticsBook, ARefundSeenBeforeItsChargeCountsWhenTheChargeArrives) {
+  analytics_book book;
+  // Given the refund email first (email-sent read before payment-results)
+  book.handle(meta, actors::email_sent{"o-1", "c-1", actors::notify_payment_refunded, 5}, 5);
+  EXPECT_EQ(book.report(5).all_time.refunds, 0u);
+  // When the charge it refunds arrives
+  book.handle(meta, paid("o-1", 1000), 6);
+  // Then revenue nets to zero and one refund is counted
+  auto t = book.report(7).all_time;
+  EXPECT_EQ(t.revenue_cents, 0);
+  EXPECT_EQ(t.refunds, 1u);
+  EXPECT_EQ(t.payments_succeeded, 1u);
+  // And a declined order's refund email (none is sent, but a forged one) refunds nothing
+  book.handle(meta, declined("o-2", 500), 8);
+  book.handle(meta, actors::email_sent{"o-2", "c-1", actors::notify_payment_refunded, 9}, 9);
+  EXPECT_EQ(book.report(9).all_time.refunds, 1u);
+  EXPECT_EQ(book.report(9).all_time.revenue_cents, 0);
+}
+
 TEST(AnalyticsBook, HandlersEmitNothing) {
   analytics_book book;
   EXPECT_TRUE(book.handle(meta, created("o-1", 1), 1).empty());

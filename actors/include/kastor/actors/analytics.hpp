@@ -4,7 +4,10 @@
 // Counted once per order id and category, however often a record is
 // redelivered: orders (order_created), payments succeeded / declined and
 // revenue (the first payment_result of an order), emails sent (the first
-// email_sent of an order), and the latency accepted -> emailed
+// email_sent of an order), refunds (an order whose counted SUCCEEDED charge
+// payment refunded, seen as its PAYMENT_REFUNDED email, whichever of the two
+// arrives first: its total leaves the revenue then), and the latency
+// accepted -> emailed
 // (email_sent.sent_at_ms - order_created.created_at_ms, clamped at 0; a
 // created_at_ms of 0 means "unknown" and is replaced by the handling time),
 // taken when the second of the two arrives, whichever that is.
@@ -64,12 +67,13 @@ struct latency_summary {
 
 struct analytics_totals {
   uint64_t orders = 0;
-  int64_t revenue_cents = 0;  // sum of SUCCEEDED totals
+  int64_t revenue_cents = 0;  // sum of SUCCEEDED totals, less the refunded ones
   uint64_t payments_succeeded = 0;
   uint64_t payments_declined = 0;
   // succeeded / (succeeded + declined); empty (JSON null) without payments.
   std::optional<double> payment_success_rate;
   uint64_t emails_sent = 0;
+  uint64_t refunds = 0;  // succeeded charges refunded (a timed-out order's)
   latency_summary latency;
   friend bool operator==(const analytics_totals&, const analytics_totals&) = default;
 };
@@ -98,7 +102,7 @@ public:
   analytics_report report(int64_t now_ms) const;
 
   // {"allTime":{"orders":..,"revenue":123.45,"paymentsSucceeded":..,
-  //  "paymentsDeclined":..,"paymentSuccessRate":0.9,"emailsSent":..,
+  //  "paymentsDeclined":..,"paymentSuccessRate":0.9,"emailsSent":..,"refunds":..,
   //  "latencyMs":{"p50":..,"p95":..,"p99":..,"count":..}},"lastMinute":{..}}
   std::string report_json(int64_t now_ms) const;
 
@@ -106,23 +110,27 @@ public:
   size_t window_samples() const { return window_.size(); }
 
 private:
-  enum class kind : uint8_t { order, succeeded, declined, email, latency };
+  enum class kind : uint8_t { order, succeeded, declined, email, refund, latency };
   struct sample {
     int64_t at_ms;
     kind what;
-    int64_t value;  // cents for succeeded, ms for latency
+    int64_t value;  // cents for succeeded and refund, ms for latency
   };
   struct order_facts {
     bool created = false;
     bool paid = false;  // a payment outcome was counted
     bool emailed = false;
     bool latency = false;
+    bool refund_seen = false;  // its PAYMENT_REFUNDED email
+    bool refunded = false;     // the refund was counted
+    int64_t charged_cents = 0;  // the SUCCEEDED total counted (0: none)
     int64_t created_at_ms = 0;
     int64_t sent_at_ms = 0;
   };
 
   void add(kind what, int64_t value, int64_t now_ms);
   void maybe_latency(order_facts& f, int64_t now_ms);
+  void maybe_refund(order_facts& f, int64_t now_ms);
   void expire(int64_t now_ms);
 
   std::unordered_map<std::string, order_facts> orders_;
