@@ -18,7 +18,10 @@
 #include "kastor/bridges/role.hpp"
 #include "kastor/runtime/ask.hpp"
 #include "kastor/runtime/errors.hpp"
+#include "kastor/runtime/http.hpp"
+#include "kastor/runtime/json_text.hpp"
 #include "kastor/runtime/logging.hpp"
+#include "kastor/runtime/supervisor.hpp"
 #include "kastor/runtime/shutdown.hpp"
 
 namespace kastor::bridges {
@@ -66,7 +69,9 @@ struct actor_node::impl {
   std::map<std::string, std::shared_ptr<runtime::chaos_injector>> chaos;
   caf::actor root;
   std::atomic<bool> root_failed{false};
-  bool started = false;
+  // Set once every role was added (start()): the roles' tables are read by
+  // the ops listener's threads only from then on.
+  std::atomic<bool> started{false};
   bool stopped = false;
   // Standby roles (roles.standby) and the thread that starts and stops them.
   struct standby_role {
@@ -77,6 +82,12 @@ struct actor_node::impl {
   std::vector<standby_role> standbys;
   std::thread standby_watch;
   std::atomic<bool> watch_stop{false};
+  // Each role's consumer group and kind, for /api/status.
+  std::map<std::string, std::pair<std::string, std::string>> role_groups;
+  // The ops routes' backend and listener (ops.http).
+  std::shared_ptr<runtime::ops_backend> ops;
+  std::unique_ptr<runtime::http_server> ops_server;
+  std::atomic<bool> stopping{false};
 
   // The options of a producer of this node; a raw stage's output all goes
   // to copy.to.
@@ -260,6 +271,10 @@ struct actor_node::impl {
     if (!mb)
       return mb.error();
     mailboxes.emplace_back(role, mailboxes_slot);
+    role_groups[role] = {opts.group_id,
+                         spec.kind == runtime::role_kind::entity ? "entity"
+                         : spec.kind == runtime::role_kind::view ? "view"
+                                                                  : "service"};
     if (opts.standby)
       standbys.push_back({role, opts.standby, 0});
     runtime::role_io io{producer, nullptr, &runtime::wall_clock_ms, spec.latency, nullptr,
@@ -376,13 +391,18 @@ struct actor_node::impl {
 
   std::vector<std::string> not_ready() const {
     std::vector<std::string> out;
+    if (stopping.load())
+      out.push_back("node stopping");
     if (root_failed.load())
       out.push_back("the root supervisor gave up (the node is exiting)");
-    if (started)
-      for (const auto& r : cfg.roles)
-        if (!actors.count(r))
-          out.push_back("role " + r + ": configured (roles) but the application added no such "
-                        "role");
+    if (!started) {
+      out.push_back("node starting: its roles are being added");
+      return out;
+    }
+    for (const auto& r : cfg.roles)
+      if (!actors.count(r))
+        out.push_back("role " + r + ": configured (roles) but the application added no such "
+                      "role");
     for (const auto& [role, slot] : mailboxes) {
       auto mb = slot->get();
       if (!mb) {
@@ -488,6 +508,88 @@ caf::error ensure_role_topics(const runtime::role_spec& role, const runtime::nod
 
 actor_node::actor_node(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
+namespace {
+
+// The ops routes' answers, from the node's own state (never by asking actors).
+class node_ops final : public runtime::ops_backend {
+public:
+  explicit node_ops(actor_node::impl* node) : n_(node) {}
+
+  std::vector<std::string> not_ready() const override { return n_->not_ready(); }
+
+  std::optional<std::string> supervision_json() const override {
+    return n_->supervision->tree_json();
+  }
+
+  std::optional<std::string> status_json() const override {
+    namespace json = boost::json;
+    const auto& c = n_->cfg;
+    json::object out;
+    out["node"] = c.node_id;
+    auto why = n_->not_ready();
+    out["ready"] = why.empty();
+    json::array reasons;
+    for (auto& r : why)
+      reasons.emplace_back(r);
+    out["reasons"] = std::move(reasons);
+    json::array roles;
+    for (const auto& [role, slot] : n_->started ? n_->mailboxes : decltype(n_->mailboxes){}) {
+      const auto s = slot->stats();
+      json::object r;
+      r["role"] = role;
+      if (auto g = n_->role_groups.find(role); g != n_->role_groups.end()) {
+        r["kind"] = g->second.second;
+        r["group"] = g->second.first;
+      }
+      r["standby"] = c.is_standby(role);
+      r["exactlyOnce"] = c.is_exactly_once(role);
+      r["joined"] = s.joined;
+      r["standingBy"] = s.standing_by;
+      r["assignedPartitions"] = s.assigned_partitions;
+      r["inFlight"] = s.in_flight;
+      r["maxInFlight"] = s.max_in_flight;
+      r["paused"] = s.paused;
+      r["received"] = s.received;
+      r["finished"] = s.finished;
+      r["redelivered"] = s.redelivered;
+      r["deadLettered"] = s.dead_lettered;
+      r["deadLettersFailing"] = s.dead_letters_failing;
+      r["forwarded"] = s.forwarded;
+      r["pauses"] = s.pauses;
+      r["handoffs"] = s.handoffs;
+      r["lostAssignments"] = s.lost_assignments;
+      r["longestHandoffMs"] = s.longest_handoff_ms;
+      r["transactions"] = s.transactions;
+      r["aborts"] = s.aborts;
+      r["stalls"] = s.stalls;
+      roles.emplace_back(std::move(r));
+    }
+    out["roles"] = std::move(roles);
+    return runtime::to_json_text(out);
+  }
+
+  crash_outcome crash(const std::string& path) override {
+    const auto& c = n_->cfg;
+    if (!c.admin_enabled)
+      return crash_outcome::disabled;
+    auto target = n_->supervision->find(path);
+    if (!target)
+      return crash_outcome::not_found;
+    if (path == "root")  // the node's top: its crash would end the node
+      return crash_outcome::refused;
+    n_->log->warn("node={} event=crash_requested path={}", c.node_id, path);
+    runtime::crash_actor(target, runtime::make_error(runtime::runtime_errc::crashed,
+                                                    "crash of " + path
+                                                      + " requested through the admin API"));
+    return crash_outcome::sent;
+  }
+
+private:
+  actor_node::impl* n_;
+};
+
+}  // namespace
+
 actor_node::~actor_node() {
   stop();
 }
@@ -519,6 +621,24 @@ caf::expected<std::unique_ptr<actor_node>> actor_node::make(
   if (!producer)
     return producer.error();
   p->producer = *producer;
+  p->ops = std::make_shared<node_ops>(p.get());
+  if (p->cfg.ops_enabled) {
+    runtime::http_options o;
+    o.address = p->cfg.ops_host;
+    o.port = p->cfg.ops_port;
+    o.threads = 1;
+    o.max_connections = 64;
+    o.max_client_connections = 32;
+    o.logger = "kastor.ops";
+    p->ops_server = std::make_unique<runtime::http_server>(o, runtime::ops_routes(p->ops));
+    if (auto started = p->ops_server->start(); !started)
+      return runtime::make_error(runtime::runtime_errc::invalid_config,
+                                 "ops.http " + runtime::describe(started.error())
+                                   + " (another node on this host? give each its own port, or "
+                                     "ops.http=off)");
+    p->log->info("node={} event=ops_listening ops.http={}", p->cfg.node_id,
+                 runtime::endpoint_text(o.address, p->ops_server->port()));
+  }
   return std::unique_ptr<actor_node>{new actor_node{std::move(p)}};
 }
 
@@ -608,6 +728,7 @@ void actor_node::stop(std::chrono::steady_clock::time_point began) {
   if (p.stopped)
     return;
   p.stopped = true;
+  p.stopping = true;  // not ready from now on (the ops listener says so)
   // Whatever the brokers do, the node is gone within stop_timeout: each step
   // below has a share of it, and past it the process ends (no step may hang
   // the stop for good: librdkafka's close and flush wait for brokers that may
@@ -691,6 +812,9 @@ void actor_node::stop(std::chrono::steady_clock::time_point began) {
                 "records taken but not committed are delivered again to the next owner; "
                 "outputs not delivered were not acknowledged (their inputs are not committed)",
                 p.cfg.node_id, undelivered, uncommitted, groups.empty() ? "-" : groups);
+  at("stopping the ops listener");
+  if (p.ops_server)
+    p.ops_server->stop();
   at("stopping the actor system");
   p.root = nullptr;
   for (auto& [role, slot] : p.actors)
@@ -740,6 +864,14 @@ std::vector<std::pair<std::string, mailbox_stats>> actor_node::mailboxes() const
   for (const auto& [role, slot] : impl_->mailboxes)
     out.emplace_back(role, slot->stats());
   return out;
+}
+
+std::shared_ptr<runtime::ops_backend> actor_node::ops() const {
+  return impl_->ops;
+}
+
+uint16_t actor_node::ops_port() const {
+  return impl_->ops_server ? impl_->ops_server->port() : 0;
 }
 
 std::map<std::string, std::map<std::string, int64_t>> actor_node::chaos_fired() const {

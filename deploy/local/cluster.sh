@@ -79,7 +79,7 @@ start_node() { # index
     inside=(ip netns exec "$(netns_of "$i")")
   fi
   setsid "${inside[@]}" "$KASTOR_BIN" node --brokers "$(bootstrap)" --node-id "node-$i" \
-    --http "127.0.0.1:$port" --data-dir "$DIR/provider" \
+    --http "127.0.0.1:$port" --set "ops.http=127.0.0.1:$port" --data-dir "$DIR/provider" \
     --set "topic.replication=$(cat "$DIR/brokers")" "${flags[@]}" \
     >>"$DIR/node-$i/node.log" 2>&1 </dev/null &
   echo $! >"$DIR/node-$i/pid"

@@ -79,6 +79,7 @@ std::vector<std::pair<std::string, std::string>> config_defaults(const app_spec&
     {"http.max-connections", std::to_string(d.http_max_connections)},
     {"http.rate-limit", std::to_string(d.http_rate_limit)},
     {"http.max-connections-per-client", std::to_string(d.http_max_client_connections)},
+    {"ops.http", d.ops_address()},
     {"topic.partitions", std::to_string(d.partitions)},
     {"topic.replication", std::to_string(d.replication)},
     {"topics.create", d.create_topics ? "true" : "false"},
@@ -320,17 +321,28 @@ caf::expected<node_config> make_config(const config_layers& l, const app_spec& a
                  "must differ from copy.from (a stage copying a topic onto itself never ends)");
   }
   text("brokers", c.brokers);
-  if (auto i = l.find("http"); i != l.end()) {
-    const auto& [v, origin] = i->second;
+  // A "host:port" key (http, ops.http).
+  auto address = [&](const std::string& key, std::string& host, uint16_t& port) -> caf::error {
+    const auto& [v, origin] = l.at(key);
     auto colon = v.rfind(':');
     if (colon == std::string::npos || colon == 0)
-      return bad("http", v, origin, "expected HOST:PORT");
-    c.http_host = v.substr(0, colon);
-    int port = 0;
-    config_layers one{{"http", {v.substr(colon + 1), origin}}};
-    if (auto err = parse_int<int>(one, "http", 0, 65535, port))
-      return bad("http", v, origin, "port must be a number from 0 to 65535");
-    c.http_port = static_cast<uint16_t>(port);
+      return bad(key, v, origin, "expected HOST:PORT");
+    int n = 0;
+    config_layers one{{key, {v.substr(colon + 1), origin}}};
+    if (auto err = parse_int<int>(one, key, 0, 65535, n))
+      return bad(key, v, origin, "port must be a number from 0 to 65535");
+    host = v.substr(0, colon);
+    port = static_cast<uint16_t>(n);
+    return {};
+  };
+  if (l.count("http"))
+    if (auto err = address("http", c.http_host, c.http_port))
+      return err;
+  if (auto i = l.find("ops.http"); i != l.end()) {
+    c.ops_enabled = i->second.first != "off";
+    if (c.ops_enabled)
+      if (auto err = address("ops.http", c.ops_host, c.ops_port))
+        return err;
   }
   if (auto err = parse_int<int>(l, "http.threads", 1, 64, c.http_threads))
     return err;

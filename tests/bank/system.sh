@@ -8,8 +8,12 @@
 # every transfer requested (see apps/bank/include/bank/tools.hpp). A step
 # unanswered for 1 s is voided (transfers.step-deadline-ms), so the faults
 # also drive the sagas' durable timers and their compensations.
+# The bank has no HTTP code of its own: its nodes' ops listeners (the
+# runtime's) must answer /healthz, /readyz, /api/status and /api/supervision
+# for its roles.
 # Usage: system.sh <bank-binary> [at-least-once|exactly-once]
-# Environment: BANK_PORT_BASE (default 28500: brokers on 28500..28505).
+# Environment: BANK_PORT_BASE (default 28500: brokers on 28500..28505, the
+# nodes' ops listeners on base+11 and base+12).
 set -euo pipefail
 bank=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 mode=${2:-at-least-once}
@@ -32,8 +36,10 @@ step() { echo "== $(date +%T) $*"; }
 
 extra=()
 [[ $mode == exactly-once ]] && extra=(--set exactly-once=accounts,transfers)
+ops_port() { echo $((${BANK_PORT_BASE:-28500} + 10 + $1)); }
 start_node() {  # node number
   "$bank" node --brokers "$brokers" --node-id "bank-$1" --data-dir "$work/data-$1" \
+    --set "ops.http=127.0.0.1:$(ops_port "$1")" \
     --set group.prefix=bank --set topic.replication=3 --set kafka.session-timeout-ms=6000 \
     --set log.level=warn --set transfers.step-deadline-ms=1000 \
     "${extra[@]}" >>"$work/node-$1.log" 2>&1 &
@@ -66,6 +72,30 @@ brokers=$(kafka start --brokers 3 --port-base "${BANK_PORT_BASE:-28500}" --dir "
 step "two bank nodes, 1,000 transfers"
 start_node 1
 start_node 2
+step "their ops listeners: health, readiness, status and supervision of the bank's roles"
+for n in 1 2; do
+  url="http://127.0.0.1:$(ops_port "$n")"
+  deadline=$((SECONDS + 90))
+  until curl -fsS "$url/readyz" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      keep_logs=1
+      echo "FAIL: node $n not ready within 90 s: $(curl -sS "$url/readyz" 2>&1)" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+  [[ $(curl -fsS "$url/healthz") == '{"status":"ok"}' ]] || { echo "FAIL: node $n /healthz" >&2; exit 1; }
+  status=$(curl -fsS "$url/api/status")
+  for want in '"node":"bank-'"$n"'"' '"ready":true' '"role":"accounts"' '"role":"transfers"' \
+              '"group":"bank.accounts"' '"kind":"entity"'; do
+    [[ $status == *"$want"* ]] || { echo "FAIL: node $n /api/status lacks $want: $status" >&2; exit 1; }
+  done
+  [[ $(curl -fsS "$url/api/supervision") == *'root/transfers'* ]] \
+    || { echo "FAIL: node $n /api/supervision has no root/transfers" >&2; exit 1; }
+  code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+         -d '{"path":"root/accounts/worker"}' "$url/api/admin/crash")
+  [[ $code == 403 ]] || { echo "FAIL: node $n crashed an actor without admin: $code" >&2; exit 1; }
+done
 "$bank" transfers --brokers "$brokers" --accounts 50 --count 1000 --max-cents 1500 --seed 1 --prefix a
 wait_ended 200 180
 step "kill -9 node 2 and broker 3 mid-run; 1,000 more transfers"

@@ -41,7 +41,7 @@ protected:
     runtime::config_layers l;
     for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
            {"roles", "copy"}, {"copy.from", "in"}, {"copy.to", "out"}, {"exactly-once", "copy"},
-           {"supervisor.backoff-max-ms", "50"}, {"log.level", "warn"}})
+           {"supervisor.backoff-max-ms", "50"}, {"log.level", "warn"}, {"ops.http", "off"}})
       l[k] = {v, "test"};
     auto cfg = runtime::make_config(l, actors::shop_app());
     ASSERT_TRUE(cfg) << runtime::describe(cfg.error());

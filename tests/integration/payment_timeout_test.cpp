@@ -31,6 +31,7 @@ std::unique_ptr<apps::node> start_node(const bridges::mock_cluster& mock, const 
                                                          {"node.id", id},
                                                          {"roles", roles},
                                                          {"http", "127.0.0.1:0"},
+                                                         {"ops.http", "127.0.0.1:0"},
                                                          {"data.dir", data_dir},
                                                          {"order.payment-timeout-ms", "800"},
                                                          {"kafka.session-timeout-ms", "6000"},

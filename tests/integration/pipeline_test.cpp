@@ -41,6 +41,7 @@ protected:
     ASSERT_TRUE(cfg);
     cfg->brokers = mock_->bootstrap();
     cfg->http_port = 0;
+    cfg->ops_port = 0;
     cfg->data_dir = data_dir_.string();
     cfg->session_timeout_ms = 6000;
     cfg->fetch_wait_max_ms = 5;  // the mock does not wake a waiting fetch

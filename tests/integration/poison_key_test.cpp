@@ -77,6 +77,7 @@ TEST(PoisonKey, FourPoisonKeysCostFourKeysAndNoRestart) {
          {"kafka.session-timeout-ms", "6000"},
          {"kafka.fetch-wait-max-ms", "5"},
          {"log.level", "warn"},
+         {"ops.http", "127.0.0.1:0"},
          // Four keys failing three times each is twelve failures: past this
          // restart intensity, had they been crashes.
          {"supervisor.max-restarts", "5"},

@@ -38,6 +38,7 @@ TEST(Readiness, ANodeWithoutItsReplyTopicIsNotReadySaysWhyAndRecoversWhenItAppea
   ASSERT_TRUE(cfg);
   cfg->brokers = mock->bootstrap();
   cfg->http_port = 0;
+  cfg->ops_port = 0;
   cfg->data_dir = dir.string();
   cfg->fetch_wait_max_ms = 5;
   cfg->log_level = "warn";

@@ -49,7 +49,8 @@ TEST(Remember, ARecordSentTwiceUnderOneIdIsHandledOnceAndAnsweredTwiceTheSame) {
                        / ("kastor-remember-" + std::to_string(getpid()))).string()},
          {"kafka.session-timeout-ms", "6000"},
          {"kafka.fetch-wait-max-ms", "5"},
-         {"log.level", "warn"}})
+         {"log.level", "warn"},
+         {"ops.http", "127.0.0.1:0"}})
     layers[k] = {v, "test"};
   auto cfg = runtime::make_config(layers, {.roles = {"counters"}});
   ASSERT_TRUE(cfg) << runtime::describe(cfg.error());

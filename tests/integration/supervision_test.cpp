@@ -56,6 +56,7 @@ protected:
     runtime::config_layers l;
     l["brokers"] = {mock_->bootstrap(), "test"};
     l["http"] = {"127.0.0.1:0", "test"};
+    l["ops.http"] = {"127.0.0.1:0", "test"};
     l["data.dir"] = {dir_.string(), "test"};
     l["kafka.session-timeout-ms"] = {"6000", "test"};
     l["kafka.fetch-wait-max-ms"] = {"5", "test"};  // the mock does not wake a waiting fetch

@@ -95,6 +95,7 @@ runtime::node_config config(const std::string& prefix, bool create) {
   cfg.session_timeout_ms = 6000;
   cfg.data_dir = (std::filesystem::temp_directory_path() / (prefix + "data")).string();
   cfg.log_level = "warn";
+  cfg.ops_port = 0;
   return cfg;
 }
 

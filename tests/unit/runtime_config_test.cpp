@@ -56,6 +56,25 @@ TEST(Config, LaterSourcesWin) {
   std::remove(path.c_str());
 }
 
+TEST(Config, TheOpsListenerIsOnLoopbackByDefaultOnAnyPortOrOff) {
+  auto d = make_config({}, shop_app());
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(d->ops_enabled);
+  EXPECT_EQ(d->ops_address(), "127.0.0.1:9464");
+  auto any = make_config(layers({{"ops.http", "0.0.0.0:0"}}), shop_app());
+  ASSERT_TRUE(any);
+  EXPECT_EQ(any->ops_host, "0.0.0.0");
+  EXPECT_EQ(any->ops_port, 0);
+  auto off = make_config(layers({{"ops.http", "off"}}), shop_app());
+  ASSERT_TRUE(off);
+  EXPECT_FALSE(off->ops_enabled);
+  EXPECT_EQ(off->ops_address(), "off");
+  EXPECT_NE(error_of(layers({{"ops.http", "9464"}})).find("ops.http"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"ops.http", "9464"}})).find("HOST:PORT"), std::string::npos);
+  EXPECT_NE(error_of(layers({{"ops.http", "127.0.0.1:70000"}})).find("port must be"),
+            std::string::npos);
+}
+
 TEST(Config, EveryBadValueIsAnErrorNamingTheKeyAndItsOrigin) {
   EXPECT_NE(error_of(layers({{"bogus.key", "1"}})).find("unknown configuration key"), std::string::npos);
   EXPECT_NE(error_of(layers({{"roles", "order,shipping"}})).find("unknown role 'shipping'"), std::string::npos);

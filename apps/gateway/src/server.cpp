@@ -1,1043 +1,132 @@
 #include "kastor/gateway/server.hpp"
 
 #include <algorithm>
-#include <array>
-#include <atomic>
-#include <cctype>
-#include <cmath>
-#include <exception>
-#include <mutex>
 #include <string_view>
-#include <thread>
-#include <unordered_map>
 #include <utility>
 #include <variant>
-#include <vector>
 
-#include <sys/resource.h>
-
-#include <boost/asio/bind_executor.hpp>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "kastor/runtime/json_text.hpp"
-#include "kastor/runtime/logging.hpp"
-
 #include "kastor/bridges/codec.hpp"
 #include "kastor/gateway/validation.hpp"
-#include "kastor/runtime/errors.hpp"
+#include "kastor/runtime/logging.hpp"
 
 namespace kastor::gateway {
 
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 namespace json = boost::json;
-using tcp = asio::ip::tcp;
-using response = http::response<http::string_body>;
-
-// After a response that leaves unread input behind (413, 431, 400), the
-// connection is closed only after the client stopped sending or after this
-// long: closing a socket with unread data makes the kernel send a reset,
-// which can destroy the response before the client read it.
-constexpr auto linger_timeout = std::chrono::seconds{2};
-constexpr size_t linger_max_bytes = 1024 * 1024;
+using runtime::http_reply;
+using runtime::http_request;
+using runtime::http_response;
 
 std::shared_ptr<spdlog::logger> logger() {
   static const auto instance = runtime::logger("kastor.gateway");
   return instance;
 }
 
-std::string_view to_sv(beast::string_view s) {
-  return {s.data(), s.size()};
+http_response error_response(const http_error& err) {
+  return {static_cast<int>(err.status), error_json(err), "application/json", {}};
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string error_body(std::string code, std::string message) {
-  return error_json(http_error{0, std::move(code), std::move(message), ""});
-}
-
-std::string status_body(std::string_view status) {
-  json::object obj;
-  obj["status"] = status;
-  return bridges::to_json_text(obj);
-}
-
-// A request's text in a log line: quoted and escaped, so it cannot forge lines.
-std::string quoted(std::string_view s) {
-  std::string out;
-  runtime::append_json_string(out, s);
-  return out;
-}
-
-// Validates a POST /api/admin/crash request into the actor path, checked in
-// this order: 415 media type, 400 not JSON, 422 not an object, 422 an unknown
-// member, 422 `path` missing / not a string / empty / too long.
-std::variant<std::string, http_error> parse_crash_request(std::string_view content_type,
-                                                          std::string_view body) {
-  if (!is_json_media_type(content_type))
-    return http_error{415, "unsupported_media_type", "Content-Type must be application/json",
-                      ""};
-  json::error_code ec;
-  const json::value doc = json::parse(body, ec);
-  if (ec)
-    return http_error{400, "malformed_json", "request body is not valid JSON: " + ec.message(),
-                      ""};
-  const auto* top = doc.if_object();
-  if (top == nullptr)
-    return http_error{422, "wrong_type", "request body must be a JSON object", ""};
-  for (const auto& member : *top)
-    if (member.key() != "path") {
-      const std::string key{member.key()};
-      return http_error{422, "unknown_field", "unknown field '" + key + "'", key};
-    }
-  const auto* path = top->if_contains("path");
-  if (path == nullptr)
-    return http_error{422, "missing_field", "field 'path' is required", "path"};
-  if (!path->is_string())
-    return http_error{422, "wrong_type", "field 'path' must be a string", "path"};
-  const auto& text = path->get_string();
-  if (text.empty())
-    return http_error{422, "invalid_value", "field 'path' must not be empty", "path"};
-  // Code points of text the parser already validated as UTF-8.
-  const auto chars = std::count_if(text.begin(), text.end(),
-                                   [](char c) { return (c & 0xC0) != 0x80; });
-  if (static_cast<size_t>(chars) > max_actor_path_chars)
-    return http_error{422, "invalid_value",
-                      "field 'path' must be at most " + std::to_string(max_actor_path_chars) +
-                        " characters",
-                      "path"};
-  return std::string{text};
-}
-
-// RFC 9112 section 6: how a request's body is framed, checked before any of
-// it is read. A Transfer-Encoding whose last coding is not chunked leaves the
-// body's end unknowable (read as "no body", the body would run as the next
-// request: smuggling): 400 and close. chunked is the only coding this server
-// decodes (others before it: 501), HTTP/1.0 has no Transfer-Encoding, and
-// it never comes with a Content-Length.
-struct framing_error {
-  http::status status;
-  std::string code;
-  std::string message;
-};
-
-std::optional<framing_error> check_framing(const http::request<http::string_body>& req) {
-  std::vector<std::string> codings;
-  bool present = false;
-  const auto [first, last] = req.equal_range(http::field::transfer_encoding);
-  for (auto field = first; field != last; ++field) {
-    present = true;
-    std::string_view list = to_sv(field->value());
-    while (!list.empty()) {
-      auto comma = list.find(',');
-      auto item = list.substr(0, comma);
-      list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-      while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
-        item.remove_prefix(1);
-      while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
-        item.remove_suffix(1);
-      if (!item.empty())
-        codings.emplace_back(item);
-    }
-  }
-  if (!present)
-    return std::nullopt;
-  auto bad = [](std::string why) {
-    return framing_error{http::status::bad_request, "bad_request", std::move(why)};
-  };
-  if (req.version() < 11)
-    return bad("Transfer-Encoding in an HTTP/1.0 request");
-  if (req.count(http::field::content_length) > 0)
-    return bad("both Transfer-Encoding and Content-Length");
-  if (codings.empty() || !iequals(codings.back(), "chunked"))
-    return bad("Transfer-Encoding must end in chunked");
-  if (codings.size() > 1)
-    return framing_error{http::status::not_implemented, "not_implemented",
-                         "only the chunked transfer coding is supported"};
-  return std::nullopt;
-}
-
-// Whether the io_context that sessions post to still exists. A backend
-// callback posts only while holding `mutex` and seeing `alive`; stop() clears
-// `alive` before it stops and destroys the io_context, so a late callback can
-// never touch a destroyed one.
-struct liveness {
-  std::mutex mutex;
-  bool alive = true;
-};
-
-// What every session shares; immutable after start().
-// Requests per second per client address: a token bucket each, holding one
-// second's worth. Buckets idle for a minute are dropped (checked when the
-// table has grown), so the table stays bounded by the clients of a minute.
-class rate_limiter {
-public:
-  explicit rate_limiter(uint32_t per_second) : rate_(per_second) {}
-
-  // True when the client may make a request now; else how long to wait (s).
-  std::pair<bool, int> take(const std::string& client) {
-    if (rate_ == 0)
-      return {true, 0};
-    const auto now = std::chrono::steady_clock::now();
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (buckets_.size() > sweep_at_) {
-      for (auto i = buckets_.begin(); i != buckets_.end();)
-        i = now - i->second.last > std::chrono::minutes{1} ? buckets_.erase(i) : std::next(i);
-      sweep_at_ = std::max<size_t>(1024, buckets_.size() * 2);
-    }
-    auto [it, fresh] = buckets_.try_emplace(client, bucket{static_cast<double>(rate_), now});
-    auto& b = it->second;
-    if (!fresh) {
-      const std::chrono::duration<double> since = now - b.last;
-      b.tokens = std::min<double>(rate_, b.tokens + since.count() * rate_);
-      b.last = now;
-    }
-    if (b.tokens < 1)
-      return {false, std::max(1, static_cast<int>(std::ceil((1 - b.tokens) / rate_)))};
-    b.tokens -= 1;
-    return {true, 0};
-  }
-
-private:
-  struct bucket {
-    double tokens;
-    std::chrono::steady_clock::time_point last;
-  };
-  const uint32_t rate_;
-  std::mutex mtx_;
-  std::unordered_map<std::string, bucket> buckets_;
-  size_t sweep_at_ = 1024;
-};
-
-// Connections open per client address, for max_client_connections: only
-// addresses with one open are kept.
-class client_connections {
-public:
-  explicit client_connections(size_t per_client) : cap_(per_client) {}
-
-  // False when the client holds as many as it may.
-  bool enter(const std::string& client) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    auto& n = open_[client];
-    if (cap_ != 0 && n >= cap_)
-      return false;  // (n > 0: the entry stays)
-    ++n;
-    return true;
-  }
-  void leave(const std::string& client) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (auto it = open_.find(client); it != open_.end() && --it->second == 0)
-      open_.erase(it);
-  }
-
-private:
-  const size_t cap_;
-  std::mutex mtx_;
-  std::unordered_map<std::string, size_t> open_;
-};
-
-struct shared_config {
-  server_options options;
-  std::shared_ptr<backend> be;
-  std::shared_ptr<liveness> live;
-  std::shared_ptr<rate_limiter> limiter;
-  std::shared_ptr<std::atomic<size_t>> connections;  // sessions alive
-  std::shared_ptr<client_connections> per_client;    // each session's client counted
-};
-
-// A connected socket's peer address: what the limits count per client.
-std::string client_of(const tcp::socket& socket) {
-  beast::error_code ec;
-  auto peer = socket.remote_endpoint(ec);
-  return ec ? std::string{"unknown"} : peer.address().to_string();
-}
-
-enum class route_kind {
-  orders,
-  order_by_id,
-  analytics,
-  healthz,
-  readyz,
-  supervision,
-  admin_crash,
-  none,
-};
-
-struct route {
-  route_kind kind = route_kind::none;
-  std::string_view id;  // order_by_id only
-};
-
-route match(std::string_view target) {
-  const auto path = target.substr(0, target.find('?'));
-  constexpr std::string_view orders_prefix = "/api/orders/";
-  if (path == "/api/orders")
-    return {route_kind::orders, {}};
-  if (path.starts_with(orders_prefix))
-    return {route_kind::order_by_id, path.substr(orders_prefix.size())};
-  if (path == "/api/analytics")
-    return {route_kind::analytics, {}};
-  if (path == "/healthz")
-    return {route_kind::healthz, {}};
-  if (path == "/readyz")
-    return {route_kind::readyz, {}};
-  if (path == "/api/supervision")
-    return {route_kind::supervision, {}};
-  if (path == "/api/admin/crash")
-    return {route_kind::admin_crash, {}};
-  return {};
-}
-
-// One connection. Everything runs on the connection's strand; the only entry
-// from other threads is a backend callback, which posts onto that strand.
-// Ownership: the pending read, write or backend timer holds the session.
-class session : public std::enable_shared_from_this<session> {
-public:
-  // Counted already: in connections, and for `client` in per_client.
-  session(tcp::socket socket, std::string client, std::shared_ptr<const shared_config> cfg)
-    : stream_(std::move(socket)),
-      executor_(stream_.get_executor()),
-      timer_(executor_),
-      cfg_(std::move(cfg)),
-      client_(std::move(client)) {}
-
-  ~session() {
-    cfg_->per_client->leave(client_);
-    cfg_->connections->fetch_sub(1);
-  }
-
-  void start() {
-    asio::dispatch(executor_, beast::bind_front_handler(&session::read_header, shared_from_this()));
-  }
-
-private:
-  // --- reading ---------------------------------------------------------------
-
-  void read_header() {
-    parser_.emplace();
-    parser_->header_limit(max_header_bytes);
-    parser_->body_limit(max_body_bytes);
-    version_ = 11;
-    keep_alive_ = false;
-    head_ = false;
-    stream_.expires_after(cfg_->options.io_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            beast::bind_front_handler(&session::on_header, shared_from_this()));
-  }
-
-  void on_header(beast::error_code ec, size_t) {
-    if (ec)
-      return on_read_error(ec);
-    const auto& req = parser_->get();
-    version_ = req.version();
-    if (auto bad = check_framing(req)) {
-      logger()->warn("request refused status={} reason=\"{}\"", static_cast<int>(bad->status),
-                     bad->message);
-      keep_alive_ = false;
-      return send(bad->status, error_body(bad->code, bad->message), true);
-    }
-    if (req.version() >= 11 && !parser_->is_done() &&
-        iequals(to_sv(req[http::field::expect]), "100-continue")) {
-      // The body is within the limit (else on_header had failed): ask for it.
-      continue_ = http::response<http::empty_body>{http::status::continue_, req.version()};
-      http::async_write(stream_, continue_,
-                        [self = shared_from_this()](beast::error_code ec, size_t) {
-                          if (ec)
-                            return self->close();
-                          self->read_body();
-                        });
-      return;
-    }
-    read_body();
-  }
-
-  void read_body() {
-    http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&session::on_body, shared_from_this()));
-  }
-
-  void on_body(beast::error_code ec, size_t) {
-    if (ec)
-      return on_read_error(ec);
-    stream_.expires_never();
-    handle(parser_->release());
-  }
-
-  void on_read_error(beast::error_code ec) {
-    if (parser_ && parser_->get().version() == 10)
-      version_ = 10;
-    keep_alive_ = false;
-    if (ec == http::error::body_limit)
-      return send(http::status::payload_too_large,
-                  error_json(http_error{413, "payload_too_large",
-                                        "request body is larger than " +
-                                          std::to_string(max_body_bytes) + " bytes",
-                                        ""}),
-                  true);
-    if (ec == http::error::header_limit)
-      return send(http::status::request_header_fields_too_large,
-                  error_body("header_too_large", "request header is larger than " +
-                                                   std::to_string(max_header_bytes) + " bytes"),
-                  true);
-    if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
-        ec.category() != http::make_error_code(http::error::bad_target).category())
-      return close();  // the peer went away or timed out: nobody to answer
-    send(http::status::bad_request, error_body("bad_request", "malformed HTTP request: " + ec.message()),
-         true);
-  }
-
-  // --- routing ---------------------------------------------------------------
-
-  void handle(http::request<http::string_body> req) {
-    version_ = req.version();
-    keep_alive_ = req.keep_alive();
-    head_ = req.method() == http::verb::head;
-    const bool get = req.method() == http::verb::get || head_;
-    const auto r = match(to_sv(req.target()));
-    if (r.kind != route_kind::healthz && r.kind != route_kind::readyz) {
-      if (auto [ok, wait] = cfg_->limiter->take(client_); !ok) {
-        retry_after_ = wait;
-        return send(http::status::too_many_requests,
-                    error_body("too_many_requests",
-                               "more than " + std::to_string(cfg_->options.rate_limit)
-                                 + " requests per second from " + client_));
-      }
-    }
-    switch (r.kind) {
-      case route_kind::none:
-        return send(http::status::not_found,
-                    error_body("not_found", "no route for " + std::string{to_sv(req.target())}));
-      case route_kind::orders:
-        if (req.method() != http::verb::post)
-          return method_not_allowed("POST");
-        if (req.count("Idempotency-Key") > 1)  // which one the client meant is anyone's guess
-          return send(http::status::bad_request,
-                      error_body("duplicate_header", "more than one Idempotency-Key header"));
-        return post_order(to_sv(req[http::field::content_type]), req.body(),
-                          to_sv(req["Idempotency-Key"]), req.count("Idempotency-Key") > 0);
-      case route_kind::order_by_id:
-        if (!get)
-          return method_not_allowed("GET, HEAD");
-        return get_order(r.id);
-      case route_kind::analytics:
-        if (!get)
-          return method_not_allowed("GET, HEAD");
-        return get_analytics();
-      case route_kind::healthz:
-        if (!get)
-          return method_not_allowed("GET, HEAD");
-        return send(http::status::ok, status_body("ok"));
-      case route_kind::readyz:
-        if (!get)
-          return method_not_allowed("GET, HEAD");
-        if (auto why = cfg_->be->not_ready(); !why.empty()) {
-          json::object obj;
-          obj["status"] = "not_ready";
-          json::array reasons;
-          for (auto& r : why)
-            reasons.emplace_back(r);
-          obj["reasons"] = std::move(reasons);
-          return send(http::status::service_unavailable, bridges::to_json_text(obj));
-        }
-        return send(http::status::ok, status_body("ready"));
-      case route_kind::supervision:
-        if (!get)
-          return method_not_allowed("GET, HEAD");
-        return get_supervision();
-      case route_kind::admin_crash:
-        if (req.method() != http::verb::post)
-          return method_not_allowed("POST");
-        return post_crash(to_sv(req[http::field::content_type]), req.body());
-    }
-  }
-
-  void method_not_allowed(std::string_view allow) {
-    send(http::status::method_not_allowed,
-         error_body("method_not_allowed", "allowed methods: " + std::string{allow}), false,
-         allow);
-  }
-
-  void post_order(std::string_view content_type, std::string_view body, std::string_view key,
-                  bool has_key) {
-    auto parsed = parse_order_request(content_type, body);
-    if (auto* err = std::get_if<http_error>(&parsed))
-      return send(static_cast<http::status>(err->status), error_json(*err));
-    if (has_key && !valid_idempotency_key(key))
-      return send(http::status::unprocessable_entity,
-                  error_json(http_error{422, "invalid_value",
-                                        "Idempotency-Key must be 1 to "
-                                          + std::to_string(max_idempotency_key_chars)
-                                          + " visible ASCII characters",
-                                        "Idempotency-Key"}));
-    auto& order = std::get<actors::order_created>(parsed);
-    logger()->debug("submitting order customer_id={} items={} total={}", order.customer_id,
-                 order.items.size(), runtime::format_cents(order.total_cents));
-    const auto id = begin_call();
-    try {
-      cfg_->be->submit_order(std::move(order), std::string{key},
-                             callback<submit_result>(id, &session::on_submitted));
-    } catch (const std::exception& e) {
-      backend_threw(id, e.what());
-    }
-  }
-
-  void get_order(std::string_view order_id) {
-    if (!valid_order_id(order_id))
-      return send(http::status::bad_request,
-                  error_json(http_error{400, "invalid_value",
-                                        "order id must be 1 to " +
-                                          std::to_string(max_order_id_chars) +
-                                          " characters of [A-Za-z0-9._-]",
-                                        "orderId"}));
-    order_id_ = order_id;
-    const auto id = begin_call();
-    try {
-      cfg_->be->get_order(
-        order_id_, callback<std::optional<actors::order_snapshot>>(id, &session::on_order));
-    } catch (const std::exception& e) {
-      backend_threw(id, e.what());
-    }
-  }
-
-  void get_analytics() {
-    const auto id = begin_call();
-    try {
-      cfg_->be->get_analytics(
-        callback<std::optional<std::string>>(id, &session::on_analytics));
-    } catch (const std::exception& e) {
-      backend_threw(id, e.what());
-    }
-  }
-
-  // The two admin routes ask the backend synchronously: both members answer
-  // without blocking (server.hpp), so there is no deadline to arm.
-  void get_supervision() {
-    std::optional<std::string> tree;
-    try {
-      tree = cfg_->be->supervision_json();
-    } catch (const std::exception& e) {
-      return synchronous_backend_threw(e.what());
-    }
-    if (!tree)
-      return send(http::status::service_unavailable,
-                  error_body("unavailable", "the supervision tree is not available on this node"));
-    send(http::status::ok, std::move(*tree));
-  }
-
-  void post_crash(std::string_view content_type, std::string_view body) {
-    auto parsed = parse_crash_request(content_type, body);
-    if (auto* err = std::get_if<http_error>(&parsed))
-      return send(static_cast<http::status>(err->status), error_json(*err));
-    const auto& path = std::get<std::string>(parsed);
-    backend::crash_outcome outcome;
-    try {
-      outcome = cfg_->be->crash(path);
-    } catch (const std::exception& e) {
-      return synchronous_backend_threw(e.what());
-    }
-    switch (outcome) {
-      case backend::crash_outcome::sent: {
-        logger()->warn("admin crash sent path={}", quoted(path));
-        json::object obj;
-        obj["path"] = path;
-        obj["status"] = "crash_sent";
-        return send(http::status::accepted, bridges::to_json_text(obj));
-      }
-      case backend::crash_outcome::not_found:
-        logger()->info("admin crash refused path={} reason=not_found", quoted(path));
-        return send(http::status::not_found,
-                    error_body("not_found", "no live actor has the path '" + path + "'"));
-      case backend::crash_outcome::refused:
-        logger()->info("admin crash refused path={} reason=root", quoted(path));
-        return send(http::status::conflict,
-                    error_body("conflict", "'" + path + "' is the root supervisor: nothing "
-                                           "restarts it, so crashing it would stop the node "
-                                           "(stop the node instead)"));
-      case backend::crash_outcome::disabled:
-        logger()->info("admin crash refused path={} reason=disabled", quoted(path));
-        return send(http::status::forbidden,
-                    error_body("forbidden", "admin endpoints are disabled on this node "
-                                            "(admin.enabled=false)"));
-    }
-    logger()->error("backend returned an unknown crash outcome status=500");
-    send(http::status::internal_server_error, error_body("internal_error", "internal error"));
-  }
-
-  void synchronous_backend_threw(const char* what) {
-    logger()->error("backend threw status=500 error=\"{}\"", what);
-    send(http::status::internal_server_error, error_body("internal_error", "internal error"));
-  }
-
-  // --- waiting for the backend -----------------------------------------------
-
-  // Arms the request timeout; the timer's handler keeps the session alive
-  // until the backend answered or the timeout fired.
-  uint64_t begin_call() {
-    waiting_ = true;
-    const auto id = ++call_id_;
-    timer_.expires_after(cfg_->options.request_timeout);
-    timer_.async_wait([self = shared_from_this(), id](beast::error_code ec) {
-      if (!ec)
-        self->on_timeout(id);
-    });
-    return id;
-  }
-
-  // True exactly once per call: for its answer, or for its timeout.
-  bool end_call(uint64_t id) {
-    if (!waiting_ || id != call_id_)
-      return false;
-    waiting_ = false;
-    timer_.cancel();
-    return true;
-  }
-
-  // The backend's `done`: copyable, callable from any thread, holds no
-  // reference into the io_context; posts the value onto this session's strand
-  // if the server and the session still exist, else drops it.
-  template <class T>
-  std::function<void(T)> callback(uint64_t id, void (session::*handler)(uint64_t, T)) {
-    return [weak = weak_from_this(), live = cfg_->live, id, handler](T value) {
-      std::lock_guard<std::mutex> guard{live->mutex};
-      if (!live->alive)
-        return;
-      if (auto self = weak.lock()) {
-        auto ex = self->executor_;
-        asio::post(ex, [self = std::move(self), id, handler, value = std::move(value)]() mutable {
-          ((*self).*handler)(id, std::move(value));
-        });
-      }
-    };
-  }
-
-  void on_timeout(uint64_t id) {
-    if (!end_call(id))
-      return;
-    logger()->warn("backend did not answer status=504 timeout_ms={}",
-                cfg_->options.request_timeout.count());
-    send(http::status::gateway_timeout,
-         error_body("timeout", "the backend did not answer within " +
-                                 std::to_string(cfg_->options.request_timeout.count()) + " ms"));
-  }
-
-  void backend_threw(uint64_t id, const char* what) {
-    if (!end_call(id))
-      return;
-    logger()->error("backend threw status=500 error=\"{}\"", what);
-    send(http::status::internal_server_error, error_body("internal_error", "internal error"));
-  }
-
-  void on_submitted(uint64_t id, submit_result result) {
-    if (!end_call(id))
-      return;
+void post_order(backend& be, const http_request& req, http_reply reply) {
+  if (req.count("Idempotency-Key") > 1)  // which one the client meant is anyone's guess
+    return reply(runtime::http_error_response(400, "duplicate_header",
+                                              "more than one Idempotency-Key header"));
+  auto parsed = parse_order_request(req.header("Content-Type"), req.body);
+  if (auto* err = std::get_if<http_error>(&parsed))
+    return reply(error_response(*err));
+  const auto key = req.header("Idempotency-Key");
+  if (req.count("Idempotency-Key") > 0 && !valid_idempotency_key(key))
+    return reply(error_response(http_error{422, "invalid_value",
+                                           "Idempotency-Key must be 1 to "
+                                             + std::to_string(max_idempotency_key_chars)
+                                             + " visible ASCII characters",
+                                           "Idempotency-Key"}));
+  auto& order = std::get<actors::order_created>(parsed);
+  logger()->debug("submitting order customer_id={} items={} total={}", order.customer_id,
+                  order.items.size(), runtime::format_cents(order.total_cents));
+  be.submit_order(std::move(order), std::string{key}, [reply](submit_result result) {
     if (result.key_conflict)
-      return send(http::status::unprocessable_entity,
-                  error_json(http_error{422, "idempotency_conflict",
-                                        "this Idempotency-Key was used with another request body",
-                                        "Idempotency-Key"}));
+      return reply(error_response(http_error{
+        422, "idempotency_conflict", "this Idempotency-Key was used with another request body",
+        "Idempotency-Key"}));
     if (!result.ok) {
       logger()->warn("order not written status=503 error=\"{}\"", result.error);
-      return send(http::status::service_unavailable,
-                  error_body("unavailable", "the order could not be written: " + result.error));
+      return reply(runtime::http_error_response(
+        503, "unavailable", "the order could not be written: " + result.error));
     }
     if (result.order_id.empty()) {
       logger()->error("backend acknowledged an order without an id status=500");
-      return send(http::status::internal_server_error, error_body("internal_error", "internal error"));
+      return reply(runtime::http_error_response(500, "internal_error", "internal error"));
     }
     logger()->debug("order accepted order_id={}", result.order_id);
     json::object obj;
     obj["orderId"] = result.order_id;
     obj["status"] = actors::status_pending;
-    send(http::status::accepted, bridges::to_json_text(obj));
-  }
+    reply({202, bridges::to_json_text(obj), "application/json", {}});
+  });
+}
 
-  void on_order(uint64_t id, std::optional<actors::order_snapshot> snapshot) {
-    if (!end_call(id))
-      return;
+void get_order(backend& be, std::string_view id, http_reply reply) {
+  if (!valid_order_id(id))
+    return reply(error_response(http_error{400, "invalid_value",
+                                           "order id must be 1 to "
+                                             + std::to_string(max_order_id_chars)
+                                             + " characters of [A-Za-z0-9._-]",
+                                           "orderId"}));
+  be.get_order(std::string{id}, [reply, id = std::string{id}](
+                                  std::optional<actors::order_snapshot> snapshot) {
     if (!snapshot)
-      return send(http::status::not_found,
-                  error_body("not_found", "order '" + order_id_ + "' not found"));
-    send(http::status::ok, bridges::encode_value(runtime::message{std::move(*snapshot)}));
-  }
-
-  void on_analytics(uint64_t id, std::optional<std::string> body) {
-    if (!end_call(id))
-      return;
-    if (!body)
-      return send(http::status::service_unavailable,
-                  error_body("unavailable", "analytics are not available on this node"));
-    send(http::status::ok, std::move(*body));
-  }
-
-  // --- writing ---------------------------------------------------------------
-
-  // `linger`: input was left unread; close the connection after the response.
-  void send(http::status status, std::string body, bool linger = false,
-            std::string_view allow = {}) {
-    auto res = std::make_shared<response>(status, version_);
-    res->set(http::field::content_type, "application/json");
-    if (!allow.empty())
-      res->set(http::field::allow, allow);
-    if (retry_after_ > 0)
-      res->set(http::field::retry_after, std::to_string(std::exchange(retry_after_, 0)));
-    res->keep_alive(keep_alive_ && !linger);
-    res->body() = std::move(body);
-    res->prepare_payload();
-    if (head_) {
-      const auto length = res->body().size();
-      res->body().clear();
-      res->content_length(length);
-    }
-    response_ = res;
-    stream_.expires_after(cfg_->options.io_timeout);
-    http::async_write(stream_, *response_,
-                      [self = shared_from_this(), linger](beast::error_code ec, size_t) {
-                        self->on_write(ec, linger);
-                      });
-  }
-
-  void on_write(beast::error_code ec, bool linger) {
-    response_.reset();
-    if (ec)
-      return close();
-    if (linger)
-      return linger_close();
-    if (!keep_alive_)
-      return close();
-    read_header();
-  }
-
-  void close() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.close();
-  }
-
-  void linger_close() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(std::min<std::chrono::steady_clock::duration>(
-      linger_timeout, cfg_->options.io_timeout));
-    drained_ = 0;
-    drain();
-  }
-
-  void drain() {
-    stream_.async_read_some(asio::buffer(drain_buffer_),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              self->drained_ += n;
-                              if (ec || self->drained_ > linger_max_bytes)
-                                return self->stream_.close();
-                              self->drain();
-                            });
-  }
-
-  beast::tcp_stream stream_;
-  const beast::tcp_stream::executor_type executor_;  // the strand; read from any thread
-  asio::steady_timer timer_;                         // backend deadline
-  std::shared_ptr<const shared_config> cfg_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::empty_body> continue_;
-  std::shared_ptr<response> response_;
-  unsigned version_ = 11;
-  bool keep_alive_ = false;
-  bool head_ = false;
-  bool waiting_ = false;
-  uint64_t call_id_ = 0;
-  std::string order_id_;
-  std::array<char, 4096> drain_buffer_{};
-  size_t drained_ = 0;
-  std::string client_;  // the peer's address (the rate limit's key)
-  int retry_after_ = 0;  // seconds, for the next response's Retry-After
-};
-
-// Accepts connections; each gets its own strand.
-class listener : public std::enable_shared_from_this<listener> {
-public:
-  listener(asio::io_context& ioc, tcp::acceptor acceptor, std::shared_ptr<const shared_config> cfg)
-    : ioc_(ioc), acceptor_(std::move(acceptor)), retry_(acceptor_.get_executor()),
-      cfg_(std::move(cfg)) {
-  }
-
-  void start() {
-    asio::dispatch(acceptor_.get_executor(),
-                   beast::bind_front_handler(&listener::accept, shared_from_this()));
-  }
-
-private:
-  void accept() {
-    acceptor_.async_accept(asio::make_strand(ioc_),
-                           beast::bind_front_handler(&listener::on_accept, shared_from_this()));
-  }
-
-  void on_accept(beast::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted)
-      return;
-    if (ec) {
-      // E.g. out of file descriptors: retrying at once would spin. 100 ms,
-      // doubling to 5 s, while it fails; logged once per run of failures.
-      backoff_ = std::min(std::chrono::milliseconds{5000},
-                          std::max(std::chrono::milliseconds{100}, backoff_ * 2));
-      if (failures_++ == 0)
-        logger()->warn("accept failed error=\"{}\" (retrying, backing off)", ec.message());
-      retry_.expires_after(backoff_);
-      retry_.async_wait([self = shared_from_this()](beast::error_code ec) {
-        if (!ec)
-          self->accept();
-      });
-      return;
-    }
-    if (failures_ > 0) {
-      logger()->info("accept works again after failures={}", failures_);
-      failures_ = 0;
-      backoff_ = std::chrono::milliseconds{0};
-    }
-    auto client = client_of(socket);
-    if (cfg_->connections->fetch_add(1) >= cfg_->options.max_connections) {
-      cfg_->connections->fetch_sub(1);
-      if (refused_++ % 1000 == 0)
-        logger()->warn("connection refused: {} open (http.max-connections) refused_so_far={}",
-                       cfg_->options.max_connections, refused_);
-      refuse(std::move(socket), server_full());
-    } else if (!cfg_->per_client->enter(client)) {
-      cfg_->connections->fetch_sub(1);
-      if (refused_client_++ % 1000 == 0)
-        logger()->warn("connection refused: {} holds {} open "
-                       "(http.max-connections-per-client) refused_so_far={}",
-                       client, cfg_->options.max_client_connections, refused_client_);
-      refuse(std::move(socket), client_full());
-    } else {
-      std::make_shared<session>(std::move(socket), std::move(client), cfg_)->start();
-    }
-    accept();
-  }
-
-  static std::string refusal(const char* status, const std::string& body) {
-    return std::string{"HTTP/1.1 "} + status
-           + "\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: "
-             "close\r\nContent-Length: "
-           + std::to_string(body.size()) + "\r\n\r\n" + body;
-  }
-  static const std::string& server_full() {
-    static const std::string reply = refusal(
-      "503 Service Unavailable", R"({"error":"too_many_connections","message":"the server has )"
-                                 R"(as many connections open as it takes; try again"})");
-    return reply;
-  }
-  static const std::string& client_full() {
-    static const std::string reply = refusal(
-      "429 Too Many Requests", R"({"error":"too_many_connections","message":"this client has )"
-                               R"(as many connections open as one client may; use those"})");
-    return reply;
-  }
-
-  // Over a connection cap: a short answer and close, without reading the
-  // request (the socket is not kept, so a flood of idle ones costs nothing).
-  void refuse(tcp::socket socket, const std::string& reply) {
-    beast::error_code ignored;
-    socket.non_blocking(true, ignored);
-    socket.write_some(asio::buffer(reply), ignored);  // a fresh socket's buffer holds it
-    socket.shutdown(tcp::socket::shutdown_both, ignored);
-    socket.close(ignored);
-  }
-
-  asio::io_context& ioc_;
-  tcp::acceptor acceptor_;
-  asio::steady_timer retry_;
-  std::shared_ptr<const shared_config> cfg_;
-  std::chrono::milliseconds backoff_{0};
-  uint64_t failures_ = 0;
-  uint64_t refused_ = 0;
-  uint64_t refused_client_ = 0;
-};
-
-std::string endpoint_text(const std::string& address, uint16_t port) {
-  if (address.find(':') != std::string::npos)
-    return "[" + address + "]:" + std::to_string(port);
-  return address + ":" + std::to_string(port);
-}
-
-// Raises the process's open-file limit to its hard limit (where allowed) and
-// returns how many connections fit under it: `wanted`, or fewer, leaving 256
-// descriptors for the rest of the node (Kafka clients, files, log).
-size_t fit_connections(size_t wanted) {
-  rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
-    return wanted;
-  if (lim.rlim_cur < lim.rlim_max) {
-    rlimit raised = lim;
-    raised.rlim_cur = lim.rlim_max == RLIM_INFINITY ? std::max<rlim_t>(lim.rlim_cur, 1 << 20)
-                                                    : lim.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
-      logger()->info("open-file limit raised from={} to={}", lim.rlim_cur, raised.rlim_cur);
-      lim = raised;
-    }
-  }
-  if (lim.rlim_cur == RLIM_INFINITY)
-    return wanted;
-  const size_t room = lim.rlim_cur > 512 ? static_cast<size_t>(lim.rlim_cur) - 256
-                                         : static_cast<size_t>(lim.rlim_cur) / 2;
-  if (wanted > room) {
-    logger()->warn("http.max-connections={} does not fit the open-file limit {}: using {}",
-                   wanted, lim.rlim_cur, room);
-    return std::max<size_t>(1, room);
-  }
-  return wanted;
-}
-
-caf::error start_error(std::string what) {
-  return runtime::make_error(runtime::runtime_errc::invalid_config, std::move(what));
-}
-
-caf::error socket_error(const std::string& where, const beast::error_code& ec) {
-  auto message = ec.message();
-  if (!message.empty())
-    message[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(message[0])));
-  return start_error(where + ": " + message);
+      return reply(runtime::http_error_response(404, "not_found",
+                                                "order '" + id + "' not found"));
+    reply({200, bridges::encode_value(runtime::message{std::move(*snapshot)}),
+           "application/json", {}});
+  });
 }
 
 }  // namespace
 
-struct http_server::impl {
-  server_options options;
-  std::shared_ptr<backend> be;
-  std::mutex mutex;  // serializes start() and stop()
-  std::unique_ptr<asio::io_context> ioc;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  std::shared_ptr<liveness> live;
-  std::vector<std::thread> threads;
-  std::atomic<uint16_t> port{0};
+std::vector<runtime::http_route> routes(std::shared_ptr<backend> be) {
+  constexpr std::string_view orders_prefix = "/api/orders/";
+  return {
+    {"/api/orders", false, {"POST"}, true,
+     [be](const http_request& req, http_reply reply) { post_order(*be, req, std::move(reply)); }},
+    {std::string{orders_prefix}, true, {"GET"}, true,
+     [be, orders_prefix](const http_request& req, http_reply reply) {
+       get_order(*be, std::string_view{req.path}.substr(orders_prefix.size()), std::move(reply));
+     }},
+    {"/api/analytics", false, {"GET"}, true,
+     [be](const http_request&, http_reply reply) {
+       be->get_analytics([reply](std::optional<std::string> body) {
+         if (!body)
+           return reply(runtime::http_error_response(
+             503, "unavailable", "analytics are not available on this node"));
+         reply({200, std::move(*body), "application/json", {}});
+       });
+     }},
+  };
+}
 
-  // Requires `mutex`.
-  void shutdown() {
-    if (!ioc)
-      return;
-    {
-      std::lock_guard<std::mutex> guard{live->mutex};
-      live->alive = false;
-    }
-    work.reset();
-    ioc->stop();
-    for (auto& t : threads)
-      t.join();
-    threads.clear();
-    // Destroys the listener, every session and every queued handler.
-    ioc.reset();
-    port = 0;
-  }
-};
+namespace {
+
+runtime::http_options as_gateway(server_options o) {
+  o.logger = "kastor.gateway";
+  return o;
+}
+
+std::vector<runtime::http_route> gateway_and_ops(std::shared_ptr<backend> be) {
+  auto all = routes(be);
+  for (auto& r : runtime::ops_routes(be))
+    all.push_back(std::move(r));
+  return all;
+}
+
+}  // namespace
 
 http_server::http_server(server_options options, std::shared_ptr<backend> be)
-  : impl_(std::make_unique<impl>()) {
-  impl_->options = std::move(options);
-  impl_->be = std::move(be);
-}
-
-http_server::~http_server() {
-  stop();
-}
-
-caf::expected<void> http_server::start() {
-  std::lock_guard<std::mutex> guard{impl_->mutex};
-  if (impl_->ioc)
-    return caf::unit;
-  const auto& opts = impl_->options;
-  if (!impl_->be)
-    return start_error("gateway: no backend");
-  if (opts.threads < 1)
-    return start_error("gateway: threads must be at least 1, got " + std::to_string(opts.threads));
-  if (opts.request_timeout.count() <= 0 || opts.io_timeout.count() <= 0)
-    return start_error("gateway: request_timeout and io_timeout must be positive");
-  if (opts.max_connections < 1)
-    return start_error("gateway: max_connections must be at least 1");
-  const auto where = endpoint_text(opts.address, opts.port);
-  beast::error_code ec;
-  const auto address = asio::ip::make_address(opts.address, ec);
-  if (ec)
-    return start_error(where + ": not an IP address");
-
-  auto ioc = std::make_unique<asio::io_context>(opts.threads);
-  tcp::acceptor acceptor{asio::make_strand(*ioc)};
-  const tcp::endpoint endpoint{address, opts.port};
-  acceptor.open(endpoint.protocol(), ec);
-  if (ec)
-    return socket_error(where, ec);
-  acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (ec)
-    return socket_error(where, ec);
-  acceptor.bind(endpoint, ec);
-  if (ec)
-    return socket_error(where, ec);
-  acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec)
-    return socket_error(where, ec);
-  const auto bound = acceptor.local_endpoint(ec);
-  if (ec)
-    return socket_error(where, ec);
-
-  impl_->live = std::make_shared<liveness>();
-  auto effective = opts;
-  effective.max_connections = fit_connections(opts.max_connections);
-  auto cfg = std::make_shared<shared_config>(
-    shared_config{effective, impl_->be, impl_->live,
-                  std::make_shared<rate_limiter>(opts.rate_limit),
-                  std::make_shared<std::atomic<size_t>>(0),
-                  std::make_shared<client_connections>(opts.max_client_connections)});
-  std::make_shared<listener>(*ioc, std::move(acceptor), std::move(cfg))->start();
-  impl_->work.emplace(ioc->get_executor());
-  impl_->ioc = std::move(ioc);
-  impl_->port = bound.port();
-  try {
-    for (int i = 0; i < opts.threads; ++i)
-      impl_->threads.emplace_back([ioc = impl_->ioc.get()] {
-        // A handler that throws must not take the gateway down.
-        for (;;) {
-          try {
-            ioc->run();
-            return;
-          } catch (const std::exception& e) {
-            logger()->error("io handler threw error=\"{}\"", e.what());
-          }
-        }
-      });
-  } catch (const std::system_error& e) {
-    impl_->shutdown();
-    return start_error("gateway: cannot start io threads: " + std::string{e.what()});
-  }
-  logger()->info("listening address={} port={} threads={}", opts.address, bound.port(),
-              opts.threads);
-  return caf::unit;
-}
-
-void http_server::stop() {
-  std::lock_guard<std::mutex> guard{impl_->mutex};
-  if (impl_->ioc)
-    logger()->info("stopping port={}", impl_->port.load());
-  impl_->shutdown();
-}
-
-uint16_t http_server::port() const {
-  return impl_->port;
-}
+  : server_(as_gateway(std::move(options)), gateway_and_ops(std::move(be))) {}
 
 bool valid_idempotency_key(std::string_view key) {
   if (key.empty() || key.size() > max_idempotency_key_chars)

@@ -39,26 +39,6 @@ http_error invalid(const std::string& field, std::string_view why) {
                        "field '" + field + "' " + std::string{why});
 }
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(),
-                    [](char x, char y) { return lower(x) == lower(y); });
-}
-
-std::string_view trim(std::string_view s) {
-  constexpr std::string_view ws = " \t";
-  const auto first = s.find_first_not_of(ws);
-  if (first == std::string_view::npos)
-    return {};
-  const auto last = s.find_last_not_of(ws);
-  return s.substr(first, last - first + 1);
-}
-
-
 // Code points of a string the JSON parser already validated as UTF-8.
 size_t utf8_length(std::string_view s) {
   return static_cast<size_t>(
@@ -317,30 +297,6 @@ std::variant<actors::order_item, http_error> parse_item(const json::value& v,
 
 }  // namespace
 
-bool is_json_media_type(std::string_view content_type) {
-  const auto semi = content_type.find(';');
-  if (!iequals(trim(content_type.substr(0, semi)), "application/json"))
-    return false;
-  auto rest = semi == std::string_view::npos ? std::string_view{}
-                                             : content_type.substr(semi + 1);
-  while (!rest.empty()) {
-    const auto next = rest.find(';');
-    const auto param = trim(rest.substr(0, next));
-    rest = next == std::string_view::npos ? std::string_view{} : rest.substr(next + 1);
-    const auto eq = param.find('=');
-    if (eq == std::string_view::npos)
-      continue;
-    if (!iequals(trim(param.substr(0, eq)), "charset"))
-      continue;
-    auto value = trim(param.substr(eq + 1));
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-      value = value.substr(1, value.size() - 2);
-    if (!iequals(value, "utf-8") && !iequals(value, "utf8"))
-      return false;
-  }
-  return true;
-}
-
 std::variant<actors::order_created, http_error> parse_order_request(
   std::string_view content_type, std::string_view body) {
   if (!is_json_media_type(content_type))
@@ -430,12 +386,7 @@ std::variant<actors::order_created, http_error> parse_order_request(
 }
 
 std::string error_json(const http_error& err) {
-  json::object obj;
-  obj["error"] = err.code;
-  obj["message"] = err.message;
-  if (!err.field.empty())
-    obj["field"] = err.field;
-  return bridges::to_json_text(obj);
+  return runtime::http_error_body(err.code, err.message, err.field);
 }
 
 bool valid_order_id(std::string_view id) {

@@ -341,26 +341,15 @@ public:
                              runtime::get_atom::value);
   }
 
+  // The ops routes on the gateway's listener: the node's own answers.
   std::vector<std::string> not_ready() const override { return n_->core->not_ready(); }
-
   std::optional<std::string> supervision_json() const override {
-    return n_->core->supervision()->tree_json();
+    return n_->core->ops()->supervision_json();
   }
-
-  crash_outcome crash(const std::string& path) override {
-    if (!n_->cfg.admin_enabled)
-      return crash_outcome::disabled;
-    auto target = n_->core->supervision()->find(path);
-    if (!target)
-      return crash_outcome::not_found;
-    if (path == "root")  // the node's top: its crash would end the node (and a demo)
-      return crash_outcome::refused;
-    n_->log->warn("node={} event=crash_requested path={}", n_->cfg.node_id, path);
-    runtime::crash_actor(target, runtime::make_error(runtime::runtime_errc::crashed,
-                                                    "crash of " + path
-                                                      + " requested through the admin API"));
-    return crash_outcome::sent;
+  std::optional<std::string> status_json() const override {
+    return n_->core->ops()->status_json();
   }
+  crash_outcome crash(const std::string& path) override { return n_->core->ops()->crash(path); }
 
 private:
   node::impl* n_;
@@ -385,7 +374,13 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
         return runtime::make_error(runtime::runtime_errc::invalid_config,
                                    k.name + " = '" + v + "': " + *why);
   }
-  auto core = bridges::actor_node::make(cfg, [](caf::actor_system_config& sc) {
+  // The gateway's listener serves the ops routes too: with ops.http on the
+  // same address, it is the only one.
+  auto core_cfg = cfg;
+  if (cfg.has_role("gateway") && cfg.ops_enabled && cfg.ops_host == cfg.http_host
+      && cfg.ops_port == cfg.http_port)
+    core_cfg.ops_enabled = false;
+  auto core = bridges::actor_node::make(core_cfg, [](caf::actor_system_config& sc) {
     sc.add_message_type<std::vector<actors::order_snapshot>>("order_snapshots");
   });
   if (!core)
@@ -425,8 +420,12 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
   std::string roles;
   for (const auto& r : c.roles)
     roles += (roles.empty() ? "" : ",") + r;
-  p->log->info("node started node={} roles={} brokers={} http={}", c.node_id, roles, c.brokers,
-               p->http ? c.http_host + ":" + std::to_string(p->http->port()) : "off");
+  p->log->info("node started node={} roles={} brokers={} http={} ops.http={}", c.node_id, roles,
+               c.brokers,
+               p->http ? c.http_host + ":" + std::to_string(p->http->port()) : "off",
+               p->core->ops_port() != 0 ? c.ops_host + ":" + std::to_string(p->core->ops_port())
+               : p->http && !p->core->config().ops_enabled ? "(the gateway's)"
+                                                           : "off");
   return std::unique_ptr<node>{new node{std::move(p)}};
 }
 
@@ -467,6 +466,10 @@ bool node::ready() const {
 
 uint16_t node::http_port() const {
   return impl_->http ? impl_->http->port() : 0;
+}
+
+uint16_t node::ops_port() const {
+  return impl_->core->ops_port();
 }
 
 std::shared_ptr<gateway::backend> node::api() const {

@@ -25,6 +25,13 @@
 // - a view: a group of its own per node and start, reading from the start,
 //   committing and dead-lettering nothing.
 //
+// Every node serves its ops routes (runtime/ops.hpp: /healthz, /readyz,
+// /api/supervision, /api/status, POST /api/admin/crash) on ops.http (default
+// 127.0.0.1:9464; "off": none), bound by make() (a taken port is its error)
+// and answering until stop() stops the actor system: an application gets
+// health, readiness and status with no HTTP code of its own. A stopping node
+// is not ready ("node stopping").
+//
 // stop() takes everything down in reverse: mailboxes (finish, commit, leave
 // the groups), actors, producers (flush with a deadline, report what was
 // left), within node_config::stop_timeout whatever the brokers do: each step
@@ -52,6 +59,7 @@
 #include "kastor/bridges/kafka.hpp"
 #include "kastor/bridges/mailbox_stats.hpp"
 #include "kastor/runtime/config.hpp"
+#include "kastor/runtime/ops.hpp"
 #include "kastor/runtime/role.hpp"
 
 namespace kastor::runtime {
@@ -142,6 +150,11 @@ public:
   std::vector<std::pair<std::string, mailbox_stats>> mailboxes() const;
   // Injected faults so far: role -> fault ("crash", "crash-after", "hang") -> count.
   std::map<std::string, std::map<std::string, int64_t>> chaos_fired() const;
+  // What the ops routes answer, for a listener of the application's own to
+  // serve too (runtime::ops_routes); valid while the node lives.
+  std::shared_ptr<runtime::ops_backend> ops() const;
+  // The ops listener's port (the bound one for ops.http port 0); 0 when off.
+  uint16_t ops_port() const;
 
   struct impl;
 

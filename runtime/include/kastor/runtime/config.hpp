@@ -67,6 +67,12 @@ struct node_config {
   int http_max_connections = 512;      // http.max-connections: more are answered 503
   int http_rate_limit = 10000;         // http.rate-limit: requests/s per client (0: none)
   int http_max_client_connections = 256;  // http.max-connections-per-client: more are 429 (0: none)
+  // ops.http: "host:port" of the node's ops listener (/healthz, /readyz,
+  // /api/supervision, /api/status, POST /api/admin/crash: runtime/ops.hpp),
+  // for every application; "off": none. Port 0: an ephemeral one.
+  bool ops_enabled = true;
+  std::string ops_host = "127.0.0.1";
+  uint16_t ops_port = 9464;
   int partitions = 6;                  // topic.partitions (when kastor creates topics)
   // topic.replication: of topics kastor creates; 0: min(3, the brokers in
   // the cluster).
@@ -145,6 +151,9 @@ struct node_config {
   bool is_standby(const std::string& r) const;
   bool is_exactly_once(const std::string& role) const;
   std::string http_address() const { return http_host + ":" + std::to_string(http_port); }
+  std::string ops_address() const {
+    return ops_enabled ? ops_host + ":" + std::to_string(ops_port) : "off";
+  }
   // An app key's value; throws std::out_of_range for a key the app did not
   // declare (a programming error, not bad input).
   const std::string& setting(const std::string& key) const { return settings.at(key); }

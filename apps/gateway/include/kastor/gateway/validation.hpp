@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "kastor/actors/messages.hpp"
+#include "kastor/runtime/http.hpp"
 
 namespace kastor::gateway {
 
@@ -39,10 +40,8 @@ inline constexpr int64_t max_quantity = 1'000'000;
 inline constexpr int64_t max_money_cents = 100'000'000'000;
 inline constexpr size_t max_order_id_chars = 128;
 
-// application/json with optional parameters. JSON is UTF-8 by definition
-// (RFC 8259), so a declared charset must say so; any other parameter is
-// ignored. Every JSON route of the gateway accepts the same headers.
-bool is_json_media_type(std::string_view content_type);
+// application/json (runtime/http.hpp): every JSON route accepts the same headers.
+using runtime::is_json_media_type;
 
 // Validates a POST /api/orders request (Content-Type header value and body).
 // On success returns an order_created with customer_id, items and total_cents

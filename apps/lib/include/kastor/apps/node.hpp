@@ -47,6 +47,8 @@ public:
   bool ready() const;
   // The gateway's bound port (0 without the gateway role).
   uint16_t http_port() const;
+  // The node's ops listener's bound port (0: off, or the gateway's serves them).
+  uint16_t ops_port() const;
   // The API the gateway serves, for in-process callers (null without gateway).
   std::shared_ptr<gateway::backend> api() const;
   const runtime::node_config& config() const;
