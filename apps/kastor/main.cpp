@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <random>
 
 #include <CLI/CLI.hpp>
 
@@ -49,8 +50,15 @@ const std::vector<std::pair<std::string, std::string>> node_flags{
 // lets supervisors restart often and quickly, and retries a record longer
 // before dead-lettering it, unless the configuration says otherwise.
 void demo_defaults(kastor::runtime::config_layers& l) {
-  // The demo is for trying things: its admin endpoint is on.
-  l.emplace("admin.enabled", std::pair{std::string{"true"}, std::string{"demo default"}});
+  // The demo is for trying things: its admin endpoint is on, with a token of
+  // this run's own (printed, for `kastor ctl crash`) unless one is configured.
+  if (!l.count("admin.token")) {
+    std::random_device rd;
+    char token[33];
+    std::snprintf(token, sizeof token, "%08x%08x%08x%08x", rd(), rd(), rd(), rd());
+    l.emplace("admin.token", std::pair{std::string{token}, std::string{"demo default"}});
+    std::printf("admin token (kastor ctl crash): export KASTOR_ADMIN_TOKEN=%s\n", token);
+  }
   auto chaos = l.find("chaos");
   if (chaos == l.end() || chaos->second.first.empty())
     return;

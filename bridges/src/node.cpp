@@ -568,10 +568,10 @@ public:
     return runtime::to_json_text(out);
   }
 
+  std::string admin_token() const override { return n_->cfg.admin_token; }
+
   crash_outcome crash(const std::string& path) override {
     const auto& c = n_->cfg;
-    if (!c.admin_enabled)
-      return crash_outcome::disabled;
     auto target = n_->supervision->find(path);
     if (!target)
       return crash_outcome::not_found;

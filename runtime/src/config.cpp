@@ -104,7 +104,7 @@ std::vector<std::pair<std::string, std::string>> config_defaults(const app_spec&
     {"copy.to", ""},
     {"chaos", ""},
     {"chaos.seed", std::to_string(d.chaos.seed)},
-    {"admin.enabled", d.admin_enabled ? "true" : "false"},
+    {"admin.token", d.admin_token},
     {"kafka.linger-ms", std::to_string(d.linger.count())},
     {"kafka.session-timeout-ms", std::to_string(d.session_timeout_ms)},
     {"kafka.static-membership", d.static_membership ? "true" : "false"},
@@ -265,9 +265,13 @@ static caf::error parse_roles(const config_layers& l, const std::string& key,
 }
 
 caf::expected<node_config> make_config(const config_layers& l, const app_spec& app) {
-  for (const auto& [key, v] : l)
+  for (const auto& [key, v] : l) {
+    if (key == "admin.enabled")  // before admin.token
+      return bad(key, v.first, v.second,
+                 "replaced by admin.token: admin routes need Authorization: Bearer <admin.token>");
     if (!known_key(key, app))
       return bad(key, v.first, v.second, "unknown configuration key");
+  }
   const auto known = known_roles(app);
   auto is_view = [&app](const std::string& r) {
     return std::find(app.views.begin(), app.views.end(), r) != app.views.end();
@@ -423,8 +427,15 @@ caf::expected<node_config> make_config(const config_layers& l, const app_spec& a
     }
     return {};
   };
-  if (auto err = flag("admin.enabled", c.admin_enabled))
-    return err;
+  if (auto i = l.find("admin.token"); i != l.end()) {
+    const auto& [v, origin] = i->second;
+    // (the value itself is never repeated in an error: it is a secret)
+    const bool visible = std::all_of(v.begin(), v.end(), [](char ch) { return ch > 0x20 && ch < 0x7f; });
+    if (!v.empty() && (v.size() < 16 || !visible))
+      return bad("admin.token", "***", origin,
+                 "must be empty (admin routes off) or at least 16 visible ASCII characters");
+    c.admin_token = v;
+  }
   if (auto err = flag("topics.create", c.create_topics))
     return err;
   if (auto err = flag("kafka.static-membership", c.static_membership))

@@ -1,6 +1,7 @@
 #include "kastor/runtime/ops.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <exception>
 #include <string_view>
 #include <utility>
@@ -81,7 +82,49 @@ std::variant<std::string, http_response> parse_crash_request(std::string_view co
   return std::string{text};
 }
 
+// Whether `given` is `expected` (not empty), in a time that depends on
+// `given`'s length only, not on where the two differ.
+bool same_secret(std::string_view given, std::string_view expected) {
+  if (expected.empty())
+    return false;
+  size_t diff = given.size() ^ expected.size();
+  for (size_t i = 0; i < given.size(); ++i)
+    diff |= static_cast<unsigned char>(given[i]) ^ static_cast<unsigned char>(expected[i % expected.size()]);
+  return diff == 0;
+}
+
+// The caller of an admin route: nullopt when allowed, else the refusal.
+std::optional<http_response> refuse_admin(const ops_backend& be, const http_request& req) {
+  const auto token = be.admin_token();
+  if (token.empty())
+    return http_error_response(403, "forbidden",
+                               "admin endpoints are off on this node: set admin.token (a secret of "
+                               "at least " + std::to_string(min_admin_token_chars)
+                                 + " characters, e.g. in KASTOR_ADMIN_TOKEN) and send it as "
+                                   "Authorization: Bearer <token>");
+  constexpr std::string_view scheme = "Bearer ";
+  const auto auth = req.header("Authorization");
+  const bool bearer = auth.size() > scheme.size()
+                      && std::equal(scheme.begin(), scheme.end(), auth.begin(),
+                                    [](char a, char b) {
+                                      return std::tolower(static_cast<unsigned char>(a))
+                                             == std::tolower(static_cast<unsigned char>(b));
+                                    });
+  if (req.count("Authorization") != 1 || !bearer
+      || !same_secret(auth.substr(scheme.size()), token)) {
+    logger()->warn("admin request refused path={} client={} reason=unauthorized", req.path,
+                   req.client);
+    auto res = http_error_response(401, "unauthorized",
+                                   "admin endpoints need Authorization: Bearer <admin.token>");
+    res.headers.emplace_back("WWW-Authenticate", R"(Bearer realm="kastor admin")");
+    return res;
+  }
+  return std::nullopt;
+}
+
 http_response crash(ops_backend& be, const http_request& req) {
+  if (auto refused = refuse_admin(be, req))
+    return std::move(*refused);
   auto parsed = parse_crash_request(req.header("Content-Type"), req.body);
   if (auto* err = std::get_if<http_response>(&parsed))
     return std::move(*err);
@@ -103,10 +146,6 @@ http_response crash(ops_backend& be, const http_request& req) {
                                  "'" + path
                                    + "' is the root supervisor: nothing restarts it, so crashing "
                                      "it would stop the node (stop the node instead)");
-    case ops_backend::crash_outcome::disabled:
-      logger()->info("admin crash refused path={} reason=disabled", quoted(path));
-      return http_error_response(403, "forbidden",
-                                 "admin endpoints are disabled on this node (admin.enabled=false)");
   }
   logger()->error("backend returned an unknown crash outcome status=500");
   return http_error_response(500, "internal_error", "internal error");

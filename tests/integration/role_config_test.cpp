@@ -82,7 +82,9 @@ TEST(RoleConfig, ANodeOfAnyApplicationServesHealthReadinessStatusAndSupervision)
   ASSERT_TRUE(m);
   for (const auto* t : {"role-config-pings", "role-config-pings.dlq"})
     ASSERT_FALSE((*m)->create_topic({t, 2, 1, false}));
-  auto node_with = [&](const std::string& admin) {
+  const std::string token = "role-config-admin-token";
+  const std::vector<std::pair<std::string, std::string>> admin{{"Authorization", "Bearer " + token}};
+  auto node_with = [&](const std::string& admin_token) {
     runtime::config_layers l;
     l["brokers"] = {(*m)->bootstrap(), "test"};
     l["node.id"] = {"ponger-1", "test"};
@@ -91,14 +93,14 @@ TEST(RoleConfig, ANodeOfAnyApplicationServesHealthReadinessStatusAndSupervision)
     l["kafka.session-timeout-ms"] = {"6000", "test"};
     l["log.level"] = {"warn", "test"};
     l["ops.http"] = {"127.0.0.1:0", "test"};
-    l["admin.enabled"] = {admin, "test"};
+    l["admin.token"] = {admin_token, "test"};
     l["data.dir"] = {(std::filesystem::temp_directory_path()
                       / ("kastor-ops-" + std::to_string(getpid()))).string(), "test"};
     auto cfg = runtime::make_config(l, {.roles = {"pong"}});
     EXPECT_TRUE(cfg) << runtime::describe(cfg.error());
     return bridges::actor_node::make(*cfg);
   };
-  auto node = node_with("true");
+  auto node = node_with(token);
   ASSERT_TRUE(node) << runtime::describe(node.error());
   const auto port = (*node)->ops_port();
   ASSERT_NE(port, 0);
@@ -137,14 +139,22 @@ TEST(RoleConfig, ANodeOfAnyApplicationServesHealthReadinessStatusAndSupervision)
   auto tree = c.get("/api/supervision");
   ASSERT_TRUE(tree);
   EXPECT_NE(tree->body.find(R"("path":"root/pong/worker")"), std::string::npos) << tree->body;
-  auto crash = c.post_json("/api/admin/crash", R"({"path":"root/pong/worker"})");
+  // (without the token, or with another, nothing crashes: 401)
+  auto anonymous = c.post_json("/api/admin/crash", R"({"path":"root/pong/worker"})");
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 401u);
+  auto guessed = c.post_json("/api/admin/crash", R"({"path":"root/pong/worker"})",
+                             {{"Authorization", "Bearer " + token + "x"}});
+  ASSERT_TRUE(guessed);
+  EXPECT_EQ(guessed->status, 401u);
+  auto crash = c.post_json("/api/admin/crash", R"({"path":"root/pong/worker"})", admin);
   ASSERT_TRUE(crash);
   EXPECT_EQ(crash->status, 202u) << crash->body;
   EXPECT_TRUE(test::eventually([&] {
     auto t = c.get("/api/supervision");
     return t && t->body.find(R"("restarts":1)") != std::string::npos;
   }, 30s)) << c.get("/api/supervision")->body;
-  auto root = c.post_json("/api/admin/crash", R"({"path":"root"})");
+  auto root = c.post_json("/api/admin/crash", R"({"path":"root"})", admin);
   ASSERT_TRUE(root);
   EXPECT_EQ(root->status, 409u);
   auto unknown = c.get("/metrics/nope");
@@ -154,13 +164,14 @@ TEST(RoleConfig, ANodeOfAnyApplicationServesHealthReadinessStatusAndSupervision)
   (*node)->stop();
   EXPECT_FALSE(apps::http_client("127.0.0.1", port).get("/healthz"));
 
-  // A node without admin.enabled refuses the crash (403) and crashes nothing
-  auto other = node_with("false");
+  // A node without admin.token refuses the crash (403), saying how to allow it
+  auto other = node_with("");
   ASSERT_TRUE(other) << runtime::describe(other.error());
   apps::http_client d{"127.0.0.1", (*other)->ops_port()};
-  auto refused = d.post_json("/api/admin/crash", R"({"path":"root/pong"})");
+  auto refused = d.post_json("/api/admin/crash", R"({"path":"root/pong"})", admin);
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 403u);
+  EXPECT_NE(refused->body.find("set admin.token"), std::string::npos) << refused->body;
   // And a second node on the same port is a clear start error
   runtime::config_layers l;
   l["brokers"] = {(*m)->bootstrap(), "test"};

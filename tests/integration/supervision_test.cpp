@@ -30,6 +30,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// The nodes' admin.token, and the header that carries it.
+constexpr std::string_view admin_token = "supervision-test-admin-token";
+const std::vector<std::pair<std::string, std::string>> admin{
+  {"Authorization", "Bearer " + std::string{admin_token}}};
+
 class SupervisionTest : public ::testing::Test {
 protected:
   void SetUp() override {
@@ -61,7 +66,7 @@ protected:
     l["kafka.session-timeout-ms"] = {"6000", "test"};
     l["kafka.fetch-wait-max-ms"] = {"5", "test"};  // the mock does not wake a waiting fetch
     l["log.level"] = {"warn", "test"};
-    l["admin.enabled"] = {"true", "test"};
+    l["admin.token"] = {std::string{admin_token}, "test"};
     for (auto& [k, v] : extra)
       l[k] = {v, "test"};
     return l;
@@ -188,7 +193,7 @@ TEST_F(SupervisionTest, TheTreeIsServedOverHttpAndAnActorCanBeCrashedByPath) {
   }
   EXPECT_EQ(roles, (std::vector<std::string>{"order", "payment", "email", "analytics", "gateway"}));
   // Crashing a worker by path: 202, and its supervisor restarts it
-  auto crash = c.post_json("/api/admin/crash", R"({"path":"root/email/worker"})");
+  auto crash = c.post_json("/api/admin/crash", R"({"path":"root/email/worker"})", admin);
   ASSERT_TRUE(crash);
   EXPECT_EQ(crash->status, 202u) << crash->body;
   ASSERT_TRUE(test::eventually([&] { return restarts("root/email/worker") == 1; }, 10s));
@@ -201,12 +206,12 @@ TEST_F(SupervisionTest, TheTreeIsServedOverHttpAndAnActorCanBeCrashedByPath) {
   EXPECT_NE(std::string{worker.at("lastExitReason").as_string()}.find("admin API"),
             std::string::npos);
   // No live actor at a path: 404
-  crash = c.post_json("/api/admin/crash", R"({"path":"root/nope"})");
+  crash = c.post_json("/api/admin/crash", R"({"path":"root/nope"})", admin);
   ASSERT_TRUE(crash);
   EXPECT_EQ(crash->status, 404u);
   // The root supervisor: 409 (issue 14, defect 7: it ended the node, and so
   // `kastor demo`, through its own admin API)
-  crash = c.post_json("/api/admin/crash", R"({"path":"root"})");
+  crash = c.post_json("/api/admin/crash", R"({"path":"root"})", admin);
   ASSERT_TRUE(crash);
   EXPECT_EQ(crash->status, 409u) << crash->body;
   EXPECT_NE(crash->body.find("root supervisor"), std::string::npos) << crash->body;
@@ -241,25 +246,30 @@ TEST_F(SupervisionTest, CrashingThePaymentSupervisorRepeatedlyMakesTheNodeExitNo
     return -1;
   };
   auto ctl = [&](const std::string& args) {
-    auto status = std::system((std::string{KASTOR_BIN} + " ctl " + args + " >/dev/null 2>&1").c_str());
+    // (the node's token in the variable a node and `kastor ctl crash` read)
+    auto status = std::system((std::string{"KASTOR_ADMIN_TOKEN="} + std::string{admin_token} + " "
+                               + KASTOR_BIN + " ctl " + args + " >/dev/null 2>&1").c_str());
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   };
   auto node_flag = "--node 127.0.0.1:" + std::to_string(port);
   // (kastor ctl: 0 on success, 1 when the node says no, 2 when it cannot ask)
   EXPECT_EQ(ctl(node_flag + " supervision"), 0);
   EXPECT_EQ(ctl(node_flag + " crash root/nope"), 1);
+  EXPECT_EQ(std::system((std::string{"KASTOR_ADMIN_TOKEN= "} + KASTOR_BIN + " ctl " + node_flag
+                         + " crash root/payment >/dev/null 2>&1").c_str()) >> 8,
+            1);  // without the token: 401, nothing crashes
   EXPECT_EQ(ctl("--node 127.0.0.1:80x supervision"), 2);
   EXPECT_EQ(ctl("--node 127.0.0.1:" + std::to_string(apps::free_port()) + " supervision"), 2);
   for (int i = 1; i <= 3; ++i) {
     if (i == 1) {
       ASSERT_EQ(ctl(node_flag + " crash root/payment"), 0);
     } else {
-      auto crash = c.post_json("/api/admin/crash", R"({"path":"root/payment"})");
+      auto crash = c.post_json("/api/admin/crash", R"({"path":"root/payment"})", admin);
       ASSERT_TRUE(crash && crash->status == 202u);
     }
     ASSERT_TRUE(test::eventually([&] { return payment_restarts() == i; }, 20s));
   }
-  auto crash = c.post_json("/api/admin/crash", R"({"path":"root/payment"})");
+  auto crash = c.post_json("/api/admin/crash", R"({"path":"root/payment"})", admin);
   ASSERT_TRUE(crash && crash->status == 202u);
   // Then the root gives up: the node turns not ready and exits with 1
   apps::http_client probe{"127.0.0.1", port};

@@ -134,6 +134,11 @@ public:
     return supervision_;
   }
 
+  std::string admin_token() const override {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return admin_token_;
+  }
+
   crash_outcome crash(const std::string& path) override {
     std::lock_guard<std::mutex> guard{mutex_};
     crashes_.push_back(path);
@@ -171,6 +176,10 @@ public:
   void set_crash_throws(bool t) {
     std::lock_guard<std::mutex> guard{mutex_};
     crash_throws_ = t;
+  }
+  void set_admin_token(std::string t) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    admin_token_ = std::move(t);
   }
 
   // --- observing ---
@@ -216,6 +225,7 @@ private:
   std::optional<std::string> supervision_;
   crash_outcome crash_outcome_ = crash_outcome::sent;
   bool crash_throws_ = false;
+  std::string admin_token_ = "gateway-test-admin-token";
   std::vector<std::string> crashes_;
 };
 
@@ -980,10 +990,16 @@ TEST_F(GatewayServer, HeadIsAnsweredLikeGetWithoutABody) {
 constexpr std::string_view supervision_tree =
   R"({"name":"root","children":[{"name":"payment","children":[{"name":"worker","restarts":2}]}]})";
 
+// A crash request with the fake backend's admin token (`authorization`: the
+// header's value; empty: none).
 reply post_crash(uint16_t port, std::string_view body,
-                 std::string_view content_type = "application/json") {
+                 std::string_view content_type = "application/json",
+                 std::string_view authorization = "Bearer gateway-test-admin-token") {
   client c{port};
-  return c.send(post("/api/admin/crash", body, content_type));
+  auto req = post("/api/admin/crash", body, content_type);
+  if (!authorization.empty())
+    req.set(http::field::authorization, authorization);
+  return c.send(std::move(req));
 }
 
 TEST_F(GatewayServer, TheSupervisionTreeIsTheBackendsJsonVerbatim) {
@@ -1061,15 +1077,38 @@ TEST_F(GatewayServer, ACrashRequestTheBackendRefusesIs409) {
   EXPECT_THAT(r.res.body(), HasSubstr("root supervisor"));
 }
 
-TEST_F(GatewayServer, ACrashRequestOnANodeWithAdminDisabledIs403) {
+TEST_F(GatewayServer, ACrashRequestOnANodeWithoutAnAdminTokenIs403AndSaysHowToAllowIt) {
   start();
-  backend_->set_crash_outcome(backend::crash_outcome::disabled);
+  backend_->set_admin_token("");
   const auto r = post_crash(port_, R"({"path":"root/payment/worker"})");
   ASSERT_FALSE(r.ec) << r.ec.message();
   EXPECT_EQ(r.status(), 403u);
   EXPECT_EQ(r.error_code(), "forbidden");
-  EXPECT_THAT(r.res.body(), HasSubstr("admin endpoints are disabled on this node"));
-  EXPECT_THAT(r.res.body(), HasSubstr("admin.enabled=false"));
+  EXPECT_THAT(r.res.body(), HasSubstr("admin endpoints are off on this node"));
+  EXPECT_THAT(r.res.body(), HasSubstr("set admin.token"));
+  EXPECT_TRUE(backend_->crashes().empty());
+}
+
+TEST_F(GatewayServer, ACrashRequestWithoutTheTokenIs401AndCrashesNothing) {
+  start();
+  for (std::string_view authorization :
+       {std::string_view{}, std::string_view{"Bearer gateway-test-admin-toke"},
+        std::string_view{"Bearer gateway-test-admin-tokenX"},
+        std::string_view{"Basic Z2F0ZXdheTp0ZXN0"}, std::string_view{"Bearer "},
+        std::string_view{"gateway-test-admin-token"}}) {
+    SCOPED_TRACE(authorization);
+    // (a body that would not even validate: the caller is refused first)
+    const auto r = post_crash(port_, "{not json", "text/plain", authorization);
+    ASSERT_FALSE(r.ec) << r.ec.message();
+    EXPECT_EQ(r.status(), 401u);
+    EXPECT_EQ(r.error_code(), "unauthorized");
+    EXPECT_EQ(r.header(http::field::www_authenticate), R"(Bearer realm="kastor admin")");
+  }
+  // The scheme's name is case-insensitive (RFC 9110)
+  EXPECT_EQ(post_crash(port_, R"({"path":"p"})", "application/json",
+                       "bearer gateway-test-admin-token").status(),
+            202u);
+  EXPECT_EQ(backend_->crashes(), std::vector<std::string>{"p"});
 }
 
 TEST_F(GatewayServer, ABackendWithoutAdminSupportHasNoTreeAndRefusesCrashes) {
@@ -1078,7 +1117,7 @@ TEST_F(GatewayServer, ABackendWithoutAdminSupportHasNoTreeAndRefusesCrashes) {
                                           std::make_shared<minimal_backend>());
   ASSERT_TRUE(server_->start());
   port_ = server_->port();
-  // then there is no supervision tree and crashing is disabled
+  // then there is no supervision tree and crashing is off (no admin token)
   const auto tree = call(get("/api/supervision"));
   ASSERT_FALSE(tree.ec) << tree.ec.message();
   EXPECT_EQ(tree.status(), 503u);
@@ -1141,7 +1180,9 @@ TEST_F(GatewayServer, ACrashBackendThatThrowsIs500AndTheServerKeepsServing) {
   start();
   backend_->set_crash_throws(true);
   client c{port_};
-  const auto r = c.send(post("/api/admin/crash", R"({"path":"root/payment/worker"})"));
+  auto req = post("/api/admin/crash", R"({"path":"root/payment/worker"})");
+  req.set(http::field::authorization, "Bearer gateway-test-admin-token");
+  const auto r = c.send(std::move(req));
   ASSERT_FALSE(r.ec) << r.ec.message();
   EXPECT_EQ(r.status(), 500u);
   EXPECT_EQ(r.error_code(), "internal_error");

@@ -75,6 +75,21 @@ TEST(Config, TheOpsListenerIsOnLoopbackByDefaultOnAnyPortOrOff) {
             std::string::npos);
 }
 
+TEST(Config, AnAdminTokenIsLongEnoughAndNeverRepeatedInAnError) {
+  auto c = make_config(layers({{"admin.token", "0123456789abcdef"}}), shop_app());
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->admin_token, "0123456789abcdef");
+  for (const char* bad : {"short-secret", "sixteen chars ok"}) {
+    auto e = error_of(layers({{"admin.token", bad}}));
+    EXPECT_NE(e.find("admin.token"), std::string::npos) << e;
+    EXPECT_NE(e.find("at least 16 visible ASCII"), std::string::npos) << e;
+    EXPECT_EQ(e.find(bad), std::string::npos) << e;  // a secret stays out of errors
+  }
+  // The key it replaced says so
+  EXPECT_NE(error_of(layers({{"admin.enabled", "true"}})).find("replaced by admin.token"),
+            std::string::npos);
+}
+
 TEST(Config, EveryBadValueIsAnErrorNamingTheKeyAndItsOrigin) {
   EXPECT_NE(error_of(layers({{"bogus.key", "1"}})).find("unknown configuration key"), std::string::npos);
   EXPECT_NE(error_of(layers({{"roles", "order,shipping"}})).find("unknown role 'shipping'"), std::string::npos);
@@ -120,8 +135,7 @@ TEST(Config, SupervisionAndChaosKeysAreParsedAndChecked) {
                                {"supervisor.backoff-min-ms", "5"},
                                {"supervisor.backoff-max-ms", "500"},
                                {"mailbox.max-attempts", "7"},
-                               {"mailbox.turn-deadline-ms", "0"},
-                               {"admin.enabled", "false"}}), shop_app());
+                               {"mailbox.turn-deadline-ms", "0"}}), shop_app());
   ASSERT_TRUE(c) << describe(c.error());
   EXPECT_EQ(c->chaos.rate("payment", chaos_fault::crash), 0.05);
   EXPECT_EQ(c->chaos.rate("order", chaos_fault::hang), 0.001);
@@ -130,7 +144,7 @@ TEST(Config, SupervisionAndChaosKeysAreParsedAndChecked) {
   EXPECT_EQ(c->backoff_max.count(), 500);
   EXPECT_EQ(c->max_attempts, 7);
   EXPECT_EQ(c->turn_deadline.count(), 0);
-  EXPECT_FALSE(c->admin_enabled);
+  EXPECT_TRUE(c->admin_token.empty());
   EXPECT_TRUE(make_config({}, shop_app())->chaos.empty());
   // Errors name the key, the value, where it came from, and what is wrong, once
   auto chaos = error_of(layers({{"chaos", "payment.crsh=0.1"}}));
@@ -143,7 +157,6 @@ TEST(Config, SupervisionAndChaosKeysAreParsedAndChecked) {
   EXPECT_NE(error_of(layers({{"supervisor.backoff-min-ms", "100"}, {"supervisor.backoff-max-ms", "50"}}))
               .find("must not be below"), std::string::npos);
   EXPECT_NE(error_of(layers({{"mailbox.max-attempts", "0"}})).find("between 1 and 1000"), std::string::npos);
-  EXPECT_NE(error_of(layers({{"admin.enabled", "yes"}})).find("true or false"), std::string::npos);
 }
 
 TEST(Config, ExactlyOnceIsAPerRoleModeAndTheCopyRoleNeedsItsTopics) {

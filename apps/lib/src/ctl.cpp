@@ -1,4 +1,5 @@
 #include <charconv>
+#include <cstdlib>
 #include <cstdio>
 #include <optional>
 
@@ -49,7 +50,11 @@ int run_ctl(const ctl_options& opts) {
   } else if (opts.verb == "crash") {
     std::string body;
     runtime::json_object_writer{body}.text("path", opts.path).close();
-    reply = client.post_json("/api/admin/crash", body);
+    // The node's admin.token, from the variable that sets it on a node.
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (const char* token = std::getenv("KASTOR_ADMIN_TOKEN"); token && *token)
+      headers.emplace_back("Authorization", std::string{"Bearer "} + token);
+    reply = client.post_json("/api/admin/crash", body, headers);
   } else {
     std::fprintf(stderr, "kastor ctl: unknown command '%s'\n", opts.verb.c_str());
     return 2;

@@ -349,6 +349,7 @@ public:
   std::optional<std::string> status_json() const override {
     return n_->core->ops()->status_json();
   }
+  std::string admin_token() const override { return n_->core->ops()->admin_token(); }
   crash_outcome crash(const std::string& path) override { return n_->core->ops()->crash(path); }
 
 private:

@@ -114,7 +114,10 @@ struct node_config {
   std::string copy_from;               // copy.from: the copy role's input topic
   std::string copy_to;                 // copy.to: its output topic
   chaos_spec chaos;                    // chaos (SPEC) and chaos.seed
-  bool admin_enabled = false;          // admin.enabled: POST /api/admin/* allowed
+  // admin.token: the secret POST /api/admin/* requires as `Authorization:
+  // Bearer <token>` (at least 16 visible ASCII characters); empty: admin
+  // routes are off (403). Best given as KASTOR_ADMIN_TOKEN or in a file.
+  std::string admin_token;
   std::chrono::milliseconds linger{1};               // kafka.linger-ms
   int session_timeout_ms = 10000;      // kafka.session-timeout-ms
   // kafka.static-membership: a node with a node.id of its own is a static
