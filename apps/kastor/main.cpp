@@ -132,7 +132,8 @@ int main(int argc, char** argv) {
   kastor::apps::status_options status;
   auto* ctl_status = ctl_cmd->add_subcommand(
     "status", "the nodes of each role, the partitions each owns, and lag per partition");
-  ctl_status->add_option("--brokers", status.brokers, "bootstrap servers")->required();
+  ctl_status->add_option("--brokers", status.brokers,
+                         "bootstrap servers (without: the node's own view, from ctl --node)");
   ctl_status->add_option("--prefix", status.prefix, "the nodes' group.prefix")
     ->capture_default_str();
   ctl_status->add_flag("--json", status.json, "print JSON");
@@ -231,8 +232,13 @@ int main(int argc, char** argv) {
       dlq.verb = verb;
       return kastor::apps::run_dlq(dlq);
     }
-  if (ctl_status->parsed())
+  if (ctl_status->parsed()) {
+    if (status.brokers.empty()) {  // as the node sees itself: GET /api/status
+      ctl.verb = "status";
+      return kastor::apps::run_ctl(ctl);
+    }
     return kastor::apps::run_status(status);
+  }
   if (ctl_load->parsed()) {
     load.stop = &stop_requested;
     return kastor::apps::run_load(load);

@@ -254,6 +254,11 @@ TEST_F(SupervisionTest, CrashingThePaymentSupervisorRepeatedlyMakesTheNodeExitNo
   auto node_flag = "--node 127.0.0.1:" + std::to_string(port);
   // (kastor ctl: 0 on success, 1 when the node says no, 2 when it cannot ask)
   EXPECT_EQ(ctl(node_flag + " supervision"), 0);
+  EXPECT_EQ(ctl(node_flag + " status"), 0);  // the node's own view (/api/status)
+  // The mock's brokers cannot describe groups: ctl status --brokers says what to do instead
+  EXPECT_EQ(std::system((std::string{KASTOR_BIN} + " ctl status --brokers " + mock_->bootstrap()
+                         + " 2>&1 | grep -q 'kastor ctl --node HOST:PORT status'").c_str()),
+            0);
   EXPECT_EQ(ctl(node_flag + " crash root/nope"), 1);
   EXPECT_EQ(std::system((std::string{"KASTOR_ADMIN_TOKEN= "} + KASTOR_BIN + " ctl " + node_flag
                          + " crash root/payment >/dev/null 2>&1").c_str()) >> 8,

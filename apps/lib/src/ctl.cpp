@@ -47,6 +47,8 @@ int run_ctl(const ctl_options& opts) {
   caf::expected<http_reply> reply = http_reply{};
   if (opts.verb == "supervision") {
     reply = client.get("/api/supervision");
+  } else if (opts.verb == "status") {
+    reply = client.get("/api/status");
   } else if (opts.verb == "crash") {
     std::string body;
     runtime::json_object_writer{body}.text("path", opts.path).close();

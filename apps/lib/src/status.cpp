@@ -252,6 +252,18 @@ std::optional<std::map<std::string, role_lag>> pipeline_lag(const std::string& b
   return out;
 }
 
+namespace {
+
+// librdkafka's mock brokers (kastor demo) cannot list or describe groups.
+void mock_hint() {
+  std::fprintf(stderr,
+               "kastor ctl status: if these are librdkafka's mock brokers (kastor demo), which "
+               "cannot list or describe consumer groups, ask a node for its own view instead: "
+               "kastor ctl --node HOST:PORT status\n");
+}
+
+}  // namespace
+
 int run_status(const status_options& o) {
   if (o.brokers.empty()) {
     std::fprintf(stderr, "kastor ctl status: --brokers HOST:PORT is required\n");
@@ -267,6 +279,7 @@ int run_status(const status_options& o) {
   auto found = groups_under(o.brokers, o.prefix, listing_error);
   if (!listing_error.empty()) {
     std::fprintf(stderr, "kastor ctl status: %s\n", listing_error.c_str());
+    mock_hint();
     return 1;
   }
   if (found.roles.empty() && found.views.empty()) {
@@ -297,6 +310,7 @@ int run_status(const status_options& o) {
     auto r = role_status(o.brokers, o.prefix, role, until, error);
     if (!r) {
       std::fprintf(stderr, "kastor ctl status: %s\n", error.c_str());
+      mock_hint();
       return 1;
     }
     roles.push_back(std::move(*r));

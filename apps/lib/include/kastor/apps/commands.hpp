@@ -48,7 +48,7 @@ int run_bench(const bench_options& opts, const std::atomic<bool>& stop);
 
 struct ctl_options {
   std::string node = "127.0.0.1:8080";  // a node's gateway, HOST:PORT
-  std::string verb;                     // "supervision" or "crash"
+  std::string verb;                     // "supervision", "status" or "crash"
   std::string path;                     // crash: the actor's path
 };
 // kastor ctl: prints the node's answer (JSON); 0 on a 2xx, 1 on any other
