@@ -130,6 +130,7 @@ std::vector<rt::message> analytics_book::handle(const rt::record_meta&,
   if (!f.paid) {
     // An order has one payment outcome: the first one counted stands.
     f.paid = true;
+    f.charged = ok;
     f.charged_cents = ok ? msg.total_cents : 0;
     add(ok ? kind::succeeded : kind::declined, f.charged_cents, now_ms);
     if (ok)
@@ -167,7 +168,7 @@ void analytics_book::maybe_latency(order_facts& f, int64_t now_ms) {
 }
 
 void analytics_book::maybe_refund(order_facts& f, int64_t now_ms) {
-  if (f.refunded || !f.refund_seen || f.charged_cents == 0)
+  if (f.refunded || !f.refund_seen || !f.charged)
     return;
   f.refunded = true;
   add(kind::refund, f.charged_cents, now_ms);

@@ -52,6 +52,9 @@ const std::vector<std::pair<std::string, std::string>> node_flags{
 void demo_defaults(kastor::runtime::config_layers& l) {
   // The demo is for trying things: its admin endpoint is on, with a token of
   // this run's own (printed, for `kastor ctl crash`) unless one is configured.
+  // Its gateway serves the ops routes: no second listener on a port that may
+  // be taken, unless asked for.
+  l.emplace("ops.http", std::pair{std::string{"off"}, std::string{"demo default"}});
   if (!l.count("admin.token")) {
     std::random_device rd;
     char token[33];

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <mutex>
 #include <random>
+#include <shared_mutex>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -511,17 +512,36 @@ actor_node::actor_node(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 namespace {
 
 // The ops routes' answers, from the node's own state (never by asking actors).
+// It may outlive the node (a listener of the application's own holds it):
+// the node detaches it when it goes, and from then on it answers "stopped".
 class node_ops final : public runtime::ops_backend {
 public:
   explicit node_ops(actor_node::impl* node) : n_(node) {}
 
-  std::vector<std::string> not_ready() const override { return n_->not_ready(); }
+  void detach() {
+    std::unique_lock<std::shared_mutex> guard{mtx_};
+    n_ = nullptr;
+  }
+
+  std::vector<std::string> not_ready() const override {
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    return n_ ? n_->not_ready() : std::vector<std::string>{"node stopped"};
+  }
 
   std::optional<std::string> supervision_json() const override {
-    return n_->supervision->tree_json();
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    return n_ ? std::optional{n_->supervision->tree_json()} : std::nullopt;
+  }
+
+  std::string admin_token() const override {
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    return n_ ? n_->cfg.admin_token : std::string{};
   }
 
   std::optional<std::string> status_json() const override {
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    if (!n_)
+      return std::nullopt;
     namespace json = boost::json;
     const auto& c = n_->cfg;
     json::object out;
@@ -568,9 +588,10 @@ public:
     return runtime::to_json_text(out);
   }
 
-  std::string admin_token() const override { return n_->cfg.admin_token; }
-
   crash_outcome crash(const std::string& path) override {
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    if (!n_)
+      return crash_outcome::not_found;
     const auto& c = n_->cfg;
     auto target = n_->supervision->find(path);
     if (!target)
@@ -585,13 +606,19 @@ public:
   }
 
 private:
-  actor_node::impl* n_;
+  mutable std::shared_mutex mtx_;
+  actor_node::impl* n_;  // null once the node is gone
 };
 
 }  // namespace
 
 actor_node::~actor_node() {
   stop();
+  // Whatever stop() got to: no ops answer reads the node from here on.
+  if (impl_->ops_server)
+    impl_->ops_server->stop();
+  if (auto ops = std::dynamic_pointer_cast<node_ops>(impl_->ops))
+    ops->detach();
 }
 
 caf::expected<std::unique_ptr<actor_node>> actor_node::make(

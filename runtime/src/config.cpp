@@ -222,7 +222,9 @@ caf::error load_config_file(const std::string& path, config_layers& out) {
 void load_config_env(char** envp, config_layers& out, const app_spec& app) {
   if (envp == nullptr)
     return;
-  for (const auto& [key, def] : config_defaults(app)) {
+  auto keys = config_defaults(app);
+  keys.emplace_back("admin.enabled", "");  // replaced: make_config says by what
+  for (const auto& [key, def] : keys) {
     auto name = env_name(key);
     for (char** e = envp; *e != nullptr; ++e) {
       std::string_view kv{*e};
@@ -269,8 +271,8 @@ caf::expected<node_config> make_config(const config_layers& l, const app_spec& a
     if (key == "admin.enabled")  // before admin.token
       return bad(key, v.first, v.second,
                  "replaced by admin.token: admin routes need Authorization: Bearer <admin.token>");
-    if (!known_key(key, app))
-      return bad(key, v.first, v.second, "unknown configuration key");
+    if (!known_key(key, app))  // (its value not repeated: it may be a misspelt secret's)
+      return bad(key, "***", v.second, "unknown configuration key");
   }
   const auto known = known_roles(app);
   auto is_view = [&app](const std::string& r) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <exception>
+#include <stdexcept>
 #include <string_view>
 #include <utility>
 #include <variant>
@@ -169,6 +170,8 @@ http_route at_once(std::string path, std::vector<std::string> methods, bool limi
 }  // namespace
 
 std::vector<http_route> ops_routes(std::shared_ptr<ops_backend> backend) {
+  if (!backend)
+    throw std::invalid_argument("ops_routes: no backend");
   auto be = std::move(backend);
   std::vector<http_route> routes;
   routes.push_back(at_once("/healthz", {"GET"}, false,

@@ -183,6 +183,13 @@ TEST(RoleConfig, ANodeOfAnyApplicationServesHealthReadinessStatusAndSupervision)
   EXPECT_NE(runtime::describe(clash.error()).find("address already in use"), std::string::npos)
     << runtime::describe(clash.error());
   EXPECT_NE(runtime::describe(clash.error()).find("ops.http"), std::string::npos);
+  // The ops answers an application's own listener may hold outlive the node
+  auto kept = (*other)->ops();
+  other->reset();
+  EXPECT_EQ(kept->not_ready(), std::vector<std::string>{"node stopped"});
+  EXPECT_FALSE(kept->status_json());
+  EXPECT_FALSE(kept->supervision_json());
+  EXPECT_TRUE(kept->admin_token().empty());
   std::filesystem::remove_all(std::filesystem::temp_directory_path()
                               / ("kastor-ops-" + std::to_string(getpid())));
 }

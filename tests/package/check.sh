@@ -61,7 +61,7 @@ for internal in runtime/internal/include bridges/internal/include; do
 done
 # What an application includes stays light: CAF's actor headers (caf/all.hpp
 # and what it gathers) belong to the runtime's plumbing, not to kastor.hpp.
-if grep -rlE '#include *<caf/(all|actor_system|local_actor|event_based_actor)\.hpp>' "$tmp/staging/include"; then
+if grep -rlE '#include *<caf/(all|actor|actor_system|local_actor|event_based_actor|scoped_actor|send)\.hpp>' "$tmp/staging/include"; then
   fail "the installed headers above include CAF's actor headers (they belong in */internal)"
 fi
 for app in actors gateway apps; do

@@ -311,10 +311,14 @@ TEST(AnalyticsBook, ARefundSeenBeforeItsChargeCountsWhenTheChargeArrives) {
   EXPECT_EQ(t.revenue_cents, 0);
   EXPECT_EQ(t.refunds, 1u);
   EXPECT_EQ(t.payments_succeeded, 1u);
+  // A charge without an amount (a seed billing's) is still refunded once
+  book.handle(meta, paid("o-0", 0), 7);
+  book.handle(meta, actors::email_sent{"o-0", "c-1", actors::notify_payment_refunded, 7}, 7);
+  EXPECT_EQ(book.report(7).all_time.refunds, 2u);
   // And a declined order's refund email (none is sent, but a forged one) refunds nothing
   book.handle(meta, declined("o-2", 500), 8);
   book.handle(meta, actors::email_sent{"o-2", "c-1", actors::notify_payment_refunded, 9}, 9);
-  EXPECT_EQ(book.report(9).all_time.refunds, 1u);
+  EXPECT_EQ(book.report(9).all_time.refunds, 2u);
   EXPECT_EQ(book.report(9).all_time.revenue_cents, 0);
 }
 

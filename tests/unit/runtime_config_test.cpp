@@ -85,6 +85,10 @@ TEST(Config, AnAdminTokenIsLongEnoughAndNeverRepeatedInAnError) {
     EXPECT_NE(e.find("at least 16 visible ASCII"), std::string::npos) << e;
     EXPECT_EQ(e.find(bad), std::string::npos) << e;  // a secret stays out of errors
   }
+  // A misspelt key holding a secret is an error that does not repeat its value
+  auto typo = error_of(layers({{"admin.tokn", "0123456789abcdef"}}));
+  EXPECT_NE(typo.find("unknown configuration key"), std::string::npos) << typo;
+  EXPECT_EQ(typo.find("0123456789abcdef"), std::string::npos) << typo;
   // The key it replaced says so
   EXPECT_NE(error_of(layers({{"admin.enabled", "true"}})).find("replaced by admin.token"),
             std::string::npos);

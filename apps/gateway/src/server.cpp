@@ -10,6 +10,7 @@
 
 #include "kastor/bridges/codec.hpp"
 #include "kastor/gateway/validation.hpp"
+#include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/logging.hpp"
 
 namespace kastor::gateway {
@@ -117,6 +118,8 @@ runtime::http_options as_gateway(server_options o) {
 }
 
 std::vector<runtime::http_route> gateway_and_ops(std::shared_ptr<backend> be) {
+  if (!be)
+    return {};  // (start() refuses it)
   auto all = routes(be);
   for (auto& r : runtime::ops_routes(be))
     all.push_back(std::move(r));
@@ -126,7 +129,14 @@ std::vector<runtime::http_route> gateway_and_ops(std::shared_ptr<backend> be) {
 }  // namespace
 
 http_server::http_server(server_options options, std::shared_ptr<backend> be)
-  : server_(as_gateway(std::move(options)), gateway_and_ops(std::move(be))) {}
+  : has_backend_(be != nullptr),
+    server_(as_gateway(std::move(options)), gateway_and_ops(std::move(be))) {}
+
+caf::expected<void> http_server::start() {
+  if (!has_backend_)
+    return runtime::make_error(runtime::runtime_errc::invalid_config, "gateway: no backend");
+  return server_.start();
+}
 
 bool valid_idempotency_key(std::string_view key) {
   if (key.empty() || key.size() > max_idempotency_key_chars)

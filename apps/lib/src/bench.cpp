@@ -222,6 +222,8 @@ int run_bench(const bench_options& opts, const std::atomic<bool>&) {
      "--node-id", "bench", "--data-dir", data_dir, "--log-level", "warn", "--set",
      "kafka.compression=" + opts.compression, "--set",
      "group.prefix=kastor-bench-" + std::to_string(getpid()), "--set", "http.threads=2", "--set",
+     // (its gateway serves the ops routes; none on the default port, which may be taken)
+     "ops.http=off", "--set",
      // (every connection of the driver comes from here: no per-client limit)
      "http.max-connections-per-client=0", "--set", "http.rate-limit=0", "--set",
      std::string{"kafka.session-timeout-ms="} + (mock ? "6000" : "10000"), "--set",

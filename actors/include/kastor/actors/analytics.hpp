@@ -6,11 +6,12 @@
 // revenue (the first payment_result of an order), emails sent (the first
 // email_sent of an order), refunds (an order whose counted SUCCEEDED charge
 // payment refunded, seen as its PAYMENT_REFUNDED email, whichever of the two
-// arrives first: its total leaves the revenue then), and the latency
-// accepted -> emailed
-// (email_sent.sent_at_ms - order_created.created_at_ms, clamped at 0; a
-// created_at_ms of 0 means "unknown" and is replaced by the handling time),
-// taken when the second of the two arrives, whichever that is.
+// arrives first: its total leaves the revenue then, so the last minute's
+// revenue is negative when it holds a refund and not the older charge), and
+// the latency accepted -> emailed (email_sent.sent_at_ms -
+// order_created.created_at_ms, clamped at 0; a created_at_ms of 0 means
+// "unknown" and is replaced by the handling time), taken when the second of
+// the two arrives, whichever that is.
 //
 // The last minute is a sliding window on the time the book handled a record
 // (`now_ms` of handle()): a report at `now` covers records handled at t with
@@ -123,7 +124,8 @@ private:
     bool latency = false;
     bool refund_seen = false;  // its PAYMENT_REFUNDED email
     bool refunded = false;     // the refund was counted
-    int64_t charged_cents = 0;  // the SUCCEEDED total counted (0: none)
+    bool charged = false;       // its payment outcome counted was SUCCEEDED
+    int64_t charged_cents = 0;  // with this total
     int64_t created_at_ms = 0;
     int64_t sent_at_ms = 0;
   };

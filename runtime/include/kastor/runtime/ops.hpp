@@ -68,7 +68,9 @@ inline constexpr size_t min_admin_token_chars = 16;
 // Longest actor path POST /api/admin/crash accepts, in characters.
 inline constexpr size_t max_actor_path_chars = 512;
 
-// The routes above, answered by `backend` (which they keep alive).
+// The routes above, answered by `backend` (which they keep alive; a node's,
+// actor_node::ops(), answers "stopped" once the node is gone). Throws
+// std::invalid_argument for a null backend.
 std::vector<http_route> ops_routes(std::shared_ptr<ops_backend> backend);
 
 }  // namespace kastor::runtime

@@ -85,11 +85,13 @@ class http_server {
 public:
   http_server(server_options options, std::shared_ptr<backend> backend);
 
-  caf::expected<void> start() { return server_.start(); }
+  // Errors: the transport's, and "gateway: no backend".
+  caf::expected<void> start();
   void stop() { server_.stop(); }
   uint16_t port() const { return server_.port(); }
 
 private:
+  bool has_backend_;
   runtime::http_server server_;
 };
 
