@@ -161,8 +161,15 @@ std::optional<json::object> role_status(const std::string& brokers, const std::s
   std::set<std::string> topics;
   for (const auto& t : actors::topics_for_role(role))
     topics.insert(t);
-  if (role == "order")
-    topics.insert(bridges::request_topic(group));
+  // The requests topic is read and committed by the role's requests group
+  // ("<group>.requests", each node's responder), never by the role's own:
+  // its lag is measured against that group.
+  std::map<std::string, std::string> committed_by;  // topic -> the group that commits it
+  if (role == "order") {
+    const auto requests = bridges::request_topic(group);
+    topics.insert(requests);
+    committed_by[requests] = group + ".requests";
+  }
   json::array members;
   r["state"] = desc->state;
   if (desc->coordinator >= 0)
@@ -198,8 +205,26 @@ std::optional<json::object> role_status(const std::string& brokers, const std::s
     bridges::partition_list_ptr committed{rd_kafka_topic_partition_list_new(n)};
     for (int p = 0; p < n; ++p)
       rd_kafka_topic_partition_list_add(committed.get(), topic.c_str(), p);
-    if (auto err = rd_kafka_committed(rk.get(), committed.get(), 10000)) {
-      error = "committed offsets of " + group + " on " + topic + ": " + rd_kafka_err2str(err);
+    const auto by = committed_by.count(topic) ? committed_by.at(topic) : group;
+    bridges::rk_ptr other;  // a handle of that group's (never joined)
+    if (by != group) {
+      auto oc = bridges::make_conf({{"bootstrap.servers", brokers},
+                                    {"group.id", by},
+                                    {"client.id", "kastor-ctl-status"},
+                                    {"log_level", "2"},
+                                    {"enable.auto.commit", "false"}});
+      if (oc)
+        other.reset(rd_kafka_new(RD_KAFKA_CONSUMER, oc->release(), errstr, sizeof(errstr)));
+      if (!other) {
+        error = "a reader of " + by + ": " + (oc ? std::string{errstr} : runtime::describe(oc.error()));
+        return std::nullopt;
+      }
+    }
+    auto err = rd_kafka_committed(other ? other.get() : rk.get(), committed.get(), 10000);
+    if (other)  // never joined: nothing to leave
+      rd_kafka_destroy_flags(other.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    if (err) {
+      error = "committed offsets of " + by + " on " + topic + ": " + rd_kafka_err2str(err);
       return std::nullopt;
     }
     json::object per;
