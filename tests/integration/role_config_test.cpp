@@ -38,6 +38,20 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// A test node on the mock: quick polling, an ephemeral ops port (tests run
+// side by side), data in a folder of this process's own.
+runtime::config_layers node_layers(const std::string& brokers, const std::string& dir_prefix) {
+  runtime::config_layers l;
+  l["brokers"] = {brokers, "test"};
+  l["kafka.fetch-wait-max-ms"] = {"5", "test"};
+  l["kafka.session-timeout-ms"] = {"6000", "test"};
+  l["log.level"] = {"warn", "test"};
+  l["ops.http"] = {"127.0.0.1:0", "test"};
+  l["data.dir"] = {(std::filesystem::temp_directory_path()
+                    / (dir_prefix + std::to_string(getpid()))).string(), "test"};
+  return l;
+}
+
 TEST(RoleConfig, ARoleConfiguredButNeverAddedKeepsTheNodeNotReadyNamingIt) {
   runtime::declare<pings::ping>({.name = "test.ping", .topic = "role-config-pings",
                                  .key = &pings::ping::id});
@@ -45,15 +59,8 @@ TEST(RoleConfig, ARoleConfiguredButNeverAddedKeepsTheNodeNotReadyNamingIt) {
   ASSERT_TRUE(m);
   for (const auto* t : {"role-config-pings", "role-config-pings.dlq"})
     ASSERT_FALSE((*m)->create_topic({t, 2, 1, false}));
-  runtime::config_layers l;
-  l["brokers"] = {(*m)->bootstrap(), "test"};
+  auto l = node_layers((*m)->bootstrap(), "kastor-role-config-");
   l["roles"] = {"pong,pang", "test"};  // pang: a typo, or a role the code forgot
-  l["kafka.fetch-wait-max-ms"] = {"5", "test"};
-  l["kafka.session-timeout-ms"] = {"6000", "test"};
-  l["log.level"] = {"warn", "test"};
-  l["ops.http"] = {"127.0.0.1:0", "test"};  // tests run side by side
-  l["data.dir"] = {(std::filesystem::temp_directory_path()
-                    / ("kastor-role-config-" + std::to_string(getpid()))).string(), "test"};
   auto cfg = runtime::make_config(l, {.roles = {"pong", "pang", "other"}});
   ASSERT_TRUE(cfg) << runtime::describe(cfg.error());
   auto node = bridges::actor_node::make(*cfg);
@@ -85,17 +92,10 @@ TEST(RoleConfig, ANodeOfAnyApplicationServesHealthReadinessStatusAndSupervision)
   const std::string token = "role-config-admin-token";
   const std::vector<std::pair<std::string, std::string>> admin{{"Authorization", "Bearer " + token}};
   auto node_with = [&](const std::string& admin_token) {
-    runtime::config_layers l;
-    l["brokers"] = {(*m)->bootstrap(), "test"};
+    auto l = node_layers((*m)->bootstrap(), "kastor-ops-");
     l["node.id"] = {"ponger-1", "test"};
     l["roles"] = {"pong", "test"};
-    l["kafka.fetch-wait-max-ms"] = {"5", "test"};
-    l["kafka.session-timeout-ms"] = {"6000", "test"};
-    l["log.level"] = {"warn", "test"};
-    l["ops.http"] = {"127.0.0.1:0", "test"};
     l["admin.token"] = {admin_token, "test"};
-    l["data.dir"] = {(std::filesystem::temp_directory_path()
-                      / ("kastor-ops-" + std::to_string(getpid()))).string(), "test"};
     auto cfg = runtime::make_config(l, {.roles = {"pong"}});
     EXPECT_TRUE(cfg) << runtime::describe(cfg.error());
     return bridges::actor_node::make(*cfg);

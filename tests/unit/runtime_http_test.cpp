@@ -4,6 +4,8 @@
 // route tables that cannot work refused at start. (Limits, framing and the
 // 504/500 answers are the gateway's tests', over the same transport.)
 #include <chrono>
+#include <future>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -108,11 +110,14 @@ TEST_F(Http, AHandlerSeesHeadersCaseInsensitivelyAndMayReplyLaterFromAnotherThre
   start({{"/later", false, {"GET"}, true, [&](const http_request& r, http_reply reply) {
             const std::string token{r.header("x-token")};
             const auto n = r.count("X-TOKEN");
-            late.emplace_back([reply, token, n] {
-              std::this_thread::sleep_for(std::chrono::milliseconds{50});
+            // The reply comes from another thread once the handler is done.
+            auto handled = std::make_shared<std::promise<void>>();
+            late.emplace_back([reply, token, n, done = handled->get_future()]() mutable {
+              done.wait();
               reply({200, token + "/" + std::to_string(n), "text/plain", {}});
               reply({500, "a second reply is ignored", "text/plain", {}});
             });
+            handled->set_value();
           }}});
   auto r = call(port_, http::verb::get, "/later", {{"X-Token", "abc"}});
   EXPECT_EQ(r.status, 200u);

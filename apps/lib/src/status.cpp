@@ -132,23 +132,29 @@ std::optional<json::object> role_status(const std::string& brokers, const std::s
                                         std::chrono::steady_clock::time_point until,
                                         std::string& error) {
   const auto group = prefix + "." + role;
-  auto conf = bridges::make_conf({{"bootstrap.servers", brokers},
-                                  {"group.id", group},
-                                  {"client.id", "kastor-ctl-status"},
-                                  // (connection errors while a broker is down are
-                                  // expected here; what matters is reported below)
-                                  {"log_level", "2"},
-                                  {"enable.auto.commit", "false"}});
-  if (!conf) {
-    error = runtime::describe(conf.error());
+  // A consumer of `group_id` that never joins it (null, and `error` set, if
+  // it cannot be made).
+  auto reader_of = [&](const std::string& group_id) -> bridges::rk_ptr {
+    auto conf = bridges::make_conf({{"bootstrap.servers", brokers},
+                                    {"group.id", group_id},
+                                    {"client.id", "kastor-ctl-status"},
+                                    // (connection errors while a broker is down are
+                                    // expected here; what matters is reported below)
+                                    {"log_level", "2"},
+                                    {"enable.auto.commit", "false"}});
+    if (!conf) {
+      error = runtime::describe(conf.error());
+      return nullptr;
+    }
+    char errstr[512];
+    bridges::rk_ptr rk{rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), errstr, sizeof(errstr))};
+    if (!rk)
+      error = errstr;
+    return rk;
+  };
+  auto rk = reader_of(group);
+  if (!rk)
     return std::nullopt;
-  }
-  char errstr[512];
-  bridges::rk_ptr rk{rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), errstr, sizeof(errstr))};
-  if (!rk) {
-    error = errstr;
-    return std::nullopt;
-  }
   auto desc = bridges::describe_group(rk.get(), group, std::chrono::seconds{10});
   if (!desc) {
     error = runtime::describe(desc.error());
@@ -207,18 +213,9 @@ std::optional<json::object> role_status(const std::string& brokers, const std::s
       rd_kafka_topic_partition_list_add(committed.get(), topic.c_str(), p);
     const auto by = committed_by.count(topic) ? committed_by.at(topic) : group;
     bridges::rk_ptr other;  // a handle of that group's (never joined)
-    if (by != group) {
-      auto oc = bridges::make_conf({{"bootstrap.servers", brokers},
-                                    {"group.id", by},
-                                    {"client.id", "kastor-ctl-status"},
-                                    {"log_level", "2"},
-                                    {"enable.auto.commit", "false"}});
-      if (oc)
-        other.reset(rd_kafka_new(RD_KAFKA_CONSUMER, oc->release(), errstr, sizeof(errstr)));
-      if (!other) {
-        error = "a reader of " + by + ": " + (oc ? std::string{errstr} : runtime::describe(oc.error()));
-        return std::nullopt;
-      }
+    if (by != group && !(other = reader_of(by))) {
+      error = "a reader of " + by + ": " + error;
+      return std::nullopt;
     }
     auto err = rd_kafka_committed(other ? other.get() : rk.get(), committed.get(), 10000);
     if (other)  // never joined: nothing to leave
