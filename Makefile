@@ -10,7 +10,7 @@ CTEST_ARGS ?=
 
 APT_PACKAGES := cmake ninja-build g++ pkg-config libcaf-dev librdkafka-dev \
 	libboost1.81-dev libboost-json1.81-dev libspdlog-dev libgtest-dev libgmock-dev \
-	libcli11-dev kcat socat iproute2 procps openjdk-17-jre-headless maven \
+	libcli11-dev prometheus-cpp-dev prometheus kcat socat iproute2 procps openjdk-17-jre-headless maven \
 	clang libclang-rt-14-dev
 FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 300

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "json_text.hpp"
+#include "kastor/actors/shop_metrics.hpp"
 
 namespace kastor::actors {
 
@@ -98,9 +99,10 @@ std::vector<rt::message> email_service::handle(const rt::record_meta&,
                     .text("body", mail.body)
                     .integer("sentAt", now_ms)
                     .done();
-    if (outbox_->append_if_absent(key, line))
+    if (outbox_->append_if_absent(key, line)) {
       recorded = std::move(line);
-    else
+      shop_metrics::email_sent(msg.type);
+    } else
       recorded = outbox_->find(key);  // another node sent it first
     if (!recorded)
       throw std::runtime_error("email outbox: record " + key + " vanished");

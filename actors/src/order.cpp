@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "checks.hpp"
+#include "kastor/actors/shop_metrics.hpp"
 #include "kastor/runtime/reject.hpp"
 #include "kastor/runtime/timers.hpp"
 
@@ -14,8 +15,10 @@ namespace rt = kastor::runtime;
 namespace {
 
 void advance(order_snapshot& snap, const char* to) {
-  if (status_rank(to) > status_rank(snap.status))
+  if (status_rank(to) > status_rank(snap.status)) {
     snap.status = to;
+    shop_metrics::order_entered(to);
+  }
 }
 
 // The order's one timer: the payment timeout, then (once timed out) the
@@ -118,6 +121,7 @@ std::vector<rt::message> order::handle(const rt::record_meta&, const order_creat
     snap_.updated_at_ms = now_ms;
     snap_.request_fingerprint = msg.request_fingerprint;
     created_seen_ = seen_ = true;
+    shop_metrics::order_entered(status_pending);
   }
   if (snap_.status != status_pending)
     return cancellation_again();
@@ -214,6 +218,7 @@ std::vector<rt::message> order::handle(const rt::record_meta&, const payment_tim
   if (!snap_.payment_status.empty() || snap_.status != status_pending)
     return {};  // the outcome came first (its turn cancelled the timer)
   snap_.status = status_payment_timeout;
+  shop_metrics::order_entered(status_payment_timeout);
   snap_.payment_status = payment_timed_out;
   snap_.reason = "no payment answer within " + std::to_string(msg.timeout_ms) + " ms";
   // An email seen before was about a payment that is now undone: the order
@@ -230,8 +235,10 @@ std::vector<rt::message> order::cancelled_by_payment(int64_t now_ms) {
   snap_.payment_status = payment_timed_out;
   snap_.reason = "cancelled by payment after a payment timeout";
   snap_.transaction_id.clear();
-  if (snap_.status != status_notified)
+  if (snap_.status != status_notified && snap_.status != status_payment_timeout) {
     snap_.status = status_payment_timeout;
+    shop_metrics::order_entered(status_payment_timeout);
+  }
   snap_.emailed = false;
   snap_.updated_at_ms = now_ms;
   return {rt::cancel_timer(timeout_timer)};

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "json_text.hpp"
+#include "kastor/actors/shop_metrics.hpp"
 
 namespace kastor::actors {
 
@@ -138,7 +139,9 @@ std::vector<rt::message> payment_service::handle(const rt::record_meta&,
                                 d.reason,     d.transaction_id, now_ms};
     // The append is the charge. Losing the race to another node means it
     // charged: its record is the outcome.
-    if (!ledger_->append_if_absent(msg.order_id, charge_line(result))) {
+    if (ledger_->append_if_absent(msg.order_id, charge_line(result))) {
+      shop_metrics::charge_recorded(result.status);
+    } else {
       auto theirs = ledger_->find(msg.order_id);
       if (!theirs)
         throw std::runtime_error("payment ledger: record of order " + msg.order_id +

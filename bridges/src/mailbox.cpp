@@ -330,6 +330,45 @@ mailbox_stats kafka_mailbox::stats() const {
   return stats_;
 }
 
+std::vector<partition_stats> kafka_mailbox::partitions() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return partition_snapshot_;
+}
+
+// On the poll thread (which owns parts_), at most once a second: the
+// positions and high watermarks are librdkafka's cached ones (no broker call).
+void kafka_mailbox::snapshot_partitions(bool now) {
+  const auto at = steady_ms();
+  if (!now && at - snapshot_at_ms_ < 1000)
+    return;
+  snapshot_at_ms_ = at;
+  std::vector<partition_stats> out;
+  out.reserve(parts_.size());
+  partition_list_ptr list{rd_kafka_topic_partition_list_new(static_cast<int>(parts_.size()) + 1)};
+  for (const auto& [tp, ps] : parts_) {
+    partition_stats p;
+    p.topic = tp.first;
+    p.partition = tp.second;
+    p.in_flight = ps->tracker.size();
+    p.quarantined = ps->tracker.parked();
+    p.committed = ps->tracker.stored_at();
+    int64_t low = -1;
+    int64_t high = -1;
+    if (rd_kafka_get_watermark_offsets(rk_.get(), tp.first.c_str(), tp.second, &low, &high)
+          == RD_KAFKA_RESP_ERR_NO_ERROR
+        && high >= 0)
+      p.high_watermark = high;
+    rd_kafka_topic_partition_list_add(list.get(), tp.first.c_str(), tp.second);
+    out.push_back(std::move(p));
+  }
+  if (!out.empty() && rd_kafka_position(rk_.get(), list.get()) == RD_KAFKA_RESP_ERR_NO_ERROR)
+    for (int i = 0; i < list->cnt; ++i)
+      if (list->elems[i].offset >= 0)
+        out[static_cast<size_t>(i)].position = list->elems[i].offset;
+  std::lock_guard<std::mutex> guard{mtx_};
+  partition_snapshot_ = std::move(out);
+}
+
 void kafka_mailbox::rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
   suspect_ = false;  // the group has spoken
   struct tick {  // (a hand-off or a restore may take a while: not a stall)
@@ -372,6 +411,7 @@ void kafka_mailbox::rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
                   : std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - since)
                       .count());
+    snapshot_partitions(true);
     std::lock_guard<std::mutex> guard{mtx_};
     stats_.joined = true;
     stats_.assigned_partitions = parts_.size();
@@ -401,6 +441,7 @@ void kafka_mailbox::rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
       blocked_.clear();
     }
     parts_.clear();
+    snapshot_partitions(true);
     in_flight_ = 0;
     calls_->resume_partitions(rk_.get(), parts);  // clear our pause for the next owner here
     calls_->assign(rk_.get(), nullptr);
@@ -581,6 +622,7 @@ void kafka_mailbox::run() {
       restart_fetchers();
     }
     delivery_->step();  // stores or commits what finished
+    snapshot_partitions(false);
     // Take what librdkafka has queued (up to a batch) before the next round of
     // housekeeping; wait only for the first record.
     for (int n = 0; n < 500 && !stopping_.load(); ++n) {
@@ -751,7 +793,7 @@ void kafka_mailbox::forward(int32_t home, std::string value, header_list headers
                                                 + "@" + std::to_string(meta.offset)});
   auto& rec = parts_.at({meta.topic, meta.partition})->tracker.take(meta.offset);
   rec.extra.copy_out = copy_out_record{opts_.forward_topic, home, true, meta.key,
-                                                   std::move(value), std::move(headers)};
+                                                   std::move(value), std::move(headers), false, {}};
   rec.meta = std::move(meta);
   send_copy(rec);
 }
@@ -822,6 +864,20 @@ void kafka_mailbox::dead_letter(const std::string& key, const std::string& value
   send_copy(rec);
 }
 
+// A dead letter's reason as one of a few classes (a metric's label): the
+// reasons are this file's own texts.
+std::string kafka_mailbox::dead_letter_class(const std::string& reason) {
+  if (reason.rfind("bridge.", 0) == 0)  // a decoding error: its code
+    return reason.substr(7, reason.find(':') - 7);
+  if (reason.rfind("rejected by ", 0) == 0)
+    return "rejected";
+  if (reason.rfind("behind record ", 0) == 0)
+    return "behind_key";
+  if (reason.find(" failed ") != std::string::npos && reason.find(" times") != std::string::npos)
+    return "max_attempts";
+  return "other";
+}
+
 // The copy of `rec` for `<topic>.dlq`: the original's key, value and headers
 // with the kastor-dlq-* headers that say where it came from and why.
 kafka_mailbox::copy_out_record kafka_mailbox::dead_letter_copy(
@@ -840,8 +896,8 @@ kafka_mailbox::copy_out_record kafka_mailbox::dead_letter_copy(
   if (!opts_.node_id.empty())
     headers.push_back({"kastor-dlq-node", opts_.node_id});
   headers.push_back({"kastor-dlq-time", std::to_string(runtime::wall_clock_ms())});
-  return copy_out_record{meta.topic + ".dlq", -1, false, key, value,
-                                       std::move(headers)};
+  return copy_out_record{meta.topic + ".dlq", -1, false, key, value, std::move(headers),
+                         false, dead_letter_class(reason)};
 }
 
 namespace {
@@ -958,13 +1014,16 @@ void kafka_mailbox::send_copy(in_flight_record& rec) {
   const char* what = copy.forward ? "forward" : "dead_letter";
   out->produce(
     copy.topic, copy.key, copy.value, copy.headers,
-    [weak, meta, what, forward = copy.forward](const runtime::publish_outcome& o) {
+    [weak, meta, what, forward = copy.forward,
+     why = copy.reason_class](const runtime::publish_outcome& o) {
       auto self = weak.lock();
       if (!self)
         return;
       std::lock_guard<std::mutex> guard{self->mtx_};
       if (o.ok()) {
         ++(forward ? self->stats_.forwarded : self->stats_.dead_lettered);
+        if (!forward)
+          ++self->stats_.dead_letter_reasons[why];
         self->stats_.dead_letters_failing = 0;
         self->completions_.push_back({meta.topic, meta.partition, meta.offset, meta.incarnation});
       } else {

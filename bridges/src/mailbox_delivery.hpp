@@ -35,6 +35,7 @@ struct kafka_mailbox::copy_out_record {
   std::string value;
   header_list headers;
   bool cut_down = false;  // see kafka_mailbox::cut_down
+  std::string reason_class;  // a dead letter's: mailbox_stats::dead_letter_reasons
 };
 
 // What the mailbox keeps beside a record in flight (partition_tracker's Extra).

@@ -17,6 +17,7 @@
 #include "kastor/bridges/remote.hpp"
 #include "kastor/bridges/responder.hpp"
 #include "kastor/bridges/role.hpp"
+#include "node_metrics.hpp"
 #include "kastor/runtime/ask.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/http.hpp"
@@ -88,6 +89,9 @@ struct actor_node::impl {
   // The ops routes' backend and listener (ops.http).
   std::shared_ptr<runtime::ops_backend> ops;
   std::unique_ptr<runtime::http_server> ops_server;
+  std::shared_ptr<runtime::metric_registry> metrics =
+    std::make_shared<runtime::metric_registry>(true);
+  std::map<std::string, std::shared_ptr<const runtime::turn_meters>> turns;  // by role
   std::atomic<bool> stopping{false};
 
   // The options of a producer of this node; a raw stage's output all goes
@@ -279,7 +283,7 @@ struct actor_node::impl {
     if (opts.standby)
       standbys.push_back({role, opts.standby, 0});
     runtime::role_io io{producer, nullptr, &runtime::wall_clock_ms, spec.latency, nullptr,
-                        spec.max_concurrent, producer};
+                        spec.max_concurrent, producer, turn_meters_of(spec)};
     if (spec.raw && !opts.exactly_once) {
       auto made = kafka_publisher::make(producer_for(role, true));
       if (!made)
@@ -304,6 +308,20 @@ struct actor_node::impl {
     sup.children = {mailbox_bridge_child(*mb, mailboxes_slot), worker};
     role_supervisors.push_back(runtime::supervisor_child(sup, std::chrono::seconds{8}));
     return {};
+  }
+
+  std::shared_ptr<const runtime::turn_meters> turn_meters_of(const runtime::role_spec& spec) {
+    auto family = metrics->histogram("kastor_turn_duration_seconds",
+                                     "How long a role's actor took to handle a record (its "
+                                     "handler, until its outputs were handed to the producer), "
+                                     "by role and message type.",
+                                     {"role", "type"});
+    auto m = std::make_shared<runtime::turn_meters>();
+    for (const auto* t : spec.takes)
+      m->by_type.emplace_back(t, family.with({spec.name, t->name}));
+    m->other = family.with({spec.name, spec.raw ? "raw" : "other"});
+    turns[spec.name] = m;
+    return m;
   }
 
   // Every second: a standby role whose group has no member of another node
@@ -582,10 +600,48 @@ public:
       r["transactions"] = s.transactions;
       r["aborts"] = s.aborts;
       r["stalls"] = s.stalls;
+      json::object reasons_by;
+      for (const auto& [why, n] : s.dead_letter_reasons)
+        reasons_by[why] = n;
+      r["deadLetterReasons"] = std::move(reasons_by);
+      json::array parts;
+      if (auto mb = slot->get())
+        for (const auto& p : mb->partitions()) {
+          json::object o;
+          o["topic"] = p.topic;
+          o["partition"] = p.partition;
+          o["inFlight"] = p.in_flight;
+          o["quarantined"] = p.quarantined;
+          // -1: not known yet (nothing committed, or nothing fetched)
+          o["committed"] = p.committed;
+          o["position"] = p.position;
+          o["highWatermark"] = p.high_watermark;
+          o["lag"] = p.lag();
+          parts.emplace_back(std::move(o));
+        }
+      r["partitions"] = std::move(parts);
       roles.emplace_back(std::move(r));
     }
     out["roles"] = std::move(roles);
     return runtime::to_json_text(out);
+  }
+
+  std::optional<std::string> metrics_text() const override {
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    if (!n_)
+      return std::nullopt;
+    std::vector<role_reading> roles;
+    if (n_->started)
+      for (const auto& [role, slot] : n_->mailboxes) {
+        role_reading r{role, {}, slot->stats(), {}};
+        if (auto g = n_->role_groups.find(role); g != n_->role_groups.end())
+          r.group = g->second.first;
+        if (auto mb = slot->get())
+          r.partitions = mb->partitions();
+        roles.push_back(std::move(r));
+      }
+    return scrape_text(n_->not_ready().empty(), roles,
+                       {n_->metrics.get(), &runtime::application_metrics()});
   }
 
   crash_outcome crash(const std::string& path) override {
@@ -648,9 +704,11 @@ caf::expected<std::unique_ptr<actor_node>> actor_node::make(
   if (!producer)
     return producer.error();
   p->producer = *producer;
+  p->supervision->count_into(*p->metrics);
   p->ops = std::make_shared<node_ops>(p.get());
   if (p->cfg.ops_enabled) {
     runtime::http_options o;
+    o.metrics = p->metrics;
     o.address = p->cfg.ops_host;
     o.port = p->cfg.ops_port;
     o.threads = 1;
@@ -900,6 +958,8 @@ std::shared_ptr<runtime::ops_backend> actor_node::ops() const {
 uint16_t actor_node::ops_port() const {
   return impl_->ops_server ? impl_->ops_server->port() : 0;
 }
+
+std::shared_ptr<runtime::metric_registry> actor_node::metrics() const { return impl_->metrics; }
 
 std::map<std::string, std::map<std::string, int64_t>> actor_node::chaos_fired() const {
   std::map<std::string, std::map<std::string, int64_t>> out;

@@ -69,18 +69,7 @@ void mailbox_slot::retire(std::shared_ptr<kafka_mailbox> mb) {
     std::lock_guard<std::mutex> g{mtx_};
     retire_done_[n] = true;
     retired_cv_.notify_all();
-    retired_.received += s.received;
-    retired_.finished += s.finished;
-    retired_.redelivered += s.redelivered;
-    retired_.dead_lettered += s.dead_lettered;
-    retired_.forwarded += s.forwarded;
-    retired_.pauses += s.pauses;
-    retired_.transactions += s.transactions;
-    retired_.aborts += s.aborts;
-    retired_.handoffs += s.handoffs;
-    retired_.stalls += s.stalls;
-    retired_.lost_assignments += s.lost_assignments;
-    retired_.longest_handoff_ms = std::max(retired_.longest_handoff_ms, s.longest_handoff_ms);
+    retired_.add_counters(s);
   });
 }
 
@@ -119,18 +108,7 @@ bool mailbox_slot::wait_retired(uint64_t n, std::chrono::milliseconds deadline,
 mailbox_stats mailbox_slot::stats() const {
   std::lock_guard<std::mutex> guard{mtx_};
   auto s = current_ ? current_->stats() : mailbox_stats{};
-  s.received += retired_.received;
-  s.finished += retired_.finished;
-  s.redelivered += retired_.redelivered;
-  s.dead_lettered += retired_.dead_lettered;
-  s.forwarded += retired_.forwarded;
-  s.pauses += retired_.pauses;
-  s.transactions += retired_.transactions;
-  s.aborts += retired_.aborts;
-  s.handoffs += retired_.handoffs;
-  s.stalls += retired_.stalls;
-  s.lost_assignments += retired_.lost_assignments;
-  s.longest_handoff_ms = std::max(s.longest_handoff_ms, retired_.longest_handoff_ms);
+  s.add_counters(retired_);
   return s;
 }
 

@@ -195,6 +195,8 @@ struct shared_config {
   std::shared_ptr<rate_limiter> limiter;
   std::shared_ptr<std::atomic<size_t>> connections;  // sessions alive
   std::shared_ptr<client_connections> per_client;    // each session's client counted
+  counter_family requests;     // {route, code}; empty without options.metrics
+  histogram_family durations;  // {route}
 };
 
 // A connected socket's peer address: what the limits count per client.
@@ -261,6 +263,7 @@ private:
   // --- reading ---------------------------------------------------------------
 
   void read_header() {
+    route_ = "unmatched";
     parser_.emplace();
     parser_->header_limit(max_header_bytes);
     parser_->body_limit(cfg_->options.max_body_bytes);
@@ -273,6 +276,7 @@ private:
   }
 
   void on_header(beast::error_code ec, size_t) {
+    since_ = std::chrono::steady_clock::now();
     if (ec)
       return on_read_error(ec);
     const auto& req = parser_->get();
@@ -340,6 +344,7 @@ private:
     const auto target = to_sv(req.target());
     const auto path = target.substr(0, target.find('?'));
     const auto* route = match(cfg_->routes, path);
+    route_ = route ? route->path : std::string{"unmatched"};
     if (!route || route->limited) {
       if (auto [ok, wait] = cfg_->limiter->take(client_); !ok) {
         retry_after_ = wait;
@@ -436,6 +441,11 @@ private:
 
   // `linger`: input was left unread; close the connection after the response.
   void send(http_response out, bool linger = false) {
+    if (cfg_->options.metrics) {
+      cfg_->requests.with({route_, std::to_string(out.status)}).inc();
+      cfg_->durations.with({route_}).observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - since_).count());
+    }
     auto res = std::make_shared<response>(static_cast<http::status>(out.status), version_);
     res->set(http::field::content_type, out.content_type);
     for (auto& [name, value] : out.headers)
@@ -510,6 +520,8 @@ private:
   std::array<char, 4096> drain_buffer_{};
   size_t drained_ = 0;
   std::string client_;  // the peer's address (the rate limit's key)
+  std::string route_ = "unmatched";  // the request's route (metrics' label)
+  std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();
   int retry_after_ = 0;  // seconds, for the next response's Retry-After
 };
 
@@ -745,7 +757,16 @@ caf::expected<void> http_server::start() {
     shared_config{effective, log, impl_->routes, impl_->live,
                   std::make_shared<rate_limiter>(opts.rate_limit),
                   std::make_shared<std::atomic<size_t>>(0),
-                  std::make_shared<client_connections>(opts.max_client_connections)});
+                  std::make_shared<client_connections>(opts.max_client_connections),
+                  {}, {}});
+  if (opts.metrics) {
+    cfg->requests = opts.metrics->counter("kastor_http_requests_total",
+                                          "HTTP requests answered, by route and status code.",
+                                          {"route", "code"});
+    cfg->durations = opts.metrics->histogram(
+      "kastor_http_request_duration_seconds",
+      "From a request's header read to its response being sent, by route.", {"route"});
+  }
   std::make_shared<listener>(*ioc, std::move(acceptor), std::move(cfg))->start();
   impl_->work.emplace(ioc->get_executor());
   impl_->ioc = std::move(ioc);

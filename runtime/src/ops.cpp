@@ -174,6 +174,12 @@ std::vector<http_route> ops_routes(std::shared_ptr<ops_backend> backend) {
     throw std::invalid_argument("ops_routes: no backend");
   auto be = std::move(backend);
   std::vector<http_route> routes;
+  // Scrapes come at a fixed interval from a known scraper: never limited.
+  routes.push_back(at_once("/metrics", {"GET"}, false, [be](const http_request&) {
+    if (auto text = be->metrics_text())
+      return http_response{200, std::move(*text), "text/plain; version=0.0.4; charset=utf-8", {}};
+    return http_error_response(503, "unavailable", "metrics are not available on this node");
+  }));
   routes.push_back(at_once("/healthz", {"GET"}, false,
                            [](const http_request&) { return status_response(200, "ok"); }));
   routes.push_back(at_once("/readyz", {"GET"}, false, [be](const http_request&) {

@@ -53,6 +53,14 @@ struct role_context {
     if (io.chaos && inject_before(m))
       return;
     outputs out;
+    struct timed {  // the turn's duration, however it ends
+      const histogram* h;
+      std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+      ~timed() {
+        if (h)
+          h->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+    } turn{io.turns ? &io.turns->of(x.type()) : nullptr};
     try {
       out = (*fn)(m, x, io.now_ms());
     } catch (const rejection& r) {  // never succeeds: dead-lettered, no crash

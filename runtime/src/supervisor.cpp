@@ -39,10 +39,34 @@ std::chrono::milliseconds backoff_delay(const backoff_policy& b, int n) {
 
 // -- supervision_log ----------------------------------------------------------
 
+void supervision_log::count_into(metric_registry& r) {
+  auto restarts = r.counter("kastor_supervisor_restarts_total",
+                            "Restarts of a supervised actor, by its path and the class of the "
+                            "exit reason that caused them.",
+                            {"path", "reason"});
+  auto gave_up = r.counter("kastor_supervisor_gave_up_total",
+                           "Supervisors that gave up (past their restart limit) and escalated "
+                           "to their parent, by path.",
+                           {"path"});
+  std::lock_guard<std::mutex> guard{mtx_};
+  restarts_counter_ = restarts;
+  gave_up_counter_ = gave_up;
+}
+
+std::string supervision_log::reason_class(const std::string& reason) {
+  auto end = reason.find_first_of(":( ");
+  auto out = reason.substr(0, std::min<size_t>(end == std::string::npos ? reason.size() : end, 48));
+  return out.empty() ? std::string{"unknown"} : out;
+}
+
 void supervision_log::record(event e) {
   std::lock_guard<std::mutex> guard{mtx_};
-  if (e.what == "restarted")
+  if (e.what == "restarted") {
     ++restarts_[e.path];
+    restarts_counter_.with({e.path, reason_class(e.reason)}).inc();
+  } else if (e.what == "escalated") {  // noted for the child: the supervisor is its parent
+    gave_up_counter_.with({e.path.substr(0, e.path.rfind('/'))}).inc();
+  }
   ++counts_[e.what];
   events_.push_back(std::move(e));
   if (events_.size() > kept_events)

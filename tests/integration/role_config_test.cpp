@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <future>
 
 #include <boost/describe/class.hpp>
 
@@ -15,6 +16,9 @@
 #include "kastor/apps/http_client.hpp"
 #include "kastor/bridges/librdkafka.hpp"
 #include "kastor/bridges/node.hpp"
+#include "kastor/bridges/producer.hpp"
+#include "kastor/runtime/metrics.hpp"
+#include "kastor/runtime/reject.hpp"
 #include "kastor/runtime/role.hpp"
 #include "support/wait.hpp"
 
@@ -26,9 +30,15 @@ struct ping {
 BOOST_DESCRIBE_STRUCT(ping, (), (id))
 
 struct ponger {
-  kastor::runtime::outputs handle(const kastor::runtime::record_meta&, const ping&, int64_t) {
+  kastor::runtime::outputs handle(const kastor::runtime::record_meta&, const ping& p, int64_t) {
+    if (p.id == "poison")
+      kastor::runtime::reject("a ping that never succeeds");
+    pongs.with({p.id.substr(0, 1) == "b" ? "b" : "a"}).inc();
     return {};
   }
+  // An application's own metric, declared once with the state.
+  kastor::runtime::counter_family pongs =
+    kastor::runtime::metrics::counter("test_pongs_total", "Pings answered, by kind.", {"kind"});
 };
 
 }  // namespace pings
@@ -192,6 +202,119 @@ TEST(RoleConfig, ANodeOfAnyApplicationServesHealthReadinessStatusAndSupervision)
   EXPECT_TRUE(kept->admin_token().empty());
   std::filesystem::remove_all(std::filesystem::temp_directory_path()
                               / ("kastor-ops-" + std::to_string(getpid())));
+}
+
+// A sample's value in a scrape ("name{labels} value"); -1 when absent.
+double sample(const std::string& text, const std::string& series) {
+  auto at = text.find("\n" + series + " ");
+  if (at == std::string::npos)
+    return -1;
+  at += series.size() + 2;
+  return std::stod(text.substr(at, text.find('\n', at) - at));
+}
+
+// Issue 22: a node of an application of its own serves /metrics: the
+// runtime's counters of its role move with the work, and the application's
+// own counter is served beside them.
+TEST(RoleConfig, ANodeServesTheMetricsOfItsRolesAndOfItsApplication) {
+  runtime::declare<pings::ping>({.name = "test.ping", .topic = "role-config-pings",
+                                 .key = &pings::ping::id});
+  auto m = bridges::mock_cluster::start(1);
+  ASSERT_TRUE(m);
+  for (const auto* t : {"role-config-pings", "role-config-pings.dlq"})
+    ASSERT_FALSE((*m)->create_topic({t, 2, 1, false}));
+  auto l = node_layers((*m)->bootstrap(), "kastor-metrics-");
+  l["roles"] = {"pong", "test"};
+  l["admin.token"] = {"role-config-admin-token", "test"};
+  auto cfg = runtime::make_config(l, {.roles = {"pong"}});
+  ASSERT_TRUE(cfg) << runtime::describe(cfg.error());
+  auto node = bridges::actor_node::make(*cfg);
+  ASSERT_TRUE(node) << runtime::describe(node.error());
+  ASSERT_FALSE((*node)->add(runtime::role<pings::ponger>("pong").consumes<pings::ping>()));
+  (*node)->start();
+  apps::http_client c{"127.0.0.1", (*node)->ops_port()};
+  ASSERT_TRUE(test::eventually([&] { return c.get("/readyz")->status == 200; }, 60s));
+  auto scrape = [&] {
+    auto r = c.get("/metrics");
+    return r && r->status == 200 ? r->body : std::string{};
+  };
+  // Given a ready node: its metrics are named before any record
+  auto before = scrape();
+  EXPECT_EQ(sample(before, R"(kastor_records_finished_total{role="pong"})"), 0) << before;
+  EXPECT_EQ(sample(before, "kastor_node_ready"), 1);
+  EXPECT_GT(sample(before, R"(kastor_partitions_assigned{role="pong"})"), 0);
+  // When 30 pings and one poison ping are handled
+  bridges::producer_options po;
+  po.brokers = (*m)->bootstrap();
+  auto producer = bridges::kafka_publisher::make(po);
+  ASSERT_TRUE(producer);
+  std::vector<runtime::message> batch;
+  for (int i = 0; i < 30; ++i)
+    batch.push_back(pings::ping{(i % 3 == 0 ? "b-" : "a-") + std::to_string(i)});
+  batch.push_back(pings::ping{"poison"});
+  std::promise<runtime::publish_outcome> sent;
+  (*producer)->publish(std::move(batch), nullptr,
+                       [&](const runtime::publish_outcome& o) { sent.set_value(o); });
+  ASSERT_TRUE(sent.get_future().get().ok());
+  std::string text;
+  ASSERT_TRUE(test::eventually([&] {
+    text = scrape();
+    return sample(text, R"(kastor_records_finished_total{role="pong"})") == 31;
+  }, 60s)) << text;
+  // Then the runtime counted them, the poison one as a dead letter by reason
+  EXPECT_EQ(sample(text, R"(kastor_records_fetched_total{role="pong"})"), 31) << text;
+  EXPECT_EQ(sample(text, R"(kastor_dead_letters_total{reason="rejected",role="pong"})"), 1)
+    << text;
+  EXPECT_EQ(sample(text, R"(kastor_turn_duration_seconds_count{role="pong",type="test.ping"})"),
+            31)
+    << text;
+  EXPECT_EQ(sample(text, R"(kastor_records_in_flight{role="pong"})"), 0);
+  // and each partition's offsets: committed up to its end, no lag left
+  ASSERT_TRUE(test::eventually([&] {
+    text = scrape();
+    return text.find("kastor_partition_lag{") != std::string::npos
+           && text.find(R"(kastor_partition_lag{partition="0",role="pong",topic="role-config-pings"} 0)")
+                != std::string::npos
+           && text.find(R"(kastor_partition_lag{partition="1",role="pong",topic="role-config-pings"} 0)")
+                != std::string::npos;
+  }, 30s)) << text;
+  EXPECT_NE(text.find(R"(kastor_partition_committed_offset{partition="0",role="pong")"),
+            std::string::npos);
+  // and /api/status shows the same partitions, offsets and lag
+  auto status = c.get("/api/status");
+  ASSERT_TRUE(status);
+  const auto doc = boost::json::parse(status->body).as_object();
+  const auto& role = doc.at("roles").as_array().at(0).as_object();
+  EXPECT_EQ(role.at("deadLetterReasons").as_object().at("rejected").as_int64(), 1);
+  const auto& parts = role.at("partitions").as_array();
+  ASSERT_EQ(parts.size(), 2u) << status->body;
+  int64_t committed = 0;
+  for (const auto& p : parts) {
+    EXPECT_EQ(p.as_object().at("topic").as_string(), "role-config-pings");
+    EXPECT_EQ(p.as_object().at("lag").as_int64(), 0) << status->body;
+    EXPECT_EQ(p.as_object().at("inFlight").as_int64(), 0);
+    committed += p.as_object().at("committed").as_int64();
+  }
+  EXPECT_EQ(committed, 31) << status->body;
+  // and the application's own counter is served beside them
+  EXPECT_EQ(sample(text, R"(test_pongs_total{kind="a"})"), 20) << text;
+  EXPECT_EQ(sample(text, R"(test_pongs_total{kind="b"})"), 10) << text;
+  // and the requests to the listener itself
+  EXPECT_GT(sample(text, R"(kastor_http_requests_total{code="200",route="/metrics"})"), 0);
+  // When its worker is crashed, the restart is counted by path and reason
+  auto crash = c.post_json("/api/admin/crash", R"({"path":"root/pong/worker"})",
+                           {{"Authorization", "Bearer role-config-admin-token"}});
+  ASSERT_TRUE(crash);
+  ASSERT_EQ(crash->status, 202u);
+  EXPECT_TRUE(test::eventually([&] {
+    text = scrape();
+    return sample(text, R"(kastor_supervisor_restarts_total{path="root/pong/worker",reason="runtime.crashed"})")
+           == 1;
+  }, 30s)) << text;
+  (*producer)->stop(5s);
+  (*node)->stop();
+  std::filesystem::remove_all(std::filesystem::temp_directory_path()
+                              / ("kastor-metrics-" + std::to_string(getpid())));
 }
 
 }  // namespace

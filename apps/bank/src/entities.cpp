@@ -4,10 +4,45 @@
 #include <chrono>
 #include <initializer_list>
 
+#include <kastor/runtime/metrics.hpp>
 #include <kastor/runtime/reject.hpp>
 #include <kastor/runtime/timers.hpp>
 
 namespace bank {
+
+namespace {
+
+// Served on every bank node's /metrics with the runtime's own. Counted when
+// a saga's state moves (a turn redone after a crash, before its snapshot was
+// durable, may count its move again).
+const kastor::runtime::counter_family& transfers_requested() {
+  static const auto f = kastor::runtime::metrics::counter(
+    "bank_transfers_requested_total", "Transfers the bank began (their first request seen).");
+  return f;
+}
+
+const kastor::runtime::counter_family& transfers_ended() {
+  static const auto f = kastor::runtime::metrics::counter(
+    "bank_transfers_total",
+    "Transfers that ended, by outcome: completed, refused (the debit was refused), expired (a "
+    "step's deadline passed before any money moved) or compensated (the credit failed and the "
+    "debit was refunded).",
+    {"outcome"});
+  return f;
+}
+
+bool ended(const std::string& status) {
+  return status == "completed" || status == "refused" || status == "expired"
+         || status == "compensated";
+}
+
+}  // namespace
+
+void declare_metrics() {
+  transfers_requested().with();
+  for (const char* outcome : {"completed", "refused", "expired", "compensated"})
+    transfers_ended().with({outcome});
+}
 
 void declare_messages() {
   using kastor::runtime::declare;
@@ -74,6 +109,7 @@ outputs account::handle(const record_meta&, const account_op& op, int64_t) {
 outputs transfer_saga::handle(const record_meta&, const transfer& t, int64_t) {
   if (s_.status.empty()) {
     s_ = {t.id, t.from, t.to, t.cents, "debiting", {}};
+    transfers_requested().with().inc();
     return moved("");
   }
   if (t.from != s_.from || t.to != s_.to || t.cents != s_.cents)
@@ -117,6 +153,8 @@ outputs transfer_saga::handle(const record_meta&, const transfer_deadline& d, in
 }
 
 outputs transfer_saga::moved(const std::string& before) const {
+  if (ended(s_.status) && !ended(before))
+    transfers_ended().with({s_.status}).inc();
   auto out = step();
   if (deadline_ms_ <= 0)
     return out;

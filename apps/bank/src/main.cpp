@@ -54,6 +54,7 @@ int run_node(const kastor::runtime::config_sources& sources) {
 
 int main(int argc, char** argv) {
   bank::declare_messages();
+  bank::declare_metrics();
   CLI::App app{"bank: accounts and transfers as Kafka-backed kastor actors"};
   app.require_subcommand(1);
 

@@ -13,6 +13,7 @@
 #include "kastor/actors/order.hpp"
 #include "kastor/actors/payment.hpp"
 #include "kastor/actors/roles.hpp"
+#include "kastor/actors/shop_metrics.hpp"
 #include "kastor/apps/idempotency.hpp"
 #include "kastor/apps/order_view.hpp"
 #include "kastor/bridges/node.hpp"
@@ -142,6 +143,7 @@ struct node::impl {
 
   // The shop's roles this node runs.
   caf::error add_roles() {
+    actors::shop_metrics::declare();
     auto& c = cfg;
     // An order's state lives with its key's partition (order-state).
     auto passivate = c.setting_integer("order.passivate-after-ms");
@@ -349,6 +351,9 @@ public:
   std::optional<std::string> status_json() const override {
     return n_->core->ops()->status_json();
   }
+  std::optional<std::string> metrics_text() const override {
+    return n_->core->ops()->metrics_text();
+  }
   std::string admin_token() const override { return n_->core->ops()->admin_token(); }
   crash_outcome crash(const std::string& path) override { return n_->core->ops()->crash(path); }
 
@@ -410,6 +415,7 @@ caf::expected<std::unique_ptr<node>> node::start(runtime::node_config cfg) {
     so.max_connections = static_cast<size_t>(c.http_max_connections);
     so.rate_limit = static_cast<uint32_t>(c.http_rate_limit);
     so.max_client_connections = static_cast<size_t>(c.http_max_client_connections);
+    so.metrics = p->core->metrics();
     p->http = std::make_unique<gateway::http_server>(so, p->backend);
     if (auto started = p->http->start(); !started) {
       auto n = std::unique_ptr<node>{new node{std::move(p)}};

@@ -17,7 +17,8 @@
 //   return (*node)->run(stop);
 //
 // A state class itself needs only what its handlers use: message.hpp (the
-// declared types, record_meta, outputs), timers.hpp, reject.hpp. None of
+// declared types, record_meta, outputs), timers.hpp, reject.hpp, and
+// metrics.hpp for counters of its own (served on every node's /metrics). None of
 // these headers includes CAF's actor headers. Also installed, for tools: the
 // Kafka helpers (bridges/kafka.hpp), the publisher (bridges/producer.hpp) and
 // request/reply (bridges/remote.hpp). The mailbox, the partition tracker, the
@@ -30,6 +31,7 @@
 #include "kastor/runtime/entity.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/message.hpp"
+#include "kastor/runtime/metrics.hpp"
 #include "kastor/runtime/reject.hpp"
 #include "kastor/runtime/role.hpp"
 #include "kastor/runtime/shutdown.hpp"

@@ -13,6 +13,7 @@
 #include <kastor/runtime/config.hpp>
 #include <kastor/runtime/errors.hpp>
 #include <kastor/runtime/message.hpp>
+#include <kastor/runtime/metrics.hpp>
 #include <kastor/testkit/mock_cluster.hpp>
 
 namespace {
@@ -78,6 +79,13 @@ int main() {
   check(records && records->size() == 1 && records->front().key == "n-1"
           && records->front().value == R"({"id":"n-1","text":"hello"})",
         "bridges: read_topic reads it back as described JSON");
+
+  // runtime: an application's own metric (prometheus-cpp, found by the package).
+  auto notes = runtime::metrics::counter("package_notes_total", "Notes written.", {"kind"});
+  notes.with({"hello"}).inc();
+  check(runtime::application_metrics().text().find(R"(package_notes_total{kind="hello"} 1)")
+          != std::string::npos,
+        "runtime: an application's counter is in the metrics text");
 
   std::printf("%d failed\n", failures);
   return failures == 0 ? 0 : 1;

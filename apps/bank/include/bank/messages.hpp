@@ -78,5 +78,8 @@ BOOST_DESCRIBE_STRUCT(transfer_state, (), (id, from, to, cents, status, voided))
 
 // Declares every type above (idempotent).
 void declare_messages();
+// The bank's own metrics (bank_transfers_total{outcome}, ...), at zero, so
+// that /metrics names them before the first transfer.
+void declare_metrics();
 
 }  // namespace bank

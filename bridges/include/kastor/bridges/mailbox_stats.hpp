@@ -2,8 +2,11 @@
 // done so far, as actor_node::mailboxes() reports it: a copy, taken at once.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <string>
 
 namespace kastor::bridges {
 
@@ -30,6 +33,46 @@ struct mailbox_stats {
   // stop(): records taken and not finished when the drain ended (not
   // committed: delivered again to the next owner).
   size_t unfinished_at_stop = 0;
+  // Dead letters written, by why: a decoding error's code (malformed_json,
+  // unknown_type, schema_violation, no_handler, ...), rejected (the handler
+  // said it never succeeds), max_attempts, behind_key (a later record of a
+  // key that was dead-lettered), or other.
+  std::map<std::string, uint64_t> dead_letter_reasons;
+
+  // Adds the counters of `o` (a replaced mailbox's) to these.
+  void add_counters(const mailbox_stats& o) {
+    received += o.received;
+    finished += o.finished;
+    redelivered += o.redelivered;
+    dead_lettered += o.dead_lettered;
+    forwarded += o.forwarded;
+    pauses += o.pauses;
+    transactions += o.transactions;
+    aborts += o.aborts;
+    handoffs += o.handoffs;
+    stalls += o.stalls;
+    lost_assignments += o.lost_assignments;
+    longest_handoff_ms = std::max(longest_handoff_ms, o.longest_handoff_ms);
+    for (const auto& [why, n] : o.dead_letter_reasons)
+      dead_letter_reasons[why] += n;
+  }
+};
+
+// One assigned partition of a role's mailbox, as its poll thread last saw
+// it (at most a second ago).
+struct partition_stats {
+  std::string topic;
+  int32_t partition = 0;
+  size_t in_flight = 0;        // records taken and not finished: the mailbox depth
+  size_t quarantined = 0;      // of those, waiting behind a failed record of their key
+  int64_t committed = -1;      // the offset committed (or stored to commit); -1: none yet
+  int64_t position = -1;       // the next offset the consumer fetches; -1: unknown
+  int64_t high_watermark = -1; // the partition's end as last fetched; -1: unknown
+  // high_watermark - committed (what the group has not finished); -1: unknown
+  int64_t lag() const {
+    return high_watermark >= 0 && committed >= 0 ? std::max<int64_t>(0, high_watermark - committed)
+                                                 : -1;
+  }
 };
 
 }  // namespace kastor::bridges

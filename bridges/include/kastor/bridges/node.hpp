@@ -155,6 +155,10 @@ public:
   std::shared_ptr<runtime::ops_backend> ops() const;
   // The ops listener's port (the bound one for ops.http port 0); 0 when off.
   uint16_t ops_port() const;
+  // The node's own metrics (kastor_*), served on GET /metrics with the
+  // application's (runtime::application_metrics()); an application's own
+  // listener counts its requests here (runtime::http_options::metrics).
+  std::shared_ptr<runtime::metric_registry> metrics() const;
 
   struct impl;
 

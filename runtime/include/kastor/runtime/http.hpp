@@ -41,6 +41,8 @@
 
 #include <caf/expected.hpp>
 
+#include "kastor/runtime/metrics.hpp"
+
 namespace kastor::runtime {
 
 struct http_request {
@@ -117,6 +119,10 @@ struct http_options {
   size_t max_body_bytes = 64 * 1024;
   // The logger the server's lines are written by (runtime::logger).
   std::string logger = "kastor.http";
+  // Where its requests are counted (kastor_http_requests_total{route,code},
+  // kastor_http_request_duration_seconds{route}; route is the route's path,
+  // "unmatched" for none): a node's registry (actor_node::metrics()). Null: not counted.
+  std::shared_ptr<metric_registry> metrics = nullptr;
 };
 
 // Largest request line plus header fields (Beast's parser limit).

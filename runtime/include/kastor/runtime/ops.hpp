@@ -1,4 +1,7 @@
 // The operational routes of a node, for any listener to serve (http.hpp):
+//   GET  /metrics          200 the node's metrics and the application's, in
+//                          Prometheus' text format (0.0.4; metrics.hpp); 503
+//                          unavailable when the node has none (never rate limited)
 //   GET  /healthz          200 {"status":"ok"} (never rate limited)
 //   GET  /readyz           200 {"status":"ready"} / 503 {"status":"not_ready",
 //                          "reasons":[...]} (never rate limited)
@@ -45,6 +48,8 @@ public:
   virtual std::optional<std::string> supervision_json() const { return std::nullopt; }
   // The node's status as JSON; nullopt: not available here.
   virtual std::optional<std::string> status_json() const { return std::nullopt; }
+  // Its metrics in Prometheus' text format; nullopt: not available here.
+  virtual std::optional<std::string> metrics_text() const { return std::nullopt; }
 
   // The token admin routes require (admin.token); empty: they are off.
   virtual std::string admin_token() const { return {}; }

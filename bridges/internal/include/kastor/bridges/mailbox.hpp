@@ -223,6 +223,8 @@ public:
   bool current(const runtime::record_meta& m) const override;
 
   mailbox_stats stats() const;
+  // Its assigned partitions (at most a second old).
+  std::vector<partition_stats> partitions() const;
 
   // Why the consumer cannot go on (a fatal librdkafka error); nullopt while
   // healthy. Its owner then replaces the mailbox.
@@ -277,6 +279,10 @@ private:
   void dead_letter(const std::string& key, const std::string& value, header_list headers,
                    const std::string& reason, runtime::record_meta meta);
   void send_copy(in_flight_record& rec);
+  static std::string dead_letter_class(const std::string& reason);
+  void snapshot_partitions(bool now);
+  int64_t snapshot_at_ms_ = 0;  // poll thread
+  std::vector<partition_stats> partition_snapshot_;  // under mtx_
   copy_out_record dead_letter_copy(const std::string& key, const std::string& value,
                                      header_list headers, const std::string& reason,
                                      const in_flight_record& rec) const;

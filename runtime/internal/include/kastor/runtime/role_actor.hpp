@@ -42,10 +42,25 @@
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/handlers.hpp"
 #include "kastor/runtime/message.hpp"
+#include "kastor/runtime/metrics.hpp"
 #include "kastor/runtime/ports.hpp"
 #include "kastor/runtime/reject.hpp"
 
 namespace kastor::runtime {
+
+// How long a role's turns take, by the type of the record (the node's
+// kastor_turn_duration_seconds{role,type}): one histogram per declared type,
+// looked up by the type's address (no lock, no label lookup per record).
+struct turn_meters {
+  std::vector<std::pair<const message_type*, histogram>> by_type;
+  histogram other;  // a type the role does not declare
+  const histogram& of(const message_type* t) const {
+    for (const auto& [type, h] : by_type)
+      if (type == t)
+        return h;
+    return other;
+  }
+};
 
 struct role_io {
   std::shared_ptr<publisher> out;
@@ -61,6 +76,8 @@ struct role_io {
   // producer, never a record's transaction (a timer fires outside any
   // record's turn). Null: `out`.
   std::shared_ptr<publisher> timers_out = nullptr;
+  // Null: turns are not measured.
+  std::shared_ptr<const turn_meters> turns = nullptr;
 };
 
 // How often a role's actor looks for due timers.

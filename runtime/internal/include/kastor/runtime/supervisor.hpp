@@ -45,6 +45,8 @@
 #include <caf/atom.hpp>
 #include <caf/local_actor.hpp>
 
+#include "kastor/runtime/metrics.hpp"
+
 namespace kastor::runtime {
 
 enum class strategy { one_for_one, one_for_all, rest_for_one, simple_one_for_one };
@@ -92,6 +94,15 @@ public:
   void record(event e);
   void update(supervisor_view v);
 
+  // From now on also counts, in `r`: kastor_supervisor_restarts_total{path,
+  // reason} (reason: the exit reason's code, e.g. runtime.crashed) and
+  // kastor_supervisor_gave_up_total{path} (a supervisor past its restart
+  // limit, which escalates to its parent).
+  void count_into(metric_registry& r);
+  // An exit reason's class: its code ("runtime.hung", "bridge.kafka_fatal")
+  // without the text that follows it.
+  static std::string reason_class(const std::string& reason);
+
   // Restarts per child path.
   std::map<std::string, int64_t> restarts() const;
   int64_t total_restarts() const;
@@ -118,6 +129,8 @@ private:
   std::map<std::string, int64_t> restarts_;
   std::map<std::string, int64_t> counts_;
   std::map<std::string, supervisor_view> supervisors_;
+  counter_family restarts_counter_;
+  counter_family gave_up_counter_;
 };
 
 struct child_spec {
