@@ -356,8 +356,10 @@ void kafka_mailbox::snapshot_partitions(bool now) {
     int64_t high = -1;
     if (rd_kafka_get_watermark_offsets(rk_.get(), tp.first.c_str(), tp.second, &low, &high)
           == RD_KAFKA_RESP_ERR_NO_ERROR
-        && high >= 0)
+        && high >= 0) {
+      p.low_watermark = low;
       p.high_watermark = high;
+    }
     rd_kafka_topic_partition_list_add(list.get(), tp.first.c_str(), tp.second);
     out.push_back(std::move(p));
   }

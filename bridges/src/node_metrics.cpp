@@ -4,8 +4,9 @@
 #include <map>
 
 #include <prometheus/metric_family.h>
-#include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+
+#include "kastor/runtime/errors.hpp"
 
 namespace kastor::bridges {
 
@@ -51,6 +52,23 @@ private:
   std::vector<MetricFamily> out_;
   std::map<std::string, size_t> index_;
 };
+
+// mailbox_stats::dead_letter_reasons' classes.
+const std::vector<std::string>& dead_letter_classes() {
+  static const auto all = [] {
+    using runtime::bridge_errc;
+    std::vector<std::string> out;
+    for (auto code : {bridge_errc::malformed_json, bridge_errc::missing_field,
+                      bridge_errc::wrong_type, bridge_errc::unknown_type,
+                      bridge_errc::unsupported_version, bridge_errc::schema_violation,
+                      bridge_errc::no_handler})
+      out.push_back(runtime::to_string(code));
+    for (const char* other : {"rejected", "max_attempts", "behind_key", "other"})
+      out.emplace_back(other);
+    return out;
+  }();
+  return all;
+}
 
 }  // namespace
 
@@ -117,7 +135,12 @@ std::string scrape_text(bool ready, const std::vector<role_reading>& roles,
   for (const auto& r : roles) {
     for (const auto& m : per_role)
       fs.add(m.name, m.type, m.help, {{"role", r.role}}, m.value(r.stats));
-    for (const auto& [why, n] : r.stats.dead_letter_reasons) {
+    // Every reason at 0 from the start: a counter that appears with its
+    // first dead letter would show no rate() for it.
+    auto reasons = r.stats.dead_letter_reasons;
+    for (const auto& why : dead_letter_classes())
+      reasons.try_emplace(why, 0);
+    for (const auto& [why, n] : reasons) {
       ClientMetric c;
       c.label = {{"reason", why}, {"role", r.role}};
       c.counter.value = double(n);
@@ -165,7 +188,7 @@ std::string scrape_text(bool ready, const std::vector<role_reading>& roles,
         fs.add(records_lag, gauge, "", l, double(std::max<int64_t>(0, p.high_watermark - p.position)));
     }
   for (const auto* r : registries)
-    fs.merge(r->backend().Collect());
+    fs.merge(r->collect());
   return prometheus::TextSerializer{}.Serialize(fs.all());
 }
 

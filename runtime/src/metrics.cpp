@@ -10,6 +10,7 @@
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
@@ -60,6 +61,7 @@ enum class metric_kind { counter, gauge, histogram };
 
 struct family_core {
   std::string name;
+  std::string help;
   metric_kind kind;
   std::vector<std::string> labels;
   size_t max_series;
@@ -165,6 +167,7 @@ struct metric_registry::impl {
                     .Register(*registry);
     auto core = std::make_shared<detail::family_core>();
     core->name = name;
+    core->help = help;
     core->kind = kind;
     core->labels = labels;
     core->max_series = max_series;
@@ -277,11 +280,30 @@ histogram_family metric_registry::histogram(const std::string& name, const std::
                                          std::move(buckets), max_series)};
 }
 
-std::string metric_registry::text() const {
-  return prometheus::TextSerializer{}.Serialize(impl_->registry->Collect());
+std::vector<prometheus::MetricFamily> metric_registry::collect() const {
+  // prometheus-cpp leaves out a family with no series: declared ones first.
+  std::vector<prometheus::MetricFamily> out;
+  std::map<std::string, size_t> at;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    for (const auto& [name, core] : impl_->families) {
+      auto type = core->kind == detail::metric_kind::counter ? prometheus::MetricType::Counter
+                  : core->kind == detail::metric_kind::gauge ? prometheus::MetricType::Gauge
+                                                             : prometheus::MetricType::Histogram;
+      at.emplace(name, out.size());
+      out.push_back(prometheus::MetricFamily{name, core->help, type, {}});
+    }
+  }
+  for (auto& f : impl_->registry->Collect()) {
+    if (auto it = at.find(f.name); it != at.end())
+      out[it->second].metric = std::move(f.metric);
+    else
+      out.push_back(std::move(f));  // the overflow counter
+  }
+  return out;
 }
 
-const prometheus::Registry& metric_registry::backend() const { return *impl_->registry; }
+std::string metric_registry::text() const { return prometheus::TextSerializer{}.Serialize(collect()); }
 
 metric_registry& application_metrics() {
   static metric_registry r;

@@ -53,6 +53,14 @@ TEST(Metrics, GaugesAndHistogramsKeepTheirValues) {
   EXPECT_TRUE(has_line(text, R"(test_turn_seconds_count{type="a"} 3)")) << text;
 }
 
+TEST(Metrics, AMetricWithNoSeriesYetIsNamedInTheText) {
+  metric_registry r;
+  r.counter("test_unused_total", "Never counted yet.", {"x"});
+  const auto text = r.text();
+  EXPECT_TRUE(has_line(text, "# TYPE test_unused_total counter")) << text;
+  EXPECT_TRUE(has_line(text, "# HELP test_unused_total Never counted yet.")) << text;
+}
+
 TEST(Metrics, LabelSetsPastMaxSeriesShareOneOtherSeriesAndAreCounted) {
   metric_registry r;
   auto by_key = r.counter("test_by_key_total", "Keyed, wrongly.", {"key"}, 3);

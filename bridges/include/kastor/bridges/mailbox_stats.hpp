@@ -67,11 +67,19 @@ struct partition_stats {
   size_t quarantined = 0;      // of those, waiting behind a failed record of their key
   int64_t committed = -1;      // the offset committed (or stored to commit); -1: none yet
   int64_t position = -1;       // the next offset the consumer fetches; -1: unknown
+  int64_t low_watermark = -1;  // the partition's start as last fetched; -1: unknown
   int64_t high_watermark = -1; // the partition's end as last fetched; -1: unknown
-  // high_watermark - committed (what the group has not finished); -1: unknown
+  // What the role has not finished: the high watermark less the committed
+  // offset (before any commit, and for a view, which commits nothing, less
+  // the position, or the start); -1: unknown. With nothing in flight,
+  // everything before the position is finished: what lies between the
+  // committed offset and it is no record of the role's (a transaction's
+  // marker, an aborted record read_committed skips), not lag.
   int64_t lag() const {
-    return high_watermark >= 0 && committed >= 0 ? std::max<int64_t>(0, high_watermark - committed)
-                                                 : -1;
+    int64_t from = committed >= 0 ? committed : position >= 0 ? position : low_watermark;
+    if (in_flight == 0 && position > from)
+      from = position;
+    return high_watermark >= 0 && from >= 0 ? std::max<int64_t>(0, high_watermark - from) : -1;
   }
 };
 

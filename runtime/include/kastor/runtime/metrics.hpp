@@ -39,7 +39,7 @@ namespace prometheus {
 class Counter;
 class Gauge;
 class Histogram;
-class Registry;
+struct MetricFamily;
 }  // namespace prometheus
 
 namespace kastor::runtime {
@@ -146,9 +146,11 @@ public:
   // Every metric in Prometheus' text exposition format (version 0.0.4).
   std::string text() const;
 
-  // The prometheus-cpp registry behind it (the runtime serializes several
-  // registries into one scrape).
-  const prometheus::Registry& backend() const;
+  // Every declared metric with its series, those with none yet too (so a
+  // scrape names them before their first update): what text() writes, for
+  // the runtime to serialize several registries into one scrape
+  // (<prometheus/metric_family.h>).
+  std::vector<prometheus::MetricFamily> collect() const;
 
 private:
   struct impl;
