@@ -5,6 +5,8 @@
 #include <exception>
 #include <string>
 
+#include "kastor/runtime/trace.hpp"
+
 namespace kastor::bridges {
 
 using runtime::bridge_errc;
@@ -50,6 +52,9 @@ decoded with_meta(runtime::message message, const std::string& type, int32_t sch
                                 + to_decimal(offset));
   meta.correlation_id = header_or(headers, hdr_correlation_id, meta.message_id);
   meta.trace_id = header_or(headers, hdr_trace_id, meta.correlation_id);
+  const auto* tp = find_header(headers, runtime::traceparent_header);
+  const auto given = tp ? runtime::parse_traceparent(tp->value) : std::nullopt;
+  meta.traceparent = given ? given->header() : runtime::trace_from(meta.message_id).header();
   if (const auto* h = find_header(headers, runtime::timer_tag_header))
     meta.timer = h->value;
   meta.attempt = 1;
@@ -83,6 +88,8 @@ encoded encode(const runtime::message& m, const outgoing_meta& meta) {
   };
   if (!meta.reply_to.empty())
     out.headers.push_back({std::string{hdr_reply_to}, meta.reply_to});
+  if (!meta.traceparent.empty())
+    out.headers.push_back({std::string{runtime::traceparent_header}, meta.traceparent});
   out.value = m.encode(out.headers);  // the type's own headers come last
   if (m.epoch() > 0 && find_header(out.headers, runtime::epoch_header) == nullptr)
     out.headers.push_back({std::string{runtime::epoch_header}, to_decimal(m.epoch())});

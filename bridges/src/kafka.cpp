@@ -51,7 +51,13 @@ void forward_logs(rd_kafka_t* rk, rd_kafka_queue_t* log_queue) {
     int level = 6;
     if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_LOG
         && rd_kafka_event_log(ev, &fac, &str, &level) == 0) {
-      if (level <= 3)
+      // A broker that went away (a restart, a network blip) is reconnected
+      // to by librdkafka on its own: a warning, not an error per client.
+      const std::string_view facility = fac != nullptr ? fac : "";
+      const bool transient = facility == "FAIL" || facility == "BROKERFAIL"
+                             || facility == "CONNECT" || facility == "DISCONN"
+                             || facility == "REQTMOUT";
+      if (level <= 3 && !transient)
         log->error("librdkafka fac={} {}", fac, str);
       else if (level <= 4)
         log->warn("librdkafka fac={} {}", fac, str);

@@ -283,7 +283,7 @@ struct actor_node::impl {
     if (opts.standby)
       standbys.push_back({role, opts.standby, 0});
     runtime::role_io io{producer, nullptr, &runtime::wall_clock_ms, spec.latency, nullptr,
-                        spec.max_concurrent, producer, turn_meters_of(spec)};
+                        spec.max_concurrent, producer, turn_meters_of(spec), spec.name};
     if (spec.raw && !opts.exactly_once) {
       auto made = kafka_publisher::make(producer_for(role, true));
       if (!made)
@@ -680,6 +680,8 @@ actor_node::~actor_node() {
 caf::expected<std::unique_ptr<actor_node>> actor_node::make(
   runtime::node_config cfg, const std::function<void(caf::actor_system_config&)>& configure) {
   runtime::set_log_level(cfg.log_level);
+  runtime::set_log_format(cfg.log_format);  // (checked by make_config)
+  runtime::set_log_node(cfg.node_id);
   if (cfg.brokers.empty())
     return runtime::make_error(runtime::runtime_errc::invalid_config,
                                "brokers: no bootstrap servers given (--brokers HOST:PORT)");

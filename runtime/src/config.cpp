@@ -115,6 +115,7 @@ std::vector<std::pair<std::string, std::string>> config_defaults(const app_spec&
     {"kafka.partitioner", d.partitioner},
     {"kafka.compression", d.compression},
     {"log.level", d.log_level},
+    {"log.format", d.log_format},
   };
   for (const auto& k : app.keys)
     defaults.emplace_back(k.name, k.default_value);
@@ -468,6 +469,10 @@ caf::expected<node_config> make_config(const config_layers& l, const app_spec& a
   if (std::find(codecs.begin(), codecs.end(), c.compression) == codecs.end())
     return bad("kafka.compression", c.compression, l.at("kafka.compression").second,
                "expected none, gzip, snappy, lz4 or zstd");
+  text("log.format", c.log_format);
+  if (c.log_format != "json" && c.log_format != "text" && c.log_format != "auto")
+    return bad("log.format", c.log_format, l.at("log.format").second,
+               "expected json, text or auto (json when standard error is not a terminal)");
   text("log.level", c.log_level);
   static const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
   if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end())

@@ -4,6 +4,7 @@
 
 #include "kastor/runtime/logging.hpp"
 #include "kastor/runtime/role.hpp"
+#include "kastor/runtime/trace.hpp"
 
 namespace kastor::runtime {
 
@@ -27,6 +28,11 @@ void report_timers_unpublished(size_t n, const std::string& error) {
 
 namespace detail {
 
+std::shared_ptr<spdlog::logger> turn_log() {
+  static auto log = logger("kastor.turn");
+  return log;
+}
+
 // Records waiting for a free slot of a bounded simulated service (role_io::
 // max_concurrent), each as "start its delay unless it was revoked meanwhile".
 struct delay_slots {
@@ -43,6 +49,13 @@ struct role_context {
   void handle(const record_meta& m, const message& x) const {
     if (!io.acks->try_start(m))
       return;  // revoked meanwhile: its new owner handles it
+    // Every line logged during the turn (the handler's own too) names the
+    // record and its trace.
+    const auto trace = parse_traceparent(m.traceparent);
+    scoped_log_context context{{io.role, m.key, m.topic, m.partition, m.offset,
+                                trace ? trace->trace_id : std::string{},
+                                trace ? trace->span_id : std::string{}}};
+    turn_log()->debug("event=turn type={} attempt={}", x.type() ? x.type()->name : "?", m.attempt);
     const auto* fn = program->find(x.type());
     if (fn == nullptr) {  // a type no handler of the role takes: never silently acknowledged
       io.acks->turn_done(m);

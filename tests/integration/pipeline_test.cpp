@@ -19,6 +19,7 @@
 #include "kastor/apps/idempotency.hpp"
 #include "kastor/bridges/codec.hpp"
 #include "kastor/bridges/producer.hpp"
+#include "kastor/runtime/trace.hpp"
 #include "support/kafka.hpp"
 #include "support/wait.hpp"
 
@@ -202,6 +203,45 @@ TEST_F(PipelineTest, ARequestWhoseReplyTopicNobodyMadeIsNotAnsweredAndCreatesNoT
   EXPECT_FALSE(topics.count(forged));
 }
 
+// Issue 22: one order's trace through every hop. The caller's traceparent
+// is the order's trace; every record of the order, in every topic, carries
+// it with a span of its own.
+TEST_F(PipelineTest, AnOrdersTraceIsOnEveryRecordOfItInEveryTopic) {
+  apps::http_client c{"127.0.0.1", node_->http_port()};
+  const std::string trace = "0af7651916cd43dd8448eb211c80319c";
+  auto r = c.post_json("/api/orders", apps::sample_order_json(2),
+                       {{"traceparent", "00-" + trace + "-b7ad6b7169203331-01"}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202u) << r->body;
+  const auto returned = runtime::parse_traceparent(r->header("traceparent"));
+  ASSERT_TRUE(returned) << r->header("traceparent");
+  EXPECT_EQ(returned->trace_id, trace);
+  const std::string id{boost::json::parse(r->body).at("orderId").as_string()};
+  ASSERT_TRUE(test::eventually([&] {
+    auto g = c.get("/api/orders/" + id);
+    return g && g->status == 200
+           && boost::json::parse(g->body).at("status").as_string() == "NOTIFIED";
+  }, 60s));
+  std::set<std::string> spans;
+  for (const char* topic : {"order-created", "payment-requests", "payment-results",
+                            "notification-events", "email-sent", "order-state"}) {
+    int seen = 0;
+    for (const auto& rec : test::read_topic(mock_->bootstrap(), topic, 3, 1000, 3s)) {
+      if (rec.key != id)
+        continue;
+      ++seen;
+      ASSERT_TRUE(rec.headers.count("traceparent")) << topic;
+      auto t = runtime::parse_traceparent(rec.headers.at("traceparent"));
+      ASSERT_TRUE(t) << topic << ": " << rec.headers.at("traceparent");
+      EXPECT_EQ(t->trace_id, trace) << topic;
+      spans.insert(t->span_id);
+    }
+    EXPECT_GT(seen, 0) << "no record of order " << id << " in " << topic;
+  }
+  EXPECT_GT(spans.size(), 5u);  // a span per record written
+  EXPECT_EQ(spans.count("b7ad6b7169203331"), 0u);  // none is the caller's own
+}
+
 TEST_F(PipelineTest, AHeaderlessRecordInPaymentRequestsIsProcessed) {
   // Given a record as kcat would write it: JSON value, key, no headers
   bridges::producer_options po;
@@ -226,6 +266,14 @@ TEST_F(PipelineTest, AHeaderlessRecordInPaymentRequestsIsProcessed) {
   auto v = boost::json::parse(r->body);
   EXPECT_EQ(v.at("paymentStatus").as_string(), "SUCCEEDED");
   EXPECT_EQ(v.at("totalAmount").to_number<double>(), 12.5);
+  // and its trace starts at its first kastor hop: its result and its email
+  // carry one trace
+  std::set<std::string> traces;
+  for (const char* topic : {"payment-results", "notification-events", "email-sent"})
+    for (const auto& rec : test::read_topic(mock_->bootstrap(), topic, 3, 1000, 3s))
+      if (rec.key == "kcat-order-1" && rec.headers.count("traceparent"))
+        traces.insert(runtime::parse_traceparent(rec.headers.at("traceparent"))->trace_id);
+  EXPECT_EQ(traces.size(), 1u);
 }
 
 TEST_F(PipelineTest, TheSamePostWithTheSameIdempotencyKeyAHundredTimesMakesOneOrder) {

@@ -12,6 +12,10 @@
 # Also: promtool check metrics on both nodes' scrapes, promtool check rules
 # and config on deploy/observability/, the rules loaded by Prometheus, and
 # every metric a rule or a dashboard panel names served by one of the nodes.
+# And the logs (log.format=json): every line either node writes is a JSON
+# object with time, level, logger, message and node; one order's W3C trace
+# (sent with its POST, returned in the 202) is on its lines in every role and
+# in the traceparent header of each of its records in every topic.
 # Usage: system.sh <kastor-binary> <bank-binary>
 # Environment: KASTOR_BROKERS (a real Kafka; without it the test is skipped,
 # exit 77), OBS_PORT_BASE (default 28700: the listeners on base+1..base+4).
@@ -87,14 +91,15 @@ python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$obs/grafana-dashboa
 step "a shop node and a bank node on $brokers (group prefix $run)"
 "$kastor" node --brokers "$brokers" --node-id "$run-shop" --data-dir "$work/shop" \
   --http "127.0.0.1:$http_port" --set "ops.http=127.0.0.1:$shop_ops" --set "group.prefix=$run" \
-  --set "admin.token=$token" --set kafka.session-timeout-ms=6000 --log-level warn \
-  >"$work/shop.log" 2>&1 &
+  --set "admin.token=$token" --set kafka.session-timeout-ms=6000 --log-level debug \
+  --set log.format=json >"$work/shop.out" 2>"$work/shop.log" &
 pids[shop]=$!
 "$bank" topics --brokers "$brokers" --partitions 2 --replication 1 --group-prefix "$run-bank" >/dev/null
 "$bank" open --brokers "$brokers" --accounts 10 --cents 100000 >/dev/null
 "$bank" node --brokers "$brokers" --node-id "$run-bank" --data-dir "$work/bank" \
   --set "ops.http=127.0.0.1:$bank_ops" --set "group.prefix=$run-bank" \
-  --set kafka.session-timeout-ms=6000 --set log.level=warn >"$work/bank.log" 2>&1 &
+  --set kafka.session-timeout-ms=6000 --set log.level=info --set log.format=json \
+  >"$work/bank.out" 2>"$work/bank.log" &
 pids[bank]=$!
 ready "http://127.0.0.1:$shop_ops"
 ready "http://127.0.0.1:$bank_ops"
@@ -160,6 +165,49 @@ wait_for "$created - $b_created" 20 120
 wait_for "$requests - $b_requests" 20 120
 wait_for "$pending - $b_pending" 20 60
 wait_for "($accepted) - $b_accepted" 20 30
+
+step "one order's trace: returned, on its lines in every role, on its records in every topic"
+trace=0af7651916cd43dd8448eb211c80319c
+reply=$(curl -sS -D "$work/headers" -X POST "http://127.0.0.1:$http_port/api/orders" \
+  -H 'Content-Type: application/json' -H "traceparent: 00-$trace-b7ad6b7169203331-01" \
+  -d "{\"customerId\":\"$run-traced\",\"items\":[{\"productId\":\"p-1\",\"name\":\"P\",
+      \"price\":10.5,\"quantity\":1,\"subtotal\":10.5}],\"totalAmount\":10.5}")
+order=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["orderId"])' "$reply")
+grep -qi "^traceparent: 00-$trace-" "$work/headers" || fail "the 202 did not return the trace: $(cat "$work/headers")"
+deadline=$((SECONDS + 60))
+until [[ $(curl -fsS "http://127.0.0.1:$http_port/api/orders/$order") == *'"NOTIFIED"'* ]]; do
+  ((SECONDS < deadline)) || fail "order $order not NOTIFIED within 60 s"
+  sleep 0.5
+done
+sleep 1  # (the analytics view takes its last records)
+python3 - "$work/shop.log" "$work/bank.log" "$trace" <<'PY'
+import json, sys
+trace = sys.argv[3]
+roles = set()
+for path in sys.argv[1:3]:
+    n = 0
+    for number, line in enumerate(open(path, encoding="utf-8", errors="strict"), 1):
+        try:
+            o = json.loads(line)
+        except ValueError as e:
+            sys.exit(f"FAIL: {path}:{number} is not JSON ({e}): {line[:200]}")
+        for field in ("time", "level", "logger", "message", "node"):
+            if not isinstance(o.get(field), str) or not o[field]:
+                sys.exit(f"FAIL: {path}:{number} has no {field}: {line[:200]}")
+        if o.get("trace_id") == trace and "role" in o:
+            roles.add(o["role"])
+        n += 1
+    if n == 0:
+        sys.exit(f"FAIL: {path} is empty")
+want = {"order", "payment", "email", "analytics"}
+if not want <= roles:
+    sys.exit(f"FAIL: the trace {trace} is on lines of roles {sorted(roles)}, not all of {sorted(want)}")
+print(f"   every line is JSON; trace {trace} on the lines of {sorted(roles)}")
+PY
+for topic in order-created payment-requests payment-results notification-events email-sent order-state; do
+  kcat -C -b "$brokers" -t "$topic" -e -q -f '%k\t%h\n' 2>/dev/null | grep -q "^$order	.*traceparent=00-$trace-" ||
+    fail "no record of order $order in $topic carries the trace $trace"
+done
 
 step "one crashed worker: its restarts rise by 1"
 restarts='sum(kastor_supervisor_restarts_total{app="shop",path="root/payment/worker"}) or vector(0)'

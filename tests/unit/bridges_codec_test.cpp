@@ -1,6 +1,7 @@
 // Codec: runtime messages <-> Kafka records (seed 002 JSON + kastor headers).
 #include "kastor/actors/schema.hpp"
 #include "kastor/bridges/codec.hpp"
+#include "kastor/runtime/trace.hpp"
 
 #include <cmath>
 #include <limits>
@@ -105,7 +106,8 @@ TEST(Codec, EveryMessageTypeSurvivesAValueRoundTrip) {
 TEST(Codec, EveryMessageTypeSurvivesARecordRoundTrip) {
   for (const auto& original : samples()) {
     // given a record as the outbound side writes it
-    const outgoing_meta out{"m-1", "c-1", "t-1", 3, "reply-topic"};
+    const outgoing_meta out{"m-1", "c-1", "t-1", 3, "reply-topic",
+                            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"};
     const auto& route = *original.type();
     // when the inbound side decodes it
     auto in = decode_record(route.topic, 4, 77, original.key(),
@@ -123,6 +125,7 @@ TEST(Codec, EveryMessageTypeSurvivesARecordRoundTrip) {
     expected.message_id = "m-1";
     expected.correlation_id = "c-1";
     expected.trace_id = "t-1";
+    expected.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     expected.attempt = 3;
     expected.timestamp_ms = 1234;
     EXPECT_EQ(in->meta, expected) << type_of(original);
@@ -277,6 +280,33 @@ TEST(Codec, HeadersCarryTypeSchemaIdsAndAttempt) {
     {"kastor-trace-id", "t-1"},         {"kastor-attempt", "2"},
   };
   EXPECT_EQ(encode_headers(actors::payment_request{"o", "c", 1}, meta), expected);
+}
+
+// Issue 22: W3C Trace Context on the wire.
+TEST(Codec, ATraceparentIsWrittenAndReadBack) {
+  const std::string tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  outgoing_meta meta{"m-1", "c-1", "t-1", 1, ""};
+  meta.traceparent = tp;
+  auto headers = encode_headers(actors::payment_request{"o", "c", 1}, meta);
+  ASSERT_NE(find_header(headers, "traceparent"), nullptr);
+  EXPECT_EQ(find_header(headers, "traceparent")->value, tp);
+  auto in = decode_record("payment-requests", 0, 5, "o", R"({"orderId":"o","customerId":"c","totalAmount":0.01})",
+                          headers, 0);
+  ASSERT_TRUE(in);
+  EXPECT_EQ(in->meta.traceparent, tp);
+}
+
+TEST(Codec, ARecordWithoutAValidTraceparentStartsOneFromItsMessageId) {
+  for (const header_list& headers :
+       {header_list{}, header_list{{"traceparent", "not-a-traceparent"}},
+        header_list{{"traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"}}}) {
+    auto in = decode_record("payment-requests", 3, 42, "o",
+                            R"({"orderId":"o","customerId":"c","totalAmount":0.01})", headers, 0);
+    ASSERT_TRUE(in);
+    // derived from the message id (topic-partition-offset here): the same
+    // each time the record is read
+    EXPECT_EQ(in->meta.traceparent, runtime::trace_from("payment-requests-3-42").header());
+  }
 }
 
 TEST(Codec, ReplyToHeaderIsWrittenOnlyWhenSet) {

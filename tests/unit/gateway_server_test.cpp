@@ -29,6 +29,7 @@
 #include "kastor/gateway/server.hpp"
 #include "kastor/gateway/validation.hpp"
 #include "kastor/runtime/errors.hpp"
+#include "kastor/runtime/trace.hpp"
 
 namespace kastor::gateway {
 namespace {
@@ -60,12 +61,13 @@ public:
 
   // The key "used-with-another-body" is answered as a conflict.
   void submit_order(actors::order_created order, std::string idempotency_key,
-                    std::function<void(submit_result)> done) override {
+                    std::string traceparent, std::function<void(submit_result)> done) override {
     std::vector<std::pair<std::function<void(submit_result)>, submit_result>> answers;
     {
       std::lock_guard<std::mutex> guard{mutex_};
       orders_.push_back(std::move(order));
       keys_.push_back(idempotency_key);
+      traces_.push_back(traceparent);
       const auto n = orders_.size();
       if (idempotency_key == "used-with-another-body") {
         answers.emplace_back(std::move(done), submit_result{false, "", "", true});
@@ -187,6 +189,10 @@ public:
     std::lock_guard<std::mutex> guard{mutex_};
     return keys_;
   }
+  std::vector<std::string> traces() const {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return traces_;
+  }
   std::vector<actors::order_created> orders() const {
     std::lock_guard<std::mutex> guard{mutex_};
     return orders_;
@@ -217,6 +223,7 @@ private:
   size_t release_at_ = 0;
   std::vector<actors::order_created> orders_;
   std::vector<std::string> keys_;
+  std::vector<std::string> traces_;
   std::vector<std::function<void(submit_result)>> held_;
   mutable size_t lookups_ = 0;
   std::map<std::string, actors::order_snapshot> snapshots_;
@@ -233,7 +240,7 @@ private:
 // keep their default implementations.
 class minimal_backend final : public backend {
 public:
-  void submit_order(actors::order_created, std::string,
+  void submit_order(actors::order_created, std::string, std::string,
                     std::function<void(submit_result)> done) override {
     done(submit_result{false, "", "not implemented", false});
   }
@@ -428,6 +435,39 @@ TEST_F(GatewayServer, AnIdempotencyKeyIsPassedToTheBackend) {
   EXPECT_EQ(r.status(), 202u);
   call(post("/api/orders", seed_body));  // and none without the header
   EXPECT_EQ(backend_->keys(), (std::vector<std::string>{"retry-me-7", ""}));
+}
+
+// Issue 22: W3C Trace Context. A caller's traceparent is the order's trace
+// (a new span of it), returned in the 202; without a valid one a trace is
+// started.
+TEST_F(GatewayServer, ACallersTraceparentIsTheOrdersTraceAndIsReturned) {
+  start();
+  const std::string caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  auto req = post("/api/orders", seed_body);
+  req.set("traceparent", caller);
+  const auto r = call(req);
+  ASSERT_FALSE(r.ec) << r.ec.message();
+  ASSERT_EQ(r.status(), 202u);
+  const std::string returned{r.res["traceparent"]};
+  const auto traces = backend_->traces();
+  ASSERT_EQ(traces.size(), 1u);
+  EXPECT_EQ(returned, traces[0]);  // what the record carries is what the caller gets
+  auto parsed = runtime::parse_traceparent(returned);
+  ASSERT_TRUE(parsed) << returned;
+  EXPECT_EQ(parsed->trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");  // the caller's trace
+  EXPECT_NE(parsed->span_id, "00f067aa0ba902b7");                   // the gateway's span
+  // Without one, or with a malformed one, a trace is started
+  for (const char* bad : {"", "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                          "garbage", "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}) {
+    auto again = post("/api/orders", seed_body);
+    if (*bad != 0)
+      again.set("traceparent", bad);
+    const auto started = call(again);
+    ASSERT_EQ(started.status(), 202u) << bad;
+    auto t = runtime::parse_traceparent(std::string{started.res["traceparent"]});
+    ASSERT_TRUE(t) << bad;
+    EXPECT_NE(t->trace_id, "4bf92f3577b34da6a3ce929d0e0e4736") << bad;
+  }
 }
 
 TEST_F(GatewayServer, AKeyUsedWithAnotherBodyIs422) {

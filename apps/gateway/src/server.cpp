@@ -11,6 +11,7 @@
 #include "kastor/bridges/codec.hpp"
 #include "kastor/gateway/validation.hpp"
 #include "kastor/runtime/errors.hpp"
+#include "kastor/runtime/trace.hpp"
 #include "kastor/runtime/logging.hpp"
 
 namespace kastor::gateway {
@@ -48,7 +49,12 @@ void post_order(backend& be, const http_request& req, http_reply reply) {
   auto& order = std::get<actors::order_created>(parsed);
   logger()->debug("submitting order customer_id={} items={} total={}", order.customer_id,
                   order.items.size(), runtime::format_cents(order.total_cents));
-  be.submit_order(std::move(order), std::string{key}, [reply](submit_result result) {
+  // The order's trace: a new span of the caller's, or a trace of its own.
+  const auto caller = req.count(std::string{runtime::traceparent_header}) == 1
+                        ? runtime::parse_traceparent(req.header(std::string{runtime::traceparent_header}))
+                        : std::nullopt;
+  const auto trace = (caller ? runtime::child_of(*caller) : runtime::start_trace()).header();
+  be.submit_order(std::move(order), std::string{key}, trace, [reply, trace](submit_result result) {
     if (result.key_conflict)
       return reply(error_response(http_error{
         422, "idempotency_conflict", "this Idempotency-Key was used with another request body",
@@ -62,11 +68,13 @@ void post_order(backend& be, const http_request& req, http_reply reply) {
       logger()->error("backend acknowledged an order without an id status=500");
       return reply(runtime::http_error_response(500, "internal_error", "internal error"));
     }
-    logger()->debug("order accepted order_id={}", result.order_id);
+    logger()->debug("order accepted order_id={} trace_id={}", result.order_id,
+                    trace.substr(3, 32));
     json::object obj;
     obj["orderId"] = result.order_id;
     obj["status"] = actors::status_pending;
-    reply({202, bridges::to_json_text(obj), "application/json", {}});
+    reply({202, bridges::to_json_text(obj), "application/json",
+           {{std::string{runtime::traceparent_header}, trace}}});
   });
 }
 

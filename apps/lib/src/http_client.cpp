@@ -9,6 +9,13 @@
 
 namespace kastor::apps {
 
+std::string http_reply::header(std::string_view name) const {
+  for (const auto& [n, v] : headers)
+    if (boost::beast::iequals(n, name))
+      return v;
+  return {};
+}
+
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = boost::asio::ip::tcp;
@@ -67,7 +74,10 @@ struct http_client::impl {
       }
       if (!res.keep_alive())
         stream.reset();
-      return http_reply{res.result_int(), std::move(res.body())};
+      http_reply out{res.result_int(), std::move(res.body())};
+      for (const auto& field : res)
+        out.headers.emplace_back(std::string{field.name_string()}, std::string{field.value()});
+      return out;
     }
     return runtime::make_error(runtime::runtime_errc::timeout, "http: unreachable");
   }

@@ -27,6 +27,7 @@
 #include "kastor/runtime/role.hpp"
 #include "kastor/runtime/role_actor.hpp"
 #include "kastor/runtime/shutdown.hpp"
+#include "kastor/runtime/trace.hpp"
 
 namespace kastor::apps {
 
@@ -215,11 +216,11 @@ class node_backend : public gateway::backend {
 public:
   explicit node_backend(node::impl* n) : n_(n) {}
 
-  void submit_order(actors::order_created order, std::string key,
+  void submit_order(actors::order_created order, std::string key, std::string traceparent,
                     std::function<void(gateway::submit_result)> done) override {
     if (key.empty()) {
       order.order_id = new_order_id();
-      write(std::move(order), std::move(done));
+      write(std::move(order), std::move(traceparent), std::move(done));
       return;
     }
     auto fingerprint = order_fingerprint(order);
@@ -234,7 +235,7 @@ public:
     auto id = order.order_id;
     runtime::ask<std::vector<actors::order_snapshot>>(
       n_->sys(), n_->actor_of("gateway"), std::chrono::seconds{5},
-      [this, order = std::move(order), finish](
+      [this, order = std::move(order), finish, traceparent = std::move(traceparent)](
         std::optional<std::vector<actors::order_snapshot>> seen) mutable {
         // Only an order record made by a request with this body answers
         // for it. An order known without one (from a payment result or an
@@ -248,17 +249,21 @@ public:
                    : gateway::submit_result{false, "", "", true});
           return;
         }
-        write(std::move(order), finish);
+        write(std::move(order), std::move(traceparent), finish);
       },
       runtime::get_atom::value, id);
   }
 
-  // Writes a new order (its id set) to order-created; answers after the ack.
-  void write(actors::order_created order, std::function<void(gateway::submit_result)> done) {
+  // Writes a new order (its id set) to order-created, with its trace;
+  // answers after the ack.
+  void write(actors::order_created order, std::string traceparent,
+             std::function<void(gateway::submit_result)> done) {
     order.created_at_ms = wall_clock_ms();
     order.status = actors::status_pending;
     auto n = n_;
-    n_->core->producer()->publish({order}, nullptr, [order, n, done](const runtime::publish_outcome& o) {
+    n_->core->producer()->publish(
+      {runtime::message{order}.with_note(std::string{runtime::traceparent_header}, traceparent)},
+      nullptr, [order, n, done](const runtime::publish_outcome& o) {
       if (o.ok()) {
         if (auto v = n->actor_of("gateway")) {
           runtime::record_meta local;  // not from Kafka: the mailbox ignores its completion

@@ -51,6 +51,7 @@ struct outgoing_meta {
   std::string trace_id;        // propagated from the cause, else = message_id
   int32_t attempt = 1;
   std::string reply_to;        // empty: no header
+  std::string traceparent = {};  // W3C (runtime/trace.hpp); empty: no header
 };
 
 // One outgoing record's value and headers.

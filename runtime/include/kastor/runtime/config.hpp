@@ -147,6 +147,7 @@ struct node_config {
   // by every common client as installed; lz4, snappy and zstd are not.
   std::string compression = "none";
   std::string log_level = "info";      // log.level: trace|debug|info|warn|error|off
+  std::string log_format = "auto";     // log.format: json|text|auto (json unless stderr is a terminal)
   // The app's keys (app_spec::keys), each checked, with its default if unset.
   std::map<std::string, std::string> settings;
 

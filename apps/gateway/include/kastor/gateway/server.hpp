@@ -10,7 +10,10 @@
 //                          Idempotency-Key header (1-255 visible ASCII chars,
 //                          else 422) makes a retry safe: same key and body,
 //                          same answer and one order; another body, 422
-//                          idempotency_conflict.
+//                          idempotency_conflict. A valid W3C traceparent
+//                          header is the order's trace (a new span of it);
+//                          without one a trace is started; the 202 returns
+//                          the order record's traceparent.
 //   GET  /api/orders/{id}  200 order snapshot, 404 not_found; 400 for an id
 //                          that is not 1-128 chars of [A-Za-z0-9._-].
 //   GET  /api/analytics    200 the backend's JSON; 503 if this node has none.
@@ -62,7 +65,10 @@ public:
   // after the broker acknowledged (or failed). With an `idempotency_key`
   // (empty: none), the same key and body always get the same order id and
   // only one order; the same key with another body gets key_conflict.
+  // `traceparent`: the W3C trace the order record is to carry (the
+  // request's, or one the gateway started).
   virtual void submit_order(actors::order_created order, std::string idempotency_key,
+                            std::string traceparent,
                             std::function<void(submit_result)> done) = 0;
   // nullopt: no such order.
   virtual void get_order(std::string id,

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <string_view>
 #include <vector>
 
 #include <caf/expected.hpp>
@@ -16,6 +17,9 @@ namespace kastor::apps {
 struct http_reply {
   unsigned status = 0;
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers = {};
+  // A header's value ("" when absent); names compare case-insensitively.
+  std::string header(std::string_view name) const;
 };
 
 class http_client {

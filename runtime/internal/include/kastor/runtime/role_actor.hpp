@@ -78,6 +78,8 @@ struct role_io {
   std::shared_ptr<publisher> timers_out = nullptr;
   // Null: turns are not measured.
   std::shared_ptr<const turn_meters> turns = nullptr;
+  // The role's name, on the log lines of its turns (logging.hpp's log_context).
+  std::string role = {};
 };
 
 // How often a role's actor looks for due timers.
