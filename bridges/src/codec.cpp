@@ -51,10 +51,19 @@ decoded with_meta(runtime::message message, const std::string& type, int32_t sch
                               meta.topic + "-" + to_decimal(partition) + "-"
                                 + to_decimal(offset));
   meta.correlation_id = header_or(headers, hdr_correlation_id, meta.message_id);
-  meta.trace_id = header_or(headers, hdr_trace_id, meta.correlation_id);
+  // W3C Trace Context: as it came (a later version as this one), or a trace
+  // of its own from its message id (the same on every read).
   const auto* tp = find_header(headers, runtime::traceparent_header);
-  const auto given = tp ? runtime::parse_traceparent(tp->value) : std::nullopt;
-  meta.traceparent = given ? given->header() : runtime::trace_from(meta.message_id).header();
+  if (tp && runtime::valid_traceparent(tp->value)) {
+    meta.traceparent = tp->value.size() == 55 && tp->value.starts_with("00")
+                         ? tp->value
+                         : runtime::parse_traceparent(tp->value)->header();
+    meta.trace_id.assign(tp->value, 3, 32);
+  } else {
+    auto started = runtime::trace_from(meta.message_id);
+    meta.traceparent = started.header();
+    meta.trace_id = std::move(started.trace_id);
+  }
   if (const auto* h = find_header(headers, runtime::timer_tag_header))
     meta.timer = h->value;
   meta.attempt = 1;
@@ -76,14 +85,12 @@ encoded encode(const runtime::message& m, const outgoing_meta& meta) {
   // what is read back.
   const auto& correlation_id = meta.correlation_id.empty() ? meta.message_id
                                                            : meta.correlation_id;
-  const auto& trace_id = meta.trace_id.empty() ? correlation_id : meta.trace_id;
   encoded out;
   out.headers = {
     {std::string{hdr_type}, m.type()->name},
     {std::string{hdr_schema}, to_decimal(m.type()->schema_version)},
     {std::string{hdr_message_id}, meta.message_id},
     {std::string{hdr_correlation_id}, correlation_id},
-    {std::string{hdr_trace_id}, trace_id},
     {std::string{hdr_attempt}, to_decimal(std::max(meta.attempt, int32_t{1}))},
   };
   if (!meta.reply_to.empty())

@@ -7,6 +7,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>  // after rdkafka.h
 
+#include "kastor/bridges/kafka_statistics.hpp"
 #include "kastor/bridges/librdkafka.hpp"
 #include "kastor/runtime/errors.hpp"
 #include "kastor/runtime/logging.hpp"
@@ -31,6 +32,11 @@ using runtime::make_error;
 
 caf::expected<conf_ptr> make_conf(const kafka_properties& props) {
   conf_ptr conf{rd_kafka_conf_new()};
+  // Reported only by a client whose statistics.interval.ms is set.
+  rd_kafka_conf_set_stats_cb(conf.get(), [](rd_kafka_t*, char* json, size_t len, void*) {
+    record_statistics({json, len});
+    return 0;  // librdkafka frees it
+  });
   char err[512];
   for (const auto& [k, v] : props)
     if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof(err))

@@ -12,6 +12,7 @@
 #include "kastor/bridges/changelog.hpp"
 #include "kastor/bridges/codec.hpp"
 #include "kastor/bridges/kafka.hpp"
+#include "kastor/bridges/kafka_statistics.hpp"
 #include "kastor/bridges/librdkafka.hpp"
 #include "kastor/bridges/producer.hpp"
 #include "kastor/bridges/remote.hpp"
@@ -103,6 +104,8 @@ struct actor_node::impl {
     po.linger = cfg.linger;
     po.partitioner = cfg.partitioner;
     po.compression = cfg.compression;
+    if (cfg.statistics_interval.count() > 0)
+      po.extra.emplace_back("statistics.interval.ms", std::to_string(cfg.statistics_interval.count()));
     if (raw)
       po.topic = cfg.copy_to;
     return po;
@@ -147,6 +150,8 @@ struct actor_node::impl {
       o.leave_on_stop = cfg.leave_on_stop;
     }
     o.fetch_wait_max_ms = cfg.fetch_wait_max_ms;
+    if (cfg.statistics_interval.count() > 0)
+      o.extra.emplace_back("statistics.interval.ms", std::to_string(cfg.statistics_interval.count()));
     o.max_attempts = cfg.max_attempts;
     o.retry_backoff_min = cfg.retry_backoff_min;
     o.retry_backoff_max = cfg.retry_backoff_max;
@@ -640,7 +645,9 @@ public:
           r.partitions = mb->partitions();
         roles.push_back(std::move(r));
       }
+    const auto every = n_->cfg.statistics_interval;
     return scrape_text(n_->not_ready().empty(), roles,
+                       every.count() > 0 ? recent_statistics(3 * every) : std::vector<client_statistics>{},
                        {n_->metrics.get(), &runtime::application_metrics()});
   }
 
@@ -680,7 +687,11 @@ actor_node::~actor_node() {
 caf::expected<std::unique_ptr<actor_node>> actor_node::make(
   runtime::node_config cfg, const std::function<void(caf::actor_system_config&)>& configure) {
   runtime::set_log_level(cfg.log_level);
-  runtime::set_log_format(cfg.log_format);  // (checked by make_config)
+  try {
+    runtime::set_log_format(cfg.log_format);
+  } catch (const std::invalid_argument& e) {  // (make_config checks it; a hand-made config may not)
+    return runtime::make_error(runtime::runtime_errc::invalid_config, e.what());
+  }
   runtime::set_log_node(cfg.node_id);
   if (cfg.brokers.empty())
     return runtime::make_error(runtime::runtime_errc::invalid_config,

@@ -73,6 +73,7 @@ const std::vector<std::string>& dead_letter_classes() {
 }  // namespace
 
 std::string scrape_text(bool ready, const std::vector<role_reading>& roles,
+                        const std::vector<client_statistics>& clients,
                         const std::vector<const runtime::metric_registry*>& registries) {
   families fs;
   constexpr auto counter = MetricType::Counter;
@@ -187,6 +188,32 @@ std::string scrape_text(bool ready, const std::vector<role_reading>& roles,
       if (p.high_watermark >= 0 && p.position >= 0)
         fs.add(records_lag, gauge, "", l, double(std::max<int64_t>(0, p.high_watermark - p.position)));
     }
+  // librdkafka's statistics, per client (kafka.statistics-interval-ms).
+  const char* queue_messages = "kastor_kafka_queue_messages";
+  const char* queue_bytes = "kastor_kafka_queue_bytes";
+  const char* rtt_avg = "kastor_kafka_broker_rtt_avg_seconds";
+  const char* rtt_p99 = "kastor_kafka_broker_rtt_p99_seconds";
+  const char* queued = "kastor_kafka_broker_requests_queued";
+  const char* waiting = "kastor_kafka_broker_requests_waiting";
+  fs.of(queue_messages, gauge, "Records in a Kafka client's queue (librdkafka's msg_cnt).");
+  fs.of(queue_bytes, gauge, "Bytes of the records in a Kafka client's queue (msg_size).");
+  fs.of(rtt_avg, gauge, "A client's round-trip time to a broker, mean over the last interval.");
+  fs.of(rtt_p99, gauge, "A client's round-trip time to a broker, 99th percentile.");
+  fs.of(queued, gauge, "A client's requests to a broker waiting to be sent (outbuf_cnt).");
+  fs.of(waiting, gauge, "A client's requests to a broker waiting for their answer (waitresp_cnt).");
+  for (const auto& c : clients) {
+    fs.add(queue_messages, gauge, "", {{"client", c.client}, {"type", c.type}},
+           double(c.queue_messages));
+    fs.add(queue_bytes, gauge, "", {{"client", c.client}, {"type", c.type}},
+           double(c.queue_bytes));
+    for (const auto& b : c.brokers) {
+      std::vector<ClientMetric::Label> l = {{"broker", b.broker}, {"client", c.client}};
+      fs.add(rtt_avg, gauge, "", l, b.rtt_avg_seconds);
+      fs.add(rtt_p99, gauge, "", l, b.rtt_p99_seconds);
+      fs.add(queued, gauge, "", l, double(b.requests_queued));
+      fs.add(waiting, gauge, "", l, double(b.requests_waiting));
+    }
+  }
   for (const auto* r : registries)
     fs.merge(r->collect());
   return prometheus::TextSerializer{}.Serialize(fs.all());

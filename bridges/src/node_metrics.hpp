@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "kastor/bridges/kafka_statistics.hpp"
 #include "kastor/bridges/mailbox_stats.hpp"
 #include "kastor/runtime/metrics.hpp"
 
@@ -18,9 +19,11 @@ struct role_reading {
   std::vector<partition_stats> partitions;  // the current mailbox's
 };
 
-// Prometheus' text format of: the node's readiness, `roles`, and every
+// Prometheus' text format of: the node's readiness, `roles`, librdkafka's
+// statistics of `clients`, and every
 // registry in `registries` (families of one name in several are merged).
 std::string scrape_text(bool ready, const std::vector<role_reading>& roles,
+                        const std::vector<client_statistics>& clients,
                         const std::vector<const runtime::metric_registry*>& registries);
 
 }  // namespace kastor::bridges

@@ -306,13 +306,10 @@ void kafka_publisher::publish(std::vector<runtime::message> batch,
     meta.message_id = given ? given->value : next_message_id();
     meta.correlation_id = cause && !cause->correlation_id.empty() ? cause->correlation_id
                                                                   : meta.message_id;
-    meta.trace_id = cause && !cause->trace_id.empty() ? cause->trace_id : meta.correlation_id;
     // The cause's trace with a span of this record's own (a traceparent the
     // message carries as a note, e.g. from an HTTP request's, is written as it is).
-    if (runtime::find_header(msg.notes(), runtime::traceparent_header) == nullptr) {
-      const auto parent = cause ? runtime::parse_traceparent(cause->traceparent) : std::nullopt;
-      meta.traceparent = (parent ? runtime::child_of(*parent) : runtime::start_trace()).header();
-    }
+    if (runtime::find_header(msg.notes(), runtime::traceparent_header) == nullptr)
+      meta.traceparent = runtime::next_traceparent(cause ? cause->traceparent : std::string{});
     auto record = encode(msg, meta);
     const auto& type = *msg.type();
     auto topic = topic_.empty() ? type.topic + topic_suffix_ : topic_;

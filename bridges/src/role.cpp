@@ -54,13 +54,23 @@ std::shared_ptr<kafka_mailbox> mailbox_slot::get() const {
 
 void mailbox_slot::set(std::shared_ptr<kafka_mailbox> mb) {
   std::lock_guard<std::mutex> guard{mtx_};
+  if (current_ && current_ != mb)
+    keep_counting(current_);  // replaced: counted until its retire() is done
   current_ = std::move(mb);
+}
+
+// Under mtx_: `mb`'s counters stay in stats() (a counter a scrape saw must
+// never go down) until its stop is done and they move into retired_.
+void mailbox_slot::keep_counting(const std::shared_ptr<kafka_mailbox>& mb) {
+  if (std::find(retiring_.begin(), retiring_.end(), mb) == retiring_.end())
+    retiring_.push_back(mb);
 }
 
 void mailbox_slot::retire(std::shared_ptr<kafka_mailbox> mb) {
   std::lock_guard<std::mutex> guard{mtx_};
   if (current_ == mb)
-    current_.reset();  // counted with the retired ones once stopped
+    current_.reset();
+  keep_counting(mb);
   const auto n = retire_calls_++;
   retire_done_.push_back(false);
   stopping_.emplace_back([this, mb, n] {
@@ -69,6 +79,7 @@ void mailbox_slot::retire(std::shared_ptr<kafka_mailbox> mb) {
     std::lock_guard<std::mutex> g{mtx_};
     retire_done_[n] = true;
     retired_cv_.notify_all();
+    retiring_.erase(std::remove(retiring_.begin(), retiring_.end(), mb), retiring_.end());
     retired_.add_counters(s);
   });
 }
@@ -109,6 +120,8 @@ mailbox_stats mailbox_slot::stats() const {
   std::lock_guard<std::mutex> guard{mtx_};
   auto s = current_ ? current_->stats() : mailbox_stats{};
   s.add_counters(retired_);
+  for (const auto& mb : retiring_)  // stopping: their counters as they stand
+    s.add_counters(mb->stats());
   return s;
 }
 

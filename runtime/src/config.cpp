@@ -106,6 +106,7 @@ std::vector<std::pair<std::string, std::string>> config_defaults(const app_spec&
     {"chaos.seed", std::to_string(d.chaos.seed)},
     {"admin.token", d.admin_token},
     {"kafka.linger-ms", std::to_string(d.linger.count())},
+    {"kafka.statistics-interval-ms", std::to_string(d.statistics_interval.count())},
     {"kafka.session-timeout-ms", std::to_string(d.session_timeout_ms)},
     {"kafka.static-membership", d.static_membership ? "true" : "false"},
     {"group.leave-on-stop", d.leave_on_stop ? "true" : "false"},
@@ -446,6 +447,8 @@ caf::expected<node_config> make_config(const config_layers& l, const app_spec& a
   if (auto err = flag("group.leave-on-stop", c.leave_on_stop))
     return err;
   if (auto err = parse_ms(l, "node.stop-timeout-ms", 1000, 600'000, c.stop_timeout))
+    return err;
+  if (auto err = parse_ms(l, "kafka.statistics-interval-ms", 0, 3600000, c.statistics_interval))
     return err;
   if (auto err = parse_ms(l, "kafka.linger-ms", 0, 1000, c.linger))
     return err;

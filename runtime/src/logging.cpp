@@ -3,9 +3,11 @@
 #include <unistd.h>
 
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <ctime>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 
 #include <spdlog/pattern_formatter.h>
@@ -55,13 +57,13 @@ std::string_view field_of(std::string_view msg, std::string_view name) {
   return {};
 }
 
-bool all_digits(std::string_view s) {
-  if (s.empty() || s.size() > 19)
-    return false;
-  for (size_t i = (s[0] == '-' ? 1 : 0); i < s.size(); ++i)
-    if (s[i] < '0' || s[i] > '9')
-      return false;
-  return s != "-";
+// `s` as a number when all of it is one that fits.
+std::optional<int64_t> number_of(std::string_view s) {
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || end != s.data() + s.size() || s.empty())
+    return std::nullopt;
+  return v;
 }
 
 class json_formatter final : public spdlog::formatter {
@@ -122,9 +124,9 @@ public:
     } else {
       for (const char* name : from_line) {
         auto v = field_of(text, name);
-        if ((std::string_view{name} == "partition" || std::string_view{name} == "offset")
-            && all_digits(v))
-          number_field(name, std::stoll(std::string{v}));
+        const bool numeric = std::string_view{name} == "partition" || std::string_view{name} == "offset";
+        if (auto n = numeric ? number_of(v) : std::nullopt)
+          number_field(name, *n);
         else
           text_field(name, v);
       }
@@ -149,7 +151,7 @@ public:
       return pattern_.format(msg, dest);
     auto text = bounded({msg.payload.data(), msg.payload.size()}, max_log_message_bytes);
     if (ctx != nullptr) {  // the running turn's record, as the JSON lines name it
-      auto add = [&](const char* name, const std::string& v) {
+      auto add = [&](const char* name, std::string_view v) {
         if (!v.empty())
           text += std::string{" "} + name + "=" + bounded(v, max_log_field_bytes);
       };

@@ -121,12 +121,39 @@ void check_declaration(const std::string& name, detail::metric_kind kind,
   }
 }
 
+// `s` with every byte that is not part of valid UTF-8 replaced by '?': one
+// invalid label value would make a scraper refuse the whole scrape.
+std::string valid_utf8(const std::string& s) {
+  std::string out = s;
+  for (size_t i = 0; i < out.size();) {
+    const auto c = static_cast<unsigned char>(out[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = n > 0 && i + n <= out.size() && !(n == 2 && c < 0xC2);
+    for (size_t k = 1; ok && k < n; ++k)
+      ok = (static_cast<unsigned char>(out[i + k]) & 0xC0) == 0x80;
+    if (!ok) {
+      out[i++] = '?';
+      continue;
+    }
+    i += n;
+  }
+  return out;
+}
+
 prometheus::Labels to_labels(const std::vector<std::string>& names,
                              const std::vector<std::string>& values) {
   prometheus::Labels out;
   for (size_t i = 0; i < names.size(); ++i)
-    out.emplace(names[i], values[i]);
+    out.emplace(names[i], valid_utf8(values[i]));
   return out;
+}
+
+// prometheus-cpp writes HELP as it is: a line break would end it.
+std::string one_line(std::string help) {
+  for (auto& c : help)
+    if (c == '\n' || c == '\r' || c == '\\')
+      c = ' ';
+  return help;
 }
 
 }  // namespace
@@ -167,20 +194,20 @@ struct metric_registry::impl {
                     .Register(*registry);
     auto core = std::make_shared<detail::family_core>();
     core->name = name;
-    core->help = help;
+    core->help = one_line(help);
     core->kind = kind;
     core->labels = labels;
     core->max_series = max_series;
     core->buckets = std::move(buckets);
     switch (kind) {
       case detail::metric_kind::counter:
-        core->family = &prometheus::BuildCounter().Name(name).Help(help).Register(*registry);
+        core->family = &prometheus::BuildCounter().Name(name).Help(core->help).Register(*registry);
         break;
       case detail::metric_kind::gauge:
-        core->family = &prometheus::BuildGauge().Name(name).Help(help).Register(*registry);
+        core->family = &prometheus::BuildGauge().Name(name).Help(core->help).Register(*registry);
         break;
       case detail::metric_kind::histogram:
-        core->family = &prometheus::BuildHistogram().Name(name).Help(help).Register(*registry);
+        core->family = &prometheus::BuildHistogram().Name(name).Help(core->help).Register(*registry);
         break;
     }
     core->overflow = counter_of(overflow->Add({{"metric", name}}));

@@ -4,7 +4,6 @@
 
 #include "kastor/runtime/logging.hpp"
 #include "kastor/runtime/role.hpp"
-#include "kastor/runtime/trace.hpp"
 
 namespace kastor::runtime {
 
@@ -51,10 +50,12 @@ struct role_context {
       return;  // revoked meanwhile: its new owner handles it
     // Every line logged during the turn (the handler's own too) names the
     // record and its trace.
-    const auto trace = parse_traceparent(m.traceparent);
+    // (a record's traceparent is "00-<trace>-<span>-<flags>", as decoded)
+    const std::string_view tp = m.traceparent;
+    const bool traced = tp.size() == 55;
     scoped_log_context context{{io.role, m.key, m.topic, m.partition, m.offset,
-                                trace ? trace->trace_id : std::string{},
-                                trace ? trace->span_id : std::string{}}};
+                                traced ? tp.substr(3, 32) : std::string_view{},
+                                traced ? tp.substr(36, 16) : std::string_view{}}};
     turn_log()->debug("event=turn type={} attempt={}", x.type() ? x.type()->name : "?", m.attempt);
     const auto* fn = program->find(x.type());
     if (fn == nullptr) {  // a type no handler of the role takes: never silently acknowledged

@@ -75,6 +75,7 @@ void supervision_log::record(event e) {
 
 void supervision_log::update(supervisor_view v) {
   std::lock_guard<std::mutex> guard{mtx_};
+  gave_up_counter_.with({v.path});  // at 0 from the start: its first give-up has a rate
   auto path = v.path;
   supervisors_[path] = std::move(v);
 }

@@ -1,5 +1,6 @@
 #include "kastor/runtime/trace.hpp"
 
+#include <algorithm>
 #include <array>
 #include <random>
 
@@ -7,22 +8,36 @@ namespace kastor::runtime {
 
 namespace {
 
+// (every record read and written is checked: a table, not comparisons)
+constexpr auto hex_digit = [] {
+  std::array<bool, 256> t{};
+  for (char c : std::string_view{"0123456789abcdef"})
+    t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
 bool lower_hex(std::string_view s) {
+  bool ok = true;
   for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-      return false;
-  return true;
+    ok &= hex_digit[static_cast<unsigned char>(c)];
+  return ok;
 }
 
 bool all_zero(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
 
-std::string hex(uint64_t v, size_t digits) {
+void write_hex(char* out, uint64_t v, size_t digits) {
   static constexpr char d[] = "0123456789abcdef";
-  std::string out(digits, '0');
   for (size_t i = digits; i-- > 0; v >>= 4)
     out[i] = d[v & 0xF];
+}
+
+std::string hex(uint64_t v, size_t digits) {
+  std::string out(digits, '0');
+  write_hex(out.data(), v, digits);
   return out;
 }
+
+int hex_value(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
 
 uint64_t random64() {
   thread_local std::mt19937_64 gen{[] {
@@ -51,26 +66,42 @@ std::string trace_context::header() const {
   return "00-" + trace_id + "-" + span_id + "-" + hex(flags, 2);
 }
 
-std::optional<trace_context> parse_traceparent(std::string_view h) {
+bool valid_traceparent(std::string_view h) {
   // version "-" trace-id "-" parent-id "-" flags: 2 + 1 + 32 + 1 + 16 + 1 + 2
   constexpr size_t length = 55;
   if (h.size() < length || h[2] != '-' || h[35] != '-' || h[52] != '-')
-    return std::nullopt;
+    return false;
   const auto version = h.substr(0, 2);
   if (!lower_hex(version) || version == "ff")
-    return std::nullopt;
+    return false;
   if (version == "00" ? h.size() != length : (h.size() > length && h[length] != '-'))
-    return std::nullopt;
+    return false;
   const auto trace = h.substr(3, 32);
   const auto span = h.substr(36, 16);
-  const auto flags = h.substr(53, 2);
-  if (!lower_hex(trace) || !lower_hex(span) || !lower_hex(flags) || all_zero(trace)
-      || all_zero(span))
+  return lower_hex(trace) && lower_hex(span) && lower_hex(h.substr(53, 2)) && !all_zero(trace)
+         && !all_zero(span);
+}
+
+std::optional<trace_context> parse_traceparent(std::string_view h) {
+  if (!valid_traceparent(h))
     return std::nullopt;
   trace_context out;
-  out.trace_id = std::string{trace};
-  out.span_id = std::string{span};
-  out.flags = static_cast<uint8_t>(std::stoi(std::string{flags}, nullptr, 16));
+  out.trace_id = std::string{h.substr(3, 32)};
+  out.span_id = std::string{h.substr(36, 16)};
+  out.flags = static_cast<uint8_t>(hex_value(h[53]) * 16 + hex_value(h[54]));
+  return out;
+}
+
+std::string next_traceparent(std::string_view cause) {
+  std::string out = "00-00000000000000000000000000000000-0000000000000000-01";
+  if (valid_traceparent(cause)) {
+    std::copy(cause.begin() + 3, cause.begin() + 35, out.begin() + 3);
+    out[54] = (hex_value(cause[54]) & 0x01) != 0 ? '1' : '0';  // only "sampled" passes on
+  } else {
+    write_hex(out.data() + 3, random64(), 16);
+    write_hex(out.data() + 19, random64(), 16);
+  }
+  write_hex(out.data() + 36, random64(), 16);
   return out;
 }
 
@@ -84,7 +115,8 @@ trace_context trace_from(std::string_view seed) {
 }
 
 trace_context child_of(const trace_context& parent) {
-  return {parent.trace_id, hex(random64(), 16), parent.flags};
+  // (only the sampled flag is known: unknown ones are not passed on)
+  return {parent.trace_id, hex(random64(), 16), static_cast<uint8_t>(parent.flags & 0x01)};
 }
 
 }  // namespace kastor::runtime

@@ -40,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto first = bridges::decode_record(topic, 0, 1, "k", value, headers, 0);
   if (!first)
     return 0;
-  const auto again_meta = bridges::outgoing_meta{"m-1", "", "", first->meta.attempt, ""};
+  const auto again_meta = bridges::outgoing_meta{"m-1", "", first->meta.attempt, ""};
   bridges::encoded out;
   try {
     out = bridges::encode(first->message, again_meta);

@@ -50,7 +50,7 @@ void check(const actors::order_created& o, const std::string& body) {
     broken("customer id", body);
   auto order = o;
   order.order_id = "fuzz-order";
-  auto out = bridges::encode(runtime::message{order}, bridges::outgoing_meta{"m", "", "", 1, ""});
+  auto out = bridges::encode(runtime::message{order}, bridges::outgoing_meta{"m", "", 1, ""});
   auto back = bridges::decode_record("order-created", 0, 1, "fuzz-order", out.value, out.headers, 0);
   if (!back)
     broken(("read back: " + runtime::describe(back.error())).c_str(), body);

@@ -231,7 +231,7 @@ TEST_F(MailboxTest, ARecordOfATypeNoHandlerTakesIsDeadLetteredNeverSilentlyCommi
   // between payment requests
   publish_requests(3, "n-");
   runtime::message stray{actors::email_sent{"n-x", "c", actors::notify_payment_succeeded, 1}};
-  auto record = bridges::encode(stray, bridges::outgoing_meta{"m-x", "", "", 1, ""});
+  auto record = bridges::encode(stray, bridges::outgoing_meta{"m-x", "", 1, ""});
   for (const char* topic : {"mixed", "payment-requests"}) {
     std::promise<runtime::publish_outcome> done;
     producer->produce(topic, "n-x", record.value, record.headers,
@@ -294,7 +294,7 @@ void expect_a_record_too_large_for_the_dlq_leaves_its_partition(MailboxTest& t, 
   };
   auto request = [](const std::string& id) {
     return bridges::encode(runtime::message{actors::payment_request{id, "c", 1000}},
-                           bridges::outgoing_meta{"m-" + id, "", "", 1, ""});
+                           bridges::outgoing_meta{"m-" + id, "", 1, ""});
   };
   auto r1 = request("t-1");
   produce("t-1", r1.value, r1.headers);
@@ -406,7 +406,7 @@ TEST_F(MailboxTest, AChangelogRecordNoRestoreCanUseIsLeftOutAndDeadLetteredOnce)
     x.customer_id = "c";
     x.status = "PENDING";
     x.epoch = epoch;
-    auto r = bridges::encode(runtime::message{x}, bridges::outgoing_meta{"m-" + id, "", "", 1, ""});
+    auto r = bridges::encode(runtime::message{x}, bridges::outgoing_meta{"m-" + id, "", 1, ""});
     write(id, r.value, r.headers);
   };
   const auto now = runtime::wall_clock_ms();

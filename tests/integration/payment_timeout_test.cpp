@@ -17,6 +17,8 @@
 #include "kastor/apps/node.hpp"
 #include "kastor/apps/topics.hpp"
 #include "kastor/bridges/librdkafka.hpp"
+#include "kastor/runtime/trace.hpp"
+#include "support/kafka.hpp"
 #include "support/wait.hpp"
 
 using namespace kastor;
@@ -135,6 +137,27 @@ TEST(PaymentTimeout, OrdersWithoutAPaymentInTimeAreCancelledAndALatePaymentIsRef
     },
     30s))
     << (c.get("/api/analytics") ? c.get("/api/analytics")->body : "no answer");
+  // And the timeout's records (a timer's, fired later) and the cancellations
+  // they cause carry the order's trace (issue 22)
+  std::map<std::string, std::string> trace_of;  // order id -> its trace id
+  for (const auto& rec : test::read_topic((*mock)->bootstrap(), "order-created", 3, 1000, 3s))
+    if (auto t = runtime::parse_traceparent(rec.headers.count("traceparent")
+                                              ? rec.headers.at("traceparent") : ""))
+      trace_of[rec.key] = t->trace_id;
+  ASSERT_EQ(trace_of.size(), 12u);
+  for (const char* topic : {"order-payment-timeouts", "payment-cancels"}) {
+    size_t seen = 0;
+    for (const auto& rec : test::read_topic((*mock)->bootstrap(), topic, 3, 1000, 3s)) {
+      if (!trace_of.count(rec.key))
+        continue;
+      ++seen;
+      auto t = runtime::parse_traceparent(rec.headers.count("traceparent")
+                                            ? rec.headers.at("traceparent") : "");
+      ASSERT_TRUE(t) << topic << " " << rec.key;
+      EXPECT_EQ(t->trace_id, trace_of[rec.key]) << topic << " " << rec.key;
+    }
+    EXPECT_GE(seen, 12u) << topic;
+  }
   billing.reset();
   shop.reset();
   std::filesystem::remove_all(dir);

@@ -225,6 +225,7 @@ TEST(RoleConfig, ANodeServesTheMetricsOfItsRolesAndOfItsApplication) {
     ASSERT_FALSE((*m)->create_topic({t, 2, 1, false}));
   auto l = node_layers((*m)->bootstrap(), "kastor-metrics-");
   l["roles"] = {"pong", "test"};
+  l["kafka.statistics-interval-ms"] = {"200", "test"};
   l["admin.token"] = {"role-config-admin-token", "test"};
   auto cfg = runtime::make_config(l, {.roles = {"pong"}});
   ASSERT_TRUE(cfg) << runtime::describe(cfg.error());
@@ -299,6 +300,12 @@ TEST(RoleConfig, ANodeServesTheMetricsOfItsRolesAndOfItsApplication) {
   // and the application's own counter is served beside them
   EXPECT_EQ(sample(text, R"(test_pongs_total{kind="a"})"), 20) << text;
   EXPECT_EQ(sample(text, R"(test_pongs_total{kind="b"})"), 10) << text;
+  // and librdkafka's own statistics of its clients
+  EXPECT_TRUE(test::eventually([&] {
+    text = scrape();
+    return text.find("\nkastor_kafka_broker_rtt_avg_seconds{") != std::string::npos
+           && text.find("\nkastor_kafka_queue_messages{") != std::string::npos;
+  }, 30s)) << text;
   // and the requests to the listener itself
   EXPECT_GT(sample(text, R"(kastor_http_requests_total{code="200",route="/metrics"})"), 0);
   // When its worker is crashed, the restart is counted by path and reason

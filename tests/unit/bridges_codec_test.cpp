@@ -106,7 +106,7 @@ TEST(Codec, EveryMessageTypeSurvivesAValueRoundTrip) {
 TEST(Codec, EveryMessageTypeSurvivesARecordRoundTrip) {
   for (const auto& original : samples()) {
     // given a record as the outbound side writes it
-    const outgoing_meta out{"m-1", "c-1", "t-1", 3, "reply-topic",
+    const outgoing_meta out{"m-1", "c-1", 3, "reply-topic",
                             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"};
     const auto& route = *original.type();
     // when the inbound side decodes it
@@ -124,7 +124,7 @@ TEST(Codec, EveryMessageTypeSurvivesARecordRoundTrip) {
     expected.schema_version = route.schema_version;
     expected.message_id = "m-1";
     expected.correlation_id = "c-1";
-    expected.trace_id = "t-1";
+    expected.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     expected.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     expected.attempt = 3;
     expected.timestamp_ms = 1234;
@@ -145,7 +145,7 @@ TEST(Codec, AnApplicationsDescribedTypeTravelsAsARecordWithItsDefaultJson) {
      .schema_version = 2});
   runtime::message m{ledger_entry{"acc-1", -250}};
   // when the outbound side writes it and the inbound side reads it
-  auto out = encode(m, outgoing_meta{"m-1", "", "", 1, ""});
+  auto out = encode(m, outgoing_meta{"m-1", "", 1, ""});
   auto in = decode_record("codec-ledger", 0, 5, "", out.value, out.headers, 9);
   // then it is typed by its header, keyed by its key, at its schema version
   ASSERT_TRUE(in) << runtime::describe(in.error());
@@ -172,7 +172,7 @@ TEST(Codec, AGivenMessageIdIsWrittenOnceAsTheRecordsId) {
      .schema_version = 2});
   auto m = runtime::message{ledger_entry{"acc-1", 5}}.with_note(
     std::string{runtime::message_id_note}, "in-7/0");
-  auto out = encode(m, outgoing_meta{"in-7/0", "", "", 1, ""});
+  auto out = encode(m, outgoing_meta{"in-7/0", "", 1, ""});
   int ids = 0;
   for (const auto& h : out.headers)
     ids += h.name == "kastor-message-id";
@@ -273,11 +273,11 @@ TEST(Codec, EveryTypeEncodesItsFieldsInCamelCase) {
 // -- Headers -----------------------------------------------------------------------
 
 TEST(Codec, HeadersCarryTypeSchemaIdsAndAttempt) {
-  const outgoing_meta meta{"m-1", "c-1", "t-1", 2, ""};
+  const outgoing_meta meta{"m-1", "c-1", 2, ""};
   const header_list expected = {
     {"kastor-type", "payment_request"}, {"kastor-schema", "1"},
     {"kastor-message-id", "m-1"},       {"kastor-correlation-id", "c-1"},
-    {"kastor-trace-id", "t-1"},         {"kastor-attempt", "2"},
+    {"kastor-attempt", "2"},
   };
   EXPECT_EQ(encode_headers(actors::payment_request{"o", "c", 1}, meta), expected);
 }
@@ -285,7 +285,7 @@ TEST(Codec, HeadersCarryTypeSchemaIdsAndAttempt) {
 // Issue 22: W3C Trace Context on the wire.
 TEST(Codec, ATraceparentIsWrittenAndReadBack) {
   const std::string tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-  outgoing_meta meta{"m-1", "c-1", "t-1", 1, ""};
+  outgoing_meta meta{"m-1", "c-1", 1, ""};
   meta.traceparent = tp;
   auto headers = encode_headers(actors::payment_request{"o", "c", 1}, meta);
   ASSERT_NE(find_header(headers, "traceparent"), nullptr);
@@ -310,17 +310,17 @@ TEST(Codec, ARecordWithoutAValidTraceparentStartsOneFromItsMessageId) {
 }
 
 TEST(Codec, ReplyToHeaderIsWrittenOnlyWhenSet) {
-  const outgoing_meta meta{"m-1", "c-1", "t-1", 1, "node-7.replies"};
+  const outgoing_meta meta{"m-1", "c-1", 1, "node-7.replies"};
   const auto headers = encode_headers(actors::email_sent{}, meta);
-  ASSERT_EQ(headers.size(), 7u);
+  ASSERT_EQ(headers.size(), 6u);
   EXPECT_EQ(headers.back(), (header{"kastor-reply-to", "node-7.replies"}));
 }
 
 TEST(Codec, AnOrderSnapshotsEmailedMarkAndEpochAreHeadersNotJson) {
   actors::order_snapshot snap{"o", "c", 100, 1, "PENDING", "", "", "", 1, 2, true, 7};
-  const auto headers = encode_headers(snap, outgoing_meta{"m-1", "", "", 1, ""});
-  EXPECT_EQ(headers[6], (header{"kastor-order-emailed", "true"}));
-  EXPECT_EQ(headers[7], (header{"kastor-epoch", "7"}));
+  const auto headers = encode_headers(snap, outgoing_meta{"m-1", "", 1, ""});
+  EXPECT_EQ(headers[5], (header{"kastor-order-emailed", "true"}));
+  EXPECT_EQ(headers[6], (header{"kastor-epoch", "7"}));
   EXPECT_EQ(encode_value(snap).find("emailed"), std::string::npos);  // seed 002's JSON
   EXPECT_EQ(encode_value(snap).find("poch"), std::string::npos);
   auto in = decode_record("order-state", 0, 1, "o", encode_value(snap), headers, 1);
@@ -329,14 +329,14 @@ TEST(Codec, AnOrderSnapshotsEmailedMarkAndEpochAreHeadersNotJson) {
   // Not emailed, no epoch: no headers, and false / 0 when read back
   snap.emailed = false;
   snap.epoch = 0;
-  EXPECT_EQ(encode_headers(snap, outgoing_meta{"m-1", "", "", 1, ""}).size(), 6u);
+  EXPECT_EQ(encode_headers(snap, outgoing_meta{"m-1", "", 1, ""}).size(), 5u);
 }
 
-TEST(Codec, EmptyCorrelationAndTraceIdsDefaultToTheMessageId) {
-  const auto headers = encode_headers(actors::email_sent{}, outgoing_meta{"m-1", "", "", 0, ""});
+TEST(Codec, AnEmptyCorrelationIdDefaultsToTheMessageId) {
+  const auto headers = encode_headers(actors::email_sent{}, outgoing_meta{"m-1", "", 0, ""});
   EXPECT_EQ(headers[3], (header{"kastor-correlation-id", "m-1"}));
-  EXPECT_EQ(headers[4], (header{"kastor-trace-id", "m-1"}));
-  EXPECT_EQ(headers[5], (header{"kastor-attempt", "1"}));  // attempts count from 1
+  EXPECT_EQ(headers[4], (header{"kastor-attempt", "1"}));  // attempts count from 1
+  EXPECT_EQ(find_header(headers, "kastor-trace-id"), nullptr);  // (traceparent replaced it)
 }
 
 // -- Inbound records -----------------------------------------------------------------
@@ -357,7 +357,7 @@ TEST(Codec, HeaderlessRecordTakesItsTypeFromTheTopic) {
   EXPECT_EQ(in->meta.schema_version, 1);
   EXPECT_EQ(in->meta.message_id, "payment-requests-3-42");
   EXPECT_EQ(in->meta.correlation_id, "payment-requests-3-42");
-  EXPECT_EQ(in->meta.trace_id, "payment-requests-3-42");
+  EXPECT_EQ(in->meta.trace_id, runtime::trace_from("payment-requests-3-42").trace_id);
   EXPECT_EQ(in->meta.attempt, 1);
   EXPECT_EQ(in->meta.timestamp_ms, 555);
 }
@@ -437,10 +437,10 @@ TEST(Codec, MissingHeadersTakeChainedDefaults) {
   auto in = decode_record("email-sent", 1, 9, "o", R"({"orderId":"o","kind":"k"})",
                           {{"kastor-correlation-id", "c-1"}}, 0);
   ASSERT_TRUE(in) << runtime::describe(in.error());
-  // then the message id comes from the position, the trace id from the correlation
+  // then the message id comes from the position, the trace from the message id
   EXPECT_EQ(in->meta.message_id, "email-sent-1-9");
   EXPECT_EQ(in->meta.correlation_id, "c-1");
-  EXPECT_EQ(in->meta.trace_id, "c-1");
+  EXPECT_EQ(in->meta.trace_id, runtime::trace_from("email-sent-1-9").trace_id);
 }
 
 TEST(Codec, EmptyIdHeadersCountAsAbsent) {

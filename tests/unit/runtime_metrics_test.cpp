@@ -81,6 +81,17 @@ TEST(Metrics, LabelSetsPastMaxSeriesShareOneOtherSeriesAndAreCounted) {
   EXPECT_EQ(by_key.with({"key-1"}).value(), 2);
 }
 
+TEST(Metrics, ALabelValueOrHelpThatWouldBreakTheScrapeIsMadeSafe) {
+  metric_registry r;
+  auto f = r.counter("test_safe_total", "Two\nlines.", {"v"});
+  f.with({"bad \xff\xfe byte"}).inc();
+  f.with({"caf\xc3\xa9"}).inc();  // valid UTF-8 stays
+  const auto text = r.text();
+  EXPECT_TRUE(has_line(text, R"(test_safe_total{v="bad ?? byte"} 1)")) << text;
+  EXPECT_TRUE(has_line(text, "test_safe_total{v=\"caf\xc3\xa9\"} 1")) << text;
+  EXPECT_TRUE(has_line(text, "# HELP test_safe_total Two lines.")) << text;
+}
+
 TEST(Metrics, BadNamesAndLabelsAreRefusedWhenDeclared) {
   metric_registry r;
   EXPECT_THROW(r.counter("test_transfers", "no _total"), std::invalid_argument);

@@ -72,6 +72,28 @@ TEST(Traceparent, AChildKeepsTheTraceWithASpanOfItsOwn) {
   EXPECT_TRUE(parse_traceparent(child.header()));
 }
 
+TEST(Traceparent, TheNextRecordsTraceparentKeepsTheCausesTrace) {
+  const auto next = next_traceparent(valid);
+  auto t = parse_traceparent(next);
+  ASSERT_TRUE(t) << next;
+  EXPECT_EQ(t->trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_NE(t->span_id, "00f067aa0ba902b7");
+  EXPECT_EQ(t->flags, 0x01);
+  // only the sampled flag passes on
+  EXPECT_EQ(next_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-ff").substr(53),
+            "01");
+  EXPECT_EQ(next_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00").substr(53),
+            "00");
+  // no cause, or one W3C says to ignore: a new trace
+  for (const char* cause : {"", "garbage", "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}) {
+    auto fresh = parse_traceparent(next_traceparent(cause));
+    ASSERT_TRUE(fresh) << cause;
+    EXPECT_NE(fresh->trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+  }
+  EXPECT_NE(parse_traceparent(next_traceparent(""))->trace_id,
+            parse_traceparent(next_traceparent(""))->trace_id);
+}
+
 TEST(Traceparent, ATraceFromASeedIsTheSameForTheSameSeed) {
   auto a = trace_from("payment-requests-3-42");
   EXPECT_EQ(a.header(), trace_from("payment-requests-3-42").header());

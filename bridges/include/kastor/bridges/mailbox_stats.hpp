@@ -71,15 +71,21 @@ struct partition_stats {
   int64_t high_watermark = -1; // the partition's end as last fetched; -1: unknown
   // What the role has not finished: the high watermark less the committed
   // offset (before any commit, and for a view, which commits nothing, less
-  // the position, or the start); -1: unknown. With nothing in flight,
-  // everything before the position is finished: what lies between the
-  // committed offset and it is no record of the role's (a transaction's
-  // marker, an aborted record read_committed skips), not lag.
+  // the position); -1: unknown (nothing committed or read since the
+  // assignment: where the group stands is the broker's to say, `kastor ctl
+  // status --brokers`). With nothing in flight, everything before the
+  // position is finished: what lies between the committed offset and it is
+  // no record of the role's (a transaction's marker, an aborted record
+  // read_committed skips), not lag.
   int64_t lag() const {
-    int64_t from = committed >= 0 ? committed : position >= 0 ? position : low_watermark;
+    if (high_watermark < 0)
+      return -1;
+    if (low_watermark == high_watermark)
+      return 0;  // nothing there to read
+    int64_t from = committed >= 0 ? committed : position;
     if (in_flight == 0 && position > from)
       from = position;
-    return high_watermark >= 0 && from >= 0 ? std::max<int64_t>(0, high_watermark - from) : -1;
+    return from >= 0 ? std::max<int64_t>(0, high_watermark - from) : -1;
   }
 };
 

@@ -119,6 +119,9 @@ struct node_config {
   // routes are off (403). Best given as KASTOR_ADMIN_TOKEN or in a file.
   std::string admin_token;
   std::chrono::milliseconds linger{1};               // kafka.linger-ms
+  // kafka.statistics-interval-ms: librdkafka's statistics of every client, as
+  // /metrics gauges (broker round-trip times, queues); 0: off.
+  std::chrono::milliseconds statistics_interval{15000};
   int session_timeout_ms = 10000;      // kafka.session-timeout-ms
   // kafka.static-membership: a node with a node.id of its own is a static
   // member of its roles' groups (KIP-345, group.instance.id = node.id):

@@ -85,6 +85,7 @@
 #include "kastor/runtime/recent.hpp"
 #include "kastor/runtime/reject.hpp"
 #include "kastor/runtime/timers.hpp"
+#include "kastor/runtime/trace.hpp"
 
 namespace kastor::runtime {
 
@@ -155,7 +156,8 @@ public:
         out = *answered;
         again = true;
       } else {
-        out = take_timers(key, turn->partition, turn->entity.handle(meta, msg, now_ms), now_ms);
+        out = take_timers(key, turn->partition, turn->entity.handle(meta, msg, now_ms), now_ms,
+                          meta.traceparent);
         if (recent_.per_key() > 0 && !meta.message_id.empty())
           for (size_t i = 0; i < out.size(); ++i)
             out[i] = out[i].with_note(std::string{message_id_note},
@@ -293,7 +295,9 @@ private:
 
   // The handler's timer commands applied to its key's timers; the rest of
   // its outputs. A command that cannot be taken rejects the record.
-  outputs take_timers(const std::string& key, int32_t partition, outputs out, int64_t now_ms) {
+  // A timer's record carries the trace of the record whose turn set it.
+  outputs take_timers(const std::string& key, int32_t partition, outputs out, int64_t now_ms,
+                      const std::string& traceparent) {
     if (std::none_of(out.begin(), out.end(),
                      [](const message& m) { return m.is<timer_command>(); }))
       return out;
@@ -307,7 +311,12 @@ private:
       if (!c->cancel && c->msg && !accepts_.empty()
           && std::find(accepts_.begin(), accepts_.end(), c->msg.type()) == accepts_.end())
         reject("timer '" + c->name + "': this entity does not consume " + c->msg.type()->name);
-      if (auto why = timers_.apply(key, partition, *c, now_ms))
+      auto command = *c;
+      if (!command.cancel && command.msg)
+        if (auto cause = parse_traceparent(traceparent))
+          command.msg = command.msg.with_note(std::string{traceparent_header},
+                                              child_of(*cause).header());
+      if (auto why = timers_.apply(key, partition, command, now_ms))
         reject(*why);
     }
     return rest;

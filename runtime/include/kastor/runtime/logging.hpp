@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <spdlog/spdlog.h>
 
@@ -41,14 +42,15 @@ inline constexpr size_t max_log_field_bytes = 256;
 
 // What the current thread is doing, for every line it logs meanwhile (the
 // role actor sets it for a record's turn: a handler's own lines carry it).
+// Views: what they name outlives the scoped_log_context that holds them.
 struct log_context {
-  std::string role;
-  std::string key;
-  std::string topic;
+  std::string_view role;
+  std::string_view key;
+  std::string_view topic;
   int32_t partition = -1;
   int64_t offset = -1;
-  std::string trace_id;
-  std::string span_id;
+  std::string_view trace_id;
+  std::string_view span_id;
 };
 
 // Sets the thread's context for its lifetime, restoring the one before.

@@ -363,10 +363,11 @@ struct record_meta {
   int32_t schema_version = 1;
   std::string message_id;
   std::string correlation_id;
-  std::string trace_id;
-  // Its W3C traceparent (trace.hpp): as it came, or, for a record that came
-  // without a valid one, a trace started from its message id.
+  // Its W3C trace (trace.hpp): its traceparent as it came, or, for a record
+  // that came without a valid one, a trace started from its message id; and
+  // that trace's id.
   std::string traceparent;
+  std::string trace_id;
   std::string timer;           // a timer's tag when a timer fired it (timers.hpp), else empty
   int32_t attempt = 1;         // 1 on first delivery, +1 on each redelivery
   int64_t timestamp_ms = 0;    // the record's Kafka timestamp
@@ -377,8 +378,8 @@ struct record_meta {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, record_meta& x) {
   return f(caf::meta::type_name("record_meta"), x.topic, x.partition, x.offset, x.key,
-           x.type, x.schema_version, x.message_id, x.correlation_id, x.trace_id,
-           x.traceparent, x.timer, x.attempt, x.timestamp_ms, x.incarnation);
+           x.type, x.schema_version, x.message_id, x.correlation_id,
+           x.traceparent, x.trace_id, x.timer, x.attempt, x.timestamp_ms, x.incarnation);
 }
 
 }  // namespace kastor::runtime

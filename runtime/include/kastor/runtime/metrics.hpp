@@ -11,8 +11,8 @@
 //
 // Names follow Prometheus' conventions and are checked when declared (a bad
 // one throws std::invalid_argument): [a-zA-Z_:][a-zA-Z0-9_:]*, a counter's
-// ends in _total, a histogram's in its base unit (_seconds, _bytes) and none
-// in _total/_count/_sum/_bucket; label names [a-zA-Z_][a-zA-Z0-9_]*, not
+// ends in _total and no other's, none in _count/_sum/_bucket (name a
+// duration or a size in its base unit: _seconds, _bytes); label names [a-zA-Z_][a-zA-Z0-9_]*, not
 // __-prefixed, not "le". The kastor_ prefix is the runtime's. Declaring a
 // name again with the same kind and labels gives the same metric; with
 // another kind or other labels it throws.

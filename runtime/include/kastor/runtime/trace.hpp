@@ -45,4 +45,12 @@ trace_context trace_from(std::string_view seed);
 // The same trace, a new span (random id).
 trace_context child_of(const trace_context& parent);
 
+// Whether parse_traceparent would read `header` (without making anything).
+bool valid_traceparent(std::string_view header);
+// The traceparent of a record written in the turn of a record whose
+// traceparent is `cause`: its trace with a new span, or a new trace when
+// `cause` is empty or not valid. Built in place (one allocation: the
+// producer's path, once per record).
+std::string next_traceparent(std::string_view cause);
+
 }  // namespace kastor::runtime

@@ -58,7 +58,9 @@ public:
 
 private:
   mutable std::mutex mtx_;
+  void keep_counting(const std::shared_ptr<kafka_mailbox>& mb);
   std::shared_ptr<kafka_mailbox> current_;
+  std::vector<std::shared_ptr<kafka_mailbox>> retiring_;  // replaced, not stopped yet
   mailbox_stats retired_;
   std::vector<std::thread> stopping_;
   uint64_t retire_calls_ = 0;  // retire()s so far
