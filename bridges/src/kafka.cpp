@@ -60,9 +60,14 @@ void forward_logs(rd_kafka_t* rk, rd_kafka_queue_t* log_queue) {
       // A broker that went away (a restart, a network blip) is reconnected
       // to by librdkafka on its own: a warning, not an error per client.
       const std::string_view facility = fac != nullptr ? fac : "";
-      const bool transient = facility == "FAIL" || facility == "BROKERFAIL"
-                             || facility == "CONNECT" || facility == "DISCONN"
-                             || facility == "REQTMOUT";
+      const std::string_view text = str != nullptr ? str : "";
+      const bool transient =
+        facility == "FAIL" || facility == "BROKERFAIL" || facility == "CONNECT"
+        || facility == "DISCONN" || facility == "REQTMOUT"
+        || (facility == "ERROR"  // the same failures, reported once more as errors
+            && (text.find("Connect to ") != std::string_view::npos
+                || text.find("Disconnected") != std::string_view::npos
+                || text.find("brokers are down") != std::string_view::npos));
       if (level <= 3 && !transient)
         log->error("librdkafka fac={} {}", fac, str);
       else if (level <= 4)

@@ -205,7 +205,9 @@ if not want <= roles:
 print(f"   every line is JSON; trace {trace} on the lines of {sorted(roles)}")
 PY
 for topic in order-created payment-requests payment-results notification-events email-sent order-state; do
-  kcat -C -b "$brokers" -t "$topic" -e -q -f '%k\t%h\n' 2>/dev/null | grep -q "^$order	.*traceparent=00-$trace-" ||
+  # (read whole before grep: grep -q stopping early would fail kcat's pipe)
+  kcat -C -b "$brokers" -t "$topic" -e -q -f '%k\t%h\n' >"$work/records" 2>/dev/null
+  grep -q "^$order	.*traceparent=00-$trace-" "$work/records" ||
     fail "no record of order $order in $topic carries the trace $trace"
 done
 
