@@ -27,9 +27,9 @@ void report_timers_unpublished(size_t n, const std::string& error) {
 
 namespace detail {
 
-std::shared_ptr<spdlog::logger> turn_log() {
+spdlog::logger& turn_log() {  // (a reference: no refcount per turn)
   static auto log = logger("kastor.turn");
-  return log;
+  return *log;
 }
 
 // Records waiting for a free slot of a bounded simulated service (role_io::
@@ -56,7 +56,7 @@ struct role_context {
     scoped_log_context context{{io.role, m.key, m.topic, m.partition, m.offset,
                                 traced ? tp.substr(3, 32) : std::string_view{},
                                 traced ? tp.substr(36, 16) : std::string_view{}}};
-    turn_log()->debug("event=turn type={} attempt={}", x.type() ? x.type()->name : "?", m.attempt);
+    turn_log().debug("event=turn type={} attempt={}", x.type() ? x.type()->name : "?", m.attempt);
     const auto* fn = program->find(x.type());
     if (fn == nullptr) {  // a type no handler of the role takes: never silently acknowledged
       io.acks->turn_done(m);

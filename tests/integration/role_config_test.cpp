@@ -62,14 +62,23 @@ runtime::config_layers node_layers(const std::string& brokers, const std::string
   return l;
 }
 
-TEST(RoleConfig, ARoleConfiguredButNeverAddedKeepsTheNodeNotReadyNamingIt) {
+// The ping type declared, and a mock cluster with its topics (2 partitions).
+std::unique_ptr<bridges::mock_cluster> ping_cluster() {
   runtime::declare<pings::ping>({.name = "test.ping", .topic = "role-config-pings",
                                  .key = &pings::ping::id});
-  auto m = bridges::mock_cluster::start(1);
-  ASSERT_TRUE(m);
+  auto made = bridges::mock_cluster::start(1);
+  if (!made)
+    return nullptr;
   for (const auto* t : {"role-config-pings", "role-config-pings.dlq"})
-    ASSERT_FALSE((*m)->create_topic({t, 2, 1, false}));
-  auto l = node_layers((*m)->bootstrap(), "kastor-role-config-");
+    if ((*made)->create_topic({t, 2, 1, false}))
+      return nullptr;
+  return std::move(*made);
+}
+
+TEST(RoleConfig, ARoleConfiguredButNeverAddedKeepsTheNodeNotReadyNamingIt) {
+  auto m = ping_cluster();
+  ASSERT_TRUE(m);
+  auto l = node_layers(m->bootstrap(), "kastor-role-config-");
   l["roles"] = {"pong,pang", "test"};  // pang: a typo, or a role the code forgot
   auto cfg = runtime::make_config(l, {.roles = {"pong", "pang", "other"}});
   ASSERT_TRUE(cfg) << runtime::describe(cfg.error());
@@ -93,16 +102,12 @@ TEST(RoleConfig, ARoleConfiguredButNeverAddedKeepsTheNodeNotReadyNamingIt) {
 
 // A node of an application of its own (a pong role): its ops listener.
 TEST(RoleConfig, ANodeOfAnyApplicationServesHealthReadinessStatusAndSupervision) {
-  runtime::declare<pings::ping>({.name = "test.ping", .topic = "role-config-pings",
-                                 .key = &pings::ping::id});
-  auto m = bridges::mock_cluster::start(1);
+  auto m = ping_cluster();
   ASSERT_TRUE(m);
-  for (const auto* t : {"role-config-pings", "role-config-pings.dlq"})
-    ASSERT_FALSE((*m)->create_topic({t, 2, 1, false}));
   const std::string token = "role-config-admin-token";
   const std::vector<std::pair<std::string, std::string>> admin{{"Authorization", "Bearer " + token}};
   auto node_with = [&](const std::string& admin_token) {
-    auto l = node_layers((*m)->bootstrap(), "kastor-ops-");
+    auto l = node_layers(m->bootstrap(), "kastor-ops-");
     l["node.id"] = {"ponger-1", "test"};
     l["roles"] = {"pong", "test"};
     l["admin.token"] = {admin_token, "test"};
@@ -184,7 +189,7 @@ TEST(RoleConfig, ANodeOfAnyApplicationServesHealthReadinessStatusAndSupervision)
   EXPECT_NE(refused->body.find("set admin.token"), std::string::npos) << refused->body;
   // And a second node on the same port is a clear start error
   runtime::config_layers l;
-  l["brokers"] = {(*m)->bootstrap(), "test"};
+  l["brokers"] = {m->bootstrap(), "test"};
   l["ops.http"] = {"127.0.0.1:" + std::to_string((*other)->ops_port()), "test"};
   auto cfg = runtime::make_config(l, {.roles = {"pong"}});
   ASSERT_TRUE(cfg);
@@ -217,13 +222,9 @@ double sample(const std::string& text, const std::string& series) {
 // runtime's counters of its role move with the work, and the application's
 // own counter is served beside them.
 TEST(RoleConfig, ANodeServesTheMetricsOfItsRolesAndOfItsApplication) {
-  runtime::declare<pings::ping>({.name = "test.ping", .topic = "role-config-pings",
-                                 .key = &pings::ping::id});
-  auto m = bridges::mock_cluster::start(1);
+  auto m = ping_cluster();
   ASSERT_TRUE(m);
-  for (const auto* t : {"role-config-pings", "role-config-pings.dlq"})
-    ASSERT_FALSE((*m)->create_topic({t, 2, 1, false}));
-  auto l = node_layers((*m)->bootstrap(), "kastor-metrics-");
+  auto l = node_layers(m->bootstrap(), "kastor-metrics-");
   l["roles"] = {"pong", "test"};
   l["kafka.statistics-interval-ms"] = {"200", "test"};
   l["admin.token"] = {"role-config-admin-token", "test"};
@@ -246,7 +247,7 @@ TEST(RoleConfig, ANodeServesTheMetricsOfItsRolesAndOfItsApplication) {
   EXPECT_GT(sample(before, R"(kastor_partitions_assigned{role="pong"})"), 0);
   // When 30 pings and one poison ping are handled
   bridges::producer_options po;
-  po.brokers = (*m)->bootstrap();
+  po.brokers = m->bootstrap();
   auto producer = bridges::kafka_publisher::make(po);
   ASSERT_TRUE(producer);
   std::vector<runtime::message> batch;
